@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import type { QueuePanelCommand, QueuePanelState } from './queuePanelProtocol';
+
+export const queuePanelStateSchema = z
+  .object({
+    version: z.literal(1),
+    filter: z.string().max(500),
+    scrollTop: z.number().min(0).max(10_000_000),
+    selectedJobId: z.string().max(200).optional(),
+  })
+  .strict() satisfies z.ZodType<QueuePanelState>;
+
+export const queuePanelCommandSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }).strict(),
+  z.object({ type: z.literal('stateChanged'), state: queuePanelStateSchema }).strict(),
+  z.object({ type: z.literal('showLog') }).strict(),
+]) satisfies z.ZodType<QueuePanelCommand>;

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+/**
+ * The schema of `.vscode/lifeline.json`: job definitions versioned with the repository.
+ * It is the single source of `dist/lifeline.schema.json`, which `contributes.jsonValidation`
+ * points at, so editor validation and run-time validation cannot drift apart.
+ */
+
+const name = z
+  .string()
+  .trim()
+  .min(1, 'a name cannot be empty')
+  .max(200, 'a name is at most 200 characters')
+  .describe('A short, unique name shown in the queue and the history.');
+
+const command = z.string().trim().min(1, 'a command cannot be empty').describe('A shell command, run by the default shell.');
+
+const env = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'), z.string())
+  .describe('Extra environment variables for the command.');
+
+const cwd = z.string().min(1).describe('Working directory, relative to the workspace folder unless absolute.');
+
+export const stageDefinitionSchema = z
+  .object({
+    name,
+    command,
+    cwd: cwd.optional(),
+    env: env.optional(),
+    outputs: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('Files the stage produces; on resume a finished stage is skipped only when all of them still exist.'),
+    timeoutSeconds: z.number().positive().optional().describe('Kill the stage after this many seconds.'),
+  })
+  .strict();
+
+const jobCommon = {
+  name,
+  cwd: cwd.optional(),
+  env: env.optional(),
+  priority: z.number().int().min(-100).max(100).optional().describe('Higher runs first. Default 0.'),
+  tags: z.array(z.string().min(1).max(50)).max(20).optional(),
+  timeoutSeconds: z.number().positive().optional().describe('Kill the job after this many seconds.'),
+  retries: z
+    .object({
+      maxAttempts: z.number().int().min(1).max(100).describe('Attempts in all, the first included.'),
+      backoff: z.enum(['fixed', 'exponential']).optional(),
+      delaySeconds: z.number().nonnegative().optional(),
+      doNotRetryExitCodes: z.array(z.number().int()).optional(),
+    })
+    .strict()
+    .optional(),
+};
+
+export const commandJobDefinitionSchema = z.object({ ...jobCommon, command }).strict();
+
+export const pipelineJobDefinitionSchema = z
+  .object({
+    ...jobCommon,
+    stages: z
+      .array(stageDefinitionSchema)
+      .min(1, 'a pipeline needs at least one stage')
+      .refine((stages) => new Set(stages.map((s) => s.name)).size === stages.length, 'two stages share one name'),
+  })
+  .strict();
+
+export const jobDefinitionSchema = z.union([commandJobDefinitionSchema, pipelineJobDefinitionSchema]);
+
+export const workspaceConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    version: z.literal(1).describe('Format version of this file.'),
+    jobs: z
+      .array(jobDefinitionSchema)
+      .default([])
+      .refine((jobs) => new Set(jobs.map((j) => j.name)).size === jobs.length, 'two jobs share one name')
+      .describe('Job definitions that can be queued from the command palette.'),
+  })
+  .strict();
+
+export type WorkspaceConfig = z.infer<typeof workspaceConfigSchema>;
+export type JobDefinition = z.infer<typeof jobDefinitionSchema>;

@@ -1,0 +1,61 @@
+import * as assert from 'node:assert/strict';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchBrowser } from '../host/browser';
+import type { CodeServer } from '../host/codeServer';
+import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
+import { repoRoot, sampleWorkspace } from '../host/paths';
+import type { BrowserContext, Page } from '../host/playwright';
+import { lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
+
+describe('Queue dashboard in a real browser (e2e)', () => {
+  let server: CodeServer;
+  let browser: BrowserContext;
+  let page: Page;
+  let workspace: string;
+
+  before(async () => {
+    const home = newRunHome('e2e-panel');
+    workspace = join(home, 'workspace');
+    cpSync(sampleWorkspace, workspace, { recursive: true });
+    server = await startCodeServer({ home });
+    browser = await launchBrowser(home);
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await waitForWorkbench(page);
+    await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'Lifeline to activate and create its storage folder');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('opens from the command palette and comes back after "Developer: Reload Window" with its filter', async () => {
+    await runCommand(page, 'Lifeline: Open Queue Dashboard');
+    const filter = webviewFrame(page).locator('body[data-ready="true"] #filter');
+    await filter.waitFor({ state: 'visible', timeout: 60_000 });
+    await filter.fill('render pipeline');
+    assert.equal(await filter.inputValue(), 'render pipeline');
+    await screenshot(page, 'queue-panel-before-reload');
+
+    await runCommand(page, 'Developer: Reload Window');
+    await waitForWorkbench(page);
+    const restored = webviewFrame(page).locator('body[data-ready="true"] #filter');
+    await restored.waitFor({ state: 'visible', timeout: 90_000 });
+    assert.equal(await restored.inputValue(), 'render pipeline');
+    const title = await page.locator('.tabs-container .tab.active .label-name').first().innerText();
+    assert.equal(title.trim(), 'Lifeline Queue');
+    await screenshot(page, 'queue-panel-after-reload');
+  });
+
+  it('shows the Lifeline log from the command palette', async () => {
+    await runCommand(page, 'Lifeline: Show Log');
+    const output = page.locator('.part.panel .output-view, .part.panel [id="workbench.panel.output"]');
+    await output.first().waitFor({ state: 'visible', timeout: 30_000 });
+    // Monaco renders spaces as no-break spaces.
+    const logText = async () => (await page.locator('.part.panel .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+    await waitUntil(async () => (await logText()).includes('[activate] Lifeline 0.1.0 active'), 'the activation line in the Lifeline log');
+    await screenshot(page, 'lifeline-log');
+  });
+});

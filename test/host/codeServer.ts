@@ -1,0 +1,208 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { codeServerBin, runsDir } from './paths';
+
+/**
+ * Starts a real VS Code (code-server 4.100.3) the way ../shared/notes/real-vscode.md proves it:
+ * in its own session (so the whole tree, extension host included, stops with one kill), with
+ * TMPDIR and XDG_* pointed at a scratch folder, stdio to a file (a detached child that inherits
+ * the test runner's pipes keeps CI waiting), and the settings that keep focus on the workbench.
+ */
+export interface CodeServerOptions {
+  /** A folder for this server's user data, extensions, scratch and log. Reuse it to restart. */
+  readonly home: string;
+  readonly port?: number;
+  /** Workspace trust enabled (Restricted Mode for a new folder) instead of disabled. */
+  readonly workspaceTrust?: boolean;
+  readonly extraSettings?: Record<string, unknown>;
+  /** Extra environment for the server, which its extension host inherits. */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface CodeServer {
+  readonly port: number;
+  readonly pid: number;
+  readonly home: string;
+  readonly userDataDir: string;
+  readonly extensionsDir: string;
+  readonly logFile: string;
+  stop(): Promise<void>;
+}
+
+const running = new Set<CodeServer>();
+
+export function newRunHome(label: string): string {
+  mkdirSync(runsDir, { recursive: true });
+  return mkdtempSync(join(runsDir, `${label}-`));
+}
+
+const runtimeDirs = new Map<string, string>();
+
+/**
+ * Scratch folders for code-server and Chromium, which otherwise leave sockets and configs in /tmp
+ * and HOME. The runtime folder holds Unix sockets, whose paths Node cuts at 107 bytes, so it sits
+ * in a short private folder under the OS temp folder rather than in the (long) run folder.
+ */
+export function scratchEnv(home: string): NodeJS.ProcessEnv {
+  const scratch = join(home, 'scratch');
+  for (const sub of ['tmp', 'config', 'data', 'cache']) mkdirSync(join(scratch, sub), { recursive: true, mode: 0o700 });
+  let runtime = runtimeDirs.get(home);
+  if (!runtime) {
+    runtime = mkdtempSync(join(tmpdir(), 'llrt-'));
+    chmodSync(runtime, 0o700);
+    runtimeDirs.set(home, runtime);
+    symlinkSync(runtime, join(scratch, 'runtime'));
+  }
+  return {
+    ...process.env,
+    TMPDIR: join(scratch, 'tmp'),
+    XDG_CONFIG_HOME: join(scratch, 'config'),
+    XDG_DATA_HOME: join(scratch, 'data'),
+    XDG_CACHE_HOME: join(scratch, 'cache'),
+    XDG_RUNTIME_DIR: runtime,
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function writeUserSettings(userDataDir: string, extra: Record<string, unknown> = {}): void {
+  mkdirSync(join(userDataDir, 'User'), { recursive: true });
+  writeFileSync(
+    join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify(
+      {
+        'workbench.startupEditor': 'none',
+        'workbench.welcomePage.walkthroughs.openOnInstall': false,
+        'workbench.tips.enabled': false,
+        'git.openRepositoryInParentFolders': 'never',
+        'security.workspace.trust.startupPrompt': 'never',
+        'extensions.autoUpdate': false,
+        'extensions.autoCheckUpdates': false,
+        'telemetry.telemetryLevel': 'off',
+        ...extra,
+      },
+      null,
+      2,
+    ),
+  );
+}
+
+export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
+  const port = options.port ?? (await freePort());
+  const userDataDir = join(options.home, 'user-data');
+  const extensionsDir = join(options.home, 'extensions');
+  mkdirSync(extensionsDir, { recursive: true });
+  writeUserSettings(userDataDir, options.extraSettings);
+  const logFile = join(options.home, 'code-server.log');
+  const out = openSync(logFile, 'a');
+  const args = [
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-getting-started-override',
+    '--user-data-dir',
+    userDataDir,
+    '--extensions-dir',
+    extensionsDir,
+  ];
+  if (!options.workspaceTrust) args.push('--disable-workspace-trust');
+  const child = spawn(codeServerBin, args, { detached: true, stdio: ['ignore', out, out], env: { ...scratchEnv(options.home), ...options.env } });
+  closeSync(out);
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('code-server did not start');
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const server: CodeServer = {
+    port,
+    pid,
+    home: options.home,
+    userDataDir,
+    extensionsDir,
+    logFile,
+    stop: async () => {
+      running.delete(server);
+      await killGroup(pid, () => exited);
+    },
+  };
+  running.add(server);
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000, () => exited, logFile);
+  return server;
+}
+
+async function killGroup(pid: number, hasExited: () => boolean): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!signal('SIGTERM')) return;
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    if (!groupAlive(pid) && hasExited()) return;
+    await delay(100);
+  }
+  signal('SIGKILL');
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForHttp(url: string, timeoutMs: number, hasExited: () => boolean, logFile: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (hasExited()) throw new Error(`code-server exited before it served ${url}; see ${logFile}`);
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await delay(200);
+  }
+  throw new Error(`code-server did not serve ${url} within ${timeoutMs} ms; see ${logFile}`);
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Stops every server this process started; the global teardown of every tier that uses one. */
+export async function stopAllCodeServers(): Promise<void> {
+  await Promise.all([...running].map((server) => server.stop()));
+}
+
+/** The workbench URL for a folder, optionally with the test-web `payload` (extension under development, tests). */
+export function workbenchUrl(server: CodeServer, folder: string, payload?: readonly (readonly [string, string])[]): string {
+  let url = `http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`;
+  if (payload) url += `&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  return url;
+}
+
+export function remoteUri(server: CodeServer, path: string): string {
+  return `vscode-remote://127.0.0.1:${server.port}${path}`;
+}

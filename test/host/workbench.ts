@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { delay } from './codeServer';
+import { artifactsDir } from './paths';
+import type { FrameLocator, Page } from './playwright';
+
+/** Waits on a real condition, polling; throws with `what` when it does not come true. */
+export async function waitUntil(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(100);
+  }
+}
+
+export async function waitForWorkbench(page: Page): Promise<void> {
+  await page.locator('.monaco-workbench .part.activitybar').waitFor({ state: 'visible', timeout: 90_000 });
+}
+
+/**
+ * Runs a command from the command palette as a person would: F1, type the title, wait until the
+ * focused row shows that title, Enter. F1 is retried when the palette does not open (focus can
+ * be inside a webview or still settling after startup).
+ */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ state: 'visible', timeout: 5_000 });
+      break;
+    } catch (error) {
+      if (attempt >= 4) throw error;
+      await page.locator('.monaco-workbench .part.statusbar').click().catch(() => undefined);
+    }
+  }
+  await input.fill(`>${title}`);
+  const focused = page.locator('.quick-input-widget .monaco-list-row.focused .label-name');
+  await waitUntil(async () => (await focused.count()) > 0 && (await focused.first().innerText()).trim() === title, `the palette to offer "${title}"`, 20_000);
+  await page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** The content frame of the webview whose body carries `data-ready`. */
+export function webviewFrame(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+}
+
+/** Saves a screenshot under test-results/ (kept by CI for people to look at). */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(artifactsDir, { recursive: true });
+  const path = join(artifactsDir, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+/** The folder Lifeline made for its workspace under globalStorage, once activation made it. */
+export function lifelineStorageFolders(userDataDir: string): string[] {
+  const root = join(userDataDir, 'User', 'globalStorage', 'lifeline.lifeline', 'workspaces');
+  if (!existsSync(root)) return [];
+  return readdirSync(root).filter((name) => existsSync(join(root, name, 'manifest.json'))).map((name) => join(root, name));
+}
