@@ -3,7 +3,7 @@
 // (sql.js's wasm, codicons, the JSON schema of .vscode/lifeline.json).
 // Usage: node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
-import { copyFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,6 +95,8 @@ const builds = [
     })),
 ];
 
+// A production build starts from an empty dist/, so no stale file (a source map) reaches the .vsix.
+if (production) rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 if (watch) {
   const contexts = await Promise.all(builds.map((options) => esbuild.context(options)));

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -54,7 +54,6 @@ export function scratchEnv(home: string): NodeJS.ProcessEnv {
     runtime = mkdtempSync(join(tmpdir(), 'llrt-'));
     chmodSync(runtime, 0o700);
     runtimeDirs.set(home, runtime);
-    symlinkSync(runtime, join(scratch, 'runtime'));
   }
   return {
     ...process.env,
@@ -138,6 +137,9 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     stop: async () => {
       running.delete(server);
       await killGroup(pid, () => exited);
+      const runtime = runtimeDirs.get(options.home);
+      if (runtime) rmSync(runtime, { recursive: true, force: true });
+      runtimeDirs.delete(options.home);
     },
   };
   running.add(server);

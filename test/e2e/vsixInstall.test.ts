@@ -1,0 +1,61 @@
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchBrowser } from '../host/browser';
+import type { CodeServer } from '../host/codeServer';
+import { newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
+import { codeServerBin, repoRoot, sampleWorkspace } from '../host/paths';
+import type { BrowserContext, Page } from '../host/playwright';
+import { lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+
+describe('the packaged .vsix (e2e)', () => {
+  let home: string;
+  let server: CodeServer;
+  let browser: BrowserContext;
+  let page: Page;
+
+  before(async () => {
+    home = newRunHome('e2e-vsix');
+    const vsix = join(home, 'lifeline.vsix');
+    execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out', vsix], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+    const extensionsDir = join(home, 'extensions');
+    execFileSync(codeServerBin, ['--install-extension', vsix, '--extensions-dir', extensionsDir, '--user-data-dir', join(home, 'user-data')], {
+      env: scratchEnv(home),
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('installs into code-server with --install-extension, holding only what runs', () => {
+    const installed = readdirSync(join(home, 'extensions')).filter((name) => name.startsWith('lifeline.lifeline-'));
+    assert.equal(installed.length, 1, `installed extensions: ${installed.join(', ')}`);
+    const dir = join(home, 'extensions', installed[0] as string);
+    for (const file of ['package.json', 'dist/extension.js', 'dist/supervisor.js', 'dist/sql-wasm.wasm', 'dist/webviews/queuePanel.js', 'dist/lifeline.schema.json']) {
+      assert.ok(existsSync(join(dir, file)), `${file} is in the .vsix`);
+    }
+    for (const file of ['src', 'node_modules', 'test', 'dist/extension.js.map']) assert.ok(!existsSync(join(dir, file)), `${file} is not in the .vsix`);
+  });
+
+  it('activates in a real VS Code and shows its log from the command palette', async () => {
+    const workspace = join(home, 'workspace');
+    cpSync(sampleWorkspace, workspace, { recursive: true });
+    server = await startCodeServer({ home });
+    browser = await launchBrowser(home);
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(workbenchUrl(server, workspace));
+    await waitForWorkbench(page);
+    await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'the installed Lifeline to activate and create its storage folder');
+    await page.locator('.part.activitybar .action-item a[aria-label^="Lifeline"]').waitFor({ state: 'visible', timeout: 30_000 });
+
+    await runCommand(page, 'Lifeline: Show Log');
+    // Monaco renders spaces as no-break spaces.
+    const logText = async () => (await page.locator('.part.panel .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+    await waitUntil(async () => (await logText()).includes('[activate] Lifeline 0.1.0 active'), 'the activation line in the Lifeline log');
+    await screenshot(page, 'vsix-installed-log');
+  });
+});
