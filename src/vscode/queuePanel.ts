@@ -52,6 +52,8 @@ export class QueuePanel implements vscode.Disposable {
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
       panel.webview.onDidReceiveMessage((message: unknown) => this.onMessage(message)),
+      // Trust can be granted while the panel is open (never revoked without a reload).
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.postInit()),
     );
   }
 
@@ -67,16 +69,9 @@ export class QueuePanel implements vscode.Disposable {
     }
     const message = parsed.data;
     switch (message.type) {
-      case 'ready': {
-        const init: InitNotification = {
-          type: 'init',
-          state: this.state,
-          workspaceName: vscode.workspace.name ?? 'no folder open',
-          trusted: vscode.workspace.isTrusted,
-        };
-        void this.panel.webview.postMessage(init);
+      case 'ready':
+        this.postInit();
         break;
-      }
       case 'stateChanged':
         this.state = message.state;
         break;
@@ -84,6 +79,16 @@ export class QueuePanel implements vscode.Disposable {
         void vscode.commands.executeCommand('lifeline.showLog');
         break;
     }
+  }
+
+  private postInit(): void {
+    const init: InitNotification = {
+      type: 'init',
+      state: this.state,
+      workspaceName: vscode.workspace.name ?? 'no folder open',
+      trusted: vscode.workspace.isTrusted,
+    };
+    void this.panel.webview.postMessage(init);
   }
 
   private renderHtml(webview: vscode.Webview): string {

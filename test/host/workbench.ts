@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { delay } from './codeServer';
 import { artifactsDir } from './paths';
-import type { FrameLocator, Page } from './playwright';
+import type { FrameLocator, Locator, Page } from './playwright';
 
 /** Waits on a real condition, polling; throws with `what` when it does not come true. */
 export async function waitUntil(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
@@ -25,21 +25,39 @@ export async function waitForWorkbench(page: Page): Promise<void> {
  */
 export async function runCommand(page: Page, title: string): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
+  const focused = page.locator('.quick-input-widget .monaco-list-row.focused .label-name');
+  // The palette lists the commands known when it opens; ones contributed by an extension host
+  // that is still starting appear only in a palette opened later, so a miss reopens it.
+  for (let attempt = 1; ; attempt++) {
+    await openPalette(page, input);
+    await input.fill(`>${title}`);
+    try {
+      await waitUntil(async () => (await focused.count()) > 0 && (await focused.first().innerText()).trim() === title, `the palette to offer "${title}"`, 10_000);
+      break;
+    } catch (error) {
+      if (attempt >= 3) {
+        await screenshot(page, `palette-failed-${title.replace(/\W+/g, '-')}`);
+        throw error;
+      }
+      await page.keyboard.press('Escape');
+    }
+  }
+  await page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+async function openPalette(page: Page, input: Locator): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('F1');
     try {
       await input.waitFor({ state: 'visible', timeout: 5_000 });
-      break;
+      return;
     } catch (error) {
       if (attempt >= 4) throw error;
+      // Focus may be inside a webview, which keeps F1 to itself.
       await page.locator('.monaco-workbench .part.statusbar').click().catch(() => undefined);
     }
   }
-  await input.fill(`>${title}`);
-  const focused = page.locator('.quick-input-widget .monaco-list-row.focused .label-name');
-  await waitUntil(async () => (await focused.count()) > 0 && (await focused.first().innerText()).trim() === title, `the palette to offer "${title}"`, 20_000);
-  await page.keyboard.press('Enter');
-  await input.waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
 /** The content frame of the webview whose body carries `data-ready`. */
@@ -60,4 +78,18 @@ export function lifelineStorageFolders(userDataDir: string): string[] {
   const root = join(userDataDir, 'User', 'globalStorage', 'lifeline.lifeline', 'workspaces');
   if (!existsSync(root)) return [];
   return readdirSync(root).filter((name) => existsSync(join(root, name, 'manifest.json'))).map((name) => join(root, name));
+}
+
+/** Lines of the Lifeline log channel of the newest extension host session, from its file. */
+export function lifelineLogText(userDataDir: string): string {
+  const logs = join(userDataDir, 'logs');
+  if (!existsSync(logs)) return '';
+  let text = '';
+  for (const session of readdirSync(logs).sort()) {
+    for (const host of readdirSync(join(logs, session)).filter((name) => name.startsWith('exthost'))) {
+      const file = join(logs, session, host, 'lifeline.lifeline', 'Lifeline.log');
+      if (existsSync(file)) text += readFileSync(file, 'utf8');
+    }
+  }
+  return text;
 }

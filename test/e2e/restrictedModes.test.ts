@@ -1,0 +1,56 @@
+import * as assert from 'node:assert/strict';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchBrowser } from '../host/browser';
+import type { CodeServer } from '../host/codeServer';
+import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
+import { repoRoot, sampleWorkspace } from '../host/paths';
+import type { BrowserContext, Page } from '../host/playwright';
+import { lifelineLogText, lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
+
+describe('restricted modes (e2e)', () => {
+  let server: CodeServer | undefined;
+  let browser: BrowserContext | undefined;
+
+  afterEach(async () => {
+    await browser?.close();
+    await server?.stop();
+    browser = undefined;
+    server = undefined;
+  });
+
+  async function open(home: string, folder: string | undefined, workspaceTrust: boolean): Promise<Page> {
+    server = await startCodeServer({ home, workspaceTrust });
+    browser = await launchBrowser(home);
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const payload: [string, string][] = [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']];
+    const url = folder ? workbenchUrl(server, folder, payload) : `http://127.0.0.1:${server.port}/?ew=true&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    await page.goto(url);
+    await waitForWorkbench(page);
+    return page;
+  }
+
+  it('in an untrusted workspace (Restricted Mode) the dashboard says that nothing runs', async () => {
+    const home = newRunHome('e2e-untrusted');
+    const workspace = join(home, 'workspace');
+    cpSync(sampleWorkspace, workspace, { recursive: true });
+    const page = await open(home, workspace, true);
+    await waitUntil(() => lifelineStorageFolders(join(home, 'user-data')).length === 1, 'Lifeline to activate in Restricted Mode');
+    await runCommand(page, 'Lifeline: Open Queue Dashboard');
+    const badge = webviewFrame(page).locator('body[data-ready="true"] #trust');
+    await badge.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.equal((await badge.innerText()).trim(), 'restricted: nothing runs');
+    await screenshot(page, 'untrusted-dashboard');
+  });
+
+  it('with no folder open it activates without a storage folder and its commands still work', async () => {
+    const home = newRunHome('e2e-nofolder');
+    const page = await open(home, undefined, false);
+    await waitUntil(() => lifelineLogText(join(home, 'user-data')).includes('no folder is open'), 'Lifeline to activate in an empty window');
+    await runCommand(page, 'Lifeline: Show Log');
+    const logText = async () => (await page.locator('.part.panel .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+    await waitUntil(async () => (await logText()).includes('no folder is open'), 'the no-folder line in the Lifeline log');
+    assert.deepEqual(lifelineStorageFolders(join(home, 'user-data')), []);
+    await screenshot(page, 'no-folder-log');
+  });
+});
