@@ -3,19 +3,10 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
-import { freePort, newRunHome } from '../host/codeServer';
+import { freePort, groupAlive, newRunHome } from '../host/codeServer';
 import { repoRoot } from '../host/paths';
 import type { BrowserContext } from '../host/playwright';
 import { lifelineStorageFolders, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('npm start (e2e)', () => {
   let start: ChildProcess | undefined;

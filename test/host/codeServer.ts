@@ -165,7 +165,7 @@ async function killGroup(pid: number, hasExited: () => boolean): Promise<void> {
   signal('SIGKILL');
 }
 
-function groupAlive(pgid: number): boolean {
+export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
     return true;
