@@ -4,10 +4,10 @@ import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
+import { extensionHostPids, newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { codeServerBin, repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+import { lifelineLogText, lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
 
 describe('the packaged .vsix (e2e)', () => {
   let home: string;
@@ -57,5 +57,17 @@ describe('the packaged .vsix (e2e)', () => {
     const logText = async () => (await page.locator('.part.panel .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
     await waitUntil(async () => (await logText()).includes('[activate] Lifeline 0.1.0 active'), 'the activation line in the Lifeline log');
     await screenshot(page, 'vsix-installed-log');
+  });
+
+  it('is activated again when its extension host is killed (SIGKILL) and restarted', async () => {
+    const [hostPid, ...others] = extensionHostPids(server);
+    assert.ok(hostPid !== undefined && others.length === 0, `one extension host, found ${[hostPid, ...others].join(', ')}`);
+    const activations = () => (lifelineLogText(server.userDataDir).match(/\[activate\] Lifeline 0\.1\.0 active/g) ?? []).length;
+    const before = activations();
+    process.kill(hostPid, 'SIGKILL');
+    await waitUntil(() => activations() > before, 'Lifeline to activate in the restarted extension host', 90_000);
+    const [restarted] = extensionHostPids(server);
+    assert.ok(restarted !== undefined && restarted !== hostPid);
+    await screenshot(page, 'vsix-after-host-crash');
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -207,4 +207,26 @@ export function workbenchUrl(server: CodeServer, folder: string, payload?: reado
 
 export function remoteUri(server: CodeServer, path: string): string {
   return `vscode-remote://127.0.0.1:${server.port}${path}`;
+}
+
+/**
+ * Pids of the server's extension hosts: `…/bootstrap-fork --type=extensionHost` processes in the
+ * server's process group (the server was started in a session of its own).
+ */
+export function extensionHostPids(server: CodeServer): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      if (!cmdline.includes('bootstrap-fork') || !cmdline.includes('--type=extensionHost')) continue;
+      // Field 5 of /proc/<pid>/stat is the process group; the command name (field 2) may hold spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      if (pgid === server.pid) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
 }
