@@ -21,12 +21,13 @@ export async function fsyncDirectory(directory: string): Promise<void> {
  * content or the new one, never a mix: write a temp file beside it, fsync it, rename it over the
  * target, fsync the directory.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomic(path: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
   const directory = dirname(path);
   const temp = join(directory, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temp, 'wx', 0o600);
   try {
-    await handle.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    else await writeChunks(handle, data); // a large snapshot in pieces: never one huge copy
     await handle.sync();
   } catch (error) {
     await handle.close().catch(() => undefined);
@@ -41,4 +42,16 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     throw error;
   }
   await fsyncDirectory(directory);
+}
+
+async function writeChunks(handle: fs.FileHandle, chunks: readonly Uint8Array[]): Promise<void> {
+  let position = 0;
+  for (const chunk of chunks) {
+    let written = 0;
+    while (written < chunk.length) {
+      const { bytesWritten } = await handle.write(chunk, written, chunk.length - written, position);
+      written += bytesWritten;
+      position += bytesWritten;
+    }
+  }
 }

@@ -1,0 +1,345 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { fsyncDirectory } from './atomicFile';
+import { readBackupFile, readBackupHeader, readBackupSummary, writeBackupFile } from './backupFileIo';
+import type { DecodedBackup } from './backupFile';
+import { BACKUP_FILE_EXTENSION, InvalidBackupError, backupReasons } from './backupFormat';
+import type { BackupLimits, BackupReason } from './backupFormat';
+import type { BackupPart, BackupSource } from './backupTypes';
+import type { RecordCipher } from './cipher';
+import { StorageError } from './errors';
+import type { StorageErrorReason } from './errors';
+
+export type AutomaticBackupReason = Exclude<BackupReason, 'manual'>;
+
+export interface BackupManagerOptions {
+  /** The folder of backup files (for example `<storeDir>/backups`); created on first use. */
+  readonly directory: string;
+  readonly source: BackupSource;
+  /** Written into each manifest, so a backup says which version made it. */
+  readonly appVersion: string;
+  /** Encrypts new backups and reads encrypted ones. */
+  readonly cipher?: RecordCipher;
+  /** gzip new backups. @default true */
+  readonly compress?: boolean;
+  /** Automatic backups kept per reason; manual ones are never rotated away. @default 5 */
+  readonly keepAutomatic?: number | Partial<Record<AutomaticBackupReason, number>>;
+  /** @default defaultBackupLimits */
+  readonly limits?: Partial<BackupLimits>;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+  /** Told about problems that do not fail the operation (a rotation that could not delete a file). */
+  readonly log?: (message: string) => void;
+}
+
+export interface BackupPartInfo {
+  readonly name: string;
+  readonly size: number;
+  readonly summary: string;
+}
+
+/** One backup as `list` shows it. A file that cannot be read is listed, never thrown. */
+export interface BackupInfo {
+  /** The file name; what restore, delete and read take. */
+  readonly id: string;
+  readonly path: string;
+  readonly fileSize: number;
+  readonly createdAt: Date;
+  readonly reason: BackupReason | undefined;
+  /** 'locked': encrypted with a key that was not given; 'damaged': refused as invalid. */
+  readonly status: 'ok' | 'locked' | 'damaged';
+  readonly encrypted: boolean;
+  readonly keyFingerprint?: string;
+  readonly appVersion?: string;
+  readonly parts: readonly BackupPartInfo[];
+  /** Why the backup is locked or damaged. */
+  readonly problem?: StorageError;
+}
+
+/** A restore whose installParts failed; the state from before it is in `safetyBackupId`. */
+export class RestoreError extends StorageError {
+  constructor(
+    reason: StorageErrorReason,
+    message: string,
+    readonly safetyBackupId: string,
+    cause: unknown,
+  ) {
+    super(reason, message, { cause });
+  }
+}
+
+const FILE_NAME = /^backup-(\d{8}T\d{9}Z)-([A-Za-z]+)-([0-9a-f]{8})\.llbackup$/;
+
+function stamp(date: Date): string {
+  return date.toISOString().replace(/[-:.]/g, '');
+}
+
+function parseFileName(id: string): { createdAt: Date; reason: BackupReason | undefined } | undefined {
+  const match = FILE_NAME.exec(id);
+  if (!match?.[1]) return undefined;
+  const s = match[1];
+  const createdAt = new Date(`${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${s.slice(15, 18)}Z`);
+  if (Number.isNaN(createdAt.getTime())) return undefined;
+  const reason = backupReasons.find((known) => known === match[2]);
+  return { createdAt, reason };
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+/**
+ * A folder of backup files: create, list, restore, delete, rotation of automatic backups, and
+ * the newest good copy of a store for a store whose own files are damaged.
+ * Writes (create, restore, delete) run one at a time; reads never change anything.
+ */
+export class BackupManager {
+  private readonly limits: Partial<BackupLimits> | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+  private lastCreated = 0;
+
+  constructor(private readonly options: BackupManagerOptions) {
+    this.limits = options.limits;
+  }
+
+  get directory(): string {
+    return this.options.directory;
+  }
+
+  /** Takes a snapshot of every live store and writes it as a new backup, then rotates. */
+  create(reason: BackupReason): Promise<BackupInfo> {
+    return this.exclusive(async () => {
+      const info = await this.createNow(reason);
+      await this.rotateNow(new Set([info.id]));
+      return info;
+    });
+  }
+
+  /**
+   * Every backup, newest first. Checks headers and manifests only; with `verify` every file is
+   * read and verified in full (slower: it reads every byte).
+   */
+  async list(options: { verify?: boolean } = {}): Promise<BackupInfo[]> {
+    const infos: BackupInfo[] = [];
+    for (const id of await this.fileNames()) {
+      const info = await this.describe(id, options.verify ?? false);
+      if (info !== undefined) infos.push(info);
+    }
+    return infos.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1));
+  }
+
+  /** Reads one backup and verifies all of it. */
+  async read(id: string): Promise<DecodedBackup> {
+    const path = this.pathOf(id);
+    try {
+      return await readBackupFile(path, { cipher: this.options.cipher, limits: this.limits });
+    } catch (error) {
+      if (isMissing(error)) throw new StorageError('backupNotFound', `There is no backup ${id}.`, { cause: error });
+      throw error;
+    }
+  }
+
+  /**
+   * Replaces the live stores with a backup's. The whole file is verified first and a safety
+   * backup (reason 'beforeRestore') of the live state is written before anything is touched;
+   * a file that fails any check changes nothing.
+   */
+  restore(id: string): Promise<{ restored: DecodedBackup; safetyBackup: BackupInfo }> {
+    return this.exclusive(async () => {
+      const restored = await this.read(id);
+      if (restored.parts.length === 0) {
+        throw new InvalidBackupError('nothingToRestore', `The backup ${id} holds no store; restoring it would only empty the live state, so it was refused.`);
+      }
+      const safetyBackup = await this.createNow('beforeRestore');
+      try {
+        await this.options.source.installParts(restored.parts);
+      } catch (error) {
+        const reason = error instanceof StorageError ? error.reason : 'ioError';
+        throw new RestoreError(
+          reason,
+          `Restoring the backup ${id} failed (${(error as Error).message}); the state from before the restore is in the backup ${safetyBackup.id}.`,
+          safetyBackup.id,
+          error,
+        );
+      }
+      // The backup just restored from is kept even if it is the oldest of its kind.
+      await this.rotateNow(new Set([id, safetyBackup.id]));
+      return { restored, safetyBackup };
+    });
+  }
+
+  delete(id: string): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        await fs.rm(this.pathOf(id));
+      } catch (error) {
+        if (isMissing(error)) throw new StorageError('backupNotFound', `There is no backup ${id}.`, { cause: error });
+        throw error;
+      }
+      await fsyncDirectory(this.options.directory);
+    });
+  }
+
+  /** Deletes automatic backups past the number kept per reason; returns the deleted ids. */
+  rotate(): Promise<string[]> {
+    return this.exclusive(() => this.rotateNow(new Set()));
+  }
+
+  /**
+   * The named store's part from the newest backup that verifies in full, or undefined. For a
+   * store whose snapshot is damaged; damaged and locked backups are skipped.
+   */
+  async newestGoodBackup(partName: string): Promise<{ backupId: string; createdAt: Date; part: BackupPart } | undefined> {
+    const candidates = (await this.fileNames())
+      .map((id) => ({ id, parsed: parseFileName(id) }))
+      .sort((a, b) => (b.parsed?.createdAt.getTime() ?? 0) - (a.parsed?.createdAt.getTime() ?? 0) || (a.id < b.id ? 1 : -1));
+    for (const { id } of candidates) {
+      let backup: DecodedBackup;
+      try {
+        backup = await this.read(id);
+      } catch (error) {
+        if (error instanceof StorageError || isMissing(error)) continue;
+        throw error;
+      }
+      const part = backup.parts.find((candidate) => candidate.name === partName);
+      if (part !== undefined) return { backupId: id, createdAt: new Date(backup.manifest.createdAt), part };
+    }
+    return undefined;
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private pathOf(id: string): string {
+    // Ids come from callers (a command, the offline tool): only our own file names are accepted,
+    // so an id can never name a file outside the folder.
+    if (parseFileName(id) === undefined) throw new StorageError('backupNotFound', `${JSON.stringify(id)} is not the name of a Lifeline backup.`);
+    return join(this.options.directory, id);
+  }
+
+  private async fileNames(): Promise<string[]> {
+    try {
+      return (await fs.readdir(this.options.directory)).filter((name) => parseFileName(name) !== undefined);
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw error;
+    }
+  }
+
+  private async createNow(reason: BackupReason): Promise<BackupInfo> {
+    const directory = this.options.directory;
+    await fs.mkdir(directory, { recursive: true, mode: 0o700 });
+    await this.removeStaleTemporaries();
+    // Strictly increasing times keep "newest first" exact even for backups made in one millisecond.
+    const now = Math.max((this.options.now ?? (() => new Date()))().getTime(), this.lastCreated + 1);
+    this.lastCreated = now;
+    const createdAt = new Date(now);
+    const id = `backup-${stamp(createdAt)}-${reason}-${randomBytes(4).toString('hex')}${BACKUP_FILE_EXTENSION}`;
+    const parts = await this.options.source.snapshotParts();
+    const fileSize = await writeBackupFile(join(directory, id), parts, { createdAt, appVersion: this.options.appVersion, reason }, {
+      cipher: this.options.cipher,
+      compress: this.options.compress ?? true,
+      limits: this.limits,
+    });
+    return {
+      id,
+      path: join(directory, id),
+      fileSize,
+      createdAt,
+      reason,
+      status: 'ok',
+      encrypted: this.options.cipher !== undefined,
+      keyFingerprint: this.options.cipher?.keyFingerprint,
+      appVersion: this.options.appVersion,
+      parts: parts.map((part) => ({ name: part.name, size: part.bytes.byteLength, summary: part.summary })),
+    };
+  }
+
+  /** Temp files of writes cut short by a crash (see writeFileAtomic's naming). */
+  private async removeStaleTemporaries(): Promise<void> {
+    for (const name of await fs.readdir(this.options.directory)) {
+      if (/^\.backup-.*\.tmp$/.test(name)) await fs.rm(join(this.options.directory, name), { force: true });
+    }
+  }
+
+  private keepFor(reason: AutomaticBackupReason): number {
+    const keep = this.options.keepAutomatic;
+    const value = typeof keep === 'number' ? keep : (keep?.[reason] ?? 5);
+    return Math.max(0, Math.floor(value));
+  }
+
+  /**
+   * Keeps the newest N backups that read well per automatic reason. Damaged files neither count
+   * nor get deleted here (a person may want to look at them; `delete` removes them).
+   */
+  private async rotateNow(protectedIds: ReadonlySet<string>): Promise<string[]> {
+    const byReason = new Map<AutomaticBackupReason, BackupInfo[]>();
+    for (const info of await this.list()) {
+      if (info.reason === undefined || info.reason === 'manual' || info.status === 'damaged') continue;
+      const group = byReason.get(info.reason) ?? [];
+      group.push(info);
+      byReason.set(info.reason, group);
+    }
+    const deleted: string[] = [];
+    for (const [reason, infos] of byReason) {
+      for (const info of infos.slice(this.keepFor(reason))) {
+        if (protectedIds.has(info.id)) continue;
+        try {
+          await fs.rm(info.path, { force: true });
+          deleted.push(info.id);
+        } catch (error) {
+          this.options.log?.(`[backups] could not delete the old backup ${info.id}: ${(error as Error).message}`);
+        }
+      }
+    }
+    if (deleted.length > 0) await fsyncDirectory(this.options.directory);
+    return deleted;
+  }
+
+  private async describe(id: string, verify: boolean): Promise<BackupInfo | undefined> {
+    const path = join(this.options.directory, id);
+    const named = parseFileName(id);
+    let fileSize = 0;
+    try {
+      fileSize = (await fs.stat(path)).size;
+      const options = { cipher: this.options.cipher, limits: this.limits };
+      const summary = await readBackupSummary(path, options);
+      if (verify) await readBackupFile(path, options);
+      const { manifest, header } = summary;
+      return {
+        id,
+        path,
+        fileSize,
+        createdAt: new Date(manifest.createdAt),
+        reason: manifest.reason,
+        status: 'ok',
+        encrypted: header.encrypted,
+        keyFingerprint: header.keyFingerprint,
+        appVersion: manifest.appVersion,
+        parts: manifest.parts.map(({ name, size, summary: text }) => ({ name, size, summary: text })),
+      };
+    } catch (error) {
+      if (isMissing(error)) return undefined; // deleted while we listed
+      const problem = error instanceof StorageError ? error : new StorageError('ioError', `The backup ${id} cannot be read: ${(error as Error).message}`, { cause: error });
+      const locked = problem.reason === 'missingKey' || problem.reason === 'wrongKey';
+      // A locked backup still says which key it needs, so the user can be asked for that recovery key.
+      const keyFingerprint = locked ? await readBackupHeader(path, this.limits).then((header) => header.keyFingerprint, () => undefined) : undefined;
+      return {
+        id,
+        path,
+        fileSize,
+        createdAt: named?.createdAt ?? new Date(0),
+        reason: named?.reason,
+        status: locked ? 'locked' : 'damaged',
+        encrypted: locked,
+        keyFingerprint,
+        parts: [],
+        problem,
+      };
+    }
+  }
+}

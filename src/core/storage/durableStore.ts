@@ -1,0 +1,318 @@
+import { promises as fs } from 'node:fs';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../logger';
+import { nullLogger } from '../logger';
+import type { AuditSink } from './auditLog';
+import type { RecordCipher } from './cipher';
+import type { DurableCodec } from './durableRecovery';
+import { journalPath, listJournals, recoverStore, snapshotPath } from './durableRecovery';
+import { StorageError } from './errors';
+import { createJournalFile, Journal } from './journal';
+import { encodeBatch } from './journalFormat';
+import type { SnapshotPayload } from './snapshot';
+import { decodeSnapshot, encodeSnapshot, writeSnapshot } from './snapshot';
+import { toStorageError } from './storageIo';
+import type { StorageEvent, StoreMetrics } from './storeEvents';
+import { DurationRing } from './storeEvents';
+
+export interface DurableStoreOptions<S, R> {
+  /** Folder holding the store's files (shared by several stores; each has its own name). */
+  readonly directory: string;
+  /** Letters, digits, `-`, `_` and `.`: part of every file name. */
+  readonly name: string;
+  readonly codec: DurableCodec<S, R>;
+  /** Encrypts snapshot and journal payloads. A store written with a key never opens without it. */
+  readonly cipher?: RecordCipher;
+  /** gzip snapshots. @default false */
+  readonly compress?: boolean;
+  readonly logger?: Logger;
+  readonly audit?: AuditSink;
+  /** Snapshot bytes of the newest good backup, asked for only when the snapshot is damaged. */
+  readonly loadFallback?: () => Promise<Uint8Array | undefined>;
+  /** Receives every event, including those raised while opening. */
+  readonly onEvent?: (event: StorageEvent) => void;
+  /** When to fold the journal into a new snapshot in the background; `false` for never. */
+  readonly compaction?: false | { readonly maxJournalBytes?: number; readonly maxJournalRecords?: number };
+  readonly clock?: () => number;
+}
+
+const openStores = new Set<string>();
+
+const defaultCompaction = { maxJournalBytes: 16 * 1024 * 1024, maxJournalRecords: 20_000 };
+
+/**
+ * The one durable primitive: a snapshot plus an append-only journal, generic over the state `S`
+ * and its records `R`. A commit appends one framed record (all or nothing after a crash) and
+ * resolves once it is fdatasync'd; its cost does not depend on the size of the state. The state
+ * seen through `state` holds exactly the acknowledged commits.
+ *
+ * Compaction: rotate appends to journal generation G+1 (a barrier in the commit queue, where the
+ * state is frozen for the serialiser), write the snapshot `{generation: G+1, sequence}` atomically,
+ * then delete generations <= G. A crash at any point leaves either the old snapshot with every
+ * journal it needs, or the new snapshot (older journals are then ignored and removed).
+ */
+export class DurableStore<S, R> {
+  private readonly listeners = new Set<(event: StorageEvent) => void>();
+  private lockKey = '';
+  private readonly saves = new DurationRing();
+  private compacting: Promise<void> | undefined;
+  private exclusive: Promise<void> | undefined;
+  private closed = false;
+  private commits = 0;
+  private failedCommits = 0;
+  private lastSaveMs = 0;
+  private lastCompaction: StoreMetrics['lastCompaction'];
+  private readonly compaction: false | { maxJournalBytes: number; maxJournalRecords: number };
+
+  private constructor(
+    private readonly options: DurableStoreOptions<S, R>,
+    private currentState: S,
+    private readonly journal: Journal,
+    private snapshotBytes: number,
+    private corruptions: number,
+    private readonly loadMs: number,
+  ) {
+    this.compaction = options.compaction === false ? false : { ...defaultCompaction, ...options.compaction };
+  }
+
+  static async open<S, R>(options: DurableStoreOptions<S, R>): Promise<DurableStore<S, R>> {
+    if (!/^[A-Za-z0-9_.-]+$/.test(options.name) || options.name.startsWith('.')) {
+      throw new StorageError('ioError', `"${options.name}" is not a valid store name.`);
+    }
+    // Two writers on one journal would interleave frames. Across processes the workspace lease
+    // keeps one writer; within a process this guard does.
+    const key = `${resolve(options.directory)}\u0000${options.name}`;
+    if (openStores.has(key)) throw new StorageError('locked', `The store ${options.name} in ${options.directory} is already open in this process.`);
+    openStores.add(key);
+    try {
+      return await DurableStore.openUnguarded(options, key);
+    } catch (error) {
+      openStores.delete(key);
+      throw error;
+    }
+  }
+
+  private static async openUnguarded<S, R>(options: DurableStoreOptions<S, R>, key: string): Promise<DurableStore<S, R>> {
+    const started = performance.now();
+    const early: StorageEvent[] = [];
+    const recovered = await recoverStore({
+      directory: options.directory,
+      name: options.name,
+      codec: options.codec,
+      cipher: options.cipher,
+      compress: options.compress ?? false,
+      logger: options.logger ?? nullLogger,
+      audit: options.audit,
+      loadFallback: options.loadFallback,
+      emit: (event) => {
+        early.push(event);
+        options.onEvent?.(event);
+      },
+      now: options.clock ?? Date.now,
+    }).catch((error: unknown) => {
+      // Whatever went wrong (a folder we may not read, a quarantine that cannot move), the caller
+      // gets a typed error it can act on.
+      throw toStorageError(error, `open the store ${options.name}`);
+    });
+    const journal = new Journal(recovered.file, recovered.sequence);
+    const store = new DurableStore(options, recovered.state, journal, recovered.snapshotBytes, recovered.corruptions, performance.now() - started);
+    store.lockKey = key;
+    store.openEvents = early;
+    options.audit?.record({ store: options.name, action: 'open', detail: { sequence: recovered.sequence, corruptions: recovered.corruptions } });
+    if (recovered.compactionDue && store.compaction) store.compact().catch(() => undefined);
+    return store;
+  }
+
+  /** Events raised while the store was opening (also delivered to `options.onEvent`). */
+  openEvents: readonly StorageEvent[] = [];
+
+  get name(): string {
+    return this.options.name;
+  }
+  /** The acknowledged state. Read it; never mutate it. */
+  get state(): S {
+    return this.currentState;
+  }
+  /** Sequence number of the last acknowledged record. */
+  get sequence(): number {
+    return this.journal.sequence;
+  }
+
+  onEvent(listener: (event: StorageEvent) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  /** Appends `records` as one atomic journal record; resolves when it is on disk and applied. */
+  commit(records: readonly R[]): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageError('closed', `The store ${this.name} is closed.`));
+    if (this.exclusive) return this.exclusive.then(() => this.commit(records), () => this.commit(records));
+    if (records.length === 0) return Promise.resolve();
+    let payload: Buffer;
+    try {
+      payload = encodeBatch(records.map((record) => this.options.codec.encodeRecord(record)));
+    } catch (error) {
+      return Promise.reject(new StorageError('validationFailed', `A record of ${this.name} cannot be encoded: ${(error as Error).message}`, { cause: error }));
+    }
+    const started = performance.now();
+    return this.journal
+      .append(payload, () => {
+        for (const record of records) this.currentState = this.options.codec.apply(this.currentState, record);
+      })
+      .then(
+        () => {
+          this.lastSaveMs = performance.now() - started;
+          this.saves.add(this.lastSaveMs);
+          this.commits++;
+          this.maybeCompact();
+        },
+        (error: unknown) => {
+          this.failedCommits++;
+          throw error;
+        },
+      );
+  }
+
+  /** Folds the journal into a new snapshot now (or joins the compaction already running). */
+  compact(): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageError('closed', `The store ${this.name} is closed.`));
+    this.compacting ??= this.runCompaction().finally(() => {
+      this.compacting = undefined;
+    });
+    return this.compacting;
+  }
+
+  /** Resolves when no background compaction is running. */
+  async whenIdle(): Promise<void> {
+    while (this.compacting) await this.compacting.catch(() => undefined);
+    await this.journal.drain();
+  }
+
+  /** The current acknowledged state as self-contained snapshot bytes (a backup part). */
+  async exportSnapshot(): Promise<Uint8Array> {
+    const serialize = this.options.codec.snapshot(this.currentState);
+    const sequence = this.journal.sequence;
+    const generation = this.journal.generation;
+    return encodeSnapshot(await serialize(), { generation, sequence, cipher: this.options.cipher, compress: this.options.compress ?? false });
+  }
+
+  /**
+   * Replaces the whole state with a snapshot (a restore). The bytes are fully validated before
+   * anything changes; commits wait meanwhile. Crash-safe: the new snapshot is written with a
+   * generation past every existing journal before appends move on.
+   */
+  async replaceWith(snapshot: Uint8Array): Promise<void> {
+    const decoded = await decodeSnapshot(snapshot, this.options.cipher);
+    let state: S;
+    try {
+      state = await this.options.codec.decodeSnapshot(decoded.payload);
+    } catch (error) {
+      throw new StorageError('corruptSnapshot', `The snapshot for ${this.name} does not hold a valid state: ${(error as Error).message}`, { cause: error });
+    }
+    await this.runExclusive(async () => {
+      await this.whenIdle();
+      const generation = this.journal.generation + 1;
+      const sequence = this.journal.sequence;
+      this.snapshotBytes = await writeSnapshot(snapshotPath(this.options), decoded.payload, {
+        generation,
+        sequence,
+        cipher: this.options.cipher,
+        compress: this.options.compress ?? false,
+      });
+      const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher);
+      await this.journal.rotate(next, () => {
+        this.currentState = state;
+      });
+      await this.removeJournalsBelow(generation);
+      this.options.audit?.record({ store: this.name, action: 'restore', detail: { sequence, bytes: snapshot.length } });
+    });
+  }
+
+  metrics(): StoreMetrics {
+    return {
+      store: this.name,
+      loadMs: this.loadMs,
+      commits: this.commits,
+      failedCommits: this.failedCommits,
+      saveP50Ms: this.saves.percentile(50),
+      saveP99Ms: this.saves.percentile(99),
+      lastSaveMs: this.lastSaveMs,
+      snapshotBytes: this.snapshotBytes,
+      journalBytes: this.journal.size,
+      journalRecords: this.journal.records,
+      lastCompaction: this.lastCompaction,
+      corruptionCount: this.corruptions,
+    };
+  }
+
+  /** Waits for running work, then closes the journal. Later calls fail with 'closed'. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while (this.exclusive) await this.exclusive.catch(() => undefined);
+    this.closed = true;
+    await this.compacting?.catch(() => undefined);
+    await this.journal.close();
+    openStores.delete(this.lockKey);
+  }
+
+  private emit(event: StorageEvent): void {
+    this.options.onEvent?.(event);
+    for (const listener of this.listeners) listener(event);
+  }
+
+  private async runExclusive(work: () => Promise<void>): Promise<void> {
+    while (this.exclusive) await this.exclusive.catch(() => undefined);
+    const running = work();
+    this.exclusive = running.finally(() => {
+      this.exclusive = undefined;
+    });
+    await this.exclusive;
+  }
+
+  private maybeCompact(): void {
+    if (!this.compaction || this.compacting || this.exclusive || this.closed) return;
+    if (this.journal.size < this.compaction.maxJournalBytes && this.journal.records < this.compaction.maxJournalRecords) return;
+    // In the background: the commit that crossed the threshold is already acknowledged.
+    this.compact().catch(() => undefined);
+  }
+
+  private async runCompaction(): Promise<void> {
+    const started = performance.now();
+    const generation = this.journal.generation + 1;
+    try {
+      const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher);
+      let serialize: (() => Promise<SnapshotPayload>) | undefined;
+      let sequence = 0;
+      await this.journal.rotate(next, () => {
+        serialize = this.options.codec.snapshot(this.currentState);
+        sequence = this.journal.sequence;
+      }).catch(async (error: unknown) => {
+        await next.handle.close().catch(() => undefined);
+        throw error;
+      });
+      if (!serialize) throw new StorageError('ioError', 'The journal rotated without freezing the state.');
+      const payload = await serialize();
+      // Closing (deactivate has about 5 s): leave it; the old snapshot and journals stay complete.
+      if (this.closed) return;
+      const compress = this.options.compress ?? false;
+      this.snapshotBytes = await writeSnapshot(snapshotPath(this.options), payload, { generation, sequence, cipher: this.options.cipher, compress });
+      await this.removeJournalsBelow(generation);
+      const durationMs = performance.now() - started;
+      this.lastCompaction = { at: (this.options.clock ?? Date.now)(), durationMs, snapshotBytes: this.snapshotBytes };
+      this.options.audit?.record({ store: this.name, action: 'compact', detail: { generation, sequence, bytes: this.snapshotBytes } });
+      this.emit({ type: 'compacted', store: this.name, generation, snapshotBytes: this.snapshotBytes, durationMs });
+    } catch (error) {
+      const storageError = toStorageError(error, `compact the store ${this.name}`);
+      (this.options.logger ?? nullLogger).error(`[storage:${this.name}] compaction failed: ${storageError.message}`);
+      this.emit({ type: 'compactionFailed', store: this.name, error: storageError });
+      throw storageError;
+    }
+  }
+
+  private async removeJournalsBelow(generation: number): Promise<void> {
+    for (const journal of await listJournals(this.options)) {
+      if (journal.generation < generation) await fs.rm(journal.path, { force: true }).catch(() => undefined);
+    }
+  }
+}

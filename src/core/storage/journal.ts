@@ -1,0 +1,212 @@
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fsyncDirectory } from './atomicFile';
+import type { RecordCipher } from './cipher';
+import { StorageError } from './errors';
+import { encodeFrame, encodeJournalHeader, recordAssociatedData } from './journalFormat';
+import { toStorageError } from './storageIo';
+
+/** One open journal file, positioned at the end of its last good record. */
+export interface JournalFile {
+  readonly path: string;
+  readonly generation: number;
+  readonly handle: FileHandle;
+  /** Seals payloads when the file's header says it is encrypted. */
+  readonly cipher: RecordCipher | undefined;
+  size: number;
+  records: number;
+}
+
+/** Creates a new journal file (header written and synced, directory entry synced). */
+export async function createJournalFile(path: string, generation: number, cipher: RecordCipher | undefined): Promise<JournalFile> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fs.open(path, 'wx', 0o600);
+    const header = encodeJournalHeader(generation, cipher?.keyFingerprint);
+    await writeAll(handle, header, 0);
+    await handle.datasync();
+    await fsyncDirectory(dirname(path));
+    return { path, generation, handle, cipher, size: header.length, records: 0 };
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(path, { force: true }).catch(() => undefined);
+    throw toStorageError(error, `create the journal ${path}`);
+  }
+}
+
+/** Opens an existing, already scanned journal for appending after its last good record. */
+export async function openJournalFile(path: string, generation: number, cipher: RecordCipher | undefined, validLength: number, records: number): Promise<JournalFile> {
+  try {
+    const handle = await fs.open(path, 'r+');
+    return { path, generation, handle, cipher, size: validLength, records };
+  } catch (error) {
+    throw toStorageError(error, `open the journal ${path}`);
+  }
+}
+
+async function writeAll(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
+    written += bytesWritten;
+  }
+}
+
+interface PendingAppend {
+  readonly kind: 'append';
+  readonly payload: Uint8Array;
+  /** Runs synchronously, in commit order, once the record is on disk: the store applies it here. */
+  readonly onDurable: (sequence: number) => void;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingRotation {
+  readonly kind: 'rotate';
+  readonly next: JournalFile;
+  /** Runs synchronously at the switch: every earlier record is applied, no later one yet. */
+  readonly onSwitch: () => void;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The append side of a store's journal, across generations. Commits are queued and written by one
+ * flush loop: everything queued while a sync runs goes out in the next single write and shares
+ * one fdatasync (group commit). A commit resolves only after its sync. A failed write or sync is
+ * cut back (ftruncate) to the last acknowledged byte, so the file stays well formed and a later
+ * commit can succeed.
+ */
+export class Journal {
+  private readonly queue: (PendingAppend | PendingRotation)[] = [];
+  private flushing: Promise<void> | undefined;
+  private needsRepair: unknown;
+  private closed = false;
+
+  constructor(
+    private file: JournalFile,
+    private lastSequence: number,
+  ) {}
+
+  get generation(): number {
+    return this.file.generation;
+  }
+  get size(): number {
+    return this.file.size;
+  }
+  get records(): number {
+    return this.file.records;
+  }
+  get sequence(): number {
+    return this.lastSequence;
+  }
+  get path(): string {
+    return this.file.path;
+  }
+
+  append(payload: Uint8Array, onDurable: (sequence: number) => void): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageError('closed', 'The store is closed.'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'append', payload, onDurable, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Switches appends to `next` after every record queued before this call is on disk. */
+  rotate(next: JournalFile, onSwitch: () => void): Promise<void> {
+    if (this.closed) return Promise.reject(new StorageError('closed', 'The store is closed.'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'rotate', next, onSwitch, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Resolves when everything queued so far has been written (or failed). */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.drain();
+    await this.file.handle.close().catch(() => undefined);
+  }
+
+  private kick(): void {
+    if (this.flushing) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      // An append may have arrived after the loop saw an empty queue but before this ran.
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    while (this.queue.length > 0) {
+      const first = this.queue[0] as PendingAppend | PendingRotation;
+      if (first.kind === 'rotate') {
+        this.queue.shift();
+        await this.switchTo(first);
+        continue;
+      }
+      let count = 0;
+      while (count < this.queue.length && this.queue[count]?.kind === 'append') count++;
+      await this.writeBatch(this.queue.splice(0, count) as PendingAppend[]);
+    }
+  }
+
+  private async switchTo(rotation: PendingRotation): Promise<void> {
+    const previous = this.file;
+    this.file = rotation.next;
+    try {
+      rotation.onSwitch();
+    } catch (error) {
+      rotation.reject(error);
+      return;
+    }
+    rotation.resolve();
+    await previous.handle.close().catch(() => undefined);
+  }
+
+  private async writeBatch(batch: PendingAppend[]): Promise<void> {
+    const file = this.file;
+    const start = file.size;
+    const firstSequence = this.lastSequence + 1;
+    try {
+      if (this.needsRepair !== undefined) await this.repair(file);
+      const frames = batch.map((entry, index) => {
+        const sequence = firstSequence + index;
+        const payload = file.cipher ? file.cipher.seal(entry.payload, recordAssociatedData(file.generation, sequence)) : entry.payload;
+        return encodeFrame(sequence, payload);
+      });
+      const data = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
+      await writeAll(file.handle, data, start);
+      await file.handle.datasync();
+      file.size = start + data.length;
+      file.records += batch.length;
+      this.lastSequence = firstSequence + batch.length - 1;
+    } catch (error) {
+      this.needsRepair = error;
+      await this.repair(file).catch(() => undefined);
+      const storageError = toStorageError(error, 'save to the journal');
+      for (const entry of batch) entry.reject(storageError);
+      return;
+    }
+    batch.forEach((entry, index) => {
+      try {
+        entry.onDurable(firstSequence + index);
+        entry.resolve();
+      } catch (error) {
+        entry.reject(error);
+      }
+    });
+  }
+
+  /** Cuts partial bytes of a failed write, so the journal ends at its last acknowledged record. */
+  private async repair(file: JournalFile): Promise<void> {
+    await file.handle.truncate(file.size);
+    await file.handle.datasync();
+    this.needsRepair = undefined;
+  }
+}

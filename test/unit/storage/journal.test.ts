@@ -1,0 +1,178 @@
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createJournalFile, Journal } from '../../../src/core/storage/journal';
+import { StorageError } from '../../../src/core/storage/errors';
+import { toStorageError } from '../../../src/core/storage/storageIo';
+import { decodeBatch, encodeBatch, encodeFrame, encodeJournalHeader, scanJournal } from '../../../src/core/storage/journalFormat';
+import { makeTempDir } from './storageTestKit';
+
+function journalBytes(payloads: string[], firstSequence = 1): Buffer {
+  return Buffer.concat([encodeJournalHeader(1, undefined), ...payloads.map((payload, index) => encodeFrame(firstSequence + index, Buffer.from(payload)))]);
+}
+
+describe('storage: journal format', () => {
+  it('scans the records it framed', () => {
+    const scan = scanJournal(journalBytes(['a', 'bb', 'ccc']));
+    assert.ok(typeof scan.header === 'object');
+    if (typeof scan.header !== 'object' || !('records' in scan)) return;
+    assert.deepEqual(
+      scan.records.map((record) => [record.sequence, Buffer.from(record.payload).toString()]),
+      [
+        [1, 'a'],
+        [2, 'bb'],
+        [3, 'ccc'],
+      ],
+    );
+    assert.equal(scan.damage, undefined);
+  });
+
+  it('treats a file cut inside its header as torn, and a foreign file as corrupt', () => {
+    const header = encodeJournalHeader(1, 'abcd');
+    for (let length = 0; length < header.length; length++) assert.equal(scanJournal(header.subarray(0, length)).header, 'torn', `cut at ${length}`);
+    assert.equal(scanJournal(Buffer.from('hello world, not a journal')).header, 'corrupt');
+    const flipped = Buffer.from(header);
+    flipped[13] = (flipped[13] as number) ^ 1;
+    assert.equal(scanJournal(flipped).header, 'corrupt');
+  });
+
+  it('cut at every byte offset of its last record, keeps every earlier record and reports a tail', () => {
+    const whole = journalBytes(['first', 'second', 'the last record, somewhat longer']);
+    const lastStart = whole.length - (16 + 'the last record, somewhat longer'.length);
+    for (let cut = lastStart; cut < whole.length; cut++) {
+      const scan = scanJournal(whole.subarray(0, cut));
+      assert.ok('records' in scan);
+      if (!('records' in scan)) return;
+      assert.deepEqual(scan.records.map((record) => record.sequence), [1, 2], `cut at ${cut}`);
+      assert.equal(scan.validLength, lastStart);
+      if (cut > lastStart) assert.equal(scan.damage?.kind, 'tail');
+    }
+  });
+
+  it('tells a damaged middle record (valid records after it) from a torn tail', () => {
+    const whole = journalBytes(['one', 'two', 'three']);
+    const damaged = Buffer.from(whole);
+    const secondPayload = encodeJournalHeader(1, undefined).length + 16 + 3 + 16;
+    damaged[secondPayload] = (damaged[secondPayload] as number) ^ 0xff;
+    const scan = scanJournal(damaged);
+    assert.ok('records' in scan && scan.damage);
+    if (!('records' in scan)) return;
+    assert.equal(scan.damage?.kind, 'middle');
+    assert.equal(scan.damage?.droppedCompleteRecord, true);
+    assert.deepEqual(scan.records.map((record) => record.sequence), [1]);
+
+    const lastDamaged = Buffer.from(whole);
+    lastDamaged[whole.length - 1] = (lastDamaged[whole.length - 1] as number) ^ 1;
+    const tail = scanJournal(lastDamaged);
+    assert.ok('records' in tail);
+    if (!('records' in tail)) return;
+    assert.equal(tail.damage?.kind, 'tail');
+    assert.equal(tail.damage?.droppedCompleteRecord, true);
+  });
+
+  it('treats a sequence that does not follow on as damage', () => {
+    const bytes = Buffer.concat([encodeJournalHeader(1, undefined), encodeFrame(1, Buffer.from('a')), encodeFrame(3, Buffer.from('b'))]);
+    const scan = scanJournal(bytes);
+    assert.ok('records' in scan);
+    if (!('records' in scan)) return;
+    assert.deepEqual(scan.records.map((record) => record.sequence), [1]);
+    assert.ok(scan.damage);
+  });
+
+  it('round-trips a batch and refuses a malformed one', () => {
+    const parts = [Buffer.from('x'), Buffer.alloc(0), Buffer.from('yz')];
+    assert.deepEqual(decodeBatch(encodeBatch(parts)).map((part) => part.toString()), ['x', '', 'yz']);
+    assert.throws(() => decodeBatch(Buffer.from([5, 0, 0, 0, 1])));
+  });
+});
+
+describe('storage: journal writer', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  beforeEach(() => {
+    temp = makeTempDir();
+  });
+  afterEach(() => temp.cleanup());
+
+  it('groups concurrent commits into few syncs and acknowledges in order', async () => {
+    const path = join(temp.dir, 'j.00000001.journal');
+    const file = await createJournalFile(path, 1, undefined);
+    let syncs = 0;
+    const datasync = file.handle.datasync.bind(file.handle);
+    file.handle.datasync = () => {
+      syncs++;
+      return datasync();
+    };
+    const journal = new Journal(file, 0);
+    const order: number[] = [];
+    const writes = Array.from({ length: 50 }, (_, index) => journal.append(Buffer.from(`r${index}`), (sequence) => order.push(sequence)));
+    await Promise.all(writes);
+    await journal.close();
+    assert.deepEqual(order, Array.from({ length: 50 }, (_, index) => index + 1));
+    assert.ok(syncs <= 3, `50 concurrent commits took ${syncs} syncs`);
+    const scan = scanJournal(readFileSync(path));
+    assert.ok('records' in scan);
+    if ('records' in scan) assert.equal(scan.records.length, 50);
+  });
+
+  it('rotates between batches, continuing the sequence in the next file', async () => {
+    const first = join(temp.dir, 'j.00000001.journal');
+    const second = join(temp.dir, 'j.00000002.journal');
+    const journal = new Journal(await createJournalFile(first, 1, undefined), 0);
+    const sequences: number[] = [];
+    const a = journal.append(Buffer.from('a'), (sequence) => sequences.push(sequence));
+    let switchedAfter = -1;
+    const rotation = journal.rotate(await createJournalFile(second, 2, undefined), () => {
+      switchedAfter = sequences.length;
+    });
+    const b = journal.append(Buffer.from('b'), (sequence) => sequences.push(sequence));
+    await Promise.all([a, rotation, b]);
+    await journal.close();
+    assert.equal(switchedAfter, 1);
+    assert.deepEqual(sequences, [1, 2]);
+    const scanned = scanJournal(readFileSync(second));
+    assert.ok('records' in scanned);
+    if ('records' in scanned) assert.deepEqual(scanned.records.map((record) => record.sequence), [2]);
+  });
+
+  it('cuts a partly written batch back after a failed write or sync, and the next commit succeeds', async () => {
+    const path = join(temp.dir, 'j.00000001.journal');
+    const file = await createJournalFile(path, 1, undefined);
+    const journal = new Journal(file, 0);
+    await journal.append(Buffer.from('kept'), () => undefined);
+    const sizeBefore = readFileSync(path).length;
+    const write = file.handle.write.bind(file.handle) as (...args: unknown[]) => Promise<{ bytesWritten: number }>;
+    const datasync = file.handle.datasync.bind(file.handle);
+    let failure: 'write' | 'sync' | undefined = 'write';
+    (file.handle as unknown as { write: unknown }).write = async (data: Uint8Array, offset: number, length: number, position: number) => {
+      if (failure !== 'write') return write(data, offset, length, position);
+      await write(data, offset, Math.floor(length / 2), position); // half of it reaches the file
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    };
+    file.handle.datasync = async () => {
+      if (failure === 'sync') {
+        failure = undefined;
+        throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+      }
+      return datasync();
+    };
+    const applied: number[] = [];
+    await assert.rejects(journal.append(Buffer.from('lost to a full disk'), (sequence) => applied.push(sequence)), (error) => StorageError.is(error, 'diskFull'));
+    assert.equal(readFileSync(path).length, sizeBefore);
+    failure = 'sync';
+    await assert.rejects(journal.append(Buffer.from('lost to a failing device'), (sequence) => applied.push(sequence)), (error) => StorageError.is(error, 'ioError'));
+    assert.equal(readFileSync(path).length, sizeBefore);
+    await journal.append(Buffer.from('after'), (sequence) => applied.push(sequence));
+    await journal.close();
+    assert.deepEqual(applied, [2]);
+    const scan = scanJournal(readFileSync(path));
+    assert.ok('records' in scan);
+    if (!('records' in scan)) return;
+    assert.equal(scan.damage, undefined);
+    assert.deepEqual(scan.records.map((record) => Buffer.from(record.payload).toString()), ['kept', 'after']);
+  });
+
+  it('maps file-system errors to the StorageError reasons a caller acts on', () => {
+    const reason = (code: string): string => toStorageError(Object.assign(new Error(code), { code }), 'save').reason;
+    assert.deepEqual(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EIO'].map(reason), ['diskFull', 'diskFull', 'permissionDenied', 'permissionDenied', 'permissionDenied', 'ioError']);
+  });
+});
