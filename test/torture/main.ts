@@ -1,32 +1,53 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { queueSubject } from './queueSubject';
 import { stateStoreSubject } from './stateStoreSubject';
+import type { TortureResult } from './tortureHarness';
 import { runTorture, summaryLine } from './tortureHarness';
 
+const subjects = { state: stateStoreSubject, queue: queueSubject } as const;
+type SubjectName = keyof typeof subjects;
+
 /**
- * `npm run torture [-- --kills N] [-- --keep]`: SIGKILLs a StateStore writer N times (default 200)
- * and checks every acknowledged commit after each kill. Last line:
- * `torture: K kills, A acknowledged, L lost, U unreadable`; exits non-zero unless L and U are 0.
+ * `npm run torture [-- --kills N] [-- --subject state|queue|all] [-- --keep]`: SIGKILLs a writer N
+ * times per subject (default 200; the StateStore and the job queue) and checks every acknowledged
+ * commit after each kill. Last line: `torture: K kills, A acknowledged, L lost, U unreadable`,
+ * summed over the subjects; exits non-zero unless L and U are 0.
  */
 async function main(argv: readonly string[]): Promise<number> {
   const killsIndex = argv.indexOf('--kills');
   const kills = killsIndex >= 0 ? Number(argv[killsIndex + 1]) : 200;
-  if (!Number.isInteger(kills) || kills < 1) {
-    process.stderr.write('usage: torture [--kills N] [--keep]\n');
+  const subjectIndex = argv.indexOf('--subject');
+  const subjectArg = subjectIndex >= 0 ? argv[subjectIndex + 1] : 'all';
+  const names: SubjectName[] = subjectArg === 'all' ? ['state', 'queue'] : subjectArg === 'state' || subjectArg === 'queue' ? [subjectArg] : [];
+  if (!Number.isInteger(kills) || kills < 1 || names.length === 0) {
+    process.stderr.write('usage: torture [--kills N] [--subject state|queue|all] [--keep]\n');
     return 2;
   }
-  // On the real disk (the OS temp folder here), not a tmpfs: the store's own fsync path runs.
-  const directory = mkdtempSync(join(tmpdir(), 'lifeline-torture-'));
-  try {
-    const result = await runTorture(stateStoreSubject, { kills, directory, log: (line) => process.stderr.write(`[torture] ${line}\n`) });
-    for (const problem of result.problems.slice(0, 20)) process.stdout.write(`problem: ${problem}\n`);
-    process.stdout.write(`${summaryLine(result)}\n`);
-    return result.lost === 0 && result.unreadable === 0 && result.problems.length === 0 ? 0 : 1;
-  } finally {
-    if (argv.includes('--keep')) process.stderr.write(`[torture] kept ${directory}\n`);
-    else rmSync(directory, { recursive: true, force: true });
+  let total: TortureResult = { kills: 0, acknowledged: 0, lost: 0, unreadable: 0, problems: [] };
+  for (const name of names) {
+    // On the real disk (the OS temp folder here), not a tmpfs: the store's own fsync path runs.
+    const directory = mkdtempSync(join(tmpdir(), `lifeline-torture-${name}-`));
+    try {
+      const options = { kills, directory, log: (line: string) => process.stderr.write(`[torture:${name}] ${line}\n`) };
+      const result = name === 'state' ? await runTorture(subjects.state, options) : await runTorture(subjects.queue, options);
+      for (const problem of result.problems.slice(0, 20)) process.stdout.write(`problem (${name}): ${problem}\n`);
+      process.stdout.write(`${name}: ${summaryLine(result)}\n`);
+      total = {
+        kills: total.kills + result.kills,
+        acknowledged: total.acknowledged + result.acknowledged,
+        lost: total.lost + result.lost,
+        unreadable: total.unreadable + result.unreadable,
+        problems: [...total.problems, ...result.problems],
+      };
+    } finally {
+      if (argv.includes('--keep')) process.stderr.write(`[torture:${name}] kept ${directory}\n`);
+      else rmSync(directory, { recursive: true, force: true });
+    }
   }
+  process.stdout.write(`${summaryLine(total)}\n`);
+  return total.lost === 0 && total.unreadable === 0 && total.problems.length === 0 ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

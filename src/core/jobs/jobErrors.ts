@@ -1,0 +1,36 @@
+/**
+ * Typed errors of the job queue. Callers branch on `reason`, never on message text (STYLE.md
+ * rule 8); the message names the problem for the person who reads it.
+ */
+export type JobErrorReason =
+  /** A command or job definition failed validation; `message` names the field and the problem. */
+  | 'invalidCommand'
+  /** A job definition that could never run: empty command, missing cwd, duplicate stage names. */
+  | 'invalidJob'
+  | 'jobNotFound'
+  | 'duplicateJob'
+  /** The command does not apply to the job's state (for example retrying a running job). */
+  | 'invalidState'
+  /** The queue or session was disposed; pending commands are rejected with this. */
+  | 'disposed'
+  /** The queue's durable log failed; the queue stops accepting commands. */
+  | 'storageFailed'
+  /** The holder of the lease refused the client (bad token) or could not be reached. */
+  | 'notConnected'
+  | 'leaseLost'
+  | 'socketPathTooLong';
+
+export class JobError extends Error {
+  constructor(
+    readonly reason: JobErrorReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'JobError';
+  }
+
+  static is(error: unknown, reason?: JobErrorReason): error is JobError {
+    return error instanceof JobError && (reason === undefined || error.reason === reason);
+  }
+}

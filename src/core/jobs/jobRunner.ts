@@ -1,0 +1,67 @@
+import type { Event } from './emitter';
+import type { Stage } from './jobModel';
+import type { ProcessIdentity } from './processIdentity';
+
+/**
+ * The only way the scheduler starts, observes and stops jobs. The in-process runner
+ * (processRunner.ts) serves the tests of issue 7; detached supervisors implement the same
+ * interface later. `attempt` is echoed in every event so that a late event of an earlier attempt
+ * is told apart from the current one.
+ */
+export interface RunRequest {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly stages: readonly Stage[];
+  /** Index of the first stage to run; earlier ones completed in an earlier attempt. */
+  readonly fromStage: number;
+  /** The job's last checkpoint, handed to the job as LIFELINE_CHECKPOINT. */
+  readonly checkpoint: string | undefined;
+}
+
+export type RunEvent =
+  | { readonly type: 'started'; readonly jobId: string; readonly attempt: number; readonly pid: number | undefined }
+  /** `process` identifies the stage's process group durably, so that an orphan can be stopped later. */
+  | { readonly type: 'stageStarted'; readonly jobId: string; readonly attempt: number; readonly stage: number; readonly process?: ProcessIdentity }
+  | { readonly type: 'progress'; readonly jobId: string; readonly attempt: number; readonly fraction: number | undefined; readonly message: string | undefined }
+  | { readonly type: 'checkpoint'; readonly jobId: string; readonly attempt: number; readonly checkpoint: string }
+  | { readonly type: 'stageFinished'; readonly jobId: string; readonly attempt: number; readonly stage: number; readonly exitCode: number | null; readonly signal: string | null }
+  | {
+      readonly type: 'exited';
+      readonly jobId: string;
+      readonly attempt: number;
+      readonly exitCode: number | null;
+      readonly signal: string | null;
+      /** Set when the job could not be started or run at all (spawn failure). */
+      readonly error: string | undefined;
+    };
+
+export interface JobRunner {
+  readonly onDidRun: Event<RunEvent>;
+  /** Starts the job; every later fact about it arrives as events, ending with exactly one `exited`. */
+  start(request: RunRequest): void;
+  /**
+   * Re-attaches to a job that a previous process left running, and reports on it from now on.
+   * Detached supervisors can; the in-process runner cannot (its jobs die with it), and then the
+   * job is marked interrupted.
+   */
+  adopt?(job: { readonly jobId: string; readonly attempt: number; readonly pid: number | undefined }): boolean;
+  /** Stops the job's whole process tree; an `exited` event follows. No-op for an unknown job. */
+  kill(jobId: string): void;
+  /** Stops every job it runs and waits for them to exit. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The line protocol a job uses to talk back on stdout (documented for job authors):
+ * `::lifeline progress <fraction 0..1> [message]` and `::lifeline checkpoint <text>`.
+ */
+export function parseJobLine(line: string): { kind: 'progress'; fraction: number | undefined; message: string | undefined } | { kind: 'checkpoint'; checkpoint: string } | undefined {
+  if (!line.startsWith('::lifeline ')) return undefined;
+  const rest = line.slice('::lifeline '.length);
+  if (rest.startsWith('checkpoint ')) return { kind: 'checkpoint', checkpoint: rest.slice('checkpoint '.length) };
+  const progress = /^progress\s+(\S+)(?:\s+(.*))?$/.exec(rest);
+  if (!progress) return undefined;
+  const value = Number(progress[1]);
+  const fraction = Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : undefined;
+  return { kind: 'progress', fraction, message: progress[2] };
+}

@@ -1,0 +1,273 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Logger } from '../logger';
+import { backoffDelay } from './backoff';
+import type { Clock, TimerHandle } from './clock';
+import { setDeadline } from './clock';
+import type { Disposable } from './emitter';
+import type { Job, QueueRecord } from './jobModel';
+import type { JobRunner, RunEvent } from './jobRunner';
+import { stopOrphanedGroup } from './processIdentity';
+import type { QueueState } from './queueState';
+
+/** What the scheduler needs from the queue: its state and the one way to change it durably. */
+export interface SchedulerHost {
+  readonly state: QueueState;
+  mutate(records: QueueRecord[]): Promise<void>;
+}
+
+interface JobTimers {
+  start?: TimerHandle;
+  job?: TimerHandle;
+  stage?: TimerHandle;
+  progress?: TimerHandle;
+}
+
+/**
+ * A job may print progress many times a second; each durable commit costs an fdatasync, so
+ * progress is committed at most this often per job (the latest value wins, none is lost at the end
+ * of a burst). Checkpoints are always committed at once.
+ */
+export const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * Starts queued jobs through the runner up to the concurrency limit, turns runner events into
+ * durable job changes, and keeps every deadline (delayed start, backoff, job and stage timeouts)
+ * armed from the absolute times stored in the jobs.
+ */
+export class JobScheduler {
+  /** Scheduling runs when the queue opened with autoRun, or was started or resumed since. */
+  private active = false;
+  private readonly timers = new Map<string, JobTimers>();
+  private readonly lastProgressAt = new Map<string, number>();
+  private readonly pendingProgress = new Map<string, { attempt: number; fraction: number | undefined; message: string | undefined }>();
+  private readonly subscription: Disposable;
+  private disposed = false;
+
+  constructor(
+    private readonly host: SchedulerHost,
+    private readonly runner: JobRunner,
+    private readonly clock: Clock,
+    private readonly random: () => number,
+    private readonly logger: Logger,
+  ) {
+    this.subscription = runner.onDidRun((event) => this.onRunEvent(event));
+  }
+
+  get isActive(): boolean {
+    return this.active && !this.host.state.flags.paused;
+  }
+
+  /**
+   * After a load: jobs that were running are adopted when the runner can, else interrupted; every
+   * stored deadline is armed again with the time it has left, firing at once when it passed while
+   * the queue was closed.
+   */
+  restore(): QueueRecord[] {
+    const records: QueueRecord[] = [];
+    for (const job of this.host.state.jobs.values()) {
+      if (job.state === 'running' && this.runner.adopt?.({ jobId: job.id, attempt: job.attempts, pid: job.pid })) {
+        this.armJobTimeout(job);
+        this.armStageTimeout(job);
+        // The stop was recorded but the process may never have received it.
+        if (job.stopReason) this.runner.kill(job.id);
+      } else if (job.state === 'running') {
+        // Its runner died without an exit record; its process group may live on. Stop it, or a
+        // resume would run the stage twice.
+        if (stopOrphanedGroup(job.process)) this.logger.warn(`[scheduler] stopped the orphaned process group ${job.process?.pid} of ${job.id}`);
+        const ended = job.stopReason === 'cancel' ? 'cancelled' : 'interrupted';
+        records.push({ t: 'job', job: { ...job, state: ended, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, result: { exitCode: null, signal: null, error: ended === 'cancelled' ? 'cancelled' : 'the queue stopped while the job ran', warnings: [], files: [] } } });
+      } else if (job.state === 'delayed') {
+        this.armStart(job);
+      }
+    }
+    this.active = this.host.state.flags.autoRun;
+    return records;
+  }
+
+  start(): void {
+    this.active = true;
+    this.pump();
+  }
+
+  /** Starts as many queued jobs as the limit allows. Called after every change that could free a slot. */
+  pump(): void {
+    if (this.disposed || !this.isActive) return;
+    const state = this.host.state;
+    let running = state.runningCount();
+    while (running < state.flags.concurrency) {
+      const job = state.nextRunnable();
+      if (!job) break;
+      this.startJob(job);
+      running++;
+    }
+  }
+
+  private startJob(job: Job): void {
+    const now = this.clock.now();
+    const fromStage = Math.max(0, job.stages.findIndex((stage) => !job.completedStages.includes(stage.name)));
+    const running: Job = { ...job, state: 'running', attempts: job.attempts + 1, startedAt: now, finishedAt: undefined, notBefore: undefined, deadlineAt: job.timeoutMs === undefined ? undefined : now + job.timeoutMs, stageDeadlineAt: undefined, stopReason: undefined, result: undefined, currentStage: fromStage, progress: undefined, pid: undefined, process: undefined };
+    this.armJobTimeout(running);
+    // The job is running in memory at once (no second start), and on disk before its process exists.
+    this.host.mutate([{ t: 'job', job: running }]).then(
+      () => {
+        const current = this.host.state.jobs.get(running.id);
+        if (this.disposed || !current || current.state !== 'running' || current.attempts !== running.attempts) return;
+        if (current.stopReason) this.finish(current, { exitCode: null, signal: null, error: undefined });
+        else this.runner.start({ jobId: current.id, attempt: current.attempts, stages: current.stages, fromStage, checkpoint: current.checkpoint });
+      },
+      (error: unknown) => this.logger.error(`[scheduler] could not record the start of ${job.id}: ${String(error)}`),
+    );
+  }
+
+  private onRunEvent(event: RunEvent): void {
+    if (this.disposed) return;
+    const job = this.host.state.jobs.get(event.jobId);
+    if (!job || job.state !== 'running' || job.attempts !== event.attempt) return;
+    switch (event.type) {
+      case 'started':
+        void this.update({ ...job, pid: event.pid });
+        break;
+      case 'stageStarted': {
+        const stage = job.stages[event.stage];
+        const updated = { ...job, currentStage: event.stage, process: event.process, stageDeadlineAt: stage?.timeoutMs === undefined ? undefined : this.clock.now() + stage.timeoutMs };
+        this.armStageTimeout(updated);
+        void this.update(updated);
+        break;
+      }
+      case 'progress':
+        this.onProgress(job, event.fraction, event.message);
+        break;
+      case 'checkpoint':
+        void this.update({ ...job, checkpoint: event.checkpoint });
+        break;
+      case 'stageFinished': {
+        const name = job.stages[event.stage]?.name;
+        this.timersOf(job.id).stage?.dispose();
+        if (event.exitCode === 0 && name !== undefined && !job.completedStages.includes(name)) void this.update({ ...job, completedStages: [...job.completedStages, name], stageDeadlineAt: undefined });
+        break;
+      }
+      case 'exited':
+        this.finish(job, event);
+        break;
+    }
+  }
+
+  private onProgress(job: Job, fraction: number | undefined, message: string | undefined): void {
+    const now = this.clock.now();
+    const wait = (this.lastProgressAt.get(job.id) ?? -Infinity) + PROGRESS_INTERVAL_MS - now;
+    if (wait <= 0) {
+      this.lastProgressAt.set(job.id, now);
+      void this.update({ ...job, progress: { fraction, message } });
+      return;
+    }
+    this.pendingProgress.set(job.id, { attempt: job.attempts, fraction, message });
+    const timers = this.timersOf(job.id);
+    timers.progress ??= this.clock.setTimer(() => {
+      timers.progress = undefined;
+      const pending = this.pendingProgress.get(job.id);
+      this.pendingProgress.delete(job.id);
+      const current = this.host.state.jobs.get(job.id);
+      if (!pending || !current || current.state !== 'running' || current.attempts !== pending.attempt) return;
+      this.lastProgressAt.set(job.id, this.clock.now());
+      void this.update({ ...current, progress: { fraction: pending.fraction, message: pending.message } });
+    }, wait);
+  }
+
+  private update(job: Job): Promise<void> {
+    return this.host.mutate([{ t: 'job', job }]).catch((error: unknown) => this.logger.error(`[scheduler] could not record a change of ${job.id}: ${String(error)}`));
+  }
+
+  private finish(job: Job, exit: { exitCode: number | null; signal: string | null; error: string | undefined }): void {
+    const timers = this.timersOf(job.id);
+    timers.job?.dispose();
+    timers.stage?.dispose();
+    timers.progress?.dispose();
+    timers.progress = undefined;
+    this.pendingProgress.delete(job.id);
+    const now = this.clock.now();
+    const files = job.stages.filter((stage) => job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => resolve(stage.cwd, output)).filter((path) => existsSync(path)));
+    const base: Job = { ...job, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, finishedAt: now, actualDurationMs: job.startedAt === undefined ? undefined : now - job.startedAt };
+    const result = { exitCode: exit.exitCode, signal: exit.signal, warnings: [], files };
+    let next: Job;
+    if (job.stopReason === 'cancel') {
+      next = { ...base, state: 'cancelled', result: { ...result, error: 'cancelled' } };
+    } else if (exit.exitCode === 0 && exit.error === undefined && job.stopReason === undefined) {
+      next = { ...base, state: 'succeeded', result, progress: { ...job.progress, fraction: 1 } };
+    } else {
+      const stageName = job.currentStage === undefined ? undefined : job.stages[job.currentStage]?.name;
+      const error =
+        job.stopReason === 'jobTimeout'
+          ? `timed out after ${job.timeoutMs} ms`
+          : job.stopReason === 'stageTimeout'
+            ? `stage "${stageName}" timed out`
+            : (exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.exitCode}`));
+      const retryable = job.attempts < job.retry.maxAttempts && !(exit.exitCode !== null && job.retry.doNotRetryExitCodes.includes(exit.exitCode));
+      next = retryable
+        ? { ...base, state: 'delayed', finishedAt: undefined, notBefore: now + backoffDelay(job.retry, job.attempts, this.random), result: { ...result, error } }
+        : { ...base, state: 'failed', result: { ...result, error } };
+    }
+    if (next.state === 'delayed') this.armStart(next);
+    void this.update(next).then(() => this.pump());
+    // The slot is free in memory now; pump after the commit too, in case this one was first.
+    this.pump();
+  }
+
+  private timersOf(jobId: string): JobTimers {
+    let timers = this.timers.get(jobId);
+    if (!timers) this.timers.set(jobId, (timers = {}));
+    return timers;
+  }
+
+  /** Delayed start and retry backoff: the job becomes queued at `notBefore`. */
+  armStart(job: Job): void {
+    if (this.disposed || job.notBefore === undefined) return;
+    const timers = this.timersOf(job.id);
+    timers.start?.dispose();
+    timers.start = setDeadline(this.clock, job.notBefore, () => {
+      const current = this.host.state.jobs.get(job.id);
+      if (!current || current.state !== 'delayed') return;
+      void this.update({ ...current, state: 'queued', notBefore: undefined });
+      this.pump();
+    });
+  }
+
+  private armJobTimeout(job: Job): void {
+    const timers = this.timersOf(job.id);
+    timers.job?.dispose();
+    if (job.deadlineAt !== undefined) timers.job = setDeadline(this.clock, job.deadlineAt, () => this.stop(job.id, job.attempts, 'jobTimeout'));
+  }
+
+  private armStageTimeout(job: Job): void {
+    const timers = this.timersOf(job.id);
+    timers.stage?.dispose();
+    if (job.stageDeadlineAt !== undefined) timers.stage = setDeadline(this.clock, job.stageDeadlineAt, () => this.stop(job.id, job.attempts, 'stageTimeout'));
+  }
+
+  /** Records why a running job is being stopped, then kills it; its exit settles the state. */
+  stop(jobId: string, attempt: number, reason: 'cancel' | 'jobTimeout' | 'stageTimeout'): Promise<void> {
+    const job = this.host.state.jobs.get(jobId);
+    if (!job || job.state !== 'running' || job.attempts !== attempt || job.stopReason) return Promise.resolve();
+    const committed = this.host.mutate([{ t: 'job', job: { ...job, stopReason: reason } }]);
+    this.runner.kill(jobId);
+    return committed;
+  }
+
+  /** Forgets a job's timers: it was cancelled while pending, or removed. */
+  forget(jobId: string): void {
+    const timers = this.timers.get(jobId);
+    timers?.start?.dispose();
+    timers?.job?.dispose();
+    timers?.stage?.dispose();
+    timers?.progress?.dispose();
+    this.timers.delete(jobId);
+    this.pendingProgress.delete(jobId);
+    this.lastProgressAt.delete(jobId);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.subscription.dispose();
+    for (const id of [...this.timers.keys()]) this.forget(id);
+  }
+}

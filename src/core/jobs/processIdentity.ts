@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * Which process a running stage is, durably: pid, the kernel's start time of that pid (so that a
+ * reused pid is never mistaken for it) and the host. Linux gives the start time in /proc; where
+ * it cannot be read, an orphan is never killed on a guess.
+ */
+export const processIdentitySchema = z.object({ pid: z.number().int().positive(), startTime: z.string().optional(), host: z.string() });
+export type ProcessIdentity = z.infer<typeof processIdentitySchema>;
+
+function startTimeOf(pid: number): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses); starttime is field 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function identifyProcess(pid: number): ProcessIdentity {
+  return { pid, startTime: startTimeOf(pid), host: hostname() };
+}
+
+/**
+ * Kills the process group a stage ran in when its leader is provably still that process: same
+ * host, same pid, same start time. Used for a job whose runner died without an exit record, so that
+ * resuming it never runs a stage twice. True when a group was killed.
+ */
+export function stopOrphanedGroup(identity: ProcessIdentity | undefined): boolean {
+  if (!identity || identity.host !== hostname() || identity.startTime === undefined) return false;
+  if (startTimeOf(identity.pid) !== identity.startTime) return false;
+  try {
+    process.kill(-identity.pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,147 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { Emitter } from './emitter';
+import type { JobRunner, RunEvent, RunRequest } from './jobRunner';
+import { parseJobLine } from './jobRunner';
+import { identifyProcess } from './processIdentity';
+
+interface RunningJob {
+  readonly request: RunRequest;
+  child: ChildProcess | undefined;
+  killed: boolean;
+  readonly log: WriteStream | undefined;
+  readonly done: Promise<void>;
+}
+
+/**
+ * Runs jobs as child processes of this process, each stage in its own process group so that a
+ * kill reaches the whole tree (`kill(-pgid)`). Jobs die with this process's runner: surviving a
+ * host restart is the detached supervisors' job (the next issue).
+ */
+export class ProcessRunner implements JobRunner {
+  private readonly emitter = new Emitter<RunEvent>();
+  readonly onDidRun = this.emitter.event;
+  private readonly running = new Map<string, RunningJob>();
+
+  /** @param logDir when set, each job's output goes to `<logDir>/<jobId>.log`. */
+  constructor(private readonly options: { logDir?: string; shell?: string } = {}) {
+    if (options.logDir) mkdirSync(options.logDir, { recursive: true, mode: 0o700 });
+  }
+
+  start(request: RunRequest): void {
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const log = this.options.logDir ? createWriteStream(join(this.options.logDir, `${request.jobId}.log`), { flags: 'a', mode: 0o600 }) : undefined;
+    // The output log is best effort: a job's result never depends on it.
+    log?.on('error', () => undefined);
+    const job: RunningJob = { request, child: undefined, killed: false, log, done };
+    this.running.set(request.jobId, job);
+    void this.runStages(job)
+      .then(async (exit) => {
+        // The output is complete in its file by the time anyone hears that the job exited.
+        if (log && !log.closed) await new Promise<void>((resolve) => log.end(() => resolve()));
+        this.running.delete(request.jobId);
+        this.fire({ type: 'exited', jobId: request.jobId, attempt: request.attempt, ...exit });
+      })
+      .finally(resolveDone);
+  }
+
+  private fire(event: RunEvent): void {
+    this.emitter.fire(event);
+  }
+
+  private async runStages(job: RunningJob): Promise<{ exitCode: number | null; signal: string | null; error: string | undefined }> {
+    const { jobId, attempt, stages } = job.request;
+    let exit: { exitCode: number | null; signal: string | null; error: string | undefined } = { exitCode: 0, signal: null, error: undefined };
+    let startedFired = false;
+    for (let index = job.request.fromStage; index < stages.length; index++) {
+      const stage = stages[index];
+      if (!stage || job.killed) break;
+      const outcome = await this.runStage(job, index, (pid) => {
+        if (!startedFired) this.fire({ type: 'started', jobId, attempt, pid });
+        startedFired = true;
+        this.fire({ type: 'stageStarted', jobId, attempt, stage: index, process: pid === undefined ? undefined : identifyProcess(pid) });
+      });
+      if (outcome.error === undefined) this.fire({ type: 'stageFinished', jobId, attempt, stage: index, exitCode: outcome.exitCode, signal: outcome.signal });
+      exit = outcome;
+      if (outcome.exitCode !== 0 || outcome.error !== undefined) break;
+    }
+    if (job.killed && exit.exitCode === 0 && exit.signal === null) exit = { exitCode: null, signal: 'SIGKILL', error: undefined };
+    return exit;
+  }
+
+  private runStage(job: RunningJob, index: number, onSpawn: (pid: number | undefined) => void): Promise<{ exitCode: number | null; signal: string | null; error: string | undefined }> {
+    const stage = job.request.stages[index];
+    if (!stage) return Promise.resolve({ exitCode: null, signal: null, error: 'no such stage' });
+    return new Promise((resolve) => {
+      const child = spawn(stage.command, {
+        cwd: stage.cwd,
+        env: { ...process.env, ...stage.env, LIFELINE_JOB_ID: job.request.jobId, LIFELINE_ATTEMPT: String(job.request.attempt), LIFELINE_STAGE: stage.name, ...(job.request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: job.request.checkpoint } : {}) },
+        shell: this.options.shell ?? true,
+        detached: true, // its own process group, so kill(-pid) reaches every descendant
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      job.child = child;
+      let settled = false;
+      const settle = (result: { exitCode: number | null; signal: string | null; error: string | undefined }): void => {
+        if (settled) return;
+        settled = true;
+        job.child = undefined;
+        resolve(result);
+      };
+      child.once('error', (error) => settle({ exitCode: null, signal: null, error: `could not start: ${error.message}` }));
+      child.once('spawn', () => {
+        onSpawn(child.pid);
+        if (job.killed) this.killGroup(child);
+      });
+      let buffered = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        job.log?.write(chunk);
+        buffered += chunk.toString('utf8');
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          this.onLine(job, buffered.slice(0, newline).replace(/\r$/, ''));
+          buffered = buffered.slice(newline + 1);
+          newline = buffered.indexOf('\n');
+        }
+      });
+      child.stderr?.on('data', (chunk: Buffer) => job.log?.write(chunk));
+      // 'close', not 'exit': all output has been read by then.
+      child.once('close', (code, signal) => settle({ exitCode: code, signal, error: undefined }));
+    });
+  }
+
+  private onLine(job: RunningJob, line: string): void {
+    const parsed = parseJobLine(line);
+    if (!parsed) return;
+    const { jobId, attempt } = job.request;
+    if (parsed.kind === 'checkpoint') this.fire({ type: 'checkpoint', jobId, attempt, checkpoint: parsed.checkpoint });
+    else this.fire({ type: 'progress', jobId, attempt, fraction: parsed.fraction, message: parsed.message });
+  }
+
+  private killGroup(child: ChildProcess): void {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // The group is already gone.
+    }
+  }
+
+  kill(jobId: string): void {
+    const job = this.running.get(jobId);
+    if (!job) return;
+    job.killed = true;
+    if (job.child) this.killGroup(job.child);
+  }
+
+  async dispose(): Promise<void> {
+    const jobs = [...this.running.values()];
+    for (const job of jobs) this.kill(job.request.jobId);
+    await Promise.all(jobs.map((job) => job.done));
+    this.emitter.dispose();
+  }
+}

@@ -1,0 +1,53 @@
+import type { QueueRecord, QueueSnapshot } from './jobModel';
+
+/**
+ * The queue's persistence, kept this small so that the queue does not care whether it sits on the
+ * storage core, a plain journal file, or memory (STYLE.md rule 2).
+ */
+export interface QueueLog {
+  /** The last snapshot (if any) and every record committed after it, in order. */
+  load(): Promise<{ snapshot: QueueSnapshot | undefined; records: QueueRecord[] }>;
+  /** Resolves once the records are on disk; the records of one call are applied all or none. */
+  commit(records: readonly QueueRecord[]): Promise<void>;
+  /** Replaces snapshot and journal by `snapshot`; commits made after it was taken wait. */
+  compact(snapshot: QueueSnapshot): Promise<void>;
+  /** Records committed since the last compaction: the queue compacts when this grows. */
+  readonly recordsSinceCompaction: number;
+  close(): Promise<void>;
+}
+
+/** The in-memory twin, for scheduler tests. `reopen()` models a restart: what was committed stays. */
+export class MemoryQueueLog implements QueueLog {
+  private snapshot: QueueSnapshot | undefined;
+  private records: QueueRecord[] = [];
+  commits = 0;
+  /** When set, the next commit fails with it: for storage-failure tests. */
+  failNext: Error | undefined;
+
+  get recordsSinceCompaction(): number {
+    return this.records.length;
+  }
+
+  async load(): Promise<{ snapshot: QueueSnapshot | undefined; records: QueueRecord[] }> {
+    // A structured clone, so the queue cannot mutate what was "on disk".
+    return structuredClone({ snapshot: this.snapshot, records: this.records });
+  }
+
+  async commit(records: readonly QueueRecord[]): Promise<void> {
+    await Promise.resolve();
+    if (this.failNext) {
+      const error = this.failNext;
+      this.failNext = undefined;
+      throw error;
+    }
+    this.commits++;
+    this.records.push(...structuredClone(records));
+  }
+
+  async compact(snapshot: QueueSnapshot): Promise<void> {
+    this.snapshot = structuredClone(snapshot);
+    this.records = [];
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,65 @@
+import type { Socket } from 'node:net';
+import { z } from 'zod';
+import type { JobErrorReason } from './jobErrors';
+import { JobError } from './jobErrors';
+import type { CommandResult, Job, QueueFlags } from './jobModel';
+import type { QueueEvent } from './jobQueue';
+
+/**
+ * The holder's socket protocol: newline-delimited JSON. A client opens with `hello` and the token
+ * from the lease, gets `welcome` with the whole queue, then `event`s; each `command` it sends is
+ * answered by exactly one `result` with the same command id. `releasing` tells clients that the
+ * holder is handing over, so they take the lease without waiting for a timeout.
+ */
+export type ClientMessage = { readonly t: 'hello'; readonly token: string } | { readonly t: 'command'; readonly commandId: string; readonly command: unknown };
+
+export type ServerMessage =
+  | { readonly t: 'welcome'; readonly flags: QueueFlags; readonly jobs: readonly Job[] }
+  | { readonly t: 'event'; readonly event: QueueEvent }
+  | { readonly t: 'result'; readonly commandId: string; readonly result: CommandResult }
+  | { readonly t: 'error'; readonly commandId: string; readonly reason: JobErrorReason; readonly message: string }
+  | { readonly t: 'releasing' };
+
+export const clientMessageSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('hello'), token: z.string() }),
+  z.object({ t: z.literal('command'), commandId: z.string().min(8).max(100), command: z.unknown() }),
+]);
+
+/** Messages above this size end the connection: a guard against a runaway peer. */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** Calls `onMessage` with each parsed line of `socket`; a malformed or oversized one destroys it. */
+export function readMessages(socket: Socket, onMessage: (message: unknown) => void): void {
+  let buffered = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    if (buffered.length > MAX_MESSAGE_BYTES) {
+      socket.destroy();
+      return;
+    }
+    let newline = buffered.indexOf('\n');
+    while (newline >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      newline = buffered.indexOf('\n');
+      let message: unknown;
+      try {
+        message = JSON.parse(line);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      onMessage(message);
+    }
+  });
+}
+
+export function send(socket: Socket, message: ClientMessage | ServerMessage): void {
+  if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(message)}\n`);
+}
+
+export function errorMessage(commandId: string, error: unknown): ServerMessage {
+  if (JobError.is(error)) return { t: 'error', commandId, reason: error.reason, message: error.message };
+  return { t: 'error', commandId, reason: 'storageFailed', message: error instanceof Error ? error.message : String(error) };
+}
