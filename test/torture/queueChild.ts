@@ -5,6 +5,7 @@ import type { JobRunner, RunEvent } from '../../src/core/jobs/jobRunner';
 import type { QueueCommand } from '../../src/core/jobs/jobModel';
 import type { QueueIntent } from './queueSubject';
 import { queueDirectory, queueTortureCompaction } from './queueSubject';
+import { commitForever, runChild, seededRandom } from './tortureChild';
 import { report } from './tortureHarness';
 
 /** Runs nothing: the queue stays paused, the torture is about its commands. */
@@ -21,55 +22,33 @@ class IdleRunner implements JobRunner {
  * flight at once (group commit, compaction), until the parent kills it. Never exits by itself.
  */
 async function main(directory: string, round: number, firstId: number): Promise<void> {
-  let seed = (round * 2654435761 + 7) >>> 0;
-  const random = (): number => {
-    seed = (seed * 1664525 + 1013904223) >>> 0;
-    return seed / 2 ** 32;
-  };
+  const random = seededRandom(round, 7);
   const queue = await JobQueue.open({ log: new DurableQueueLog({ directory: queueDirectory(directory), compaction: queueTortureCompaction }), runner: new IdleRunner(), baseDir: directory });
   // Not an intent: the flags are not part of the model, and a paused queue starts nothing.
   if (!queue.flags.paused) await queue.command({ type: 'setPaused', paused: true });
   report('R');
-  let id = firstId;
-  const inFlight = new Set<Promise<void>>();
-  for (;;) {
-    while (inFlight.size < 4) {
-      const commitId = id++;
-      const waiting = [...queue.state.jobs.values()].filter((job) => job.state === 'queued');
-      const pick = (): string => (waiting.length > 0 && random() < 0.9 ? (waiting[Math.floor(random() * waiting.length)]?.id as string) : `missing-${commitId}`);
-      const roll = random();
-      const intent: QueueIntent =
-        roll < 0.45
-          ? { op: 'enqueue', id: `j${commitId}`, priority: Math.floor(random() * 5) - 2 }
-          : roll < 0.7
-            ? { op: 'cancel', id: pick() }
-            : roll < 0.93
-              ? { op: 'setPriority', id: pick(), priority: Math.floor(random() * 5) - 2 }
-              : { op: 'clearFinished' };
-      const command: QueueCommand =
-        intent.op === 'enqueue'
-          ? { type: 'enqueue', jobId: intent.id, definition: { name: intent.id, command: `echo ${'p'.repeat(Math.floor(random() * 800))}`, priority: intent.priority } }
-          : intent.op === 'cancel'
-            ? { type: 'cancel', jobId: intent.id }
-            : intent.op === 'setPriority'
-              ? { type: 'setPriority', jobId: intent.id, priority: intent.priority }
-              : { type: 'clearFinished' };
-      report(`B ${commitId} ${JSON.stringify(intent)}`);
-      const commit = queue
-        .execute({ commandId: `torture-${commitId}`, command })
-        .then(
-          () => report(`A ${commitId}`),
-          () => report(`F ${commitId}`),
-        )
-        .finally(() => inFlight.delete(commit));
-      inFlight.add(commit);
-    }
-    await Promise.race(inFlight);
-  }
+  await commitForever<QueueIntent>(firstId, 4, (commitId) => {
+    const waiting = [...queue.state.jobs.values()].filter((job) => job.state === 'queued');
+    const pick = (): string => (waiting.length > 0 && random() < 0.9 ? (waiting[Math.floor(random() * waiting.length)]?.id as string) : `missing-${commitId}`);
+    const roll = random();
+    const intent: QueueIntent =
+      roll < 0.45
+        ? { op: 'enqueue', id: `j${commitId}`, priority: Math.floor(random() * 5) - 2 }
+        : roll < 0.7
+          ? { op: 'cancel', id: pick() }
+          : roll < 0.93
+            ? { op: 'setPriority', id: pick(), priority: Math.floor(random() * 5) - 2 }
+            : { op: 'clearFinished' };
+    const command: QueueCommand =
+      intent.op === 'enqueue'
+        ? { type: 'enqueue', jobId: intent.id, definition: { name: intent.id, command: `echo ${'p'.repeat(Math.floor(random() * 800))}`, priority: intent.priority } }
+        : intent.op === 'cancel'
+          ? { type: 'cancel', jobId: intent.id }
+          : intent.op === 'setPriority'
+            ? { type: 'setPriority', jobId: intent.id, priority: intent.priority }
+            : { type: 'clearFinished' };
+    return { intent, commit: () => queue.execute({ commandId: `torture-${commitId}`, command }) };
+  });
 }
 
-const [directory, round, firstId] = process.argv.slice(2);
-main(directory ?? '', Number(round ?? 0), Number(firstId ?? 1)).catch((error: unknown) => {
-  process.stderr.write(`queue torture child failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exit(1);
-});
+runChild('queue torture child', main);
