@@ -1,18 +1,37 @@
 /**
  * Entry point of the detached supervisor process (dist/supervisor.js), started by the extension
- * host with its own runtime. It runs jobs and writes their durable records; the protocol arrives
- * with the supervisors issue. Until then it answers `--version` so the build and packaging of the
- * second bundle are exercised, and refuses anything else with a clear message.
+ * host with its own runtime (`process.execPath`, ELECTRON_RUN_AS_NODE=1 in desktop VS Code):
+ * `supervisor --socket <path> [--idle-exit-ms <ms>]`. It serves the protocol of
+ * src/core/jobs/supervisorProtocol.ts; `--version` prints the protocol version.
  */
-const SUPERVISOR_PROTOCOL_VERSION = 0;
+import { SUPERVISOR_PROTOCOL_VERSION } from '../core/jobs/supervisorProtocol';
+import { Supervisor } from './supervisor';
 
-function main(argv: readonly string[]): number {
-  if (argv.includes('--version')) {
-    process.stdout.write(`lifeline-supervisor protocol ${SUPERVISOR_PROTOCOL_VERSION}\n`);
-    return 0;
-  }
-  process.stderr.write('lifeline-supervisor: this build runs no jobs yet (protocol version 0).\n');
-  return 2;
+const DEFAULT_IDLE_EXIT_MS = 10_000;
+
+function option(argv: readonly string[], name: string): string | undefined {
+  const index = argv.indexOf(name);
+  return index >= 0 ? argv[index + 1] : undefined;
 }
 
-process.exitCode = main(process.argv.slice(2));
+function main(argv: readonly string[]): void {
+  if (argv.includes('--version')) {
+    process.stdout.write(`lifeline-supervisor protocol ${SUPERVISOR_PROTOCOL_VERSION}\n`);
+    return;
+  }
+  const socketPath = option(argv, '--socket');
+  const idleExitMs = Number(option(argv, '--idle-exit-ms') ?? DEFAULT_IDLE_EXIT_MS);
+  if (!socketPath || !Number.isFinite(idleExitMs) || idleExitMs <= 0) {
+    process.stderr.write('usage: supervisor --socket <path> [--idle-exit-ms <ms>]\n');
+    process.exitCode = 2;
+    return;
+  }
+  const supervisor = new Supervisor({ socketPath, idleExitMs });
+  supervisor.listen().catch((error: unknown) => {
+    process.stderr.write(`lifeline-supervisor: cannot listen on ${socketPath}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+    supervisor.close();
+  });
+}
+
+main(process.argv.slice(2));

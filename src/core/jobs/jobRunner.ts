@@ -4,9 +4,9 @@ import type { ProcessIdentity } from './processIdentity';
 
 /**
  * The only way the scheduler starts, observes and stops jobs. The in-process runner
- * (processRunner.ts) serves the tests of issue 7; detached supervisors implement the same
- * interface later. `attempt` is echoed in every event so that a late event of an earlier attempt
- * is told apart from the current one.
+ * (processRunner.ts) serves the tests of issue 7; detached supervisors (supervisorRunner.ts)
+ * implement the same interface. `attempt` is echoed in every event so that a late event of an
+ * earlier attempt is told apart from the current one.
  */
 export interface RunRequest {
   readonly jobId: string;
@@ -35,6 +35,15 @@ export type RunEvent =
       readonly error: string | undefined;
     };
 
+/** The last facts of an interrupted run, from its runner's records. */
+export interface RecoveredRun {
+  /** The last stage that started. */
+  readonly stage: number | undefined;
+  readonly checkpoint: string | undefined;
+  /** Stages that finished with exit code 0. */
+  readonly succeededStages: readonly number[];
+}
+
 export interface JobRunner {
   readonly onDidRun: Event<RunEvent>;
   /** Starts the job; every later fact about it arrives as events, ending with exactly one `exited`. */
@@ -44,10 +53,25 @@ export interface JobRunner {
    * Detached supervisors can; the in-process runner cannot (its jobs die with it), and then the
    * job is marked interrupted.
    */
-  adopt?(job: { readonly jobId: string; readonly attempt: number; readonly pid: number | undefined }): boolean;
+  adopt?(job: {
+    readonly jobId: string;
+    readonly attempt: number;
+    readonly pid: number | undefined;
+    /** When this run started: records of an earlier run with the same attempt number are older (attempts restart on resume and retry). */
+    readonly startedAt?: number;
+  }): boolean;
+  /**
+   * What the runner's own durable records say about a run it could not adopt (its owner died
+   * without an exit record). The queue's copy can lag them by the records its host did not commit
+   * before it died, so the scheduler folds these into the interrupted job.
+   */
+  recover?(job: { readonly jobId: string; readonly attempt: number; readonly startedAt?: number }): RecoveredRun | undefined;
   /** Stops the job's whole process tree; an `exited` event follows. No-op for an unknown job. */
   kill(jobId: string): void;
-  /** Stops every job it runs and waits for them to exit. */
+  /**
+   * Stops every job it runs and waits for them to exit; a runner whose jobs outlive their host
+   * (supervisorRunner.ts) detaches instead, and the next holder adopts them.
+   */
   dispose(): Promise<void>;
 }
 

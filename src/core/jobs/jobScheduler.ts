@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from './clock';
 import { setDeadline } from './clock';
 import type { Disposable } from './emitter';
 import type { Job, QueueRecord } from './jobModel';
-import type { JobRunner, RunEvent } from './jobRunner';
+import type { JobRunner, RecoveredRun, RunEvent } from './jobRunner';
 import { stopOrphanedGroup } from './processIdentity';
 import type { QueueState } from './queueState';
 
@@ -66,7 +66,7 @@ export class JobScheduler {
   restore(): QueueRecord[] {
     const records: QueueRecord[] = [];
     for (const job of this.host.state.jobs.values()) {
-      if (job.state === 'running' && this.runner.adopt?.({ jobId: job.id, attempt: job.attempts, pid: job.pid })) {
+      if (job.state === 'running' && this.runner.adopt?.({ jobId: job.id, attempt: job.attempts, pid: job.pid, startedAt: job.startedAt })) {
         this.armJobTimeout(job);
         this.armStageTimeout(job);
         // The stop was recorded but the process may never have received it.
@@ -76,7 +76,8 @@ export class JobScheduler {
         // resume would run the stage twice.
         if (stopOrphanedGroup(job.process)) this.logger.warn(`[scheduler] stopped the orphaned process group ${job.process?.pid} of ${job.id}`);
         const ended = job.stopReason === 'cancel' ? 'cancelled' : 'interrupted';
-        records.push({ t: 'job', job: { ...job, state: ended, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, result: { exitCode: null, signal: null, error: ended === 'cancelled' ? 'cancelled' : 'the queue stopped while the job ran', warnings: [], files: [] } } });
+        const known = withRecoveredRun(job, this.runner.recover?.({ jobId: job.id, attempt: job.attempts, startedAt: job.startedAt }));
+        records.push({ t: 'job', job: { ...known, state: ended, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, result: { exitCode: null, signal: null, error: ended === 'cancelled' ? 'cancelled' : 'the queue stopped while the job ran', warnings: [], files: [] } } });
       } else if (job.state === 'delayed') {
         this.armStart(job);
       }
@@ -105,8 +106,10 @@ export class JobScheduler {
 
   private startJob(job: Job): void {
     const now = this.clock.now();
-    const fromStage = Math.max(0, job.stages.findIndex((stage) => !job.completedStages.includes(stage.name)));
-    const running: Job = { ...job, state: 'running', attempts: job.attempts + 1, startedAt: now, finishedAt: undefined, notBefore: undefined, deadlineAt: job.timeoutMs === undefined ? undefined : now + job.timeoutMs, stageDeadlineAt: undefined, stopReason: undefined, result: undefined, currentStage: fromStage, progress: undefined, pid: undefined, process: undefined };
+    const fromStage = firstStageToRun(job);
+    // A checkpoint belongs to the stage that wrote it: a restart at an earlier stage starts clean.
+    const checkpoint = fromStage === job.currentStage ? job.checkpoint : undefined;
+    const running: Job = { ...job, checkpoint, state: 'running', attempts: job.attempts + 1, startedAt: now, finishedAt: undefined, notBefore: undefined, deadlineAt: job.timeoutMs === undefined ? undefined : now + job.timeoutMs, stageDeadlineAt: undefined, stopReason: undefined, result: undefined, currentStage: fromStage, progress: undefined, pid: undefined, process: undefined };
     this.armJobTimeout(running);
     // The job is running in memory at once (no second start), and on disk before its process exists.
     this.host.mutate([{ t: 'job', job: running }]).then(
@@ -270,4 +273,25 @@ export class JobScheduler {
     this.subscription.dispose();
     for (const id of [...this.timers.keys()]) this.forget(id);
   }
+}
+
+/**
+ * Where a job (re)starts: at its first stage that did not complete, or that completed but whose
+ * declared outputs are no longer all there (file verification), since later stages build on them.
+ */
+export function firstStageToRun(job: Pick<Job, 'stages' | 'completedStages'>): number {
+  const index = job.stages.findIndex((stage) => !job.completedStages.includes(stage.name) || stage.outputs.some((output) => !existsSync(resolve(stage.cwd, output))));
+  return Math.max(0, index);
+}
+
+/** Folds a runner's records of an interrupted run into the queue's copy of the job, which can lag them. */
+function withRecoveredRun(job: Job, run: RecoveredRun | undefined): Job {
+  if (!run) return job;
+  const names = new Set([...job.completedStages, ...run.succeededStages.map((index) => job.stages[index]?.name).filter((name): name is string => name !== undefined)]);
+  return {
+    ...job,
+    completedStages: job.stages.map((stage) => stage.name).filter((name) => names.has(name)),
+    currentStage: run.stage ?? job.currentStage,
+    checkpoint: run.checkpoint ?? job.checkpoint,
+  };
 }

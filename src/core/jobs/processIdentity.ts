@@ -41,3 +41,30 @@ export function stopOrphanedGroup(identity: ProcessIdentity | undefined): boolea
     return false;
   }
 }
+
+/**
+ * Is `identity` still the same living process? On Linux the start time proves it; where none was
+ * recorded, a live pid on this host is taken as it (a reused pid is then possible, so callers use
+ * a fresh heartbeat as well before trusting it).
+ */
+export function isSameProcessAlive(identity: ProcessIdentity | undefined): boolean {
+  if (!identity || identity.host !== hostname()) return false;
+  if (identity.startTime !== undefined) return startTimeOf(identity.pid) === identity.startTime && !isZombie(identity.pid);
+  try {
+    process.kill(identity.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A killed process nobody has reaped yet (common in containers) still answers kill(pid, 0). */
+function isZombie(pid: number): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,80 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { scanJournal } from '../storage/journalFormat';
+import type { RecoveredRun } from './jobRunner';
+import type { JobRecord } from './supervisorProtocol';
+import { jobRecordSchema } from './supervisorProtocol';
+
+/**
+ * Follows a job's journal while its supervisor appends to it: each `read()` returns the records
+ * written since the last one. Synchronous, because adoption must decide at once whether a job
+ * still has an owner. A partly written last frame is simply not read yet; a record that does not
+ * parse is skipped (a newer supervisor may write kinds this host does not know).
+ */
+export class JobJournalReader {
+  private header: Buffer | undefined;
+  private offset = 0;
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(readonly path: string) {}
+
+  read(): JobRecord[] {
+    const fresh = this.readNewBytes();
+    if (fresh.length === 0 && this.pending.length === 0) return [];
+    this.pending = this.pending.length === 0 ? fresh : Buffer.concat([this.pending, fresh]);
+    if (!this.header) {
+      const scan = scanJournal(this.pending);
+      if (typeof scan.header !== 'object') return [];
+      this.header = Buffer.from(this.pending.subarray(0, scan.header.byteLength));
+      this.pending = this.pending.subarray(scan.header.byteLength);
+    }
+    // Frames are self-contained, so the header plus the unread bytes scan like a whole file.
+    const scan = scanJournal(Buffer.concat([this.header, this.pending]));
+    if (typeof scan.header !== 'object') return [];
+    this.pending = this.pending.subarray(scan.validLength - this.header.length);
+    const records: JobRecord[] = [];
+    for (const record of scan.records) {
+      try {
+        const parsed = jobRecordSchema.safeParse(JSON.parse(Buffer.from(record.payload).toString('utf8')));
+        if (parsed.success) records.push(parsed.data);
+      } catch {
+        // Not JSON: skipped like an unknown kind.
+      }
+    }
+    return records;
+  }
+
+  private readNewBytes(): Buffer {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return Buffer.alloc(0); // not created yet
+    }
+    try {
+      const chunks: Buffer[] = [];
+      for (;;) {
+        const chunk = Buffer.allocUnsafe(64 * 1024);
+        const bytes = readSync(fd, chunk, 0, chunk.length, this.offset);
+        if (bytes === 0) break;
+        chunks.push(chunk.subarray(0, bytes));
+        this.offset += bytes;
+      }
+      return Buffer.concat(chunks);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** The last facts of a run, from its journal's records. */
+export function summarizeRun(records: readonly JobRecord[]): RecoveredRun {
+  let stage: number | undefined;
+  let checkpoint: string | undefined;
+  const succeededStages: number[] = [];
+  for (const record of records) {
+    if (record.t === 'stageStarted') stage = record.stage;
+    else if (record.t === 'checkpoint') checkpoint = record.checkpoint;
+    else if (record.t === 'stageFinished' && record.exitCode === 0) succeededStages.push(record.stage);
+  }
+  return { stage, checkpoint, succeededStages };
+}

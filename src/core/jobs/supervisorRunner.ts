@@ -1,0 +1,260 @@
+import { existsSync } from 'node:fs';
+import type { Logger } from '../logger';
+import { nullLogger } from '../logger';
+import { Emitter } from './emitter';
+import type { Disposable } from './emitter';
+import { JobJournalReader, summarizeRun } from './jobJournalReader';
+import type { JobRunner, RecoveredRun, RunEvent, RunRequest } from './jobRunner';
+import type { ProcessIdentity } from './processIdentity';
+import { isSameProcessAlive, stopOrphanedGroup } from './processIdentity';
+import { SupervisorConnection } from './supervisorConnection';
+import { SupervisorPool } from './supervisorPool';
+import type { JobRecord } from './supervisorProtocol';
+import { jobFilePaths, retireEarlierRun } from './supervisorProtocol';
+
+export interface SupervisorRunnerOptions {
+  /** Folder of the jobs' journals and logs, inside the workspace's storage folder. */
+  readonly jobsDir: string;
+  /** The supervisor's entry script: dist/supervisor.js in the extension. */
+  readonly supervisorScript: string;
+  /** Idle supervisors started ahead of need, so that a job never waits for a Node start. @default 1 */
+  readonly warmSupervisors?: number;
+  /** Supervisors that finished a job stay for the next one, up to this many idle (about one per running slot). @default 4 */
+  readonly maxIdleSupervisors?: number;
+  /** How often a running job's supervisor records a heartbeat. @default 5000 */
+  readonly heartbeatMs?: number;
+  /** A job whose supervisor cannot be proven alive and wrote nothing for this long is lost. @default 3 × heartbeatMs */
+  readonly staleAfterMs?: number;
+  /** How often journals are read when no nudge arrives (adopted jobs, missed messages). @default 250 */
+  readonly pollMs?: number;
+  /** Cap of each job's output log; its head and tail are kept. @default 8 MiB */
+  readonly logLimitBytes?: number;
+  /** A supervisor with no job and no host exits after this long. @default 10000 */
+  readonly idleExitMs?: number;
+  readonly logger?: Logger;
+}
+
+interface TrackedJob {
+  readonly jobId: string;
+  readonly attempt: number;
+  readonly reader: JobJournalReader;
+  connection: SupervisorConnection | undefined;
+  supervisor: ProcessIdentity | undefined;
+  stageProcess: ProcessIdentity | undefined;
+  lastRecordAt: number;
+  killRequested: boolean;
+  subscriptions: Disposable[];
+}
+
+/**
+ * Runs jobs in detached supervisor processes (src/supervisor), so that they outlive the extension
+ * host. Every fact comes from the job's own journal, written by its supervisor; the socket only
+ * carries commands and nudges. Unlike the in-process runner, `dispose` detaches and leaves jobs
+ * running: the next holder adopts them (`adopt`), applying whatever happened in between.
+ */
+export class SupervisorRunner implements JobRunner {
+  private readonly emitter = new Emitter<RunEvent>();
+  readonly onDidRun = this.emitter.event;
+  private readonly jobs = new Map<string, TrackedJob>();
+  private readonly pool: SupervisorPool;
+  private readonly poller: NodeJS.Timeout;
+  private readonly logger: Logger;
+  private disposed = false;
+
+  constructor(private readonly options: SupervisorRunnerOptions) {
+    this.logger = options.logger ?? nullLogger;
+    this.poller = setInterval(() => this.pollAll(), options.pollMs ?? 250);
+    this.poller.unref();
+    this.pool = new SupervisorPool({
+      script: options.supervisorScript,
+      jobsDir: options.jobsDir,
+      warm: options.warmSupervisors ?? 1,
+      maxIdle: options.maxIdleSupervisors ?? 4,
+      idleExitMs: options.idleExitMs ?? 10_000,
+      logger: this.logger,
+    });
+  }
+
+  private get heartbeatMs(): number {
+    return this.options.heartbeatMs ?? 5000;
+  }
+
+  start(request: RunRequest): void {
+    const { journalPath, logPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
+    const retireError = retireEarlierRun(journalPath, logPath);
+    // The supervisor's exclusive create then refuses the run, which ends with that error.
+    if (retireError) this.logger.warn(`[supervisors] could not move the files of an earlier run aside: ${String(retireError)}`);
+    const job = this.track(request.jobId, request.attempt, journalPath);
+    void this.pool
+      .take()
+      .then(async (connection) => {
+        if (this.disposed) return connection.dispose();
+        this.attach(job, connection);
+        const { checkpoint, ...rest } = request;
+        await connection.run({ op: 'run', request: { ...rest, stages: [...request.stages], ...(checkpoint !== undefined ? { checkpoint } : {}) }, journalPath, logPath, logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024, heartbeatMs: this.heartbeatMs });
+        // Its `started` record is on disk now: read it, so that the supervisor is watched from here on.
+        this.poll(job);
+        if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
+      })
+      .catch((error: unknown) => {
+        this.logger.error(`[supervisors] could not start ${request.jobId}: ${String(error)}`);
+        this.finish(job, { type: 'exited', jobId: job.jobId, attempt: job.attempt, exitCode: null, signal: null, error: `could not start: ${error instanceof Error ? error.message : String(error)}` });
+      });
+  }
+
+  /**
+   * Re-attaches to a job a previous holder left running. True when its journal has an exit record
+   * or its supervisor is provably alive; everything recorded so far is then replayed as events.
+   * Otherwise the job lost its owner: its last stage's process group is stopped (if it is still
+   * that process) before false is returned, so a resume never runs a stage twice at once.
+   */
+  adopt(request: { readonly jobId: string; readonly attempt: number; readonly pid: number | undefined; readonly startedAt?: number }): boolean {
+    const { journalPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
+    if (this.disposed || !existsSync(journalPath)) return false;
+    const reader = new JobJournalReader(journalPath);
+    const records = reader.read();
+    const started = records.find((record) => record.t === 'started');
+    // The files of an earlier run with the same attempt number: this run never reached a supervisor.
+    if (started && request.startedAt !== undefined && started.at < request.startedAt) return false;
+    const stageProcess = records.reduce<ProcessIdentity | undefined>((last, record) => (record.t === 'stageStarted' ? record.process : last), undefined);
+    const lastAt = records.at(-1)?.at ?? 0;
+    const exited = records.some((record) => record.t === 'exited');
+    const alive = started !== undefined && isSameProcessAlive(started.supervisor) && (started.supervisor.startTime !== undefined || Date.now() - lastAt < this.staleAfterMs);
+    if (!exited && !alive) {
+      if (stopOrphanedGroup(stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${stageProcess?.pid} of ${request.jobId}`);
+      return false;
+    }
+    const job = this.track(request.jobId, request.attempt, journalPath, reader);
+    // Replayed after the caller has finished restoring, in the order the supervisor wrote them.
+    setImmediate(() => {
+      for (const record of records) this.apply(job, record);
+      if (!exited && started && this.jobs.get(job.jobId) === job) this.reconnect(job, started.socketPath);
+    });
+    return true;
+  }
+
+  recover(request: { readonly jobId: string; readonly attempt: number; readonly startedAt?: number }): RecoveredRun | undefined {
+    const { journalPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
+    const records = new JobJournalReader(journalPath).read();
+    const started = records.find((record) => record.t === 'started');
+    if (!started || (request.startedAt !== undefined && started.at < request.startedAt)) return undefined;
+    return summarizeRun(records);
+  }
+
+  kill(jobId: string): void {
+    const job = this.jobs.get(jobId);
+    if (!job) return;
+    job.killRequested = true;
+    if (job.connection && !job.connection.closed) job.connection.send({ op: 'kill', jobId });
+    // No channel (an adopted job whose socket is not back yet): stop the running stage directly;
+    // its supervisor records the signal and runs no further stage.
+    else stopOrphanedGroup(job.stageProcess);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearInterval(this.poller);
+    // Only the channels close: each supervisor finishes its job and records it for the next holder.
+    for (const job of [...this.jobs.values()]) {
+      this.untrack(job);
+      job.connection?.dispose();
+    }
+    this.pool.dispose();
+    this.emitter.dispose();
+  }
+
+  private get staleAfterMs(): number {
+    return this.options.staleAfterMs ?? 3 * this.heartbeatMs;
+  }
+
+  private track(jobId: string, attempt: number, journalPath: string, reader = new JobJournalReader(journalPath)): TrackedJob {
+    const previous = this.jobs.get(jobId);
+    if (previous) this.untrack(previous);
+    const job: TrackedJob = { jobId, attempt, reader, connection: undefined, supervisor: undefined, stageProcess: undefined, lastRecordAt: Date.now(), killRequested: false, subscriptions: [] };
+    this.jobs.set(jobId, job);
+    return job;
+  }
+
+  private untrack(job: TrackedJob): void {
+    for (const subscription of job.subscriptions.splice(0)) subscription.dispose();
+    if (this.jobs.get(job.jobId) === job) this.jobs.delete(job.jobId);
+  }
+
+  private attach(job: TrackedJob, connection: SupervisorConnection): void {
+    job.connection = connection;
+    job.subscriptions.push(
+      connection.onMessage((message) => {
+        if (message.ev === 'wrote' && message.jobId === job.jobId) this.poll(job);
+      }),
+    );
+  }
+
+  private reconnect(job: TrackedJob, socketPath: string): void {
+    SupervisorConnection.connect(socketPath).then(
+      (connection) => {
+        if (this.disposed || this.jobs.get(job.jobId) !== job) return connection.dispose();
+        this.attach(job, connection);
+        if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
+        this.poll(job);
+      },
+      // The journal is enough to follow the job; only a kill then goes to the process group.
+      (error: unknown) => this.logger.warn(`[supervisors] cannot reach the supervisor of ${job.jobId}: ${String(error)}`),
+    );
+  }
+
+  private pollAll(): void {
+    for (const job of [...this.jobs.values()]) this.poll(job, true);
+  }
+
+  private poll(job: TrackedJob, checkLiveness = false): void {
+    for (const record of job.reader.read()) this.apply(job, record);
+    if (!checkLiveness || this.jobs.get(job.jobId) !== job || !job.supervisor) return;
+    const proven = job.supervisor.startTime !== undefined;
+    const lost = !isSameProcessAlive(job.supervisor) || (!proven && Date.now() - job.lastRecordAt > this.staleAfterMs);
+    if (!lost) return;
+    // It may have written its exit just before it went.
+    for (const record of job.reader.read()) this.apply(job, record);
+    if (this.jobs.get(job.jobId) !== job) return;
+    if (stopOrphanedGroup(job.stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);
+    this.finish(job, { type: 'exited', jobId: job.jobId, attempt: job.attempt, exitCode: null, signal: null, error: 'its supervisor stopped without recording an exit' });
+  }
+
+  private apply(job: TrackedJob, record: JobRecord): void {
+    if (this.jobs.get(job.jobId) !== job) return;
+    job.lastRecordAt = record.at;
+    const { jobId, attempt } = job;
+    switch (record.t) {
+      case 'started':
+        job.supervisor = record.supervisor;
+        return this.fire({ type: 'started', jobId, attempt, pid: record.supervisor.pid });
+      case 'stageStarted':
+        job.stageProcess = record.process;
+        return this.fire({ type: 'stageStarted', jobId, attempt, stage: record.stage, process: record.process });
+      case 'progress':
+        return this.fire({ type: 'progress', jobId, attempt, fraction: record.fraction, message: record.message });
+      case 'checkpoint':
+        return this.fire({ type: 'checkpoint', jobId, attempt, checkpoint: record.checkpoint });
+      case 'stageFinished':
+        return this.fire({ type: 'stageFinished', jobId, attempt, stage: record.stage, exitCode: record.exitCode, signal: record.signal });
+      case 'exited':
+        return this.finish(job, { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error: record.error });
+      case 'heartbeat':
+        return;
+    }
+  }
+
+  /** Ends tracking with the one `exited` event; a supervisor that ran it goes back to the pool. */
+  private finish(job: TrackedJob, event: Extract<RunEvent, { type: 'exited' }>): void {
+    if (this.jobs.get(job.jobId) !== job) return;
+    this.untrack(job);
+    const connection = job.connection;
+    job.connection = undefined;
+    if (connection) void this.pool.recycle(connection);
+    this.fire(event);
+  }
+
+  private fire(event: RunEvent): void {
+    if (!this.disposed) this.emitter.fire(event);
+  }
+}

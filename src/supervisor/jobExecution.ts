@@ -1,0 +1,156 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseJobLine } from '../core/jobs/jobRunner';
+import type { RunRequest } from '../core/jobs/jobRunner';
+import { identifyProcess } from '../core/jobs/processIdentity';
+import { killProcessTree } from '../core/jobs/processTree';
+import type { JobRecord } from '../core/jobs/supervisorProtocol';
+import { createJournalFile, Journal } from '../core/storage/journal';
+import { CappedLog } from './cappedLog';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type Exit = { exitCode: number | null; signal: string | null; error?: string };
+
+export interface ExecutionOptions {
+  readonly request: RunRequest;
+  readonly journalPath: string;
+  readonly logPath: string;
+  readonly logLimitBytes: number;
+  readonly heartbeatMs: number;
+  readonly socketPath: string;
+  /** Called after each record is on disk, so that a connected host reads it at once. */
+  readonly onWrote: () => void;
+  /**
+   * Called once the exit is on disk, before the host is nudged: from then on the supervisor is free,
+   * so a host that read the exit and sends the next job at once is never told it is busy.
+   */
+  readonly onExitRecorded: () => void;
+}
+
+/**
+ * One job run by a supervisor: its stages in order, each the leader of its own process group, with
+ * every fact appended to the job's own journal before anyone is told of it. It needs no host: the
+ * exit record is written whether or not anyone listens.
+ */
+export class JobExecution {
+  private journal: Journal | undefined;
+  private child: ChildProcess | undefined;
+  private killed = false;
+
+  constructor(private readonly options: ExecutionOptions) {}
+
+  get jobId(): string {
+    return this.options.request.jobId;
+  }
+
+  /**
+   * Creates the journal and records `started` (who owns the job, and where to reach it). The host
+   * hears that the job was accepted only after this, so an accepted job can always be found again.
+   */
+  async open(): Promise<void> {
+    const { request, journalPath } = this.options;
+    mkdirSync(dirname(journalPath), { recursive: true, mode: 0o700 });
+    this.journal = new Journal(await createJournalFile(journalPath, 1, undefined), 0);
+    await this.record({ t: 'started', jobId: request.jobId, attempt: request.attempt, supervisor: identifyProcess(process.pid), socketPath: this.options.socketPath, fromStage: request.fromStage });
+  }
+
+  /** Runs the stages after `open`, and records the one `exited`. */
+  async run(): Promise<void> {
+    const { request } = this.options;
+    const journal = this.journal;
+    if (!journal) throw new Error('the job execution was not opened');
+    let exit: Exit = { exitCode: 0, signal: null };
+    let log: CappedLog | undefined;
+    const heartbeat = setInterval(() => void this.record({ t: 'heartbeat' }), this.options.heartbeatMs);
+    try {
+      log = new CappedLog(this.options.logPath, this.options.logLimitBytes);
+      for (let index = request.fromStage; index < request.stages.length && !this.killed; index++) {
+        exit = await this.runStage(index, log);
+        if (exit.exitCode !== 0 || exit.error !== undefined) break;
+      }
+      if (this.killed && exit.exitCode === 0 && exit.signal === null) exit = { exitCode: null, signal: 'SIGKILL' };
+    } catch (error) {
+      exit = { exitCode: null, signal: null, error: `the supervisor failed: ${error instanceof Error ? error.message : String(error)}` };
+    } finally {
+      clearInterval(heartbeat);
+      log?.close();
+    }
+    // The output is complete in its file before the exit is on record.
+    await this.record({ t: 'exited', ...exit });
+    await journal.close();
+  }
+
+  kill(): void {
+    this.killed = true;
+    if (this.child?.pid !== undefined) killProcessTree(this.child.pid);
+  }
+
+  private async record(record: DistributiveOmit<JobRecord, 'at'>): Promise<void> {
+    const payload = Buffer.from(JSON.stringify({ ...record, at: Date.now() }));
+    await this.journal?.append(payload, () => undefined);
+    if (record.t === 'exited') this.options.onExitRecorded();
+    this.options.onWrote();
+  }
+
+  private runStage(index: number, log: CappedLog): Promise<Exit> {
+    const { request } = this.options;
+    const stage = request.stages[index];
+    if (!stage) return Promise.resolve({ exitCode: null, signal: null, error: 'no such stage' });
+    // The supervisor's runtime switch must not leak into jobs, which may start Electron apps.
+    const { ELECTRON_RUN_AS_NODE: _ignored, ...baseEnv } = process.env;
+    return new Promise((resolve) => {
+      const child = spawn(stage.command, {
+        cwd: stage.cwd,
+        env: { ...baseEnv, ...stage.env, LIFELINE_JOB_ID: request.jobId, LIFELINE_ATTEMPT: String(request.attempt), LIFELINE_STAGE: stage.name, ...(request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: request.checkpoint, LIFELINE_RESUME: request.checkpoint } : {}) },
+        shell: true,
+        detached: true, // its own process group, so one kill reaches every descendant
+        stdio: ['ignore', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
+      this.child = child;
+      let settled = false;
+      const settle = (exit: Exit): void => {
+        if (settled) return;
+        settled = true;
+        this.child = undefined;
+        resolve(exit);
+      };
+      child.once('error', (error) => settle({ exitCode: null, signal: null, error: `could not start: ${error.message}` }));
+      const started = new Promise<void>((resolveStarted) =>
+        child.once('spawn', () => {
+          if (this.killed && child.pid !== undefined) killProcessTree(child.pid);
+          void this.record({ t: 'stageStarted', stage: index, process: child.pid === undefined ? undefined : identifyProcess(child.pid) }).then(resolveStarted, resolveStarted);
+        }),
+      );
+      let buffered = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        log.write(chunk);
+        buffered += chunk.toString('utf8');
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          this.onLine(buffered.slice(0, newline).replace(/\r$/, ''));
+          buffered = buffered.slice(newline + 1);
+          newline = buffered.indexOf('\n');
+        }
+      });
+      child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
+      // 'close', not 'exit': all output has been read by then. The stage's start is on record
+      // before its end, whatever order the kernel reports them in.
+      child.once('close', (code, signal) => {
+        void started.then(async () => {
+          await this.record({ t: 'stageFinished', stage: index, exitCode: code, signal });
+          settle({ exitCode: code, signal });
+        });
+      });
+    });
+  }
+
+  private onLine(line: string): void {
+    const parsed = parseJobLine(line);
+    if (!parsed) return;
+    if (parsed.kind === 'checkpoint') void this.record({ t: 'checkpoint', checkpoint: parsed.checkpoint });
+    else void this.record({ t: 'progress', ...(parsed.fraction !== undefined ? { fraction: parsed.fraction } : {}), ...(parsed.message !== undefined ? { message: parsed.message } : {}) });
+  }
+}

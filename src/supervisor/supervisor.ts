@@ -1,0 +1,138 @@
+import { rmSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
+import type { Server, Socket } from 'node:net';
+import { createServer } from 'node:net';
+import type { HostMessage, SupervisorMessage } from '../core/jobs/supervisorProtocol';
+import { hostMessageSchema, lineReader, SUPERVISOR_PROTOCOL_VERSION } from '../core/jobs/supervisorProtocol';
+import { JobExecution } from './jobExecution';
+
+export interface SupervisorOptions {
+  readonly socketPath: string;
+  /** How long it waits with no job and no host before it exits. */
+  readonly idleExitMs: number;
+}
+
+/**
+ * A detached process that owns one job at a time and takes the next one a host sends, so that a
+ * job starts for the cost of a message and a spawn, not a Node start. Hosts come and go: it keeps
+ * running its job without one, and exits by itself once it has neither a job nor a host.
+ */
+export class Supervisor {
+  private readonly server: Server;
+  private readonly hosts = new Set<Socket>();
+  private current: JobExecution | undefined;
+  private currentJob: { jobId: string; attempt: number; journalPath: string } | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private exitWhenIdle = false;
+  private closed = false;
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  async listen(): Promise<void> {
+    if (process.platform !== 'win32') rmSync(this.options.socketPath, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.socketPath, () => resolve());
+    });
+    if (process.platform !== 'win32') await chmod(this.options.socketPath, 0o600);
+    this.armIdleExit();
+  }
+
+  private accept(socket: Socket): void {
+    this.hosts.add(socket);
+    this.clearIdleExit();
+    socket.on('data', lineReader(hostMessageSchema, (message) => this.onMessage(socket, message)));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.hosts.delete(socket);
+      this.armIdleExit();
+    });
+  }
+
+  private send(socket: Socket, message: SupervisorMessage): void {
+    if (!socket.destroyed) socket.write(`${JSON.stringify(message)}\n`);
+  }
+
+  private onMessage(socket: Socket, message: HostMessage): void {
+    switch (message.op) {
+      case 'hello':
+        this.send(socket, { ev: 'hello', protocol: SUPERVISOR_PROTOCOL_VERSION, pid: process.pid, job: this.currentJob ?? null });
+        break;
+      case 'run':
+        if (this.current) {
+          this.send(socket, { ev: 'busy', jobId: this.current.jobId });
+          return;
+        }
+        this.startJob(socket, message);
+        break;
+      case 'kill':
+        if (this.current?.jobId === message.jobId) this.current.kill();
+        break;
+      case 'exit':
+        this.exitWhenIdle = true;
+        if (!this.current) this.close();
+        break;
+    }
+  }
+
+  private startJob(socket: Socket, message: Extract<HostMessage, { op: 'run' }>): void {
+    const { request } = message;
+    const execution = new JobExecution({
+      request: { ...request, checkpoint: request.checkpoint },
+      journalPath: message.journalPath,
+      logPath: message.logPath,
+      logLimitBytes: message.logLimitBytes,
+      heartbeatMs: message.heartbeatMs,
+      socketPath: this.options.socketPath,
+      onWrote: () => {
+        for (const host of this.hosts) this.send(host, { ev: 'wrote', jobId: request.jobId });
+      },
+      onExitRecorded: () => this.release(execution),
+    });
+    this.current = execution;
+    this.currentJob = { jobId: request.jobId, attempt: request.attempt, journalPath: message.journalPath };
+    void execution
+      .open()
+      .then(
+        async () => {
+          this.send(socket, { ev: 'accepted', jobId: request.jobId, attempt: request.attempt });
+          await execution.run();
+        },
+        (error: unknown) => this.send(socket, { ev: 'refused', jobId: request.jobId, error: error instanceof Error ? error.message : String(error) }),
+      )
+      .catch(() => undefined)
+      .finally(() => this.release(execution));
+  }
+
+  /** The supervisor is free for the next job once `execution`'s exit is on record (or it failed). */
+  private release(execution: JobExecution): void {
+    if (this.current !== execution) return;
+    this.current = undefined;
+    this.currentJob = undefined;
+    for (const host of this.hosts) this.send(host, { ev: 'idle' });
+    if (this.exitWhenIdle) this.close();
+    else this.armIdleExit();
+  }
+
+  private armIdleExit(): void {
+    if (this.closed || this.current || this.hosts.size > 0) return;
+    this.clearIdleExit();
+    this.idleTimer = setTimeout(() => this.close(), this.options.idleExitMs);
+  }
+
+  private clearIdleExit(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearIdleExit();
+    for (const host of this.hosts) host.destroy();
+    this.server.close();
+    if (process.platform !== 'win32') rmSync(this.options.socketPath, { force: true });
+  }
+}

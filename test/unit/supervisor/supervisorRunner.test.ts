@@ -1,0 +1,176 @@
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunEvent, RunRequest } from '../../../src/core/jobs/jobRunner';
+import { SupervisorConnection } from '../../../src/core/jobs/supervisorConnection';
+import { jobFilePaths } from '../../../src/core/jobs/supervisorProtocol';
+import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
+import { isAlive, jobRecords, killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';
+
+describe('supervisor: runner and process trees', function () {
+  this.timeout(20_000);
+  let dir: string;
+  let jobsDir: string;
+  let runner: SupervisorRunner;
+  let events: RunEvent[];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lifeline-suprun-'));
+    jobsDir = join(dir, 'jobs');
+    runner = new SupervisorRunner({ jobsDir, supervisorScript, heartbeatMs: 200, pollMs: 50, idleExitMs: 1000 });
+    events = [];
+    runner.onDidRun((event) => events.push(event));
+  });
+  afterEach(async () => {
+    await runner.dispose();
+    killSupervisorsOf(jobsDir);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const exited = (jobId: string): Promise<Extract<RunEvent, { type: 'exited' }>> =>
+    new Promise((resolve) => {
+      const sub = runner.onDidRun((event) => {
+        if (event.type === 'exited' && event.jobId === jobId) {
+          sub.dispose();
+          resolve(event);
+        }
+      });
+    });
+  const request = (jobId: string, commands: string[], extra: Partial<RunRequest> = {}): RunRequest => ({
+    jobId,
+    attempt: 1,
+    stages: commands.map((command, i) => ({ name: `s${i}`, command, cwd: dir, outputs: [] })),
+    fromStage: 0,
+    checkpoint: undefined,
+    ...extra,
+  });
+
+  it('runs stages in a supervisor, journals every event and hands the checkpoint in', async () => {
+    const done = exited('j');
+    runner.start(request('j', ['echo one', 'echo "::lifeline progress 0.5 mid"; echo "::lifeline checkpoint got-$LIFELINE_CHECKPOINT"', 'exit 3'], { fromStage: 1, checkpoint: 'c1' }));
+    const exit = await done;
+    assert.equal(exit.exitCode, 3);
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['started', 'stageStarted', 'progress', 'checkpoint', 'stageFinished', 'stageStarted', 'stageFinished', 'exited'],
+    );
+    assert.deepEqual(events.find((event) => event.type === 'checkpoint'), { type: 'checkpoint', jobId: 'j', attempt: 1, checkpoint: 'got-c1' });
+    const started = events.find((event) => event.type === 'started');
+    assert.notEqual(started?.type === 'started' && started.pid, process.pid, 'a separate supervisor process ran it');
+    assert.deepEqual(
+      jobRecords(jobsDir, 'j').map((record) => record.t).filter((t) => t !== 'heartbeat'),
+      ['started', 'stageStarted', 'progress', 'checkpoint', 'stageFinished', 'stageStarted', 'stageFinished', 'exited'],
+    );
+    assert.match(readFileSync(jobFilePaths(jobsDir, 'j', 1).logPath, 'utf8'), /::lifeline checkpoint got-c1/);
+  });
+
+  it('reuses the supervisor of a finished job for the next one', async () => {
+    await runner.dispose();
+    runner = new SupervisorRunner({ jobsDir, supervisorScript, heartbeatMs: 200, pollMs: 50, idleExitMs: 1000, warmSupervisors: 0 });
+    runner.onDidRun((event) => events.push(event));
+    const first = exited('a');
+    runner.start(request('a', ['true']));
+    await first;
+    const second = exited('b');
+    runner.start(request('b', ['true']));
+    await second;
+    const pids = events.filter((event) => event.type === 'started').map((event) => (event.type === 'started' ? event.pid : 0));
+    assert.equal(pids.length, 2, JSON.stringify(events));
+    assert.equal(pids[0], pids[1]);
+  });
+
+  it('cancel kills children and grandchildren, and the exit is recorded', async () => {
+    const pidFile = join(dir, 'grandchild.pid');
+    const done = exited('k');
+    runner.start(request('k', [`sleep 30 & echo $! > ${pidFile}; wait`, 'echo never > never.txt']));
+    let grandchild = 0;
+    await waitUntil(() => {
+      try {
+        grandchild = Number(readFileSync(pidFile, 'utf8').trim());
+      } catch {
+        // not written yet
+      }
+      return grandchild > 0 && events.some((event) => event.type === 'stageStarted');
+    });
+    const stage = events.find((event) => event.type === 'stageStarted');
+    runner.kill('k');
+    const exit = await done;
+    assert.equal(exit.signal, 'SIGKILL');
+    await waitUntil(() => !isAlive(grandchild), 2000, 'the grandchild is gone');
+    if (stage?.type === 'stageStarted' && stage.process) assert.equal(isAlive(stage.process.pid), false);
+    assert.equal(events.filter((event) => event.type === 'stageStarted').length, 1, 'no later stage ran');
+    assert.equal(jobRecords(jobsDir, 'k').at(-1)?.t, 'exited');
+  });
+
+  const startGrandchildJob = async (jobId: string): Promise<{ grandchild: number; supervisor: number }> => {
+    const pidFile = join(dir, `${jobId}.pid`);
+    runner.start(request(jobId, [`sleep 30 & echo $! > ${pidFile}; wait`]));
+    let grandchild = 0;
+    await waitUntil(() => {
+      try {
+        grandchild = Number(readFileSync(pidFile, 'utf8').trim());
+      } catch {
+        // not written yet
+      }
+      return grandchild > 0 && events.some((event) => event.type === 'stageStarted' && event.jobId === jobId);
+    });
+    const started = events.find((event) => event.type === 'started' && event.jobId === jobId);
+    return { grandchild, supervisor: started?.type === 'started' ? (started.pid as number) : 0 };
+  };
+
+  it('a supervisor killed under a watching host: its job ends with an error and its process group is stopped', async () => {
+    const done = exited('lost');
+    const { grandchild, supervisor } = await startGrandchildJob('lost');
+    process.kill(supervisor, 'SIGKILL');
+    const exit = await done;
+    assert.match(exit.error ?? '', /supervisor stopped without recording an exit/);
+    await waitUntil(() => !isAlive(grandchild), 2000, 'the orphaned group is gone');
+  });
+
+  it('adopt: refuses a job whose supervisor died with no exit record, after stopping its process group; takes one that lives', async () => {
+    const { grandchild, supervisor } = await startGrandchildJob('orphan');
+    const live = await startGrandchildJob('live');
+    await runner.dispose(); // the host goes; both jobs keep running
+    assert.equal(isAlive(grandchild), true);
+    process.kill(supervisor, 'SIGKILL');
+    await waitUntil(() => !isAlive(supervisor), 2000);
+    runner = new SupervisorRunner({ jobsDir, supervisorScript, heartbeatMs: 200, pollMs: 50, idleExitMs: 1000, warmSupervisors: 0 });
+    events = [];
+    runner.onDidRun((event) => events.push(event));
+    assert.equal(runner.adopt({ jobId: 'orphan', attempt: 1, pid: supervisor }), false);
+    await waitUntil(() => !isAlive(grandchild), 2000, 'the orphaned group is gone');
+    assert.equal(runner.adopt({ jobId: 'live', attempt: 1, pid: live.supervisor }), true);
+    const done = exited('live');
+    await waitUntil(() => events.some((event) => event.type === 'stageStarted' && event.jobId === 'live'), 2000, 'the journal was replayed');
+    runner.kill('live');
+    assert.equal((await done).signal, 'SIGKILL');
+    assert.equal(isAlive(live.grandchild), false);
+  });
+
+  it('adopt: replays a run that ended with no host, but never the files of an earlier run with the same attempt number', async () => {
+    const before = Date.now();
+    const done = exited('ended');
+    runner.start(request('ended', ['exit 5']));
+    await done;
+    await runner.dispose();
+    runner = new SupervisorRunner({ jobsDir, supervisorScript, warmSupervisors: 0 });
+    events = [];
+    runner.onDidRun((event) => events.push(event));
+    assert.equal(runner.adopt({ jobId: 'ended', attempt: 1, pid: undefined, startedAt: Date.now() + 1 }), false);
+    const replayed = exited('ended');
+    assert.equal(runner.adopt({ jobId: 'ended', attempt: 1, pid: undefined, startedAt: before }), true);
+    assert.equal((await replayed).exitCode, 5);
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['started', 'stageStarted', 'stageFinished', 'exited'],
+    );
+  });
+
+  it('a supervisor with no job and no host exits by itself', async () => {
+    const connection = await SupervisorConnection.spawn({ script: supervisorScript, jobsDir, idleExitMs: 200 });
+    const pid = connection.hello.pid;
+    assert.equal(isAlive(pid), true);
+    connection.dispose();
+    await waitUntil(() => !isAlive(pid), 5000, 'the idle supervisor exited');
+  });
+});
