@@ -1,102 +1,29 @@
 import * as assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job } from '../../../src/core/jobs/jobModel';
 import { readLease } from '../../../src/core/jobs/lease';
+import { DrivenProcess, isAlive } from '../drivenProcess';
 
-/** One queue process under test, driven over its stdin and stdout. */
-class QueueProcess {
-  readonly messages: Record<string, unknown>[] = [];
-  private readonly waiters: { match: (message: Record<string, unknown>) => boolean; resolve: (message: Record<string, unknown>) => void }[] = [];
-  readonly exited: Promise<void>;
-  stderr = '';
-
-  constructor(
-    readonly label: string,
-    readonly child: ChildProcess,
-  ) {
-    let buffered = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline = buffered.indexOf('\n');
-      while (newline >= 0) {
-        const message = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
-        buffered = buffered.slice(newline + 1);
-        newline = buffered.indexOf('\n');
-        this.messages.push(message);
-        for (const waiter of [...this.waiters]) {
-          if (waiter.match(message)) {
-            this.waiters.splice(this.waiters.indexOf(waiter), 1);
-            waiter.resolve(message);
-          }
-        }
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-  }
-
+/** One queue process under test (fixtures/queueProcess.ts). */
+class QueueProcess extends DrivenProcess {
   static start(storageDir: string, label: string, options: { staleAfterMs?: number } = {}): QueueProcess {
     const config = { storageDir, label, heartbeatMs: 100, staleAfterMs: options.staleAfterMs ?? 1500 };
-    const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'queueProcess.js'), JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    return new QueueProcess(label, child);
-  }
-
-  next(match: (message: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
-    const seen = this.messages.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.label}: no matching message in time; stderr: ${this.stderr}`)), timeoutMs);
-      this.waiters.push({
-        match,
-        resolve: (message) => {
-          clearTimeout(timer);
-          resolve(message);
-        },
-      });
-    });
+    return new QueueProcess(label, DrivenProcess.spawnScript(join(__dirname, 'fixtures', 'queueProcess.js'), config));
   }
 
   role(): Promise<string> {
     return this.next((m) => m.ev === 'role' && m.role !== 'connecting').then((m) => m.role as string);
   }
 
-  send(request: Record<string, unknown>): void {
-    this.child.stdin?.write(`${JSON.stringify(request)}\n`);
-  }
-
-  async exec(command: Record<string, unknown>, commandId = randomUUID()): Promise<Record<string, unknown>> {
-    this.send({ op: 'exec', commandId, command });
-    return this.next((m) => m.ev === 'result' && m.commandId === commandId);
-  }
-
   async jobs(): Promise<{ role: string; jobs: Job[] }> {
-    const marker = this.messages.length;
-    this.send({ op: 'jobs' });
-    const message = await this.next((m) => m.ev === 'jobs' && this.messages.indexOf(m) >= marker);
-    return message as unknown as { role: string; jobs: Job[] };
+    return (await this.request('jobs', 'jobs')) as unknown as { role: string; jobs: Job[] };
   }
 
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
-  }
-}
-
-/** Alive and not a zombie: in a container nobody may reap an orphan that was killed. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
+  stop(): Promise<void> {
+    return this.kill();
   }
 }
 

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readLease } from '../../../src/core/jobs/lease';
-import { HostProcess, isAlive, jobRecords, killSupervisorsOf, waitUntil } from './supervisorTestKit';
+import { isAlive } from '../drivenProcess';
+import { HostProcess, jobRecords, killSupervisorsOf, waitUntil } from './supervisorTestKit';
 
 const lines = (path: string): string[] => {
   try {

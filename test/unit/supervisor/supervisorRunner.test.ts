@@ -6,7 +6,8 @@ import type { RunEvent, RunRequest } from '../../../src/core/jobs/jobRunner';
 import { SupervisorConnection } from '../../../src/core/jobs/supervisorConnection';
 import { jobFilePaths } from '../../../src/core/jobs/supervisorProtocol';
 import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
-import { isAlive, jobRecords, killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';
+import { isAlive } from '../drivenProcess';
+import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';
 
 describe('supervisor: runner and process trees', function () {
   this.timeout(20_000);

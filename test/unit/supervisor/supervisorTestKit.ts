@@ -1,12 +1,11 @@
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job } from '../../../src/core/jobs/jobModel';
 import { JobJournalReader } from '../../../src/core/jobs/jobJournalReader';
 import { stopOrphanedGroup } from '../../../src/core/jobs/processIdentity';
 import { socketDirectory } from '../../../src/core/jobs/socketPath';
+import { DrivenProcess } from '../drivenProcess';
 import type { JobRecord } from '../../../src/core/jobs/supervisorProtocol';
 import { jobFilePaths } from '../../../src/core/jobs/supervisorProtocol';
 
@@ -16,16 +15,6 @@ import { jobFilePaths } from '../../../src/core/jobs/supervisorProtocol';
  */
 export const supervisorScript = process.env.LIFELINE_SUPERVISOR_SCRIPT ?? join(__dirname, '..', '..', '..', 'src', 'supervisor', 'main.js');
 
-/** Alive and not a zombie: in a container nobody may reap an orphan that was killed. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   const start = Date.now();
@@ -67,79 +56,18 @@ export function killSupervisorsOf(jobsDir: string): void {
 }
 
 /** One host-side process (fixtures/hostProcess.ts), driven over stdin and stdout. */
-export class HostProcess {
-  readonly messages: Record<string, unknown>[] = [];
-  private readonly waiters: { match: (message: Record<string, unknown>) => boolean; resolve: (message: Record<string, unknown>) => void }[] = [];
-  readonly exited: Promise<void>;
-  stderr = '';
-
-  private constructor(
-    readonly label: string,
-    readonly child: ChildProcess,
-  ) {
-    let buffered = '';
-    child.stdout?.setEncoding('utf8');
-    child.stdout?.on('data', (chunk: string) => {
-      buffered += chunk;
-      let newline = buffered.indexOf('\n');
-      while (newline >= 0) {
-        const message = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
-        buffered = buffered.slice(newline + 1);
-        newline = buffered.indexOf('\n');
-        this.messages.push(message);
-        for (const waiter of [...this.waiters]) {
-          if (waiter.match(message)) {
-            this.waiters.splice(this.waiters.indexOf(waiter), 1);
-            waiter.resolve(message);
-          }
-        }
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-  }
-
+export class HostProcess extends DrivenProcess {
   static start(storageDir: string, jobsDir: string, label: string): HostProcess {
     const config = { storageDir, jobsDir, supervisorScript, label };
-    const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'hostProcess.js'), JSON.stringify(config)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    return new HostProcess(label, child);
-  }
-
-  next(match: (message: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    const seen = this.messages.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.label}: no matching message in time; stderr: ${this.stderr}`)), timeoutMs);
-      this.waiters.push({
-        match,
-        resolve: (message) => {
-          clearTimeout(timer);
-          resolve(message);
-        },
-      });
-    });
+    return new HostProcess(label, DrivenProcess.spawnScript(join(__dirname, 'fixtures', 'hostProcess.js'), config));
   }
 
   holder(): Promise<unknown> {
     return this.next((m) => m.ev === 'role' && m.role === 'holder');
   }
 
-  async exec(command: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const commandId = randomUUID();
-    this.child.stdin?.write(`${JSON.stringify({ op: 'exec', commandId, command })}\n`);
-    return this.next((m) => m.ev === 'result' && m.commandId === commandId);
-  }
-
   async job(jobId: string): Promise<Job | undefined> {
-    const marker = this.messages.length;
-    this.child.stdin?.write(`${JSON.stringify({ op: 'jobs' })}\n`);
-    const message = await this.next((m) => m.ev === 'jobs' && this.messages.indexOf(m) >= marker);
+    const message = await this.request('jobs', 'jobs');
     return (message.jobs as Job[]).find((job) => job.id === jobId);
-  }
-
-  async kill(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
   }
 }
