@@ -49,7 +49,7 @@ try {
 const workspace = join(root, 'samples', 'demo-workspace');
 const url = workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, root)]]);
 console.log(`\nLifeline is loaded in a real VS Code (code-server) on the sample workspace. Open:\n\n  ${url}\n`);
-console.log(`Server log: ${server.logFile}`);
+console.log(`Server log: ${server.logFile} (code-server pid ${server.pid}, its own process group)`);
 console.log('After `npm run watch` rebuilds, run "Developer: Reload Window". Press Ctrl+C to stop.');
 
 let stopping = false;

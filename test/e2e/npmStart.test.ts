@@ -12,9 +12,14 @@ describe('npm start (e2e)', () => {
   let start: ChildProcess | undefined;
   let browser: BrowserContext | undefined;
 
+  let serverPid: number | undefined;
+
   after(async () => {
     await browser?.close();
     if (start?.pid && groupAlive(start.pid)) process.kill(-start.pid, 'SIGKILL');
+    // code-server runs in a session of its own, out of reach of a kill of npm start's group:
+    // when the test failed before Ctrl+C, stop it here.
+    if (serverPid && groupAlive(serverPid)) process.kill(-serverPid, 'SIGKILL');
   });
 
   it('serves a VS Code with Lifeline active on the sample workspace, and Ctrl+C stops it all', async () => {
@@ -32,6 +37,8 @@ describe('npm start (e2e)', () => {
     start.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await waitUntil(() => /http:\/\/127\.0\.0\.1:\d+\/\?folder=\S+/.test(output), 'npm start to print the URL', 180_000);
     const url = /(http:\/\/127\.0\.0\.1:\d+\/\?folder=\S+)/.exec(output)?.[1] ?? '';
+    await waitUntil(() => /code-server pid \d+/.test(output), 'npm start to print the server pid', 10_000);
+    serverPid = Number(/code-server pid (\d+)/.exec(output)?.[1]);
     assert.ok(url.startsWith(`http://127.0.0.1:${port}/`), url);
     assert.ok(decodeURIComponent(url).includes(join('samples', 'demo-workspace')), url);
 
@@ -49,6 +56,6 @@ describe('npm start (e2e)', () => {
     const exited = new Promise<number | null>((resolve) => start?.once('exit', (code) => resolve(code)));
     process.kill(-pid, 'SIGINT');
     assert.equal(await exited, 0);
-    await waitUntil(() => !groupAlive(pid), 'every process npm start started to stop', 20_000);
+    await waitUntil(() => !groupAlive(pid) && !groupAlive(serverPid as number), 'every process npm start started to stop', 20_000);
   });
 });
