@@ -196,6 +196,9 @@ export function delay(ms: number): Promise<void> {
 /** Stops every server this process started; the global teardown of every tier that uses one. */
 export async function stopAllCodeServers(): Promise<void> {
   await Promise.all([...running].map((server) => server.stop()));
+  // Runtime folders made for a browser or a server started by another process (npm start).
+  for (const runtime of runtimeDirs.values()) rmSync(runtime, { recursive: true, force: true });
+  runtimeDirs.clear();
 }
 
 /** The workbench URL for a folder, optionally with the test-web `payload` (extension under development, tests). */
