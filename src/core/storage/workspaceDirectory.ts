@@ -7,7 +7,7 @@ import { writeFileAtomic } from './atomicFile';
 /**
  * Lifeline keeps each workspace's durable data in a folder of its own under the extension's
  * global storage, keyed by the workspace's own path (folder or .code-workspace file), not by
- * `storageUri`, which in a browser-hosted VS Code changes with the server's port.
+ * per-workspace storage URI, which in a browser-hosted VS Code changes with the server's port.
  * A manifest names the workspace, so the folder can be told apart by a person or the offline tool.
  */
 const manifestSchema = z.object({
