@@ -4,6 +4,7 @@ import type { JobErrorReason } from './jobErrors';
 import { JobError } from './jobErrors';
 import type { CommandResult, Job, QueueFlags } from './jobModel';
 import type { QueueEvent } from './jobQueue';
+import { splitLines } from './lineSplitter';
 
 /**
  * The holder's socket protocol: newline-delimited JSON. A client opens with `hello` and the token
@@ -30,29 +31,24 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Calls `onMessage` with each parsed line of `socket`; a malformed or oversized one destroys it. */
 export function readMessages(socket: Socket, onMessage: (message: unknown) => void): void {
-  let buffered = '';
   socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    if (buffered.length > MAX_MESSAGE_BYTES) {
-      socket.destroy();
-      return;
-    }
-    let newline = buffered.indexOf('\n');
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      newline = buffered.indexOf('\n');
-      let message: unknown;
-      try {
-        message = JSON.parse(line);
-      } catch {
-        socket.destroy();
-        return;
-      }
-      onMessage(message);
-    }
-  });
+  socket.on(
+    'data',
+    splitLines(
+      (line) => {
+        let message: unknown;
+        try {
+          message = JSON.parse(line);
+        } catch {
+          socket.destroy();
+          return false;
+        }
+        onMessage(message);
+        return true;
+      },
+      { maxBufferedChars: MAX_MESSAGE_BYTES, onOverflow: () => socket.destroy() },
+    ),
+  );
 }
 
 export function send(socket: Socket, message: ClientMessage | ServerMessage): void {

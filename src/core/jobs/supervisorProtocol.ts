@@ -6,6 +6,7 @@ import { stageSchema } from './jobModel';
 import { processIdentitySchema } from './processIdentity';
 import { MAX_SOCKET_PATH_BYTES, socketDirectory } from './socketPath';
 import { JobError } from './jobErrors';
+import { splitLines } from './lineSplitter';
 
 /**
  * What the host and a detached supervisor say to each other, and what a supervisor writes to a
@@ -102,22 +103,14 @@ export function supervisorSocketPath(jobsDir: string, supervisorId: string, dire
 
 /** Splits a byte stream into lines and hands each parsed, validated message on; junk is dropped. */
 export function lineReader<T>(schema: z.ZodType<T>, onMessage: (message: T) => void): (chunk: Buffer | string) => void {
-  let buffered = '';
-  return (chunk) => {
-    buffered += chunk.toString();
-    let newline = buffered.indexOf('\n');
-    while (newline >= 0) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      newline = buffered.indexOf('\n');
-      let raw: unknown;
-      try {
-        raw = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const parsed = schema.safeParse(raw);
-      if (parsed.success) onMessage(parsed.data);
+  return splitLines((line) => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      return;
     }
-  };
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) onMessage(parsed.data);
+  });
 }
