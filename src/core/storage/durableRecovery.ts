@@ -216,7 +216,11 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       await quarantineRest(broken.includes('continues at') ? 'sequenceGap' : 'corruptJournal', broken);
       break;
     }
-    if (scan.damage && (scan.damage.kind === 'middle' || !isLast)) {
+    // A torn tail in a journal that is not the last is still only a torn tail when every later
+    // journal holds no record: compaction creates generation G+1 before the appends already queued
+    // for G are written, so a kill during one of those writes leaves exactly this.
+    const tornBeforeEmpty = scan.damage?.kind === 'tail' && !isLast && (await journalsHoldNoRecord(live.slice(index + 1)));
+    if (scan.damage && (scan.damage.kind === 'middle' || (!isLast && !tornBeforeEmpty))) {
       await quarantineRest('corruptJournal', `journal ${journal.path} is damaged at byte ${scan.damage.offset} with ${scan.damage.bytes} bytes after it`);
       break;
     }
@@ -257,4 +261,16 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     : await createJournalFile(journalPath(context, Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1)), Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1), cipher);
   const compactionDue = !lossy && live.length > 1;
   return { state, sequence, file, snapshotBytes, corruptions, compactionDue };
+}
+
+/** True when none of `journals` holds a record: each has a whole header and nothing after it, or (the last) a torn header. */
+async function journalsHoldNoRecord(journals: readonly { readonly path: string }[]): Promise<boolean> {
+  for (const [index, journal] of journals.entries()) {
+    const bytes = await fs.readFile(journal.path).catch(() => undefined);
+    if (bytes === undefined) return false;
+    const scan = scanJournal(bytes);
+    if (scan.header === 'torn' && index === journals.length - 1) continue;
+    if (scan.header === 'torn' || scan.header === 'corrupt' || scan.records.length > 0 || scan.damage) return false;
+  }
+  return true;
 }

@@ -94,6 +94,39 @@ describe('storage: durable store', () => {
       assert.deepEqual(await reopened(), [1, 2, 3]);
     });
 
+    it('new journal created, killed while a write to the old one was torn: the torn tail is cut, nothing is quarantined', async () => {
+      await seed([11, 22, 333333]);
+      const layout = { directory: temp.dir, name: 'list' };
+      const whole = readFileSync(journalPath(layout, 1));
+      const lastRecord = 16 + encodeBatch([Buffer.from('333333')]).length;
+      writeFileSync(journalPath(layout, 1), whole.subarray(0, whole.length - Math.floor(lastRecord / 2)));
+      await (await createJournalFile(journalPath(layout, 2), 2, undefined)).handle.close();
+      const store = await open();
+      assert.deepEqual(store.state, [11, 22]);
+      assert.deepEqual(
+        events.map((event) => event.type),
+        ['journalTailCut'],
+      );
+      await store.commit([44]);
+      await store.close();
+      assert.deepEqual(await reopened(), [11, 22, 44]);
+    });
+
+    it('a torn record in an older journal is still quarantined when a later journal holds records', async () => {
+      await seed([11, 22, 333333]);
+      const layout = { directory: temp.dir, name: 'list' };
+      const whole = readFileSync(journalPath(layout, 1));
+      const lastRecord = 16 + encodeBatch([Buffer.from('333333')]).length;
+      writeFileSync(journalPath(layout, 1), whole.subarray(0, whole.length - Math.floor(lastRecord / 2)));
+      const journal = new Journal(await createJournalFile(journalPath(layout, 2), 2, undefined), 3);
+      await journal.append(encodeBatch([Buffer.from('44')]), () => undefined);
+      await journal.close();
+      const store = await open();
+      assert.ok(events.some((event) => event.type === 'quarantined'));
+      assert.deepEqual(store.state, [11, 22]);
+      await store.close();
+    });
+
     it('rotated, snapshot not yet written: old snapshot plus both journals', async () => {
       await seed([1, 2]);
       const journal = new Journal(await createJournalFile(journalPath({ directory: temp.dir, name: 'list' }, 2), 2, undefined), 2);
