@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext } from './playwright';
 import { loadPlaywright } from './playwright';
@@ -14,11 +15,15 @@ const contexts = new Set<BrowserContext>();
 export async function launchBrowser(home: string, profile = 'browser-profile'): Promise<BrowserContext> {
   const profileDir = join(home, profile);
   mkdirSync(profileDir, { recursive: true });
+  // Chromium puts its SingletonSocket under TMPDIR, and a Unix socket path longer than 107 bytes
+  // aborts the browser at start: a checkout at a deep path (CI's) made the run folder's scratch
+  // too long. A short private folder under the OS temp folder keeps it well inside the limit.
+  const shortTmp = mkdtempSync(join(tmpdir(), 'llbr-'));
   const context = await loadPlaywright().chromium.launchPersistentContext(profileDir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1400, height: 900 },
-    env: scratchEnv(home),
+    env: { ...scratchEnv(home), TMPDIR: shortTmp },
     args: [
       '--no-sandbox',
       '--disable-gpu',
@@ -29,12 +34,19 @@ export async function launchBrowser(home: string, profile = 'browser-profile'): 
       '--disable-sync',
       '--disable-dev-shm-usage',
     ],
+  }).catch((error: unknown) => {
+    rmSync(shortTmp, { recursive: true, force: true });
+    throw error;
   });
   contexts.add(context);
   const close = context.close.bind(context);
   context.close = async () => {
     contexts.delete(context);
-    await close();
+    try {
+      await close();
+    } finally {
+      rmSync(shortTmp, { recursive: true, force: true });
+    }
   };
   return context;
 }
