@@ -42,6 +42,7 @@ function syntheticJob(i: number, dir: string, state: Job['state'], now: number):
     attempts: finished ? 1 : 0,
     actualDurationMs: finished ? 100_000 : undefined,
     completedStages: finished ? ['main'] : [],
+    interruptions: 0,
     result: finished ? { exitCode: state === 'failed' ? 1 : 0, signal: null, warnings: [], files: [] } : undefined,
   };
 }

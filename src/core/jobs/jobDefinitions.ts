@@ -61,6 +61,7 @@ export async function buildJob(command: EnqueueCommand, context: { id: string; n
     estimatedDurationMs: command.estimatedDurationMs,
     attempts: 0,
     completedStages: [],
+    interruptions: 0,
   };
 }
 

@@ -101,8 +101,19 @@ export const jobSchema = z.object({
   /** Why the running attempt is being stopped; decides the state it ends in. */
   stopReason: z.enum(['cancel', 'jobTimeout', 'stageTimeout']).optional(),
   result: jobResultSchema.optional(),
+  /**
+   * Interruptions in a row, counted by the queue whenever the job becomes interrupted and reset
+   * when it ends. Recovery never auto-resumes a job interrupted twice in a row: the job itself may
+   * be what brings its host down.
+   */
+  interruptions: z.number().int().nonnegative().default(0),
+  /** Set when the user discarded the interrupted job: its partial outputs were removed. */
+  abandoned: z.boolean().optional(),
 });
 export type Job = z.infer<typeof jobSchema>;
+
+/** A job interrupted this many times in a row is left for the user to resume. */
+export const MAX_AUTO_RESUMED_INTERRUPTIONS = 2;
 
 export const queueFlagsSchema = z.object({
   /** The user paused the queue: nothing new starts until resumed. */
@@ -136,6 +147,8 @@ export const queueCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('retry'), jobId: z.string().min(1) }).strict(),
   /** Runs an interrupted or failed job again from its first incomplete stage, with its checkpoint. */
   z.object({ type: z.literal('resume'), jobId: z.string().min(1) }).strict(),
+  /** Gives up an interrupted job: removes the declared outputs of its unfinished stages and ends it cancelled and abandoned. */
+  z.object({ type: z.literal('discard'), jobId: z.string().min(1) }).strict(),
   /** Moves a pending job just before or after another pending job, taking that job's priority. */
   z
     .object({ type: z.literal('move'), jobId: z.string().min(1), before: z.string().min(1).optional(), after: z.string().min(1).optional() })

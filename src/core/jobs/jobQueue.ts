@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import type { Clock } from './clock';
@@ -113,7 +115,8 @@ export class JobQueue {
     if (this.failure) return Promise.reject(this.failure);
     if (this.disposed) return Promise.reject(new JobError('disposed', 'The queue is closed.'));
     const events: QueueEvent[] = [];
-    for (const record of records) {
+    for (const [index, original] of records.entries()) {
+      const record = original.t === 'job' ? (records[index] = { t: 'job', job: countInterruptions(this.state.jobs.get(original.job.id), original.job) }) : original;
       if (record.t === 'job') events.push({ type: 'jobChanged', job: record.job, previousState: this.state.jobs.get(record.job.id)?.state });
       else if (record.t === 'remove') events.push({ type: 'jobsRemoved', ids: record.ids });
       else if (record.t === 'flags') events.push({ type: 'flagsChanged', flags: record.flags });
@@ -247,6 +250,14 @@ export class JobQueue {
         const again: Job = { ...job, state: 'queued', attempts: 0, position: this.state.nextPosition(), startedAt: undefined, finishedAt: undefined, notBefore: undefined, result: undefined, progress: undefined, stopReason: undefined, ...(fresh ? { completedStages: [], checkpoint: undefined, currentStage: undefined } : {}) };
         return { records: [{ t: 'job', job: again }], result: { jobId: job.id } };
       }
+      case 'discard': {
+        const job = this.requireJob(command.jobId);
+        if (job.state !== 'interrupted') throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only an interrupted job can be discarded.`);
+        const partial = job.stages.filter((stage) => !job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => resolve(stage.cwd, output)));
+        const abandoned: Job = { ...job, state: 'cancelled', abandoned: true, finishedAt: now, notBefore: undefined, result: { exitCode: null, signal: null, error: 'discarded after an interruption', warnings: [], files: [] } };
+        // Outputs go once the decision is on disk: a crash before it leaves the job resumable, with its files.
+        return { records: [{ t: 'job', job: abandoned }], result: { jobId: job.id, count: partial.length }, after: () => void this.removeOutputs(job, partial) };
+      }
       case 'move':
         return { records: this.planMove(command.jobId, command.before, command.after), result: { jobId: command.jobId } };
       case 'setPriority': {
@@ -265,6 +276,13 @@ export class JobQueue {
       case 'setConcurrency':
         return { records: [{ t: 'flags', flags: { ...this.state.flags, concurrency: command.limit } }], result: {} };
     }
+  }
+
+  private async removeOutputs(job: Job, paths: readonly string[]): Promise<void> {
+    for (const path of paths) {
+      await fs.rm(path, { force: true, recursive: true }).catch((error: unknown) => this.logger.warn(`[queue] could not remove ${path}, a partial output of the discarded job "${job.name}": ${String(error)}`));
+    }
+    if (paths.length > 0) this.logger.info(`[queue] discarded "${job.name}": removed ${paths.length} declared output(s) of its unfinished stages`);
   }
 
   /** A position strictly between the new neighbours; when floating point runs out of room, renumbers all. */
@@ -307,4 +325,11 @@ export class JobQueue {
     await this.options.log.close();
     this.emitter.dispose();
   }
+}
+
+/** Interruptions in a row: one more each time the job becomes interrupted, none once it ends. */
+function countInterruptions(before: Job | undefined, after: Job): Job {
+  if (after.state === 'interrupted' && before?.state !== 'interrupted') return { ...after, interruptions: (before?.interruptions ?? after.interruptions) + 1 };
+  if (FINISHED_STATES.has(after.state) && after.interruptions !== 0) return { ...after, interruptions: 0 };
+  return after;
 }

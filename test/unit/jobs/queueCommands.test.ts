@@ -96,4 +96,65 @@ describe('jobs: commands, validation and exactly-once', () => {
     assert.equal(h.queue.getJob(a.id)?.state, 'interrupted');
     assert.equal(h.queue.getJob(b.id)?.state, 'cancelled');
   });
+
+  it('counts interruptions in a row, carries the count through resume, and clears it when the job ends', async () => {
+    h.queue.start();
+    const job = await h.queue.enqueue({ definition: { name: 'flaky host', command: 'true' } });
+    await settle(h.queue);
+    for (const expected of [1, 2]) {
+      await h.reopen();
+      assert.equal(h.queue.getJob(job.id)?.state, 'interrupted');
+      assert.equal(h.queue.getJob(job.id)?.interruptions, expected);
+      h.queue.start();
+      await h.queue.command({ type: 'resume', jobId: job.id });
+      await settle(h.queue);
+      assert.equal(h.queue.getJob(job.id)?.state, 'running');
+    }
+    h.runner.exit(job.id, 0);
+    await settle(h.queue);
+    assert.equal(h.queue.getJob(job.id)?.state, 'succeeded');
+    assert.equal(h.queue.getJob(job.id)?.interruptions, 0);
+  });
+
+  it('discards an interrupted job: removes the declared outputs of its unfinished stages only, and ends it abandoned', async () => {
+    const { mkdirSync, writeFileSync, existsSync } = await import('node:fs');
+    mkdirSync(join(h.dir, 'out'), { recursive: true });
+    h.queue.start();
+    const job = await h.queue.enqueue({
+      definition: {
+        name: 'render',
+        stages: [
+          { name: 'fetch', command: 'true', outputs: ['out/raw.txt'] },
+          { name: 'render', command: 'true', outputs: ['out/frames', 'out/video.mp4'] },
+        ],
+      },
+    });
+    await settle(h.queue);
+    h.runner.emit({ type: 'stageFinished', jobId: job.id, attempt: 1, stage: 0, exitCode: 0, signal: null });
+    h.runner.emit({ type: 'stageStarted', jobId: job.id, attempt: 1, stage: 1 });
+    await settle(h.queue);
+    writeFileSync(join(h.dir, 'out', 'raw.txt'), 'done');
+    mkdirSync(join(h.dir, 'out', 'frames'));
+    writeFileSync(join(h.dir, 'out', 'frames', '0001.png'), 'partial');
+    await assert.rejects(h.queue.command({ type: 'discard', jobId: job.id }), refused('invalidState', /only an interrupted job can be discarded/));
+    await h.reopen();
+    const events: QueueEvent[] = [];
+    h.queue.onDidChange((event) => events.push(event));
+    const result = await h.queue.command({ type: 'discard', jobId: job.id });
+    assert.equal(result.count, 2);
+    const discarded = h.queue.getJob(job.id);
+    assert.equal(discarded?.state, 'cancelled');
+    assert.equal(discarded?.abandoned, true);
+    assert.equal(discarded?.interruptions, 0);
+    assert.ok(events.some((event) => event.type === 'jobChanged' && event.job.id === job.id && event.previousState === 'interrupted'));
+    await waitUntilGone(join(h.dir, 'out', 'frames'));
+    assert.ok(existsSync(join(h.dir, 'out', 'raw.txt')), 'the finished stage keeps its output');
+    await h.reopen();
+    assert.equal(h.queue.getJob(job.id)?.abandoned, true, 'the decision is durable');
+  });
 });
+
+async function waitUntilGone(path: string): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  while (existsSync(path)) await new Promise((resolve) => setTimeout(resolve, 5));
+}
