@@ -71,6 +71,8 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     external: ['vscode'],
+    // jsonc-parser's `main` is a UMD build whose run-time requires esbuild cannot follow; its ESM build bundles.
+    mainFields: ['module', 'main'],
     // sql.js probes for `fs`/`path` at run time and must find Node's own.
     plugins: [copyAssetsPlugin],
   },
@@ -81,6 +83,7 @@ const builds = [
     platform: 'node',
     format: 'cjs',
     target: 'node20',
+    mainFields: ['module', 'main'],
   },
   ...webviews
     .filter((name) => existsSync(join(root, 'media', name, 'main.ts')))

@@ -1,10 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
+import type { CommandResult, Job, QueueCommand } from './core/jobs/jobModel';
+import type { SessionRole } from './core/jobs/queueSession';
+import type { Logger } from './core/logger';
 import { openWorkspaceDirectory } from './core/storage/workspaceDirectory';
+import { registerJobCommands } from './vscode/jobCommands';
 import { createLogChannel } from './vscode/logChannel';
 import { QueuePanel } from './vscode/queuePanel';
 import { QueueTreeProvider } from './vscode/queueTreeProvider';
 import { currentWorkspaceKey } from './vscode/workspaceKey';
+import { WorkspaceSession } from './vscode/workspaceSession';
+
+/** The queue as other extensions (and the integration tests) see it. */
+export interface LifelineQueueApi {
+  readonly role: SessionRole;
+  readonly jobs: readonly Job[];
+  getJob(id: string): Job | undefined;
+  /** Runs a command through the window that holds the queue; resolves once it is on disk. */
+  execute(command: QueueCommand): Promise<CommandResult>;
+  readonly onDidChange: vscode.Event<void>;
+  /** The output log of the job's latest attempt. */
+  outputLogPath(job: Job): string | undefined;
+}
 
 /** What `activate` returns: Lifeline's API for other extensions (and the integration tests). */
 export interface LifelineApi {
@@ -12,7 +29,13 @@ export interface LifelineApi {
   /** Lifeline's folder for this workspace, or undefined when no folder is open. */
   readonly storageDirectory: string | undefined;
   readonly activationId: string;
+  /** The queue once open; undefined with no folder, in Restricted Mode, or while opening. */
+  readonly queue: LifelineQueueApi | undefined;
+  /** Resolves when the queue is open (or never can be: then undefined). */
+  whenQueueReady(): Promise<LifelineQueueApi | undefined>;
 }
+
+let session: WorkspaceSession | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<LifelineApi> {
   const { channel, logger } = createLogChannel();
@@ -30,31 +53,118 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     }),
   );
 
-  const tree = new QueueTreeProvider();
-  context.subscriptions.push(tree, vscode.window.createTreeView('lifeline.queue', { treeDataProvider: tree, showCollapseAll: false }));
+  const queueTree = new QueueTreeProvider();
+  const recoveryTree = new QueueTreeProvider((job) => job.state === 'interrupted');
+  context.subscriptions.push(
+    queueTree,
+    recoveryTree,
+    vscode.window.createTreeView('lifeline.queue', { treeDataProvider: queueTree, showCollapseAll: true }),
+    vscode.window.createTreeView('lifeline.recovery', { treeDataProvider: recoveryTree }),
+  );
 
   let storageDirectory: string | undefined;
+  let unavailable: string | undefined;
   const workspaceKey = currentWorkspaceKey();
-  if (workspaceKey === undefined) {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (workspaceKey === undefined || !folder) {
+    unavailable = 'open a folder to queue jobs in it.';
     logger.info('[activate] no folder is open: Lifeline stays idle until one is.');
   } else {
     try {
       const directory = await openWorkspaceDirectory(context.globalStorageUri.fsPath, workspaceKey);
       storageDirectory = directory.path;
     } catch (error) {
-      logger.error(`[activate] cannot open Lifeline's storage folder: ${(error as Error).message}`);
-      void vscode.window.showErrorMessage(`Lifeline cannot open its storage folder: ${(error as Error).message}`, 'Show Log').then((choice) => {
+      unavailable = `Lifeline cannot open its storage folder: ${(error as Error).message}`;
+      logger.error(`[activate] ${unavailable}`);
+      void vscode.window.showErrorMessage(unavailable, 'Show Log').then((choice) => {
         if (choice) channel.show();
       });
     }
   }
+
+  let opening: Promise<WorkspaceSession | undefined> = Promise.resolve(undefined);
+  const openSession = (): Promise<WorkspaceSession | undefined> => {
+    if (!storageDirectory || !folder || session) return opening;
+    const dir = storageDirectory;
+    opening = WorkspaceSession.open({ storageDirectory: dir, extensionUri: context.extensionUri, folder, logger }).then(
+      (opened) => {
+        session = opened;
+        queueTree.attach(opened.queue);
+        recoveryTree.attach(opened.queue);
+        return opened;
+      },
+      (error: unknown) => {
+        unavailable = `the queue could not be opened: ${(error as Error).message}`;
+        reportOpenFailure(logger, channel, unavailable);
+        return undefined;
+      },
+    );
+    return opening;
+  };
+
+  context.subscriptions.push(
+    ...registerJobCommands({
+      queue: () => session?.queue,
+      workspaceJobs: () => session?.jobs,
+      unavailableReason: () => (!vscode.workspace.isTrusted ? 'this workspace is in Restricted Mode, where Lifeline runs nothing. Trust it to run jobs.' : unavailable),
+      logger,
+    }),
+    // Trust is granted without a reload (and never revoked without one): start running then.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
+    { dispose: () => void session?.close() },
+  );
+
+  // Not awaited: activation finishes at once, and the queue opens (takes the lease, adopts
+  // running supervisors) in the background. Commands wait for it through `unavailableReason`.
+  if (vscode.workspace.isTrusted) void openSession();
+
   logger.info(
     `[activate] Lifeline ${version} active (activation ${activationId}, workspace ${workspaceKey ?? 'none'}, ` +
       `${vscode.workspace.isTrusted ? 'trusted' : 'untrusted: nothing runs'}, storage ${storageDirectory ?? 'none'})`,
   );
-  return { version, storageDirectory, activationId };
+  return {
+    version,
+    storageDirectory,
+    activationId,
+    get queue() {
+      return session ? queueApi(session) : undefined;
+    },
+    whenQueueReady: async () => {
+      const opened = await opening;
+      return opened ? queueApi(opened) : undefined;
+    },
+  };
 }
 
-export function deactivate(): void {
-  // Everything is in context.subscriptions; durable state is flushed by the stores themselves.
+function queueApi(opened: WorkspaceSession): LifelineQueueApi {
+  const queue = opened.queue;
+  return {
+    get role() {
+      return queue.role;
+    },
+    get jobs() {
+      return queue.jobs;
+    },
+    getJob: (id) => queue.getJob(id),
+    execute: (command) => queue.execute(command),
+    onDidChange: queue.onDidChange,
+    outputLogPath: (job) => queue.outputLogPath(job),
+  };
+}
+
+function reportOpenFailure(logger: Logger, channel: vscode.LogOutputChannel, message: string): void {
+  logger.error(`[activate] ${message}`);
+  void vscode.window.showErrorMessage(`Lifeline: ${message}`, 'Show Log').then((choice) => {
+    if (choice) channel.show();
+  });
+}
+
+/**
+ * Releases the queue's lease so that another window takes over at once. Running jobs stay with
+ * their supervisors, which the next holder adopts. VS Code waits for the returned promise.
+ */
+export async function deactivate(): Promise<void> {
+  const closing = session;
+  session = undefined;
+  await closing?.close();
 }

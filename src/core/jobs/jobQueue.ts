@@ -116,7 +116,7 @@ export class JobQueue {
     if (this.disposed) return Promise.reject(new JobError('disposed', 'The queue is closed.'));
     const events: QueueEvent[] = [];
     for (const [index, original] of records.entries()) {
-      const record = original.t === 'job' ? (records[index] = { t: 'job', job: countInterruptions(this.state.jobs.get(original.job.id), original.job) }) : original;
+      const record = original.t === 'job' ? (records[index] = { t: 'job', job: countInterruptions(this.state.jobs.get(original.job.id), original.job, this.clock.now()) }) : original;
       if (record.t === 'job') events.push({ type: 'jobChanged', job: record.job, previousState: this.state.jobs.get(record.job.id)?.state });
       else if (record.t === 'remove') events.push({ type: 'jobsRemoved', ids: record.ids });
       else if (record.t === 'flags') events.push({ type: 'flagsChanged', flags: record.flags });
@@ -327,9 +327,12 @@ export class JobQueue {
   }
 }
 
-/** Interruptions in a row: one more each time the job becomes interrupted, none once it ends. */
-function countInterruptions(before: Job | undefined, after: Job): Job {
-  if (after.state === 'interrupted' && before?.state !== 'interrupted') return { ...after, interruptions: (before?.interruptions ?? after.interruptions) + 1 };
+/**
+ * Interruptions in a row: one more each time the job becomes interrupted (stamped with when, so
+ * recovery can say how long the lost attempt had run), none once it ends.
+ */
+function countInterruptions(before: Job | undefined, after: Job, now: number): Job {
+  if (after.state === 'interrupted' && before?.state !== 'interrupted') return { ...after, interruptions: (before?.interruptions ?? after.interruptions) + 1, finishedAt: after.finishedAt ?? now };
   if (FINISHED_STATES.has(after.state) && after.interruptions !== 0) return { ...after, interruptions: 0 };
   return after;
 }

@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Job } from './jobModel';
+
+/**
+ * How a job reads in the Queue and Recovery views: one short line, free of VS Code types so that
+ * the tree, the dashboard and the notifications say the same thing, and tests can check it.
+ */
+export function describeJobState(job: Job): string {
+  switch (job.state) {
+    case 'running': {
+      const parts = ['running'];
+      if (job.kind === 'pipeline' && job.currentStage !== undefined) parts.push(`stage ${job.currentStage + 1}/${job.stages.length} ${job.stages[job.currentStage]?.name ?? ''}`.trim());
+      if (job.progress?.fraction !== undefined) parts.push(`${Math.round(job.progress.fraction * 100)}%`);
+      if (job.progress?.message) parts.push(job.progress.message);
+      if (job.stopReason === 'cancel') parts.push('cancelling');
+      return parts.join(' · ');
+    }
+    case 'delayed':
+      return job.notBefore !== undefined ? `delayed until ${new Date(job.notBefore).toLocaleTimeString()}` : 'delayed';
+    case 'queued':
+      return job.attempts > 0 ? `queued (attempt ${job.attempts + 1})` : 'queued';
+    case 'succeeded':
+      return `succeeded${job.actualDurationMs !== undefined ? ` in ${formatDuration(job.actualDurationMs)}` : ''}`;
+    case 'failed':
+      return `failed${exitText(job)}`;
+    case 'cancelled':
+      return job.abandoned ? 'discarded' : 'cancelled';
+    case 'interrupted':
+      return `interrupted${job.interruptions > 1 ? ` ${job.interruptions}× in a row` : ''}`;
+  }
+}
+
+function exitText(job: Job): string {
+  const result = job.result;
+  if (!result) return '';
+  if (result.signal) return ` (${result.signal})`;
+  if (result.exitCode !== null) return ` (exit ${result.exitCode})`;
+  return result.error ? ` (${result.error})` : '';
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** What a user needs to decide about an interrupted job: where it stopped and what a resume will redo. */
+export interface RecoveryInfo {
+  /** The stage a resume starts at, with its 1-based number. */
+  readonly resumeStage: { readonly index: number; readonly name: string } | undefined;
+  readonly checkpoint: string | undefined;
+  /** Declared outputs of finished stages, checked on disk now. */
+  readonly outputsPresent: readonly string[];
+  readonly outputsMissing: readonly string[];
+  /** How long the interrupted attempt had run: at most this much work is redone. */
+  readonly ranForMs: number | undefined;
+  readonly interruptions: number;
+}
+
+export function recoveryInfo(job: Job): RecoveryInfo {
+  const present: string[] = [];
+  const missing: string[] = [];
+  for (const stage of job.stages) {
+    if (!job.completedStages.includes(stage.name)) continue;
+    for (const output of stage.outputs) (existsSync(resolve(stage.cwd, output)) ? present : missing).push(output);
+  }
+  // The same rule as the scheduler's resume: the first stage not finished or missing an output.
+  const index = job.stages.findIndex((stage) => !job.completedStages.includes(stage.name) || stage.outputs.some((output) => !existsSync(resolve(stage.cwd, output))));
+  const stage = index >= 0 ? job.stages[index] : undefined;
+  return {
+    resumeStage: stage ? { index, name: stage.name } : undefined,
+    checkpoint: job.checkpoint,
+    outputsPresent: present,
+    outputsMissing: missing,
+    ranForMs: job.startedAt !== undefined && job.finishedAt !== undefined ? Math.max(0, job.finishedAt - job.startedAt) : undefined,
+    interruptions: job.interruptions,
+  };
+}
+
+/** One line for a notification or a tooltip. */
+export function describeRecovery(job: Job, info: RecoveryInfo = recoveryInfo(job)): string {
+  const parts: string[] = [];
+  if (info.resumeStage && job.kind === 'pipeline') parts.push(`resumes at stage ${info.resumeStage.index + 1}/${job.stages.length} "${info.resumeStage.name}"`);
+  if (info.checkpoint !== undefined) parts.push(`from checkpoint ${truncate(info.checkpoint, 60)}`);
+  if (info.outputsMissing.length > 0) parts.push(`missing output ${info.outputsMissing.join(', ')}`);
+  if (info.ranForMs !== undefined) parts.push(`had run ${formatDuration(info.ranForMs)}`);
+  return parts.join(', ');
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

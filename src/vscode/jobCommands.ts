@@ -1,0 +1,209 @@
+import { existsSync } from 'node:fs';
+import * as vscode from 'vscode';
+import { JobError } from '../core/jobs/jobErrors';
+import type { Job, JobState, QueueCommand } from '../core/jobs/jobModel';
+import { describeJobState, describeRecovery } from '../core/jobs/jobSummary';
+import type { Logger } from '../core/logger';
+import type { JobDefinition } from '../shared/workspaceConfig';
+import type { QueueHost } from './queueHost';
+import type { QueueTreeNode } from './queueTreeProvider';
+import type { WorkspaceJobs } from './workspaceJobs';
+
+/** What the commands need from the extension: the queue once it is open, and the definitions. */
+export interface JobCommandContext {
+  queue(): QueueHost | undefined;
+  workspaceJobs(): WorkspaceJobs | undefined;
+  /** Why nothing can run now (no folder, Restricted Mode, storage failed), or undefined. */
+  unavailableReason(): string | undefined;
+  readonly logger: Logger;
+}
+
+/** A job argument: a tree node (inline and context menus), a job id (API, tests), or nothing (palette: pick). */
+type JobArgument = QueueTreeNode | string | undefined;
+
+export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[] {
+  const jobCommand = (id: string, states: readonly JobState[], verb: string, toCommand: (job: Job) => QueueCommand) =>
+    vscode.commands.registerCommand(id, async (argument: JobArgument) => {
+      const queue = requireQueue(ctx);
+      if (!queue) return undefined;
+      const job = await resolveJob(queue, argument, states, verb);
+      if (!job) return undefined;
+      return run(ctx, queue, toCommand(job));
+    });
+
+  return [
+    vscode.commands.registerCommand('lifeline.runJob', async (argument?: string | JobDefinition) => {
+      const queue = requireQueue(ctx);
+      if (!queue) return undefined;
+      const definition = await chooseDefinition(ctx, argument);
+      if (!definition) return undefined;
+      return run(ctx, queue, { type: 'enqueue', definition });
+    }),
+    vscode.commands.registerCommand('lifeline.runShellCommand', async (commandLine?: string) => {
+      const queue = requireQueue(ctx);
+      if (!queue) return undefined;
+      const command =
+        commandLine ??
+        (await vscode.window.showInputBox({
+          title: 'Lifeline: Run Shell Command',
+          prompt: 'Runs in the background in the workspace folder, and survives reloads and restarts.',
+          placeHolder: 'npm run build',
+          validateInput: (value) => (value.trim() ? undefined : 'Type a command to run.'),
+        }));
+      if (!command?.trim()) return undefined;
+      return run(ctx, queue, { type: 'enqueue', definition: { name: command.trim().slice(0, 200), command: command.trim() } });
+    }),
+    jobCommand('lifeline.cancelJob', ['queued', 'delayed', 'running'], 'cancel', (job) => ({ type: 'cancel', jobId: job.id })),
+    jobCommand('lifeline.retryJob', ['failed', 'cancelled', 'interrupted', 'succeeded'], 'run again', (job) => ({ type: 'retry', jobId: job.id })),
+    jobCommand('lifeline.resumeJob', ['interrupted', 'failed'], 'resume', (job) => ({ type: 'resume', jobId: job.id })),
+    vscode.commands.registerCommand('lifeline.discardJob', async (argument: JobArgument) => {
+      const queue = requireQueue(ctx);
+      if (!queue) return undefined;
+      const job = await resolveJob(queue, argument, ['interrupted'], 'discard');
+      if (!job) return undefined;
+      // Called with an id (API, tests) the caller has decided; from the UI, files are at stake.
+      if (typeof argument !== 'string') {
+        const outputs = job.stages.filter((stage) => !job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs);
+        const choice = await vscode.window.showWarningMessage(
+          `Discard the interrupted job "${job.name}"?`,
+          { modal: true, detail: outputs.length > 0 ? `The partial outputs of its unfinished stages are deleted: ${outputs.join(', ')}.` : 'It will not be resumed.' },
+          'Discard',
+        );
+        if (choice !== 'Discard') return undefined;
+      }
+      return run(ctx, queue, { type: 'discard', jobId: job.id });
+    }),
+    vscode.commands.registerCommand('lifeline.resumeAllInterrupted', async () => {
+      const queue = requireQueue(ctx);
+      if (!queue) return undefined;
+      const interrupted = queue.jobs.filter((job) => job.state === 'interrupted');
+      if (interrupted.length === 0) {
+        void vscode.window.showInformationMessage('Lifeline: no job is interrupted.');
+        return 0;
+      }
+      const results = await Promise.allSettled(interrupted.map((job) => queue.execute({ type: 'resume', jobId: job.id })));
+      const failed = results.filter((result) => result.status === 'rejected');
+      if (failed.length > 0) void vscode.window.showErrorMessage(`Lifeline: ${failed.length} of ${interrupted.length} jobs could not be resumed: ${messageOf(failed[0]?.reason)}`);
+      return results.length - failed.length;
+    }),
+    vscode.commands.registerCommand('lifeline.pauseQueue', () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: true }))),
+    vscode.commands.registerCommand('lifeline.resumeQueue', () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: false }))),
+    vscode.commands.registerCommand('lifeline.clearFinished', () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'clearFinished' }))),
+    vscode.commands.registerCommand('lifeline.showJobOutput', async (argument: JobArgument) => {
+      const queue = ctx.queue();
+      if (!queue) return void vscode.window.showInformationMessage(`Lifeline: ${ctx.unavailableReason() ?? 'the queue is not open yet.'}`);
+      const job = await resolveJob(queue, argument, ['running', 'succeeded', 'failed', 'cancelled', 'interrupted', 'queued'], 'show the output of');
+      if (!job) return undefined;
+      const path = queue.outputLogPath(job);
+      if (!path || !existsSync(path)) return void vscode.window.showInformationMessage(`Lifeline: "${job.name}" has no output yet.`);
+      const document = await vscode.workspace.openTextDocument(vscode.Uri.file(path));
+      await vscode.window.showTextDocument(document, { preview: true });
+      return path;
+    }),
+    vscode.commands.registerCommand('lifeline.openJobDefinitions', async () => {
+      const jobs = ctx.workspaceJobs();
+      if (!jobs) return void vscode.window.showInformationMessage('Lifeline: open a folder to define its jobs.');
+      const exists = await vscode.workspace.fs.stat(jobs.uri).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) await vscode.workspace.fs.writeFile(jobs.uri, new TextEncoder().encode(TEMPLATE));
+      await vscode.window.showTextDocument(jobs.uri);
+    }),
+  ];
+}
+
+const TEMPLATE = `{
+  "version": 1,
+  "jobs": [
+    {
+      "name": "Build",
+      "command": "npm run build"
+    }
+  ]
+}
+`;
+
+function requireQueue(ctx: JobCommandContext): QueueHost | undefined {
+  const reason = ctx.unavailableReason();
+  const queue = ctx.queue();
+  if (reason || !queue) {
+    const message = `Lifeline: ${reason ?? 'the queue is still opening; try again in a moment.'}`;
+    if (reason && !vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage(message, 'Manage Workspace Trust').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('workbench.trust.manage');
+      });
+    } else void vscode.window.showWarningMessage(message);
+    return undefined;
+  }
+  return queue;
+}
+
+async function withQueue<T>(ctx: JobCommandContext, action: (queue: QueueHost) => Promise<T>): Promise<T | undefined> {
+  const queue = requireQueue(ctx);
+  return queue ? action(queue) : undefined;
+}
+
+/** Runs a command; a refusal (invalid job, wrong state) is shown, not thrown into VS Code's generic error. */
+async function run(ctx: JobCommandContext, queue: QueueHost, command: QueueCommand): Promise<string | number | undefined> {
+  try {
+    const result = await queue.execute(command);
+    return result.jobId ?? result.count;
+  } catch (error) {
+    ctx.logger.warn(`[commands] ${command.type} refused: ${messageOf(error)}`);
+    void vscode.window.showErrorMessage(`Lifeline: ${messageOf(error)}`);
+    return undefined;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return JobError.is(error) || error instanceof Error ? error.message : String(error);
+}
+
+async function chooseDefinition(ctx: JobCommandContext, argument: string | JobDefinition | undefined): Promise<JobDefinition | undefined> {
+  const workspaceJobs = ctx.workspaceJobs();
+  const definitions = (await workspaceJobs?.definitions()) ?? [];
+  if (typeof argument === 'object') return argument;
+  if (typeof argument === 'string') {
+    const found = definitions.find((definition) => definition.name === argument);
+    if (!found) void vscode.window.showErrorMessage(`Lifeline: no job named "${argument}" in .vscode/lifeline.json.`);
+    return found;
+  }
+  type Pick = vscode.QuickPickItem & { definition?: JobDefinition; action?: 'shell' | 'open' };
+  const items: Pick[] = definitions.map((definition) => ({
+    label: `$(${'stages' in definition ? 'layers' : 'play'}) ${definition.name}`,
+    description: 'stages' in definition ? `${definition.stages.length} stages` : definition.command,
+    detail: definition.tags?.length ? definition.tags.join(', ') : undefined,
+    definition,
+  }));
+  if (items.length > 0) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
+  items.push({ label: '$(terminal) Run a shell command…', action: 'shell', alwaysShow: true }, { label: '$(gear) Edit job definitions (.vscode/lifeline.json)', action: 'open', alwaysShow: true });
+  const problem = workspaceJobs?.problem;
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'Lifeline: Run Job',
+    placeHolder: problem ? `⚠ ${problem}` : definitions.length > 0 ? 'Pick a job from .vscode/lifeline.json' : 'No jobs defined in .vscode/lifeline.json yet',
+    matchOnDescription: true,
+  });
+  if (picked?.action === 'shell') await vscode.commands.executeCommand('lifeline.runShellCommand');
+  if (picked?.action === 'open') await vscode.commands.executeCommand('lifeline.openJobDefinitions');
+  return picked?.definition;
+}
+
+async function resolveJob(queue: QueueHost, argument: JobArgument, states: readonly JobState[], verb: string): Promise<Job | undefined> {
+  if (typeof argument === 'string') {
+    const job = queue.getJob(argument);
+    if (!job) void vscode.window.showErrorMessage(`Lifeline: there is no job ${argument} in the queue.`);
+    return job;
+  }
+  if (argument && typeof argument === 'object' && 'job' in argument) return queue.getJob(argument.job.id) ?? argument.job;
+  const candidates = queue.jobs.filter((job) => states.includes(job.state));
+  if (candidates.length === 0) {
+    void vscode.window.showInformationMessage(`Lifeline: no job to ${verb}.`);
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    candidates.map((job) => ({ label: job.name, description: describeJobState(job), detail: job.state === 'interrupted' ? describeRecovery(job) : undefined, job })),
+    { title: `Lifeline: ${verb[0]?.toUpperCase()}${verb.slice(1)} Job`, placeHolder: `Pick a job to ${verb}` },
+  );
+  return picked?.job;
+}

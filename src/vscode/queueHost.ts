@@ -1,0 +1,105 @@
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { CommandResult, Job, QueueCommand, QueueFlags } from '../core/jobs/jobModel';
+import type { SessionRole } from '../core/jobs/queueSession';
+import { QueueSession } from '../core/jobs/queueSession';
+import { jobFilePaths } from '../core/jobs/supervisorProtocol';
+import { SupervisorRunner } from '../core/jobs/supervisorRunner';
+import type { Logger } from '../core/logger';
+
+export interface QueueHostOptions {
+  readonly storageDirectory: string;
+  readonly extensionUri: vscode.Uri;
+  /** Relative working directories of jobs resolve against it: the first workspace folder. */
+  readonly baseDir: string;
+  readonly logger: Logger;
+}
+
+/**
+ * The workspace's queue as the extension sees it: a {@link QueueSession} whose runner is the
+ * detached supervisors, so that jobs outlive this extension host. Whichever window holds the lease
+ * runs the scheduler; every other window of the same workspace is a client of it and sees the same
+ * queue. Closing it releases the lease and leaves running jobs to their supervisors.
+ */
+export class QueueHost implements vscode.Disposable {
+  private readonly changeEmitter = new vscode.EventEmitter<void>();
+  /** Fires after any durable change of the queue, and when this window's role changes. */
+  readonly onDidChange = this.changeEmitter.event;
+  private readonly roleEmitter = new vscode.EventEmitter<SessionRole>();
+  readonly onDidChangeRole = this.roleEmitter.event;
+  private disposed = false;
+
+  private constructor(
+    private readonly session: QueueSession,
+    readonly jobsDirectory: string,
+  ) {
+    session.onDidChange(() => this.changeEmitter.fire());
+    session.onDidChangeRole((role) => {
+      this.roleEmitter.fire(role);
+      this.changeEmitter.fire();
+    });
+  }
+
+  static async open(options: QueueHostOptions): Promise<QueueHost> {
+    const jobsDirectory = join(options.storageDirectory, 'jobs');
+    const supervisorScript = vscode.Uri.joinPath(options.extensionUri, 'dist', 'supervisor.js').fsPath;
+    const session = await QueueSession.open({
+      storageDir: options.storageDirectory,
+      baseDir: options.baseDir,
+      logger: options.logger,
+      createRunner: () =>
+        new SupervisorRunner({
+          jobsDir: jobsDirectory,
+          supervisorScript,
+          logLimitBytes: outputLimitBytes(),
+          logger: options.logger,
+        }),
+    });
+    return new QueueHost(session, jobsDirectory);
+  }
+
+  get role(): SessionRole {
+    return this.session.role;
+  }
+
+  get jobs(): Job[] {
+    return this.session.jobs;
+  }
+
+  get flags(): QueueFlags | undefined {
+    return this.session.flags;
+  }
+
+  getJob(id: string): Job | undefined {
+    return this.session.getJob(id);
+  }
+
+  /** Sends a command to whichever window holds the lease; resolves once it is on disk there. */
+  execute(command: QueueCommand): Promise<CommandResult> {
+    return this.session.execute(command);
+  }
+
+  /** The output log of the job's latest attempt (undefined before it first ran). */
+  outputLogPath(job: Job): string | undefined {
+    if (job.attempts === 0) return undefined;
+    return jobFilePaths(this.jobsDirectory, job.id, job.attempts).logPath;
+  }
+
+  async close(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.dispose();
+    this.changeEmitter.dispose();
+    this.roleEmitter.dispose();
+  }
+
+  dispose(): void {
+    void this.close();
+  }
+}
+
+/** `lifeline.jobs.outputLimitMB`: the cap of each job's output log (head and tail kept). */
+function outputLimitBytes(): number {
+  const megabytes = vscode.workspace.getConfiguration('lifeline').get<number>('jobs.outputLimitMB', 8);
+  return Math.max(1, megabytes) * 1024 * 1024;
+}

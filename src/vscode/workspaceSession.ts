@@ -1,0 +1,79 @@
+import * as vscode from 'vscode';
+import type { Logger } from '../core/logger';
+import { QueueHost } from './queueHost';
+import { RecoveryController } from './recovery';
+import { WorkspaceJobs } from './workspaceJobs';
+
+/**
+ * Everything Lifeline runs for the open folder once it may run anything: the queue (lease holder
+ * or client), the job definitions, recovery, and the settings and context keys that follow the
+ * queue. Opened on activation in a trusted workspace, or when trust is granted.
+ */
+export class WorkspaceSession implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+
+  private constructor(
+    readonly queue: QueueHost,
+    readonly jobs: WorkspaceJobs,
+    private readonly logger: Logger,
+  ) {
+    this.disposables.push(
+      jobs,
+      new RecoveryController(queue, logger),
+      queue.onDidChange(() => this.updateContext()),
+      queue.onDidChangeRole((role) => {
+        if (role === 'holder') void this.applyConcurrency();
+      }),
+      vscode.workspace.onDidChangeConfiguration((event) => {
+        if (event.affectsConfiguration('lifeline.queue.concurrency')) void this.applyConcurrency();
+      }),
+    );
+    if (queue.role === 'holder') void this.applyConcurrency();
+    this.updateContext();
+  }
+
+  static async open(options: { storageDirectory: string; extensionUri: vscode.Uri; folder: vscode.WorkspaceFolder; logger: Logger }): Promise<WorkspaceSession> {
+    const jobs = new WorkspaceJobs(options.folder, options.logger);
+    try {
+      const queue = await QueueHost.open({ storageDirectory: options.storageDirectory, extensionUri: options.extensionUri, baseDir: options.folder.uri.fsPath, logger: options.logger });
+      options.logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
+      return new WorkspaceSession(queue, jobs, options.logger);
+    } catch (error) {
+      jobs.dispose();
+      throw error;
+    }
+  }
+
+  /** The setting is the truth; the queue's flag follows it (written by the holder only). */
+  private async applyConcurrency(): Promise<void> {
+    const limit = Math.min(256, Math.max(1, Math.floor(vscode.workspace.getConfiguration('lifeline').get<number>('queue.concurrency', 2))));
+    if (this.queue.role !== 'holder' || this.queue.flags?.concurrency === limit) return;
+    await this.queue.execute({ type: 'setConcurrency', limit }).then(
+      () => this.logger.info(`[queue] concurrency set to ${limit}`),
+      (error: unknown) => this.logger.warn(`[queue] could not set the concurrency: ${String(error)}`),
+    );
+  }
+
+  private readonly contextKeys = new Map<string, boolean>();
+
+  /** Context keys for menus; set only when they change, since progress changes the queue often. */
+  private updateContext(): void {
+    this.setContext('lifeline.queuePaused', this.queue.flags?.paused ?? false);
+    this.setContext('lifeline.hasInterrupted', this.queue.jobs.some((job) => job.state === 'interrupted'));
+  }
+
+  private setContext(key: string, value: boolean): void {
+    if (this.contextKeys.get(key) === value) return;
+    this.contextKeys.set(key, value);
+    void vscode.commands.executeCommand('setContext', key, value);
+  }
+
+  async close(): Promise<void> {
+    while (this.disposables.length) this.disposables.pop()?.dispose();
+    await this.queue.close();
+  }
+
+  dispose(): void {
+    void this.close();
+  }
+}
