@@ -1,13 +1,29 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
 import { extensionHostPids, newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { codeServerBin, repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineLogText, lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+
+/** Each stage marks its start and end, sleeps long enough for the host to be killed inside it, and writes its declared output. */
+function crashPipeline(): Record<string, unknown> {
+  const stage = (name: string) => ({
+    name,
+    command: `echo "start ${name}" >> marks.txt && sleep 4 && mkdir -p out && echo ${name} > out/${name}.txt && echo "end ${name}" >> marks.txt`,
+    outputs: [`out/${name}.txt`],
+  });
+  return { name: 'Crash pipeline', stages: [stage('fetch'), stage('build'), stage('report')] };
+}
+
+/** Opens the Lifeline side bar, unless it is open: a click on an active container would close it. */
+async function showLifelineViews(page: Page): Promise<void> {
+  const item = page.locator('.part.activitybar li.action-item:has(a[aria-label^="Lifeline"])');
+  if (!((await item.getAttribute('class')) ?? '').includes('checked')) await item.locator('a').click();
+}
 
 describe('the packaged .vsix (e2e)', () => {
   let home: string;
@@ -44,6 +60,10 @@ describe('the packaged .vsix (e2e)', () => {
   it('activates in a real VS Code and shows its log from the command palette', async () => {
     const workspace = join(home, 'workspace');
     cpSync(sampleWorkspace, workspace, { recursive: true });
+    const configPath = join(workspace, '.vscode', 'lifeline.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { jobs: unknown[] };
+    config.jobs.push(crashPipeline());
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
     server = await startCodeServer({ home });
     browser = await launchBrowser(home);
     page = browser.pages()[0] ?? (await browser.newPage());
@@ -59,7 +79,18 @@ describe('the packaged .vsix (e2e)', () => {
     await screenshot(page, 'vsix-installed-log');
   });
 
-  it('is activated again when its extension host is killed (SIGKILL) and restarted', async () => {
+  it('a pipeline started from the palette finishes, each stage once, although its extension host is killed (SIGKILL) mid-pipeline', async () => {
+    const marks = join(home, 'workspace', 'marks.txt');
+    const lines = (): string[] => (existsSync(marks) ? readFileSync(marks, 'utf8').trim().split('\n') : []);
+    await runCommand(page, 'Lifeline: Run Job…', { opensQuickPick: true });
+    await pickQuickItem(page, 'Crash pipeline');
+    await showLifelineViews(page);
+    const row = (state: string) => page.locator(`.monaco-list-row[aria-label^="Crash pipeline, ${state}"]`);
+    await row('running').waitFor({ state: 'visible', timeout: 30_000 });
+    // Killed inside the second stage: the first has finished, the second runs in its supervisor.
+    await waitUntil(() => lines().includes('start build'), 'the second stage to start', 30_000);
+    await screenshot(page, 'vsix-pipeline-running');
+
     const [hostPid, ...others] = extensionHostPids(server);
     assert.ok(hostPid !== undefined && others.length === 0, `one extension host, found ${[hostPid, ...others].join(', ')}`);
     const activations = () => (lifelineLogText(server.userDataDir).match(/\[activate\] Lifeline 0\.1\.0 active/g) ?? []).length;
@@ -68,6 +99,12 @@ describe('the packaged .vsix (e2e)', () => {
     await waitUntil(() => activations() > before, 'Lifeline to activate in the restarted extension host', 90_000);
     const [restarted] = extensionHostPids(server);
     assert.ok(restarted !== undefined && restarted !== hostPid);
+
+    await waitUntil(() => lines().includes('end report'), 'the pipeline to finish after the crash', 60_000);
+    assert.deepEqual(lines(), ['start fetch', 'end fetch', 'start build', 'end build', 'start report', 'end report'], 'each stage ran exactly once');
+    await showLifelineViews(page);
+    await row('succeeded').waitFor({ state: 'visible', timeout: 30_000 });
+    assert.match(lifelineLogText(server.userDataDir), /\[queue\] opened as holder with 1 job/);
     await screenshot(page, 'vsix-after-host-crash');
   });
 });

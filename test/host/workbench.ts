@@ -23,7 +23,7 @@ export async function waitForWorkbench(page: Page): Promise<void> {
  * focused row shows that title, Enter. F1 is retried when the palette does not open (focus can
  * be inside a webview or still settling after startup).
  */
-export async function runCommand(page: Page, title: string): Promise<void> {
+export async function runCommand(page: Page, title: string, options: { opensQuickPick?: boolean } = {}): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
   const focused = page.locator('.quick-input-widget .monaco-list-row.focused .label-name');
   // The palette lists the commands known when it opens; ones contributed by an extension host
@@ -42,6 +42,19 @@ export async function runCommand(page: Page, title: string): Promise<void> {
       await page.keyboard.press('Escape');
     }
   }
+  await page.keyboard.press('Enter');
+  // A command that asks with a quick pick of its own keeps the widget open, with new rows.
+  if (!options.opensQuickPick) await input.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** Picks the row whose label contains `label` in the quick pick a command opened. */
+export async function pickQuickItem(page: Page, label: string): Promise<void> {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  const focused = page.locator('.quick-input-widget .monaco-list-row.focused .label-name');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await waitUntil(async () => (await input.inputValue()) === '' || !(await input.inputValue()).startsWith('>'), 'the command palette to give way to the command\'s quick pick', 10_000);
+  await input.fill(label);
+  await waitUntil(async () => (await focused.count()) > 0 && (await focused.first().innerText()).includes(label), `the quick pick to offer "${label}"`, 10_000);
   await page.keyboard.press('Enter');
   await input.waitFor({ state: 'hidden', timeout: 10_000 });
 }
