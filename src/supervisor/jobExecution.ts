@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { CHECKPOINT_POLL_MS, CheckpointFile, checkpointFilePath } from '../core/jobs/checkpointFile';
 import { parseJobLine } from '../core/jobs/jobRunner';
 import type { RunRequest } from '../core/jobs/jobRunner';
 import { identifyProcess } from '../core/jobs/processIdentity';
@@ -19,6 +20,8 @@ export interface ExecutionOptions {
   readonly logPath: string;
   readonly logLimitBytes: number;
   readonly heartbeatMs: number;
+  /** How often the job's checkpoint file is looked at. @default CHECKPOINT_POLL_MS */
+  readonly checkpointPollMs?: number;
   readonly socketPath: string;
   /** Called after each record is on disk, so that a connected host reads it at once. */
   readonly onWrote: () => void;
@@ -38,8 +41,13 @@ export class JobExecution {
   private journal: Journal | undefined;
   private child: ChildProcess | undefined;
   private killed = false;
+  private log: CappedLog | undefined;
+  /** Named to every stage as LIFELINE_CHECKPOINT_FILE; one per run, beside its journal. */
+  private readonly checkpointFile: CheckpointFile;
 
-  constructor(private readonly options: ExecutionOptions) {}
+  constructor(private readonly options: ExecutionOptions) {
+    this.checkpointFile = new CheckpointFile(checkpointFilePath(options.journalPath), options.request.checkpoint);
+  }
 
   get jobId(): string {
     return this.options.request.jobId;
@@ -53,6 +61,8 @@ export class JobExecution {
     const { request, journalPath } = this.options;
     mkdirSync(dirname(journalPath), { recursive: true, mode: 0o700 });
     this.journal = new Journal(await createJournalFile(journalPath, 1, undefined), 0);
+    // The journal's exclusive create proved this run new: a checkpoint file by its name is an earlier run's.
+    this.checkpointFile.reset();
     await this.record({ t: 'started', jobId: request.jobId, attempt: request.attempt, supervisor: identifyProcess(process.pid), socketPath: this.options.socketPath, fromStage: request.fromStage });
   }
 
@@ -64,8 +74,9 @@ export class JobExecution {
     let exit: Exit = { exitCode: 0, signal: null };
     let log: CappedLog | undefined;
     const heartbeat = setInterval(() => void this.record({ t: 'heartbeat' }), this.options.heartbeatMs);
+    const checkpointPoll = setInterval(() => void this.readCheckpointFile(false), this.options.checkpointPollMs ?? CHECKPOINT_POLL_MS);
     try {
-      log = new CappedLog(this.options.logPath, this.options.logLimitBytes);
+      log = this.log = new CappedLog(this.options.logPath, this.options.logLimitBytes);
       for (let index = request.fromStage; index < request.stages.length && !this.killed; index++) {
         exit = await this.runStage(index, log);
         if (exit.exitCode !== 0 || exit.error !== undefined) break;
@@ -75,6 +86,8 @@ export class JobExecution {
       exit = { exitCode: null, signal: null, error: `the supervisor failed: ${error instanceof Error ? error.message : String(error)}` };
     } finally {
       clearInterval(heartbeat);
+      clearInterval(checkpointPoll);
+      this.log = undefined;
       log?.close();
     }
     // The output is complete in its file before the exit is on record.
@@ -103,7 +116,7 @@ export class JobExecution {
     return new Promise((resolve) => {
       const child = spawn(stage.command, {
         cwd: stage.cwd,
-        env: { ...baseEnv, ...stage.env, LIFELINE_JOB_ID: request.jobId, LIFELINE_ATTEMPT: String(request.attempt), LIFELINE_STAGE: stage.name, ...(request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: request.checkpoint, LIFELINE_RESUME: request.checkpoint } : {}) },
+        env: { ...baseEnv, ...stage.env, LIFELINE_JOB_ID: request.jobId, LIFELINE_ATTEMPT: String(request.attempt), LIFELINE_STAGE: stage.name, LIFELINE_CHECKPOINT_FILE: this.checkpointFile.path, ...(request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: request.checkpoint, LIFELINE_RESUME: request.checkpoint } : {}) },
         shell: true,
         detached: true, // its own process group, so one kill reaches every descendant
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -140,6 +153,8 @@ export class JobExecution {
       // before its end, whatever order the kernel reports them in.
       child.once('close', (code, signal) => {
         void started.then(async () => {
+          // What the stage last wrote to its checkpoint file belongs to it, before its end.
+          await this.readCheckpointFile(true);
           await this.record({ t: 'stageFinished', stage: index, exitCode: code, signal });
           settle({ exitCode: code, signal });
         });
@@ -150,7 +165,19 @@ export class JobExecution {
   private onLine(line: string): void {
     const parsed = parseJobLine(line);
     if (!parsed) return;
-    if (parsed.kind === 'checkpoint') void this.record({ t: 'checkpoint', checkpoint: parsed.checkpoint });
-    else void this.record({ t: 'progress', ...(parsed.fraction !== undefined ? { fraction: parsed.fraction } : {}), ...(parsed.message !== undefined ? { message: parsed.message } : {}) });
+    if (parsed.kind === 'checkpoint') {
+      this.checkpointFile.noteCheckpoint(parsed.checkpoint);
+      void this.record({ t: 'checkpoint', checkpoint: parsed.checkpoint });
+    } else {
+      void this.record({ t: 'progress', fraction: parsed.fraction, ...(parsed.message !== undefined ? { message: parsed.message } : {}) });
+    }
+  }
+
+  /** Records the checkpoint file's content when it changed; a bad file is a warning in the job's log, never a failure. */
+  private async readCheckpointFile(force: boolean): Promise<void> {
+    const reading = this.checkpointFile.read(force);
+    if (!reading) return;
+    if ('warning' in reading) this.log?.write(Buffer.from(`\n[lifeline: ${reading.warning}]\n`));
+    else await this.record({ t: 'checkpoint', checkpoint: reading.checkpoint });
   }
 }

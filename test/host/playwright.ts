@@ -22,8 +22,12 @@ export interface Locator {
   nth(index: number): Locator;
   isVisible(): Promise<boolean>;
   evaluate<R>(fn: (element: HTMLElementLike) => R): Promise<R>;
-  locator(selector: string): Locator;
+  locator(selector: string, options?: LocatorOptions): Locator;
   getAttribute(name: string): Promise<string | null>;
+  allInnerTexts(): Promise<string[]>;
+}
+export interface LocatorOptions {
+  hasText?: string | RegExp;
 }
 export interface HTMLElementLike {
   scrollTop: number;
@@ -41,7 +45,7 @@ export interface Keyboard {
 export interface Page {
   goto(url: string, options?: { waitUntil?: 'load' | 'domcontentloaded' | 'commit'; timeout?: number }): Promise<unknown>;
   exposeFunction(name: string, fn: (...args: never[]) => unknown): Promise<void>;
-  locator(selector: string): Locator;
+  locator(selector: string, options?: LocatorOptions): Locator;
   frameLocator(selector: string): FrameLocator;
   keyboard: Keyboard;
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;

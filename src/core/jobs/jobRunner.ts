@@ -33,6 +33,12 @@ export type RunEvent =
       readonly signal: string | null;
       /** Set when the job could not be started or run at all (spawn failure). */
       readonly error: string | undefined;
+      /**
+       * Set when the runner lost the job without an exit record (its supervisor died while a host
+       * watched): the job did not fail, so the scheduler makes it interrupted, with what
+       * {@link JobRunner.recover} knows, as if the loss had been found at startup.
+       */
+      readonly interrupted?: boolean;
     };
 
 /** The last facts of an interrupted run, from its runner's records. */
@@ -77,15 +83,20 @@ export interface JobRunner {
 
 /**
  * The line protocol a job uses to talk back on stdout (documented for job authors):
- * `::lifeline progress <fraction 0..1> [message]` and `::lifeline checkpoint <text>`.
+ * - `::lifeline progress <percent> [message]`: `percent` is a number from 0 to 100 (a trailing `%`
+ *   is allowed), clamped to that range and reported as a fraction (42 becomes 0.42).
+ * - `::lifeline checkpoint <text>`: everything after `checkpoint ` is the checkpoint, verbatim.
+ *
+ * Anything else, including a progress line whose percent is not a number, is ordinary output
+ * (undefined): a malformed line never breaks the job.
  */
-export function parseJobLine(line: string): { kind: 'progress'; fraction: number | undefined; message: string | undefined } | { kind: 'checkpoint'; checkpoint: string } | undefined {
+export function parseJobLine(line: string): { kind: 'progress'; fraction: number; message: string | undefined } | { kind: 'checkpoint'; checkpoint: string } | undefined {
   if (!line.startsWith('::lifeline ')) return undefined;
   const rest = line.slice('::lifeline '.length);
   if (rest.startsWith('checkpoint ')) return { kind: 'checkpoint', checkpoint: rest.slice('checkpoint '.length) };
-  const progress = /^progress\s+(\S+)(?:\s+(.*))?$/.exec(rest);
-  if (!progress) return undefined;
-  const value = Number(progress[1]);
-  const fraction = Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : undefined;
-  return { kind: 'progress', fraction, message: progress[2] };
+  const progress = /^progress\s+(\S+?)%?(?:\s+(.*))?$/.exec(rest);
+  if (!progress?.[1]) return undefined;
+  const percent = Number(progress[1]);
+  if (!Number.isFinite(percent)) return undefined;
+  return { kind: 'progress', fraction: Math.min(100, Math.max(0, percent)) / 100, message: progress[2] };
 }

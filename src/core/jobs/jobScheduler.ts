@@ -75,9 +75,7 @@ export class JobScheduler {
         // Its runner died without an exit record; its process group may live on. Stop it, or a
         // resume would run the stage twice.
         if (stopOrphanedGroup(job.process)) this.logger.warn(`[scheduler] stopped the orphaned process group ${job.process?.pid} of ${job.id}`);
-        const ended = job.stopReason === 'cancel' ? 'cancelled' : 'interrupted';
-        const known = withRecoveredRun(job, this.runner.recover?.({ jobId: job.id, attempt: job.attempts, startedAt: job.startedAt }));
-        records.push({ t: 'job', job: { ...known, state: ended, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, result: { exitCode: null, signal: null, error: ended === 'cancelled' ? 'cancelled' : 'the queue stopped while the job ran', warnings: [], files: [] } } });
+        records.push({ t: 'job', job: this.lostJob(job, job.stopReason === 'cancel' ? 'cancelled' : 'interrupted', 'the queue stopped while the job ran') });
       } else if (job.state === 'delayed') {
         this.armStart(job);
       }
@@ -151,7 +149,9 @@ export class JobScheduler {
         break;
       }
       case 'exited':
-        this.finish(job, event);
+        // A stop that was asked for ends as asked (cancelled, timed out), owner or not.
+        if (event.interrupted && job.stopReason === undefined) this.interrupt(job, event.error ?? 'its runner lost the job');
+        else this.finish(job, event);
         break;
     }
   }
@@ -182,12 +182,7 @@ export class JobScheduler {
   }
 
   private finish(job: Job, exit: { exitCode: number | null; signal: string | null; error: string | undefined }): void {
-    const timers = this.timersOf(job.id);
-    timers.job?.dispose();
-    timers.stage?.dispose();
-    timers.progress?.dispose();
-    timers.progress = undefined;
-    this.pendingProgress.delete(job.id);
+    this.disposeRunTimers(job.id);
     const now = this.clock.now();
     const files = job.stages.filter((stage) => job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => resolve(stage.cwd, output)).filter((path) => existsSync(path)));
     const base: Job = { ...job, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, finishedAt: now, actualDurationMs: job.startedAt === undefined ? undefined : now - job.startedAt };
@@ -214,6 +209,32 @@ export class JobScheduler {
     void this.update(next).then(() => this.pump());
     // The slot is free in memory now; pump after the commit too, in case this one was first.
     this.pump();
+  }
+
+  /**
+   * The runner lost a running job without an exit record (its supervisor died under a live host):
+   * interrupted, as when the loss is found at startup, and resumable from what the runner's records
+   * say. Not a failed attempt: no retry is spent.
+   */
+  private interrupt(job: Job, error: string): void {
+    this.disposeRunTimers(job.id);
+    void this.update(this.lostJob(job, 'interrupted', error)).then(() => this.pump());
+    this.pump();
+  }
+
+  /** A running job whose run ended with no exit record, folded with what its runner recorded. */
+  private lostJob(job: Job, state: 'interrupted' | 'cancelled', error: string): Job {
+    const known = withRecoveredRun(job, this.runner.recover?.({ jobId: job.id, attempt: job.attempts, startedAt: job.startedAt }));
+    return { ...known, state, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, result: { exitCode: null, signal: null, error: state === 'cancelled' ? 'cancelled' : error, warnings: [], files: [] } };
+  }
+
+  private disposeRunTimers(jobId: string): void {
+    const timers = this.timersOf(jobId);
+    timers.job?.dispose();
+    timers.stage?.dispose();
+    timers.progress?.dispose();
+    timers.progress = undefined;
+    this.pendingProgress.delete(jobId);
   }
 
   private timersOf(jobId: string): JobTimers {

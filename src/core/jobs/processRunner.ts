@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { CHECKPOINT_POLL_MS, CheckpointFile } from './checkpointFile';
 import { Emitter } from './emitter';
 import type { JobRunner, RunEvent, RunRequest } from './jobRunner';
 import { parseJobLine } from './jobRunner';
@@ -13,6 +14,8 @@ interface RunningJob {
   child: ChildProcess | undefined;
   killed: boolean;
   readonly log: WriteStream | undefined;
+  /** LIFELINE_CHECKPOINT_FILE, as supervisors offer it; only with a log folder to put it in. */
+  readonly checkpointFile: CheckpointFile | undefined;
   readonly done: Promise<void>;
 }
 
@@ -37,10 +40,14 @@ export class ProcessRunner implements JobRunner {
     const log = this.options.logDir ? createWriteStream(join(this.options.logDir, `${request.jobId}.log`), { flags: 'a', mode: 0o600 }) : undefined;
     // The output log is best effort: a job's result never depends on it.
     log?.on('error', () => undefined);
-    const job: RunningJob = { request, child: undefined, killed: false, log, done };
+    const checkpointFile = this.options.logDir ? new CheckpointFile(join(this.options.logDir, `${request.jobId}.checkpoint`), request.checkpoint) : undefined;
+    checkpointFile?.reset();
+    const job: RunningJob = { request, child: undefined, killed: false, log, checkpointFile, done };
     this.running.set(request.jobId, job);
+    const checkpointPoll = checkpointFile ? setInterval(() => this.readCheckpointFile(job, false), CHECKPOINT_POLL_MS) : undefined;
     void this.runStages(job)
       .then(async (exit) => {
+        clearInterval(checkpointPoll);
         // The output is complete in its file by the time anyone hears that the job exited.
         if (log && !log.closed) await new Promise<void>((resolve) => log.end(() => resolve()));
         this.running.delete(request.jobId);
@@ -65,6 +72,7 @@ export class ProcessRunner implements JobRunner {
         startedFired = true;
         this.fire({ type: 'stageStarted', jobId, attempt, stage: index, process: pid === undefined ? undefined : identifyProcess(pid) });
       });
+      this.readCheckpointFile(job, true);
       if (outcome.error === undefined) this.fire({ type: 'stageFinished', jobId, attempt, stage: index, exitCode: outcome.exitCode, signal: outcome.signal });
       exit = outcome;
       if (outcome.exitCode !== 0 || outcome.error !== undefined) break;
@@ -79,7 +87,7 @@ export class ProcessRunner implements JobRunner {
     return new Promise((resolve) => {
       const child = spawn(stage.command, {
         cwd: stage.cwd,
-        env: { ...process.env, ...stage.env, LIFELINE_JOB_ID: job.request.jobId, LIFELINE_ATTEMPT: String(job.request.attempt), LIFELINE_STAGE: stage.name, ...(job.request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: job.request.checkpoint } : {}) },
+        env: { ...process.env, ...stage.env, LIFELINE_JOB_ID: job.request.jobId, LIFELINE_ATTEMPT: String(job.request.attempt), LIFELINE_STAGE: stage.name, ...(job.checkpointFile ? { LIFELINE_CHECKPOINT_FILE: job.checkpointFile.path } : {}), ...(job.request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: job.request.checkpoint, LIFELINE_RESUME: job.request.checkpoint } : {}) },
         shell: this.options.shell ?? true,
         detached: true, // its own process group, so kill(-pid) reaches every descendant
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -118,8 +126,17 @@ export class ProcessRunner implements JobRunner {
     const parsed = parseJobLine(line);
     if (!parsed) return;
     const { jobId, attempt } = job.request;
-    if (parsed.kind === 'checkpoint') this.fire({ type: 'checkpoint', jobId, attempt, checkpoint: parsed.checkpoint });
-    else this.fire({ type: 'progress', jobId, attempt, fraction: parsed.fraction, message: parsed.message });
+    if (parsed.kind === 'checkpoint') {
+      job.checkpointFile?.noteCheckpoint(parsed.checkpoint);
+      this.fire({ type: 'checkpoint', jobId, attempt, checkpoint: parsed.checkpoint });
+    } else this.fire({ type: 'progress', jobId, attempt, fraction: parsed.fraction, message: parsed.message });
+  }
+
+  private readCheckpointFile(job: RunningJob, force: boolean): void {
+    const reading = job.checkpointFile?.read(force);
+    if (!reading) return;
+    if ('warning' in reading) job.log?.write(`\n[lifeline: ${reading.warning}]\n`);
+    else this.fire({ type: 'checkpoint', jobId: job.request.jobId, attempt: job.request.attempt, checkpoint: reading.checkpoint });
   }
 
   private killGroup(child: ChildProcess): void {

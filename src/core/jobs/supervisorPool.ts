@@ -19,6 +19,9 @@ export interface SupervisorPoolOptions {
 export class SupervisorPool {
   private readonly idle: SupervisorConnection[] = [];
   private readonly waiters: ((connection: SupervisorConnection | undefined) => void)[] = [];
+  /** Taken for a job and not back yet: each comes back when its job ends. */
+  private readonly busy = new Set<SupervisorConnection>();
+  private readonly watched = new WeakSet<SupervisorConnection>();
   private spawning = 0;
   private recycling = 0;
   private disposed = false;
@@ -31,12 +34,15 @@ export class SupervisorPool {
     let ready = this.idle.pop();
     if (!ready && this.recycling > 0) ready = await new Promise<SupervisorConnection | undefined>((resolve) => this.waiters.push(resolve));
     const connection = ready && !ready.closed ? ready : await this.spawn();
+    this.watch(connection);
+    this.busy.add(connection);
     this.keepWarm();
     return connection;
   }
 
   /** Takes back the supervisor of a finished job once it says it is free. */
   async recycle(connection: SupervisorConnection): Promise<void> {
+    this.busy.delete(connection);
     this.recycling++;
     const idle = await connection.whenIdle();
     this.recycling--;
@@ -56,8 +62,16 @@ export class SupervisorPool {
     const waiter = this.waiters.shift();
     if (waiter) return waiter(connection);
     if (this.disposed || this.idle.length >= this.options.maxIdle) return this.retire(connection);
+    this.watch(connection);
     this.idle.push(connection);
+  }
+
+  /** Forgets a supervisor that goes away; one listener per connection, however often it is reused. */
+  private watch(connection: SupervisorConnection): void {
+    if (this.watched.has(connection)) return;
+    this.watched.add(connection);
     connection.onDidClose(() => {
+      this.busy.delete(connection);
       const index = this.idle.indexOf(connection);
       if (index >= 0) this.idle.splice(index, 1);
     });
@@ -72,9 +86,13 @@ export class SupervisorPool {
     return SupervisorConnection.spawn({ script: this.options.script, jobsDir: this.options.jobsDir, idleExitMs: this.options.idleExitMs });
   }
 
-  /** Starts supervisors ahead of need, so that the next job costs a message and a spawn. */
+  /**
+   * Starts supervisors ahead of need, so that the next job costs a message and a spawn. Never more
+   * than `maxIdle` in all: the busy ones come back when their jobs end, and a spare beyond that
+   * would be told to exit then, a Node start (about 0.1 s of CPU) per job for nothing.
+   */
   private keepWarm(): void {
-    while (!this.disposed && this.idle.length + this.spawning < this.options.warm) {
+    while (!this.disposed && this.idle.length + this.spawning < this.options.warm && this.idle.length + this.spawning + this.busy.size < this.options.maxIdle) {
       this.spawning++;
       this.spawn()
         .then(

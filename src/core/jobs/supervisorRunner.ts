@@ -43,6 +43,8 @@ interface TrackedJob {
   stageProcess: ProcessIdentity | undefined;
   lastRecordAt: number;
   killRequested: boolean;
+  /** A read of the journal is due at the end of this task (nudges coalesce). */
+  pollQueued: boolean;
   subscriptions: Disposable[];
 }
 
@@ -171,7 +173,7 @@ export class SupervisorRunner implements JobRunner {
   private track(jobId: string, attempt: number, journalPath: string, reader = new JobJournalReader(journalPath)): TrackedJob {
     const previous = this.jobs.get(jobId);
     if (previous) this.untrack(previous);
-    const job: TrackedJob = { jobId, attempt, reader, connection: undefined, supervisor: undefined, stageProcess: undefined, lastRecordAt: Date.now(), killRequested: false, subscriptions: [] };
+    const job: TrackedJob = { jobId, attempt, reader, connection: undefined, supervisor: undefined, stageProcess: undefined, lastRecordAt: Date.now(), killRequested: false, pollQueued: false, subscriptions: [] };
     this.jobs.set(jobId, job);
     return job;
   }
@@ -185,7 +187,13 @@ export class SupervisorRunner implements JobRunner {
     job.connection = connection;
     job.subscriptions.push(
       connection.onMessage((message) => {
-        if (message.ev === 'wrote' && message.jobId === job.jobId) this.poll(job);
+        if (message.ev !== 'wrote' || message.jobId !== job.jobId || job.pollQueued) return;
+        // Nudges read from the socket together (a job's last records come in a burst) need one read of the journal.
+        job.pollQueued = true;
+        queueMicrotask(() => {
+          job.pollQueued = false;
+          this.poll(job);
+        });
       }),
     );
   }
@@ -217,7 +225,8 @@ export class SupervisorRunner implements JobRunner {
     for (const record of job.reader.read()) this.apply(job, record);
     if (this.jobs.get(job.jobId) !== job) return;
     if (stopOrphanedGroup(job.stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);
-    this.finish(job, { type: 'exited', jobId: job.jobId, attempt: job.attempt, exitCode: null, signal: null, error: 'its supervisor stopped without recording an exit' });
+    // Not a failure of the job: its owner went. The scheduler makes it interrupted (resumable).
+    this.finish(job, { type: 'exited', jobId: job.jobId, attempt: job.attempt, exitCode: null, signal: null, error: 'its supervisor stopped without recording an exit', interrupted: true });
   }
 
   private apply(job: TrackedJob, record: JobRecord): void {

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunEvent, RunRequest } from '../../../src/core/jobs/jobRunner';
@@ -48,13 +48,14 @@ describe('supervisor: runner and process trees', function () {
 
   it('runs stages in a supervisor, journals every event and hands the checkpoint in', async () => {
     const done = exited('j');
-    runner.start(request('j', ['echo one', 'echo "::lifeline progress 0.5 mid"; echo "::lifeline checkpoint got-$LIFELINE_CHECKPOINT"', 'exit 3'], { fromStage: 1, checkpoint: 'c1' }));
+    runner.start(request('j', ['echo one', 'echo "::lifeline progress oops"; echo "::lifeline progress 50 mid"; echo "::lifeline checkpoint got-$LIFELINE_CHECKPOINT"', 'exit 3'], { fromStage: 1, checkpoint: 'c1' }));
     const exit = await done;
     assert.equal(exit.exitCode, 3);
     assert.deepEqual(
       events.map((event) => event.type),
       ['started', 'stageStarted', 'progress', 'checkpoint', 'stageFinished', 'stageStarted', 'stageFinished', 'exited'],
     );
+    assert.deepEqual(events.find((event) => event.type === 'progress'), { type: 'progress', jobId: 'j', attempt: 1, fraction: 0.5, message: 'mid' });
     assert.deepEqual(events.find((event) => event.type === 'checkpoint'), { type: 'checkpoint', jobId: 'j', attempt: 1, checkpoint: 'got-c1' });
     const started = events.find((event) => event.type === 'started');
     assert.notEqual(started?.type === 'started' && started.pid, process.pid, 'a separate supervisor process ran it');
@@ -63,6 +64,33 @@ describe('supervisor: runner and process trees', function () {
       ['started', 'stageStarted', 'progress', 'checkpoint', 'stageFinished', 'stageStarted', 'stageFinished', 'exited'],
     );
     assert.match(readFileSync(jobFilePaths(jobsDir, 'j', 1).logPath, 'utf8'), /::lifeline checkpoint got-c1/);
+  });
+
+  it('a job that writes LIFELINE_CHECKPOINT_FILE: each new content is a checkpoint in the journal and in the events; an oversized file is refused with a warning in the log', async () => {
+    const go = join(dir, 'go');
+    const done = exited('cf');
+    runner.start(
+      request('cf', [
+        // Polled while the stage runs: the test lets it go on only once the first checkpoint is on record.
+        `echo "$LIFELINE_CHECKPOINT_FILE" > where.txt; printf '{"frame":120}\\n' > "$LIFELINE_CHECKPOINT_FILE"; while [ ! -e ${go} ]; do sleep 0.02; done; printf frame-240 > "$LIFELINE_CHECKPOINT_FILE.tmp"; mv "$LIFELINE_CHECKPOINT_FILE.tmp" "$LIFELINE_CHECKPOINT_FILE"`,
+        // Read once as the stage exits: too large, and then the unchanged file is no news.
+        `head -c 70000 /dev/zero | tr '\\0' x > "$LIFELINE_CHECKPOINT_FILE.tmp"; mv "$LIFELINE_CHECKPOINT_FILE.tmp" "$LIFELINE_CHECKPOINT_FILE"`,
+      ]),
+    );
+    await waitUntil(() => jobRecords(jobsDir, 'cf').some((record) => record.t === 'checkpoint'), 5000, 'the first checkpoint is on record');
+    writeFileSync(go, '');
+    const exit = await done;
+    assert.equal(exit.exitCode, 0);
+    const where = readFileSync(join(dir, 'where.txt'), 'utf8').trim();
+    assert.equal(where, jobFilePaths(jobsDir, 'cf', 1).journalPath.replace(/\.journal$/, '.checkpoint'), 'the file lies beside the run\'s journal');
+    const checkpoints = events.flatMap((event) => (event.type === 'checkpoint' ? [event.checkpoint] : []));
+    assert.deepEqual(checkpoints, ['{"frame":120}', 'frame-240']);
+    const records = jobRecords(jobsDir, 'cf').filter((record) => record.t !== 'heartbeat' && record.t !== 'started');
+    assert.deepEqual(
+      records.map((record) => (record.t === 'checkpoint' ? `checkpoint ${record.checkpoint}` : record.t === 'stageStarted' || record.t === 'stageFinished' ? `${record.t} ${record.stage}` : record.t)),
+      ['stageStarted 0', 'checkpoint {"frame":120}', 'checkpoint frame-240', 'stageFinished 0', 'stageStarted 1', 'stageFinished 1', 'exited'],
+    );
+    assert.match(readFileSync(jobFilePaths(jobsDir, 'cf', 1).logPath, 'utf8'), /checkpoint file .* is 70000 bytes, more than the limit of 65536; it is ignored/);
   });
 
   it('reuses the supervisor of a finished job for the next one', async () => {
@@ -119,12 +147,15 @@ describe('supervisor: runner and process trees', function () {
     return { grandchild, supervisor: started?.type === 'started' ? (started.pid as number) : 0 };
   };
 
-  it('a supervisor killed under a watching host: its job ends with an error and its process group is stopped', async () => {
+  it('a supervisor killed under a watching host: its job ends interrupted (not failed), with what its journal recorded, and its process group is stopped', async () => {
     const done = exited('lost');
     const { grandchild, supervisor } = await startGrandchildJob('lost');
     process.kill(supervisor, 'SIGKILL');
     const exit = await done;
+    assert.equal(exit.interrupted, true);
+    assert.equal(exit.exitCode, null);
     assert.match(exit.error ?? '', /supervisor stopped without recording an exit/);
+    assert.deepEqual(runner.recover({ jobId: 'lost', attempt: 1 }), { stage: 0, checkpoint: undefined, succeededStages: [] });
     await waitUntil(() => !isAlive(grandchild), 2000, 'the orphaned group is gone');
   });
 

@@ -1,0 +1,129 @@
+import * as assert from 'node:assert/strict';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchBrowser } from '../host/browser';
+import type { CodeServer } from '../host/codeServer';
+import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
+import { repoRoot, sampleWorkspace } from '../host/paths';
+import type { BrowserContext, Page } from '../host/playwright';
+import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+
+/**
+ * Stages mark their start (with the pid of their shell, whose parent is the job's supervisor) and
+ * their end, and write their declared output; each lasts long enough to be interrupted inside.
+ */
+function pipeline(name: string, marks: string): Record<string, unknown> {
+  const stage = (stageName: string) => ({
+    name: stageName,
+    command: `echo "start ${stageName} $$" >> ${marks} && sleep 3 && mkdir -p out && echo ${stageName} > out/${name.replace(/\W/g, '')}-${stageName}.txt && echo "end ${stageName}" >> ${marks}`,
+    outputs: [`out/${name.replace(/\W/g, '')}-${stageName}.txt`],
+  });
+  return { name, stages: [stage('fetch'), stage('build'), stage('report')] };
+}
+
+describe('jobs in the workbench (e2e)', () => {
+  let server: CodeServer;
+  let browser: BrowserContext;
+  let page: Page;
+  let workspace: string;
+
+  const marksOf = (file: string) => (): string[] => {
+    const path = join(workspace, file);
+    return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').map((line) => line.replace(/ \d+$/, '')) : [];
+  };
+  const row = (name: string, state: string) => page.locator(`.monaco-list-row[aria-label^="${name}, ${state}"]`);
+
+  async function showLifelineViews(): Promise<void> {
+    const item = page.locator('.part.activitybar li.action-item:has(a[aria-label^="Lifeline"])');
+    if (!((await item.getAttribute('class')) ?? '').includes('checked')) await item.locator('a').click();
+  }
+
+  async function runJob(name: string): Promise<void> {
+    await runCommand(page, 'Lifeline: Run Job…', { opensQuickPick: true });
+    await pickQuickItem(page, name);
+  }
+
+  before(async () => {
+    const home = newRunHome('e2e-jobs');
+    workspace = join(home, 'workspace');
+    cpSync(sampleWorkspace, workspace, { recursive: true });
+    const configPath = join(workspace, '.vscode', 'lifeline.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { jobs: unknown[] };
+    config.jobs.push(pipeline('Reload pipeline', 'reload-marks.txt'), pipeline('Recovery pipeline', 'recovery-marks.txt'));
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    server = await startCodeServer({ home });
+    browser = await launchBrowser(home);
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await waitForWorkbench(page);
+    await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'Lifeline to activate and create its storage folder');
+    await waitUntil(() => /\[queue\] opened as holder/.test(lifelineLogText(server.userDataDir)), 'the queue to open');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('a pipeline keeps running through "Developer: Reload Window" and finishes with each stage once', async () => {
+    const marks = marksOf('reload-marks.txt');
+    await runJob('Reload pipeline');
+    await showLifelineViews();
+    await row('Reload pipeline', 'running').waitFor({ state: 'visible', timeout: 30_000 });
+    await waitUntil(() => marks().includes('start build'), 'the second stage to start', 30_000);
+
+    await runCommand(page, 'Developer: Reload Window');
+    await waitForWorkbench(page);
+    await waitUntil(() => marks().includes('end report'), 'the pipeline to finish after the reload', 60_000);
+    assert.deepEqual(marks(), ['start fetch', 'end fetch', 'start build', 'end build', 'start report', 'end report']);
+    await showLifelineViews();
+    await row('Reload pipeline', 'succeeded').waitFor({ state: 'visible', timeout: 30_000 });
+    await screenshot(page, 'jobs-after-reload');
+  });
+
+  it('a job whose supervisor is killed is interrupted, offered for recovery, and resumed at the stage it lost', async () => {
+    const marks = marksOf('recovery-marks.txt');
+    await runJob('Recovery pipeline');
+    await waitUntil(() => marks().includes('start build'), 'the second stage to start', 30_000);
+    const line = readFileSync(join(workspace, 'recovery-marks.txt'), 'utf8').trim().split('\n').find((l) => l.startsWith('start build')) as string;
+    const stagePid = Number(line.split(' ').pop());
+    // The stage's shell is a child of the job's supervisor: field 4 of /proc/<pid>/stat.
+    const supervisorPid = Number(readFileSync(`/proc/${stagePid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+    assert.ok(supervisorPid > 1, `the supervisor of stage pid ${stagePid}`);
+    process.kill(supervisorPid, 'SIGKILL');
+
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: '"Recovery pipeline" was interrupted' });
+    await toast.waitFor({ state: 'visible', timeout: 30_000 });
+    assert.match(await toast.innerText(), /resumes at stage 2\/3 "build"/);
+    await showLifelineViews();
+    await page.locator('.pane-header', { hasText: 'Recovery' }).waitFor({ state: 'visible', timeout: 10_000 });
+    await row('Recovery pipeline', 'interrupted').first().waitFor({ state: 'visible', timeout: 10_000 });
+    // Its orphaned stage was stopped before anything is resumed: no stage runs twice at once.
+    await waitUntil(() => !existsSync(`/proc/${stagePid}`), 'the orphaned stage process to be stopped', 10_000);
+    await screenshot(page, 'jobs-recovery-offered');
+
+    await toast.locator('a.monaco-button, .monaco-button', { hasText: 'Resume' }).first().click();
+    await waitUntil(() => marks().includes('end report'), 'the resumed pipeline to finish', 60_000);
+    // fetch finished and its output exists: skipped. build was cut: run again from its start.
+    assert.deepEqual(marks(), ['start fetch', 'end fetch', 'start build', 'start build', 'end build', 'start report', 'end report']);
+    await row('Recovery pipeline', 'succeeded').waitFor({ state: 'visible', timeout: 30_000 });
+    await screenshot(page, 'jobs-recovered');
+  });
+
+  it('a malformed .vscode/lifeline.json is reported with its line, and the jobs read before stay', async () => {
+    const configPath = join(workspace, '.vscode', 'lifeline.json');
+    const good = readFileSync(configPath, 'utf8');
+    writeFileSync(configPath, '{\n  "version": 1,\n  "jobs": [\n    { "name": "broken" },,\n  ]\n}\n');
+    try {
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'lifeline.json line 4 is not valid JSON' });
+      await toast.waitFor({ state: 'visible', timeout: 30_000 });
+      await screenshot(page, 'jobs-malformed-config');
+      await runCommand(page, 'Lifeline: Run Job…', { opensQuickPick: true });
+      const rows = page.locator('.quick-input-widget .monaco-list-row .label-name');
+      await waitUntil(async () => (await rows.allInnerTexts()).some((text) => text.includes('Reload pipeline')), 'the jobs read before to stay on offer', 10_000);
+      await page.keyboard.press('Escape');
+    } finally {
+      writeFileSync(configPath, good);
+    }
+  });
+});

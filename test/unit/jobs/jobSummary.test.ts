@@ -1,0 +1,59 @@
+import * as assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Job } from '../../../src/core/jobs/jobModel';
+import { retryPolicySchema } from '../../../src/core/jobs/jobModel';
+import { describeJobState, describeRecovery, formatDuration, recoveryInfo } from '../../../src/core/jobs/jobSummary';
+
+function pipeline(dir: string, overrides: Partial<Job> = {}): Job {
+  return {
+    id: 'j1',
+    name: 'render',
+    kind: 'pipeline',
+    group: 'default',
+    stages: ['fetch', 'render', 'report'].map((name) => ({ name, command: `make ${name}`, cwd: dir, outputs: [`out/${name}.txt`] })),
+    priority: 0,
+    position: 1,
+    tags: [],
+    state: 'running',
+    createdAt: 0,
+    retry: retryPolicySchema.parse({}),
+    attempts: 1,
+    completedStages: [],
+    interruptions: 0,
+    ...overrides,
+  };
+}
+
+describe('jobs: how a job reads in the views', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lifeline-summary-'));
+    mkdirSync(join(dir, 'out'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('says the stage, the percentage and the message of a running pipeline', () => {
+    assert.equal(describeJobState(pipeline(dir, { currentStage: 1, progress: { fraction: 0.425, message: 'frames' } })), 'running · stage 2/3 render · 43% · frames');
+    assert.equal(describeJobState(pipeline(dir, { state: 'failed', result: { exitCode: 2, signal: null, warnings: [], files: [] } })), 'failed (exit 2)');
+    assert.equal(describeJobState(pipeline(dir, { state: 'interrupted', interruptions: 2 })), 'interrupted 2× in a row');
+    assert.equal(describeJobState(pipeline(dir, { state: 'cancelled', abandoned: true })), 'discarded');
+    assert.equal(describeJobState(pipeline(dir, { state: 'succeeded', actualDurationMs: 125_000 })), 'succeeded in 2 min 5 s');
+  });
+
+  it('tells where an interrupted pipeline resumes, checking declared outputs on disk', () => {
+    writeFileSync(join(dir, 'out', 'fetch.txt'), 'x');
+    const job = pipeline(dir, { state: 'interrupted', completedStages: ['fetch', 'render'], checkpoint: '{"frame":120}', startedAt: 1000, finishedAt: 61_000, interruptions: 1 });
+    const info = recoveryInfo(job);
+    assert.deepEqual(info.resumeStage, { index: 1, name: 'render' }, 'render finished but its output is gone: it runs again');
+    assert.deepEqual(info.outputsPresent, ['out/fetch.txt']);
+    assert.deepEqual(info.outputsMissing, ['out/render.txt']);
+    assert.equal(info.ranForMs, 60_000);
+    assert.equal(describeRecovery(job, info), 'resumes at stage 2/3 "render", from checkpoint {"frame":120}, missing output out/render.txt, had run 1 min 0 s');
+  });
+
+  it('formats durations for people', () => {
+    assert.deepEqual([formatDuration(12), formatDuration(4_400), formatDuration(3_600_000 + 120_000)], ['12 ms', '4 s', '1 h 2 min']);
+  });
+});
