@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { cpSync } from 'node:fs';
+import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
@@ -41,6 +41,14 @@ describe('restricted modes (e2e)', () => {
     await badge.waitFor({ state: 'visible', timeout: 60_000 });
     assert.equal((await badge.innerText()).trim(), 'restricted: nothing runs');
     await screenshot(page, 'untrusted-dashboard');
+
+    // The Queue view says why nothing runs, and the queue was never opened: no lease, no journal.
+    await page.locator('.part.activitybar li.action-item a[aria-label^="Lifeline"]').click();
+    await page.locator('.welcome-view-content', { hasText: 'Restricted Mode' }).waitFor({ state: 'visible', timeout: 30_000 });
+    const [storage] = lifelineStorageFolders(join(home, 'user-data'));
+    assert.ok(storage && !existsSync(join(storage, 'queue')), 'the queue stays closed in Restricted Mode');
+    assert.ok(!lifelineLogText(join(home, 'user-data')).includes('[queue] opened'));
+    await screenshot(page, 'untrusted-queue-view');
   });
 
   it('with no folder open it activates without a storage folder and its commands still work', async () => {
