@@ -43,6 +43,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   const version = String(context.extension.packageJSON.version);
   const activationId = randomUUID();
 
+  let storageDirectory: string | undefined;
+  let unavailable: string | undefined;
+  const unavailableReason = (): string | undefined =>
+    !vscode.workspace.isTrusted ? 'this workspace is in Restricted Mode, where Lifeline runs nothing. Trust it to run jobs.' : unavailable;
+  const queueChanged = new vscode.EventEmitter<void>();
+  context.subscriptions.push(queueChanged);
+  QueuePanel.source = {
+    get queue() {
+      return session?.queue;
+    },
+    get unavailableReason() {
+      return unavailableReason();
+    },
+    onDidChangeQueue: queueChanged.event,
+  };
+
   // Serializers first: a restored panel must find its serializer as soon as activation starts.
   context.subscriptions.push(
     QueuePanel.registerSerializer(context.extensionUri, logger),
@@ -62,8 +78,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     vscode.window.createTreeView('lifeline.recovery', { treeDataProvider: recoveryTree }),
   );
 
-  let storageDirectory: string | undefined;
-  let unavailable: string | undefined;
   const workspaceKey = currentWorkspaceKey();
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (workspaceKey === undefined || !folder) {
@@ -91,11 +105,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
         session = opened;
         queueTree.attach(opened.queue);
         recoveryTree.attach(opened.queue);
+        queueChanged.fire();
         return opened;
       },
       (error: unknown) => {
         unavailable = `the queue could not be opened: ${(error as Error).message}`;
         reportOpenFailure(logger, channel, unavailable);
+        queueChanged.fire();
         return undefined;
       },
     );
@@ -106,7 +122,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     ...registerJobCommands({
       queue: () => session?.queue,
       workspaceJobs: () => session?.jobs,
-      unavailableReason: () => (!vscode.workspace.isTrusted ? 'this workspace is in Restricted Mode, where Lifeline runs nothing. Trust it to run jobs.' : unavailable),
+      unavailableReason,
       logger,
     }),
     // Trust is granted without a reload (and never revoked without one): start running then.

@@ -1,5 +1,5 @@
-import type { QueuePanelCommand, QueuePanelState } from '../../src/shared/queuePanelProtocol';
-import { defaultQueuePanelState, isInitNotification } from '../../src/shared/queuePanelProtocol';
+import type { JobAction, JobRow, JobsNotification, QueuePanelCommand, QueuePanelState } from '../../src/shared/queuePanelProtocol';
+import { defaultQueuePanelState, isInitNotification, isJobsNotification } from '../../src/shared/queuePanelProtocol';
 import './style.css';
 
 interface VsCodeApi {
@@ -15,12 +15,17 @@ const vscode = acquireVsCodeApi();
 function restoredState(): QueuePanelState | undefined {
   const saved = vscode.getState() as Partial<QueuePanelState> | undefined;
   if (saved && saved.version === 1 && typeof saved.filter === 'string' && typeof saved.scrollTop === 'number') {
-    return { version: 1, filter: saved.filter, scrollTop: saved.scrollTop, selectedJobId: saved.selectedJobId };
+    return { version: 1, filter: saved.filter, scrollTop: saved.scrollTop, selectedJobId: typeof saved.selectedJobId === 'string' ? saved.selectedJobId : undefined };
   }
   return undefined;
 }
 
 let state: QueuePanelState = restoredState() ?? defaultQueuePanelState;
+let jobs: readonly JobRow[] = [];
+let unavailable: string | undefined;
+let paused = false;
+/** The saved scroll position is applied once, when the first list of jobs has been drawn. */
+let scrollRestored = false;
 
 function saveState(next: QueuePanelState): void {
   state = next;
@@ -34,29 +39,48 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<H
   return node;
 }
 
-function render(workspaceName: string, trusted: boolean): void {
+function icon(name: string): HTMLSpanElement {
+  return element('span', { className: `codicon codicon-${name}` });
+}
+
+const STATE_ICONS: Record<JobRow['state'], string> = {
+  queued: 'clock',
+  delayed: 'watch',
+  running: 'loading codicon-modifier-spin',
+  succeeded: 'pass',
+  failed: 'error',
+  cancelled: 'circle-slash',
+  interrupted: 'debug-disconnect',
+};
+
+const ACTIONS: Record<JobAction, { icon: string; title: string }> = {
+  cancel: { icon: 'debug-stop', title: 'Cancel' },
+  resume: { icon: 'debug-continue', title: 'Resume' },
+  retry: { icon: 'refresh', title: 'Run again' },
+  discard: { icon: 'trash', title: 'Discard' },
+  showOutput: { icon: 'output', title: 'Show output' },
+};
+
+function matches(job: JobRow, filter: string): boolean {
+  const needle = filter.trim().toLowerCase();
+  if (!needle) return true;
+  return [job.name, job.detail, job.state, ...job.tags].some((text) => text.toLowerCase().includes(needle));
+}
+
+function renderShell(workspaceName: string, trusted: boolean): void {
   const app = document.getElementById('app');
   if (!app) return;
-  const filter = element('input', {
-    id: 'filter',
-    type: 'search',
-    placeholder: 'Filter jobs by name, command or tag',
-    value: state.filter,
-    spellcheck: false,
-  });
+  const filter = element('input', { id: 'filter', type: 'search', placeholder: 'Filter jobs by name, command, state or tag', value: state.filter, spellcheck: false });
   filter.setAttribute('aria-label', 'Filter jobs');
-  filter.addEventListener('input', () => saveState({ ...state, filter: filter.value }));
+  filter.addEventListener('input', () => {
+    saveState({ ...state, filter: filter.value });
+    renderJobs();
+  });
 
   const list = element('div', { id: 'jobs', className: 'jobs', tabIndex: 0 });
-  list.setAttribute('role', 'list');
-  list.append(
-    element(
-      'p',
-      { className: 'empty' },
-      element('span', { className: 'codicon codicon-inbox' }),
-      ' No jobs in the queue.',
-    ),
-  );
+  list.setAttribute('role', 'listbox');
+  list.setAttribute('aria-label', 'Jobs');
+  list.addEventListener('keydown', (event) => onListKey(event));
   let scrollTimer: number | undefined;
   list.addEventListener('scroll', () => {
     window.clearTimeout(scrollTimer);
@@ -66,24 +90,106 @@ function render(workspaceName: string, trusted: boolean): void {
   const header = element(
     'header',
     {},
-    element('h1', {}, element('span', { className: 'codicon codicon-pulse' }), ` Queue — ${workspaceName}`),
+    element('h1', {}, icon('pulse'), ` Queue — ${workspaceName}`),
     element('span', { className: trusted ? 'badge' : 'badge warning', id: 'trust' }, trusted ? 'trusted' : 'restricted: nothing runs'),
+    element('span', { className: 'badge warning', id: 'paused', hidden: true }, 'paused'),
   );
-  const logButton = element('button', { id: 'show-log', type: 'button', title: 'Show the Lifeline log' }, element('span', { className: 'codicon codicon-output' }), ' Log');
+  const runButton = element('button', { id: 'run-job', type: 'button', title: 'Queue a job', disabled: !trusted }, icon('play'), ' Run Job');
+  runButton.addEventListener('click', () => vscode.postMessage({ type: 'runJob' }));
+  const logButton = element('button', { id: 'show-log', type: 'button', title: 'Show the Lifeline log' }, icon('output'), ' Log');
   logButton.addEventListener('click', () => vscode.postMessage({ type: 'showLog' }));
 
-  app.replaceChildren(header, element('div', { className: 'toolbar' }, filter, logButton), list);
+  app.replaceChildren(header, element('div', { className: 'toolbar' }, filter, runButton, logButton), list);
   app.setAttribute('aria-busy', 'false');
-  list.scrollTop = state.scrollTop;
+  renderJobs();
+}
+
+function renderJobs(): void {
+  const list = document.getElementById('jobs');
+  if (!list) return;
+  const pausedBadge = document.getElementById('paused');
+  if (pausedBadge) pausedBadge.hidden = !paused;
+  const visible = jobs.filter((job) => matches(job, state.filter));
+  if (visible.length === 0) {
+    const text = unavailable ?? (jobs.length === 0 ? 'No jobs in the queue.' : `No job matches “${state.filter}”.`);
+    list.replaceChildren(element('p', { className: 'empty' }, icon(unavailable ? 'info' : 'inbox'), ` ${text}`));
+    return;
+  }
+  list.replaceChildren(...visible.map((job) => renderRow(job)));
+  if (!scrollRestored && jobs.length > 0) {
+    scrollRestored = true;
+    list.scrollTop = state.scrollTop;
+  }
+}
+
+function renderRow(job: JobRow): HTMLElement {
+  const selected = job.id === state.selectedJobId;
+  const row = element('div', { className: `job state-${job.state}${selected ? ' selected' : ''}`, id: `job-${job.id}` });
+  row.dataset.jobId = job.id;
+  row.setAttribute('role', 'option');
+  row.setAttribute('aria-selected', String(selected));
+  row.setAttribute('aria-label', `${job.name}, ${job.description}`);
+  const buttons = element('span', { className: 'actions' });
+  for (const action of job.actions) {
+    const { icon: name, title } = ACTIONS[action];
+    const button = element('button', { className: 'icon-button', type: 'button', title: `${title} “${job.name}”` }, icon(name));
+    button.dataset.action = action;
+    button.setAttribute('aria-label', `${title} ${job.name}`);
+    button.addEventListener('click', (event) => {
+      event.stopPropagation();
+      vscode.postMessage({ type: 'jobAction', action, jobId: job.id });
+    });
+    buttons.append(button);
+  }
+  const progress = element('span', { className: 'progress' });
+  if (job.progress !== undefined) progress.style.width = `${Math.round(job.progress * 100)}%`;
+  row.append(
+    element('span', { className: 'state-icon' }, icon(STATE_ICONS[job.state])),
+    element('span', { className: 'name' }, job.name),
+    element('span', { className: 'description' }, job.description),
+    element('span', { className: 'detail' }, job.detail),
+    buttons,
+    progress,
+  );
+  row.addEventListener('click', () => select(job.id));
+  return row;
+}
+
+function select(jobId: string | undefined): void {
+  saveState({ ...state, selectedJobId: jobId });
+  renderJobs();
+  if (jobId) document.getElementById(`job-${jobId}`)?.scrollIntoView({ block: 'nearest' });
+}
+
+function onListKey(event: KeyboardEvent): void {
+  const visible = jobs.filter((job) => matches(job, state.filter));
+  const index = visible.findIndex((job) => job.id === state.selectedJobId);
+  if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+    event.preventDefault();
+    const next = visible[Math.min(visible.length - 1, Math.max(0, index + (event.key === 'ArrowDown' ? 1 : -1)))];
+    if (next) select(next.id);
+  } else if (event.key === 'Enter' && index >= 0) {
+    const job = visible[index];
+    if (job?.actions.includes('showOutput')) vscode.postMessage({ type: 'jobAction', action: 'showOutput', jobId: job.id });
+  }
+}
+
+function onJobs(message: JobsNotification): void {
+  jobs = message.jobs;
+  paused = message.paused;
+  unavailable = message.unavailable;
+  renderJobs();
+  document.body.dataset.jobs = String(jobs.length);
 }
 
 window.addEventListener('message', (event: MessageEvent<unknown>) => {
   const message = event.data;
+  if (isJobsNotification(message)) return onJobs(message);
   if (!isInitNotification(message)) return;
   // The host's copy is used only when the webview has none of its own (a panel restored by the
   // host from Lifeline's store rather than from VS Code's saved webview state).
   if (!restoredState()) state = message.state;
-  render(message.workspaceName, message.trusted);
+  renderShell(message.workspaceName, message.trusted);
   document.body.dataset.ready = 'true';
 });
 

@@ -28,7 +28,18 @@ export interface StateChangedCommand {
 export interface ShowLogCommand {
   readonly type: 'showLog';
 }
-export type QueuePanelCommand = ReadyCommand | StateChangedCommand | ShowLogCommand;
+export type JobAction = 'cancel' | 'retry' | 'resume' | 'discard' | 'showOutput';
+export const jobActions: readonly JobAction[] = ['cancel', 'retry', 'resume', 'discard', 'showOutput'];
+/** A button on a job row: the host checks the job's state again before acting. */
+export interface JobActionCommand {
+  readonly type: 'jobAction';
+  readonly action: JobAction;
+  readonly jobId: string;
+}
+export interface RunJobCommand {
+  readonly type: 'runJob';
+}
+export type QueuePanelCommand = ReadyCommand | StateChangedCommand | ShowLogCommand | JobActionCommand | RunJobCommand;
 
 // host -> webview
 export interface InitNotification {
@@ -37,7 +48,32 @@ export interface InitNotification {
   readonly workspaceName: string;
   readonly trusted: boolean;
 }
-export type QueuePanelNotification = InitNotification;
+/** One job as the dashboard shows it: display text made by the host, so the views agree. */
+export interface JobRow {
+  readonly id: string;
+  readonly name: string;
+  readonly state: 'queued' | 'delayed' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+  readonly description: string;
+  /** The command, or the stages' names: what the filter matches besides name and tags. */
+  readonly detail: string;
+  readonly tags: readonly string[];
+  /** 0..1 while running with a known progress. */
+  readonly progress: number | undefined;
+  readonly actions: readonly JobAction[];
+}
+/** The queue as it is now; sent on every change, at most a few times a second. */
+export interface JobsNotification {
+  readonly type: 'jobs';
+  readonly jobs: readonly JobRow[];
+  readonly paused: boolean;
+  /** Why the queue is not shown (Restricted Mode, no folder, still opening), or undefined. */
+  readonly unavailable: string | undefined;
+}
+export type QueuePanelNotification = InitNotification | JobsNotification;
+
+export function isJobsNotification(message: unknown): message is JobsNotification {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'jobs';
+}
 
 export function isInitNotification(message: unknown): message is InitNotification {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'init';

@@ -14,4 +14,6 @@ export const queuePanelCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }).strict(),
   z.object({ type: z.literal('stateChanged'), state: queuePanelStateSchema }).strict(),
   z.object({ type: z.literal('showLog') }).strict(),
+  z.object({ type: z.literal('runJob') }).strict(),
+  z.object({ type: z.literal('jobAction'), action: z.enum(['cancel', 'retry', 'resume', 'discard', 'showOutput']), jobId: z.string().min(1).max(200) }).strict(),
 ]) satisfies z.ZodType<QueuePanelCommand>;

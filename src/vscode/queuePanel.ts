@@ -1,9 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Logger } from '../core/logger';
-import type { InitNotification, QueuePanelState } from '../shared/queuePanelProtocol';
+import type { Job } from '../core/jobs/jobModel';
+import { describeJobState } from '../core/jobs/jobSummary';
+import type { InitNotification, JobAction, JobRow, JobsNotification, QueuePanelState } from '../shared/queuePanelProtocol';
 import { defaultQueuePanelState, queuePanelViewType } from '../shared/queuePanelProtocol';
 import { queuePanelCommandSchema, queuePanelStateSchema } from '../shared/queuePanelSchemas';
+import type { QueueHost } from './queueHost';
+
+/** Where the dashboard gets the queue: it may open after the panel (trust granted, slow disk). */
+export interface QueueSource {
+  readonly queue: QueueHost | undefined;
+  readonly unavailableReason: string | undefined;
+  /** Fires when the queue opens or closes. */
+  readonly onDidChangeQueue: vscode.Event<void>;
+}
+
+const ACTION_COMMANDS: Record<JobAction, string> = {
+  cancel: 'lifeline.cancelJob',
+  retry: 'lifeline.retryJob',
+  resume: 'lifeline.resumeJob',
+  discard: 'lifeline.discardJob',
+  showOutput: 'lifeline.showJobOutput',
+};
+
+/** The queue changes with every progress line; the webview needs it a few times a second at most. */
+const POST_INTERVAL_MS = 200;
 
 /**
  * The Queue dashboard: one webview panel, restored after a reload by its serializer from the
@@ -13,6 +35,9 @@ export class QueuePanel implements vscode.Disposable {
   private static current: QueuePanel | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private state: QueuePanelState;
+
+  /** Set once by the extension, before any panel exists. */
+  static source: QueueSource | undefined;
 
   static show(extensionUri: vscode.Uri, logger: Logger): QueuePanel {
     if (QueuePanel.current) {
@@ -55,6 +80,37 @@ export class QueuePanel implements vscode.Disposable {
       // Trust can be granted while the panel is open (never revoked without a reload).
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.postInit()),
     );
+    const source = QueuePanel.source;
+    if (source) this.disposables.push(source.onDidChangeQueue(() => this.followQueue()));
+    this.followQueue();
+  }
+
+  private queueSubscription: vscode.Disposable | undefined;
+  private postTimer: NodeJS.Timeout | undefined;
+  private lastPostAt = 0;
+  private ready = false;
+
+  private followQueue(): void {
+    this.queueSubscription?.dispose();
+    this.queueSubscription = QueuePanel.source?.queue?.onDidChange(() => this.schedulePost());
+    this.schedulePost();
+  }
+
+  /** Posts the queue now, or once the interval since the last post has passed (the last state wins). */
+  private schedulePost(): void {
+    if (!this.ready || this.postTimer) return;
+    const wait = Math.max(0, this.lastPostAt + POST_INTERVAL_MS - Date.now());
+    this.postTimer = setTimeout(() => {
+      this.postTimer = undefined;
+      this.lastPostAt = Date.now();
+      void this.panel.webview.postMessage(this.jobsNotification());
+    }, wait);
+  }
+
+  private jobsNotification(): JobsNotification {
+    const source = QueuePanel.source;
+    const queue = source?.queue;
+    return { type: 'jobs', jobs: queue?.jobs.map(toRow) ?? [], paused: queue?.flags?.paused ?? false, unavailable: queue ? undefined : (source?.unavailableReason ?? 'The queue is opening.') };
   }
 
   get viewState(): QueuePanelState {
@@ -70,7 +126,9 @@ export class QueuePanel implements vscode.Disposable {
     const message = parsed.data;
     switch (message.type) {
       case 'ready':
+        this.ready = true;
         this.postInit();
+        this.schedulePost();
         break;
       case 'stateChanged':
         this.state = message.state;
@@ -78,6 +136,19 @@ export class QueuePanel implements vscode.Disposable {
       case 'showLog':
         void vscode.commands.executeCommand('lifeline.showLog');
         break;
+      case 'runJob':
+        void vscode.commands.executeCommand('lifeline.runJob');
+        break;
+      case 'jobAction': {
+        // The id goes to the same command the tree uses, which looks the job up and checks its state.
+        const job = QueuePanel.source?.queue?.getJob(message.jobId);
+        if (!job) {
+          this.logger.warn(`[queuePanel] ignored ${message.action} of an unknown job ${message.jobId}`);
+          break;
+        }
+        void vscode.commands.executeCommand(ACTION_COMMANDS[message.action], { kind: 'job', job });
+        break;
+      }
     }
   }
 
@@ -127,6 +198,8 @@ export class QueuePanel implements vscode.Disposable {
     if (this.disposed) return;
     this.disposed = true;
     if (QueuePanel.current === this) QueuePanel.current = undefined;
+    clearTimeout(this.postTimer);
+    this.queueSubscription?.dispose();
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
@@ -145,5 +218,24 @@ function panelOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.
     enableScripts: true,
     enableCommandUris: false,
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist')],
+  };
+}
+
+function toRow(job: Job): JobRow {
+  const actions: JobAction[] = [];
+  if (job.state === 'queued' || job.state === 'delayed' || job.state === 'running') actions.push('cancel');
+  if (job.state === 'interrupted' || job.state === 'failed') actions.push('resume');
+  if (job.state === 'failed' || job.state === 'cancelled' || job.state === 'succeeded' || job.state === 'interrupted') actions.push('retry');
+  if (job.state === 'interrupted') actions.push('discard');
+  if (job.attempts > 0) actions.push('showOutput');
+  return {
+    id: job.id,
+    name: job.name,
+    state: job.state,
+    description: describeJobState(job),
+    detail: job.kind === 'pipeline' ? job.stages.map((stage) => stage.name).join(' → ') : (job.stages[0]?.command ?? ''),
+    tags: job.tags,
+    progress: job.state === 'running' ? job.progress?.fraction : undefined,
+    actions,
   };
 }

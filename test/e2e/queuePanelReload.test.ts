@@ -31,19 +31,32 @@ describe('Queue dashboard in a real browser (e2e)', () => {
     await server?.stop();
   });
 
-  it('opens from the command palette and comes back after "Developer: Reload Window" with its filter', async () => {
+  it('shows the live queue, and comes back after "Developer: Reload Window" with its filter and selection', async () => {
+    for (const command of ['echo first job', 'echo second job']) {
+      await runCommand(page, 'Lifeline: Run Shell Command…', { opensQuickPick: true });
+      await page.locator('.quick-input-widget .quick-input-box input').fill(command);
+      await page.keyboard.press('Enter');
+    }
     await runCommand(page, 'Lifeline: Open Queue Dashboard');
-    const filter = webviewFrame(page).locator('body[data-ready="true"] #filter');
+    const frame = webviewFrame(page);
+    const filter = frame.locator('body[data-ready="true"] #filter');
     await filter.waitFor({ state: 'visible', timeout: 60_000 });
-    await filter.fill('render pipeline');
-    assert.equal(await filter.inputValue(), 'render pipeline');
+    const row = (name: string) => frame.locator(`.job[aria-label^="${name}, succeeded"]`);
+    await row('echo second job').waitFor({ state: 'visible', timeout: 30_000 });
+    await row('echo first job').waitFor({ state: 'visible', timeout: 30_000 });
+    await row('echo second job').click();
+    await filter.fill('job');
+    assert.equal(await row('echo second job').getAttribute('aria-selected'), 'true');
     await screenshot(page, 'queue-panel-before-reload');
 
     await runCommand(page, 'Developer: Reload Window');
     await waitForWorkbench(page);
     const restored = webviewFrame(page).locator('body[data-ready="true"] #filter');
     await restored.waitFor({ state: 'visible', timeout: 90_000 });
-    assert.equal(await restored.inputValue(), 'render pipeline');
+    assert.equal(await restored.inputValue(), 'job');
+    const selected = webviewFrame(page).locator('.job[aria-selected="true"]');
+    await selected.waitFor({ state: 'visible', timeout: 30_000 });
+    assert.match((await selected.getAttribute('aria-label')) ?? '', /^echo second job, succeeded/);
     const title = await page.locator('.tabs-container .tab.active .label-name').first().innerText();
     assert.equal(title.trim(), 'Lifeline Queue');
     await screenshot(page, 'queue-panel-after-reload');
