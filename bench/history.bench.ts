@@ -4,7 +4,6 @@ import { createWriteStream, mkdirSync, promises as fs, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ActiveHistory } from '../src/core/history/activeHistory';
-import { FileHistoryLog } from '../src/core/history/fileHistoryLog';
 import { entryColumns, entryToRow, parseEntry } from '../src/core/history/historyEntry';
 import type { HistoryEntry } from '../src/core/history/historyEntry';
 import { exportHistory } from '../src/core/history/historyExport';
@@ -14,6 +13,7 @@ import { writeIndex } from '../src/core/history/shardIndex';
 import type { ShardInfo } from '../src/core/history/shardIndex';
 import { buildShard, planShards, shardFileName } from '../src/core/history/shardWriter';
 import { loadSqlJs } from '../src/core/history/sqlLoader';
+import { writeSnapshot } from '../src/core/storage/snapshot';
 import type { BenchContext, BenchFigure, BenchSuite } from './harness';
 import { percentile, round } from './harness';
 
@@ -79,8 +79,9 @@ async function seedActive(dir: string, count: number): Promise<void> {
   });
   active.db.exec(`COMMIT; UPDATE meta SET value = ${count} WHERE key = 'appliedSeq'`);
   insert.free();
-  await new FileHistoryLog(dir).writeImage(active.db.export());
-  active.close();
+  // As the durable log's snapshot: generation 1, holding no journal record yet.
+  await writeSnapshot(join(dir, 'history.snapshot'), active.db.export(), { generation: 1, sequence: 0 });
+  await active.close();
 }
 
 /** A store append, then a floor append (same bytes, fdatasync'd the same way), set by set in one loop. */
@@ -88,7 +89,7 @@ async function appendFigures(context: BenchContext, active: number, label: strin
   const dir = join(context.scratchDir, `append-${label}`);
   mkdirSync(dir, { recursive: true });
   await seedActive(dir, active);
-  const { history } = await JobHistory.open({ directory: dir, log: new FileHistoryLog(dir), wasmPath, maxActiveEntries: 10_000_000, compactAfterBytes: Number.MAX_SAFE_INTEGER });
+  const { history } = await JobHistory.open({ directory: dir, wasmPath, maxActiveEntries: 10_000_000, compactAfterBytes: Number.MAX_SAFE_INTEGER });
   const floor = await fs.open(join(dir, 'floor.log'), 'a');
   const rounds = Math.max(100, Math.round(1000 * context.scale));
   const entries = makeEntries(rounds, start + threeYears, 86_400_000, 11, `append-${label}-`);
@@ -194,7 +195,7 @@ export const suite: BenchSuite = {
     const batchDir = join(context.scratchDir, 'batch');
     mkdirSync(batchDir, { recursive: true });
     // 1,100 jobs of one day: the batch is the oldest 1,000, one month, so one or two shards.
-    const batch = await JobHistory.open({ directory: batchDir, log: new FileHistoryLog(batchDir), wasmPath, maxActiveEntries: 100, archiveMargin: 10_000_000, archiveBatchSize: 1000 });
+    const batch = await JobHistory.open({ directory: batchDir, wasmPath, maxActiveEntries: 100, archiveMargin: 10_000_000, archiveBatchSize: 1000 });
     for (const entry of makeEntries(1100, start + threeYears, 86_400_000, 5, 'batch-')) await batch.history.append(entry);
     await batch.history.whenIdle();
     gc?.();

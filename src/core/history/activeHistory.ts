@@ -1,170 +1,111 @@
-import type { Database, SqlJsStatic, SqlValue, Statement } from './sqlLoader';
-import { entryColumns, entryToRow, rowToEntry } from './historyEntry';
+import type { StorageEvent } from '../storage/storeEvents';
+import type { Database, SqlJsStatic, SqlValue } from './sqlLoader';
+import { rowToEntry } from './historyEntry';
 import type { HistoryEntry } from './historyEntry';
 import { HistoryError } from './historyErrors';
-import type { HistoryLog, HistoryRecord, LogDamage, UnsequencedRecord } from './historyLog';
+import { historyCodec, unwrapHistoryError } from './historyDatabase';
+import type { HistoryCodecOptions, HistoryDatabase } from './historyDatabase';
+import type { HistoryLog, HistoryRecord, HistoryStore, UnsequencedRecord } from './historyLog';
 import { decodeCursor, encodeCursor, filterSql, keysetSql, queryKey, sortColumns } from './historyQuery';
 import type { HistoryFilter, Page, SortColumn, SortDirection } from './historyQuery';
-import { migrate, schemaVersion } from './schema';
+import { schemaVersion } from './schema';
 import { selectRows } from './selectRows';
-import type { MigrateOptions } from './schema';
 
 export interface ActiveOpenReport {
   /** Set when the image was migrated: from and to schema version. */
   readonly migrated?: { readonly from: number; readonly to: number };
-  /** The image failed its checksum or did not open: it went to quarantine and the history opened from the journal alone. */
+  /**
+   * What the storage core found wrong while opening (torn tail cut, file quarantined, opened from a
+   * backup, state lost), in order. Empty when everything verified.
+   */
+  readonly storageEvents: readonly StorageEvent[];
+  /** The snapshot was damaged: it went here (quarantine/) and the history opened from what verifies. */
   readonly imageQuarantinedTo?: string;
-  readonly journalDamage?: LogDamage;
+  /** The history was rebuilt from the newest good backup plus the journal (after damage). */
+  readonly recoveredFromBackup?: boolean;
+  /** Something acknowledged could not be recovered: a file went to quarantine, or no good snapshot or backup was found. */
+  readonly lost: boolean;
 }
 
-export interface ActiveOpenOptions {
-  /** The automatic backup before a migration: receives the image as it was. */
-  readonly beforeMigrate?: (image: Uint8Array, fromVersion: number, toVersion: number) => Promise<void>;
-  readonly migrations?: MigrateOptions['migrations'];
-  readonly targetVersion?: number;
-}
+export type ActiveOpenOptions = HistoryCodecOptions;
 
 /**
  * The active history: an in-memory sql.js database whose every change is first a journal record
- * (acknowledged when durable) and whose whole image is exported only when compacting.
+ * (acknowledged when durable, then applied by the store) and whose whole image is exported only
+ * when compacting.
  */
 export class ActiveHistory {
-  private readonly insert: Statement;
-  private readonly deleteJob: Statement;
-  private readonly setMeta: Statement;
   private closed = false;
 
   private constructor(
-    readonly db: Database,
-    private readonly log: HistoryLog,
+    private readonly store: HistoryStore<HistoryDatabase>,
     private lastSeq: number,
-  ) {
-    this.appliedUpTo = lastSeq;
-    const columns = entryColumns.filter((column) => this.hasColumn(column));
-    this.insert = db.prepare(`INSERT INTO entries(seq, ${columns.join(', ')}) VALUES (?, ${columns.map(() => '?').join(', ')})`);
-    this.insertColumns = columns;
-    this.deleteJob = db.prepare('DELETE FROM entries WHERE job_id = ?');
-    this.setMeta = db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)');
-  }
-  private readonly insertColumns: readonly (typeof entryColumns)[number][];
+  ) {}
 
   static async open(SQL: SqlJsStatic, log: HistoryLog, options: ActiveOpenOptions = {}): Promise<{ active: ActiveHistory; report: ActiveOpenReport }> {
-    let image: Uint8Array | undefined;
-    let imageQuarantinedTo: string | undefined;
+    const { codec, migrated } = historyCodec(SQL, options);
+    const opened = await log.open(codec).catch((error: unknown) => {
+      throw unwrapHistoryError(error);
+    });
+    const active = new ActiveHistory(opened.store, 0);
     try {
-      image = await log.readImage();
+      // Creates the database now when there was no snapshot (a fresh history).
+      active.lastSeq = opened.store.state.appliedSeq;
+      // A migrated image is written at once, so the next start neither migrates nor backs up again.
+      if (migrated()) await active.compact();
     } catch (error) {
-      if (!HistoryError.is(error, 'corruptActive')) throw error;
-      imageQuarantinedTo = await log.quarantineImage('checksum');
+      await active.close();
+      throw unwrapHistoryError(error);
     }
-    let db = openImage(SQL, image);
-    if (!db) {
-      imageQuarantinedTo = await log.quarantineImage('unreadable');
-      db = new SQL.Database();
-    }
-    // Durability is our journal's job. SQLite's own rollback journal would be a file in
-    // emscripten's in-memory FS, created and written on every transaction: a third of an append.
-    db.exec('PRAGMA journal_mode = MEMORY; PRAGMA locking_mode = EXCLUSIVE; PRAGMA temp_store = MEMORY;');
-    let migrated: { from: number; to: number } | undefined;
-    try {
-      const result = await migrate(db, {
-        targetVersion: options.targetVersion,
-        migrations: options.migrations,
-        beforeMigrate: async (from, to) => {
-          if (image && options.beforeMigrate) await options.beforeMigrate(image, from, to);
-        },
-      });
-      if (result.from > 0 && result.from !== result.to) migrated = result;
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-    const appliedSeq = Number(metaValue(db, 'appliedSeq') ?? 0);
-    const active = new ActiveHistory(db, log, appliedSeq);
-    const { records, damage } = await log.replay();
-    for (const record of records) if (record.seq > appliedSeq) active.apply(record);
-    // A migrated image is written at once, so the next start neither migrates nor backs up again.
-    if (migrated) await active.compact();
-    return { active, report: { migrated, imageQuarantinedTo, journalDamage: damage } };
+    const events = opened.events;
+    const quarantined = events.find((event) => event.type === 'quarantined' && event.reason === 'corruptSnapshot');
+    return {
+      active,
+      report: {
+        migrated: migrated(),
+        storageEvents: events,
+        imageQuarantinedTo: quarantined?.type === 'quarantined' ? quarantined.quarantinePath : undefined,
+        recoveredFromBackup: events.some((event) => event.type === 'recoveredFromBackup') || undefined,
+        lost: events.some((event) => event.type === 'quarantined' || event.type === 'stateLost'),
+      },
+    };
   }
 
-  private hasColumn(name: string): boolean {
-    const result = this.db.exec(`SELECT 1 FROM pragma_table_info('entries') WHERE name = '${name}'`);
-    return result.length > 0;
+  get db(): Database {
+    return this.store.state.db;
   }
-
   get schemaVersion(): number {
     return schemaVersion(this.db);
   }
   get appliedSeq(): number {
-    return this.appliedUpTo;
+    return this.store.state.appliedSeq;
   }
   get archivedBatch(): number {
-    return Number(metaValue(this.db, 'archivedBatch') ?? 0);
+    return this.store.state.archivedBatch;
   }
-  /** Kept in memory: `count(*)` scans the table, and append must not cost more as the history grows. */
   get count(): number {
-    if (this.rowCount === undefined) this.rowCount = Number(this.db.exec('SELECT count(*) FROM entries')[0]?.values[0]?.[0] ?? 0);
-    return this.rowCount;
+    return this.store.state.count;
   }
-  private rowCount: number | undefined;
 
-  /** Appends records durably, then applies them. Resolves when they are on disk and visible. */
+  /** Appends records durably; resolves when they are on disk and applied (in commit order). */
   async commit(records: readonly UnsequencedRecord[]): Promise<void> {
     this.assertOpen();
     const sequenced = records.map((record) => ({ ...record, seq: ++this.lastSeq }) as HistoryRecord);
-    const appended = this.log.append(sequenced);
-    // Apply in seq order whatever order the appends settle in: the image's appliedSeq must mean
-    // "every record up to here", or a compaction would truncate a record the image lacks.
-    const applied = this.applying.then(() => appended).then(() => {
-      for (const record of sequenced) this.apply(record);
-    });
-    this.applying = applied.catch(() => undefined);
-    await applied;
-  }
-  private applying: Promise<void> = Promise.resolve();
-  /** Every record up to this seq is in the database (records past it may be on their way to disk). */
-  private appliedUpTo: number;
-
-  /** Idempotent by job id: an add replaces the same job's row, a drop of an absent job does nothing. */
-  private apply(record: HistoryRecord): void {
-    this.db.exec('SAVEPOINT apply');
-    try {
-      if (record.t === 'add') {
-        const row = entryToRow(record.entry);
-        this.deleteJob.run([record.entry.jobId]);
-        const replaced = this.db.getRowsModified();
-        this.insert.run([record.seq, ...this.insertColumns.map((column) => row[column])]);
-        if (this.rowCount !== undefined) this.rowCount += 1 - replaced;
-      } else {
-        for (const jobId of record.jobIds) {
-          this.deleteJob.run([jobId]);
-          if (this.rowCount !== undefined) this.rowCount -= this.db.getRowsModified();
-        }
-        if (record.batch > this.archivedBatch) this.setMeta.run(['archivedBatch', record.batch]);
-      }
-      this.setMeta.run(['appliedSeq', record.seq]);
-      this.db.exec('RELEASE apply');
-    } catch (error) {
-      this.db.exec('ROLLBACK TO apply; RELEASE apply');
-      this.rowCount = undefined;
-      throw error;
-    }
-    this.lastSeq = Math.max(this.lastSeq, record.seq);
-    this.appliedUpTo = Math.max(this.appliedUpTo, record.seq);
+    await this.store.commit(sequenced);
   }
 
-  /** Folds the journal into a new image. Appends may continue meanwhile; only records up to the export are dropped. */
+  /** Folds the journal into a new snapshot. Appends continue meanwhile. */
   async compact(): Promise<void> {
     this.assertOpen();
-    const upTo = this.appliedUpTo;
-    const bytes = this.db.export();
-    await this.log.writeImage(bytes);
-    await this.log.truncate(upTo);
+    await this.store.compact();
   }
 
   get journalBytes(): number {
-    return this.log.journalBytes;
+    return this.store.journalBytes;
+  }
+  /** Journal records the snapshot does not hold yet: compaction has work when this is above 0. */
+  get journalRecords(): number {
+    return this.store.journalRecords;
   }
 
   /** The oldest entries past `keep`, by order of arrival: what archival moves out. */
@@ -208,41 +149,18 @@ export class ActiveHistory {
     if (this.closed) throw new HistoryError('closed', 'The job history is closed.');
   }
 
-  close(): void {
+  /** Waits for a running compaction, closes the journal, then frees the database. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.insert.free();
-    this.deleteJob.free();
-    this.setMeta.free();
-    this.db.close();
+    try {
+      await this.store.close();
+    } finally {
+      this.store.state.close();
+    }
   }
 }
 
 export function clampLimit(limit: number | undefined): number {
   return Math.max(1, Math.min(1000, Math.floor(limit ?? 50)));
-}
-
-function metaValue(db: Database, key: string): SqlValue | undefined {
-  const statement = db.prepare('SELECT value FROM meta WHERE key = ?');
-  try {
-    statement.bind([key]);
-    return statement.step() ? statement.get()[0] : undefined;
-  } finally {
-    statement.free();
-  }
-}
-
-/** Opens an image and proves it is a database; undefined when it is not (the caller quarantines it). */
-function openImage(SQL: SqlJsStatic, image: Uint8Array | undefined): Database | undefined {
-  if (!image) return new SQL.Database();
-  let db: Database | undefined;
-  try {
-    db = new SQL.Database(image);
-    db.exec('SELECT count(*) FROM sqlite_master');
-    if (schemaVersion(db) > 0) db.exec('SELECT value FROM meta LIMIT 1; SELECT seq FROM entries LIMIT 1');
-    return db;
-  } catch {
-    db?.close();
-    return undefined;
-  }
 }

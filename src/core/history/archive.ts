@@ -12,6 +12,8 @@ import type { ShardCacheOptions } from './shardCache';
 import { emptyIndex, maxIndexedTags, readIndex, shardMayMatch, writeIndex } from './shardIndex';
 import type { ArchiveIndex, ShardInfo } from './shardIndex';
 import { writeShards } from './shardWriter';
+import { isKeyProblem, openShardFile } from './shardSeal';
+import type { RecordCipher } from '../storage/cipher';
 import { selectRows } from './selectRows';
 
 /** A shard the caller must be told about: it failed its checksum (or vanished) and its entries are gone from view. */
@@ -55,7 +57,9 @@ export class Archive {
     private readonly onLost: ((lost: LostShard) => void) | undefined,
   ) {
     this.cache = new ShardCache(SQL, this.shardsDir, cacheOptions);
+    this.cipher = cacheOptions.cipher;
   }
+  private readonly cipher: RecordCipher | undefined;
 
   get shardsDir(): string {
     return join(this.directory, 'shards');
@@ -84,7 +88,7 @@ export class Archive {
     } catch (error) {
       if (!HistoryError.is(error, 'corruptIndex')) throw error;
       await quarantineFile(directory, join(directory, 'index.json'));
-      const rebuilt = await rebuildIndex(SQL, join(directory, 'shards'));
+      const rebuilt = await rebuildIndex(SQL, join(directory, 'shards'), cacheOptions.cipher);
       index = rebuilt.index;
       indexRebuilt = true;
       // A shard file that does not open is damage, not a crash leftover: keep it for the user.
@@ -120,7 +124,7 @@ export class Archive {
   /** Seals a batch: shards first, then the index naming them (each written atomically). */
   async addBatch(entries: readonly HistoryEntry[], maxShardBytes: number): Promise<{ batch: number; shards: ShardInfo[] }> {
     const batch = this.index.nextBatch;
-    const shards = entries.length > 0 ? await writeShards(this.SQL, this.shardsDir, entries, batch, maxShardBytes) : [];
+    const shards = entries.length > 0 ? await writeShards(this.SQL, this.shardsDir, entries, batch, maxShardBytes, this.cipher) : [];
     this.index = { ...this.index, nextBatch: batch + 1, shards: [...this.index.shards, ...shards] };
     await writeIndex(this.directory, this.index);
     return { batch, shards };
@@ -257,14 +261,14 @@ async function quarantineFile(archiveDir: string, path: string): Promise<string>
 }
 
 /** Rebuilds index.json from the shard files themselves, when the index is damaged. */
-async function rebuildIndex(SQL: SqlJsStatic, shardsDir: string): Promise<{ index: ArchiveIndex; unreadable: string[] }> {
+async function rebuildIndex(SQL: SqlJsStatic, shardsDir: string, cipher: RecordCipher | undefined): Promise<{ index: ArchiveIndex; unreadable: string[] }> {
   const index = emptyIndex();
   const unreadable: string[] = [];
   for (const file of (await fs.readdir(shardsDir)).filter((name) => name.endsWith('.shard')).sort()) {
     const bytes = await fs.readFile(join(shardsDir, file));
     let db: Database | undefined;
     try {
-      db = new SQL.Database(bytes);
+      db = new SQL.Database(await openShardFile(file, bytes, cipher));
       const summary = selectRows(db, 'SELECT count(*) AS n, min(finished_at) AS lo, max(finished_at) AS hi FROM entries', [])[0] ?? {};
       const states: Partial<Record<JobFinalState, number>> = {};
       for (const row of selectRows(db, 'SELECT state, count(*) AS n FROM entries GROUP BY state', [])) {
@@ -280,7 +284,9 @@ async function rebuildIndex(SQL: SqlJsStatic, shardsDir: string): Promise<{ inde
         tags: tags.length > maxIndexedTags ? null : tags.sort(),
       });
       index.nextBatch = Math.max(index.nextBatch, batch + 1);
-    } catch {
+    } catch (error) {
+      // Without the right key a shard is intact but unreadable: refuse, never quarantine it.
+      if (isKeyProblem(error)) throw error;
       unreadable.push(file);
     } finally {
       db?.close();

@@ -1,9 +1,13 @@
+import { z } from 'zod';
+import type { DurableCodec } from '../storage/durableRecovery';
+import type { StorageEvent } from '../storage/storeEvents';
 import type { HistoryEntry } from './historyEntry';
+import { parseEntry } from './historyEntry';
 
 /**
- * One durable change to the active history. `seq` rises by one per record and is stored in the
- * image as `appliedSeq`, so replaying a record the image already holds is a no-op: that is what
- * makes a crash between "write image" and "truncate journal" harmless.
+ * One durable change to the active history. The storage core applies each acknowledged record
+ * exactly once (its own sequence numbers skip what the snapshot holds); `seq` is the row's key in
+ * the database, the order of arrival that paging and archival use.
  */
 export type HistoryRecord =
   /** A finished job, or a copy restored from the archive (then `entry.restoredFrom` is set). */
@@ -16,75 +20,90 @@ export type UnsequencedRecord =
   | { readonly t: 'add'; readonly entry: HistoryEntry }
   | { readonly t: 'drop'; readonly batch: number; readonly jobIds: readonly string[] };
 
-/** What replay found wrong with the journal, for the caller to tell the user. */
-export type LogDamage =
-  /** The last record was cut short by a crash: cut back to the last good record (nothing acknowledged is lost). */
-  | { readonly kind: 'tornTail'; readonly bytes: number; readonly droppedRecord: boolean }
-  /** A bad record with valid ones after it: the journal went to quarantine and replay stops before the damage. */
-  | { readonly kind: 'corrupt'; readonly quarantinedTo: string; readonly lostRecords: number };
+const recordSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('add'), seq: z.number().int().min(1), entry: z.unknown() }),
+  z.object({ t: z.literal('drop'), seq: z.number().int().min(1), batch: z.number().int().min(0), jobIds: z.array(z.string()) }),
+]);
 
-export interface ReplayResult {
-  readonly records: readonly HistoryRecord[];
-  readonly damage?: LogDamage;
+export function encodeHistoryRecord(record: HistoryRecord): Uint8Array {
+  return Buffer.from(JSON.stringify(record), 'utf8');
 }
 
-/**
- * The history's durability: a journal of appended records plus an image (the exported sql.js
- * database). It maps one-to-one onto the storage core's DurableStore (journal + snapshot); the
- * file-backed twin below serves until that is wired in.
- */
-export interface HistoryLog {
-  /** Resolves once every record is on disk (one fdatasync serves concurrent callers). */
-  append(records: readonly HistoryRecord[]): Promise<void>;
-  /**
-   * The last image written, or undefined when there is none yet.
-   * Rejects with HistoryError('corruptActive') when it fails its checksum.
-   */
-  readImage(): Promise<Uint8Array | undefined>;
-  /** The journal's records in order (possibly some the image already holds: callers skip by seq). */
-  replay(): Promise<ReplayResult>;
-  /** Atomically replaces the image: after a crash it is the old one or the new one, never a mix. */
-  writeImage(bytes: Uint8Array): Promise<void>;
-  /** Forgets records with seq <= upToSeq, which the image now holds. Crash-safe. */
-  truncate(upToSeq: number): Promise<void>;
-  /** Moves the image aside (to quarantine/ on disk); returns where it went. */
-  quarantineImage(reason: string): Promise<string>;
-  /** Bytes appended since the last truncate, to decide when to compact. */
+/** Validates on read (STYLE.md rule 4): a record that does not parse is damage, not a crash later. */
+export function decodeHistoryRecord(bytes: Uint8Array): HistoryRecord {
+  const parsed = recordSchema.parse(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')));
+  return parsed.t === 'add' ? { t: 'add', seq: parsed.seq, entry: parseEntry(parsed.entry) } : parsed;
+}
+
+/** The opened history store: the storage core's DurableStore has exactly this shape. */
+export interface HistoryStore<S> {
+  /** The acknowledged state (the active database). */
+  readonly state: S;
+  /** Resolves once the records are on disk and applied to `state`. */
+  commit(records: readonly HistoryRecord[]): Promise<void>;
+  /** Folds the journal into a new snapshot (the one place the whole database is exported). */
+  compact(): Promise<void>;
+  /** Bytes of the current journal (its header included). */
   readonly journalBytes: number;
+  /** Journal records since the last compaction. */
+  readonly journalRecords: number;
+  /** Waits for a running compaction, then closes the journal. Does not free `state`. */
   close(): Promise<void>;
 }
 
-/** The in-memory twin (STYLE.md rule 2): same contract, nothing on disk. */
-export class MemoryHistoryLog implements HistoryLog {
-  private records: HistoryRecord[] = [];
-  private image: Uint8Array | undefined;
-  journalBytes = 0;
-  readonly quarantined: Uint8Array[] = [];
+/**
+ * The history's durability: a snapshot (the exported sql.js database) plus a journal of appended
+ * records. DurableHistoryLog puts it on the storage core; MemoryHistoryLog is the in-memory twin.
+ */
+export interface HistoryLog {
+  /**
+   * Opens the store with the history's codec. Damage found while opening is in `events` (also
+   * given to the log's own event listener); a missing or wrong key, a newer format or a failed
+   * migration rejects with the StorageError that says so, and nothing is moved.
+   */
+  open<S>(codec: DurableCodec<S, HistoryRecord>): Promise<{ store: HistoryStore<S>; events: readonly StorageEvent[] }>;
+}
 
-  async append(records: readonly HistoryRecord[]): Promise<void> {
-    for (const record of records) {
-      // A deep copy, as a disk round trip would give.
-      this.records.push(JSON.parse(JSON.stringify(record)) as HistoryRecord);
-      this.journalBytes += JSON.stringify(record).length + 10;
-    }
+/** The in-memory twin (STYLE.md rule 2): same contract, nothing on disk. Survives close and reopen. */
+export class MemoryHistoryLog implements HistoryLog {
+  /** Snapshot payload (the exported database), as the durable log would write it. */
+  image: Uint8Array | undefined;
+  /** Encoded records since the last compaction. */
+  records: Uint8Array[] = [];
+
+  async open<S>(codec: DurableCodec<S, HistoryRecord>): Promise<{ store: HistoryStore<S>; events: readonly StorageEvent[] }> {
+    let state = this.image ? await codec.decodeSnapshot(new Uint8Array(this.image)) : codec.empty();
+    for (const bytes of this.records) state = codec.apply(state, decodeHistoryRecord(bytes));
+    let closed = false;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the store object outlives this call
+    const log = this;
+    const store: HistoryStore<S> = {
+      get state() {
+        return state;
+      },
+      get journalBytes() {
+        return log.records.reduce((sum, bytes) => sum + bytes.length + 20, 0);
+      },
+      get journalRecords() {
+        return log.records.length;
+      },
+      async commit(records) {
+        if (closed) throw new Error('The history store is closed.');
+        // A round trip through the bytes, as the disk would give.
+        const encoded = records.map(encodeHistoryRecord);
+        log.records.push(...encoded);
+        for (const bytes of encoded) state = codec.apply(state, decodeHistoryRecord(bytes));
+      },
+      async compact() {
+        const count = log.records.length;
+        const payload = await codec.snapshot(state)();
+        log.image = payload instanceof Uint8Array ? new Uint8Array(payload) : new Uint8Array(Buffer.concat(payload));
+        log.records = log.records.slice(count);
+      },
+      async close() {
+        closed = true;
+      },
+    };
+    return { store, events: [] };
   }
-  async readImage(): Promise<Uint8Array | undefined> {
-    return this.image && new Uint8Array(this.image);
-  }
-  async replay(): Promise<ReplayResult> {
-    return { records: [...this.records] };
-  }
-  async writeImage(bytes: Uint8Array): Promise<void> {
-    this.image = new Uint8Array(bytes);
-  }
-  async truncate(upToSeq: number): Promise<void> {
-    this.records = this.records.filter((record) => record.seq > upToSeq);
-    this.journalBytes = this.records.reduce((sum, record) => sum + JSON.stringify(record).length + 10, 0);
-  }
-  async quarantineImage(): Promise<string> {
-    if (this.image) this.quarantined.push(this.image);
-    this.image = undefined;
-    return 'memory';
-  }
-  async close(): Promise<void> {}
 }

@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
+import type { AuditSink } from '../storage/auditLog';
+import type { RecordCipher } from '../storage/cipher';
+import type { StorageEvent } from '../storage/storeEvents';
+import { fileBackupSource } from '../storage/fileBackupSource';
+import type { OwnedBackupSource } from '../storage/fileBackupSource';
 import { ActiveHistory } from './activeHistory';
 import type { ActiveOpenReport } from './activeHistory';
 import { Archive } from './archive';
@@ -10,18 +15,30 @@ import type { HistoryEntry, HistoryEntryInput } from './historyEntry';
 import { HistoryError } from './historyErrors';
 import { computeStatistics, estimateDuration, findEarlierRuns } from './historyInsights';
 import type { DurationEstimate, EarlierRunsRequest, HistoryStatistics, StatisticsRequest } from './historyInsights';
+import { DurableHistoryLog } from './durableHistoryLog';
 import type { HistoryLog } from './historyLog';
 import type { HistoryFilter, Page, SortColumn, SortDirection } from './historyQuery';
 import type { Migration } from './schema';
 import { loadSqlJs } from './sqlLoader';
+import type { SqlJsStatic } from './sqlLoader';
 
 const dropSlice = 200;
 
 export interface JobHistoryOptions {
-  /** Folder of the history; the archive lives in `<directory>/archive`. */
+  /** Folder of the history: `history.snapshot`, `history.<generation>.journal`, and the archive in `<directory>/archive`. */
   readonly directory: string;
-  /** The active history's journal and image. */
-  readonly log: HistoryLog;
+  /** The active history's snapshot and journal. @default a DurableHistoryLog in `directory` */
+  readonly log?: HistoryLog;
+  /**
+   * Encrypts the active history (snapshot and journal, through the storage core) and every
+   * archive shard written from now on. A history written with a key never opens without it.
+   */
+  readonly cipher?: RecordCipher;
+  /** Storage events of the default log: damage found while opening, compactions. Offer the newest backup on damage. */
+  readonly onStorageEvent?: (event: StorageEvent) => void;
+  /** The history part of the newest good backup, asked for only when the active snapshot is damaged. */
+  readonly loadFallback?: () => Promise<Uint8Array | undefined>;
+  readonly audit?: AuditSink;
   /** sql-wasm.wasm: dist/sql-wasm.wasm beside the bundle at run time. */
   readonly wasmPath: string;
   /** Entries kept active (`lifeline.history.maxActiveEntries`). @default 100 */
@@ -71,7 +88,9 @@ export class JobHistory {
 
   private constructor(
     readonly active: ActiveHistory,
-    readonly archive: Archive,
+    private currentArchive: Archive,
+    /** Its `durableStore` is the history's backup part when it is a DurableHistoryLog. */
+    readonly log: HistoryLog,
     private readonly options: JobHistoryOptions,
     private readonly logger: Logger,
   ) {
@@ -81,20 +100,30 @@ export class JobHistory {
   static async open(options: JobHistoryOptions): Promise<{ history: JobHistory; report: HistoryOpenReport }> {
     const logger = options.logger ?? nullLogger;
     const SQL = await loadSqlJs(options.wasmPath);
-    const { active, report } = await ActiveHistory.open(SQL, options.log, options);
+    const log =
+      options.log ??
+      new DurableHistoryLog({
+        directory: options.directory,
+        cipher: options.cipher,
+        logger,
+        audit: options.audit,
+        onEvent: options.onStorageEvent,
+        loadFallback: options.loadFallback,
+        compactAfterBytes: options.compactAfterBytes,
+      });
+    const { active, report } = await ActiveHistory.open(SQL, log, options);
     let opened: Awaited<ReturnType<typeof Archive.open>>;
     try {
-      opened = await Archive.open(SQL, join(options.directory, 'archive'), { maxBytes: options.shardCacheBytes, idleMs: options.shardIdleMs }, (lost) => {
-        logger.warn(`[history] archive shard ${lost.file} is damaged or missing: ${lost.count} entries of ${lost.month} lost${lost.quarantinedTo ? `; moved to ${lost.quarantinedTo}` : ''}`);
-        options.onLostShard?.(lost);
-      });
+      opened = await JobHistory.openArchive(SQL, options, logger);
     } catch (error) {
-      active.close();
+      await active.close();
       throw error;
     }
-    const history = new JobHistory(active, opened.archive, options, logger);
+    const history = new JobHistory(active, opened.archive, log, options, logger);
     const reconciledBatches = await history.reconcile();
-    if (report.imageQuarantinedTo) logger.error(`[history] the saved history was damaged and moved to ${report.imageQuarantinedTo}`);
+    if (report.lost) {
+      logger.error(`[history] the saved history was damaged: ${report.storageEvents.map((event) => ('detail' in event ? event.detail : event.type)).join('; ')}`);
+    }
     history.schedule(async () => {
       await history.archiveOverflow(0);
       await history.retention();
@@ -125,6 +154,51 @@ export class JobHistory {
       await this.active.commit([{ t: 'drop', batch: last ? batch : this.active.archivedBatch, jobIds: ids.slice(start, start + dropSlice) }]);
     }
     return batches;
+  }
+
+  get archive(): Archive {
+    return this.currentArchive;
+  }
+
+  private static openArchive(SQL: SqlJsStatic, options: JobHistoryOptions, logger: Logger): ReturnType<typeof Archive.open> {
+    return Archive.open(SQL, join(options.directory, 'archive'), { maxBytes: options.shardCacheBytes, idleMs: options.shardIdleMs, cipher: options.cipher }, (lost) => {
+      logger.warn(`[history] archive shard ${lost.file} is damaged or missing: ${lost.count} entries of ${lost.month} lost${lost.quarantinedTo ? `; moved to ${lost.quarantinedTo}` : ''}`);
+      options.onLostShard?.(lost);
+    });
+  }
+
+  /**
+   * The sealed archive as backup parts (`history-archive.index.json` and one
+   * `history-archive.shards.<file>` per shard, as stored: sealed shards stay encrypted), for a
+   * backup the user asked to include the archive in. Combine it with durableBackupSource (which
+   * holds the active history, `log.durableStore`) through combineBackupSources. Reading waits
+   * for archival, so index and shards agree; a restore reopens the archive and reconciles.
+   */
+  archiveBackupSource(): OwnedBackupSource {
+    const directory = (): string => this.archive.directory;
+    return fileBackupSource({
+      prefix: 'history-archive.',
+      list: () => this.run(async () => ['index.json', ...this.archive.shards.map((shard) => `shards.${shard.file}`)]),
+      path: (file) => (file.startsWith('shards.') ? join(directory(), 'shards', file.slice('shards.'.length)) : join(directory(), file)),
+      summary: (file, bytes) => (file === 'index.json' ? `${this.archive.count} archived entries` : `${bytes} bytes`),
+      afterInstall: () => this.reloadArchive().then(() => undefined),
+    });
+  }
+
+  /**
+   * Reopens the archive from its files and reconciles the active history with it. Call it after a
+   * restore (of the active history, the archive, or both): batches the restored active history
+   * does not know as archived are dropped from it, by job id, so no entry shows twice.
+   */
+  reloadArchive(): Promise<{ lostShards: readonly LostShard[]; reconciledBatches: readonly number[] }> {
+    this.assertOpen();
+    return this.run(async () => {
+      const SQL = await loadSqlJs(this.options.wasmPath);
+      const opened = await JobHistory.openArchive(SQL, this.options, this.logger);
+      this.currentArchive.close();
+      this.currentArchive = opened.archive;
+      return { lostShards: opened.lost, reconciledBatches: await this.reconcile() };
+    });
   }
 
   /** Records a finished job. Resolves once it is durable and visible to queries. */
@@ -217,7 +291,7 @@ export class JobHistory {
     await this.run(async () => {
       await this.archiveOverflow(0);
       await this.retention();
-      if (this.active.journalBytes > 0) await this.active.compact();
+      if (this.active.journalRecords > 0) await this.active.compact();
       this.archive.closeShards();
     });
   }
@@ -278,11 +352,10 @@ export class JobHistory {
     await this.maintenance;
     this.closed = true;
     try {
-      if (this.active.journalBytes > 0) await this.active.compact();
+      if (this.active.journalRecords > 0) await this.active.compact();
     } finally {
       this.archive.close();
-      this.active.close();
-      await this.options.log.close();
+      await this.active.close();
     }
   }
 }

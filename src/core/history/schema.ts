@@ -75,14 +75,18 @@ export interface MigrateOptions {
  * transactional, so a failing step leaves the database exactly as it was, and we say so.
  */
 export async function migrate(db: Database, options: MigrateOptions = {}): Promise<{ from: number; to: number }> {
+  const target = options.targetVersion ?? currentSchemaVersion;
+  const from = checkVersion(db, target);
+  if (from > 0 && from < target && options.beforeMigrate) await options.beforeMigrate(from, target);
+  return migrateNow(db, options);
+}
+
+/** The same without the backup hook, synchronously: for a database just created, which has nothing to back up. */
+export function migrateNow(db: Database, options: Omit<MigrateOptions, 'beforeMigrate'> = {}): { from: number; to: number } {
   const migrations = options.migrations ?? activeMigrations;
   const target = options.targetVersion ?? currentSchemaVersion;
-  const from = schemaVersion(db);
-  if (from > target) {
-    throw new HistoryError('unsupportedVersion', `The job history was written by a newer Lifeline (schema ${from}; this one knows ${target}). Update Lifeline to open it.`);
-  }
+  const from = checkVersion(db, target);
   if (from === target) return { from, to: target };
-  if (from > 0 && options.beforeMigrate) await options.beforeMigrate(from, target);
   const steps = migrations.filter((m) => m.version > from && m.version <= target).sort((a, b) => a.version - b.version);
   let step: Migration | undefined;
   db.exec('BEGIN');
@@ -99,6 +103,14 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
     );
   }
   return { from, to: target };
+}
+
+function checkVersion(db: Database, target: number): number {
+  const from = schemaVersion(db);
+  if (from > target) {
+    throw new HistoryError('unsupportedVersion', `The job history was written by a newer Lifeline (schema ${from}; this one knows ${target}). Update Lifeline to open it.`);
+  }
+  return from;
 }
 
 /**

@@ -1,15 +1,19 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import type { RecordCipher } from '../storage/cipher';
 import type { Database, SqlJsStatic } from './sqlLoader';
 import { HistoryError } from './historyErrors';
 import type { ShardInfo } from './shardIndex';
+import { openShardFile } from './shardSeal';
 
 export interface ShardCacheOptions {
   /** Open shards are evicted, least recently used first, past this many bytes. @default 16 MiB */
   readonly maxBytes?: number;
   /** Every shard is closed after this long without a query: paging has stopped. @default 30000 */
   readonly idleMs?: number;
+  /** Opens sealed (encrypted) shards; plain shards open without it. */
+  readonly cipher?: RecordCipher;
 }
 
 const shardPageCacheKiB = 256;
@@ -32,6 +36,7 @@ export class ShardCache {
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly maxBytes: number;
   private readonly idleMs: number;
+  private readonly cipher: RecordCipher | undefined;
 
   constructor(
     private readonly SQL: SqlJsStatic,
@@ -40,6 +45,7 @@ export class ShardCache {
   ) {
     this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
     this.idleMs = options.idleMs ?? 30_000;
+    this.cipher = options.cipher;
   }
 
   get openCount(): number {
@@ -75,10 +81,23 @@ export class ShardCache {
   private async load(info: ShardInfo): Promise<Database> {
     const cached = this.open.get(info.file);
     if (cached) return cached.db;
-    const { buffer, bytes } = await this.read(info);
+    const read = await this.read(info);
+    let { buffer, bytes } = read;
     if (createHash('sha256').update(bytes).digest('hex') !== info.sha256) {
       this.release(buffer);
       throw new HistoryError('corruptShard', `Archive shard ${info.file} fails its checksum.`);
+    }
+    let image: Uint8Array;
+    try {
+      image = await openShardFile(info.file, bytes, this.cipher);
+    } catch (error) {
+      this.release(buffer);
+      throw error;
+    }
+    if (image !== bytes) {
+      // A sealed shard: the file buffer is free again, the database runs on the opened image.
+      this.release(buffer);
+      buffer = bytes = Buffer.from(image.buffer, image.byteOffset, image.byteLength);
     }
     const db = new this.SQL.Database(bytes);
     // The whole file is already in memory (emscripten's FS): SQLite's own page cache would be a

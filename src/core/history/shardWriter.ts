@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../storage/atomicFile';
+import type { RecordCipher } from '../storage/cipher';
 import type { SqlJsStatic } from './sqlLoader';
 import { entryColumns, entryToRow } from './historyEntry';
 import type { HistoryEntry, JobFinalState } from './historyEntry';
 import { createShardSchema, currentSchemaVersion, indexShard } from './schema';
 import { maxIndexedTags } from './shardIndex';
 import type { ShardInfo } from './shardIndex';
+import { sealShard } from './shardSeal';
 
 /** Bytes a row takes in a shard, relative to its JSON: table, three indexes and the FTS index. */
 const shardOverhead = 1.45;
@@ -97,14 +99,19 @@ export function shardFileName(month: string, batch: number, part: number): strin
   return `${month}-b${String(batch).padStart(6, '0')}-${String(part).padStart(3, '0')}.shard`;
 }
 
-/** Writes a batch's shards, each atomically and durably; the caller then records them in the index. */
-export async function writeShards(SQL: SqlJsStatic, shardsDir: string, entries: readonly HistoryEntry[], batch: number, maxShardBytes: number): Promise<ShardInfo[]> {
+/**
+ * Writes a batch's shards, each atomically and durably (sealed when a cipher is given); the caller
+ * then records them in the index. `bytes` and `sha256` in the index describe the file as stored.
+ */
+export async function writeShards(SQL: SqlJsStatic, shardsDir: string, entries: readonly HistoryEntry[], batch: number, maxShardBytes: number, cipher?: RecordCipher): Promise<ShardInfo[]> {
   await fs.mkdir(shardsDir, { recursive: true });
   const infos: ShardInfo[] = [];
   const parts = planShards(entries, maxShardBytes);
   for (const [part, partEntries] of parts.entries()) {
     const file = shardFileName(monthOf(partEntries[0]?.finishedAt ?? 0), batch, part);
-    const { info, bytes } = await buildShard(SQL, partEntries, batch, file);
+    const built = await buildShard(SQL, partEntries, batch, file);
+    const bytes = await sealShard(built.bytes, cipher);
+    const info = bytes === built.bytes ? built.info : { ...built.info, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
     await writeFileAtomic(join(shardsDir, file), bytes);
     infos.push(info);
   }

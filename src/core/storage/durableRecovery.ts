@@ -31,6 +31,8 @@ export interface DurableCodec<S, R> {
   snapshot(state: S): () => Promise<SnapshotPayload>;
   /** Throws on a payload it does not understand; the snapshot is then treated as damage. */
   decodeSnapshot(payload: Uint8Array): S | Promise<S>;
+  /** Frees a state the store no longer holds (replaced by a restore), for states that own resources such as a sql.js database. */
+  dispose?(state: S): void;
 }
 
 export interface StoreLayout {
@@ -78,8 +80,19 @@ export interface Recovered<S> {
   readonly compactionDue: boolean;
 }
 
+/**
+ * Intact but unreadable by this code or this key: the caller must act (update, give the key, look at
+ * a failed migration), and the file must stay where it is. A codec's decodeSnapshot throws
+ * 'unsupportedVersion' or 'migrationFailed' for a payload it recognises but cannot bring up to date.
+ */
 function isKeyOrVersionProblem(error: unknown): boolean {
-  return StorageError.is(error, 'missingKey') || StorageError.is(error, 'wrongKey') || StorageError.is(error, 'decryptFailed') || StorageError.is(error, 'unsupportedVersion');
+  return (
+    StorageError.is(error, 'missingKey') ||
+    StorageError.is(error, 'wrongKey') ||
+    StorageError.is(error, 'decryptFailed') ||
+    StorageError.is(error, 'unsupportedVersion') ||
+    StorageError.is(error, 'migrationFailed')
+  );
 }
 
 /**

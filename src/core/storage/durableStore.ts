@@ -134,6 +134,14 @@ export class DurableStore<S, R> {
   get state(): S {
     return this.currentState;
   }
+  /** Bytes in the current journal generation (what compaction would fold); cheaper than metrics(). */
+  get journalBytes(): number {
+    return this.journal.size;
+  }
+  /** Records in the current journal generation: 0 right after a compaction. */
+  get journalRecords(): number {
+    return this.journal.records;
+  }
   /** Sequence number of the last acknowledged record. */
   get sequence(): number {
     return this.journal.sequence;
@@ -208,6 +216,8 @@ export class DurableStore<S, R> {
     try {
       state = await this.options.codec.decodeSnapshot(decoded.payload);
     } catch (error) {
+      // Intact but newer than this code, or a migration that failed: not damage.
+      if (StorageError.is(error, 'unsupportedVersion') || StorageError.is(error, 'migrationFailed')) throw error;
       throw new StorageError('corruptSnapshot', `The snapshot for ${this.name} does not hold a valid state: ${(error as Error).message}`, { cause: error });
     }
     await this.runExclusive(async () => {
@@ -221,9 +231,11 @@ export class DurableStore<S, R> {
         compress: this.options.compress ?? false,
       });
       const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher);
+      const previous = this.currentState;
       await this.journal.rotate(next, () => {
         this.currentState = state;
       });
+      this.options.codec.dispose?.(previous);
       await this.removeJournalsBelow(generation);
       this.options.audit?.record({ store: this.name, action: 'restore', detail: { sequence, bytes: snapshot.length } });
     });

@@ -1,10 +1,11 @@
 import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileHistoryLog } from '../../../src/core/history/fileHistoryLog';
 import { parseEntry } from '../../../src/core/history/historyEntry';
 import { HistoryError } from '../../../src/core/history/historyErrors';
 import { MemoryHistoryLog } from '../../../src/core/history/historyLog';
+import { readSnapshotHeader, writeSnapshot } from '../../../src/core/storage/snapshot';
+import type { StorageEvent } from '../../../src/core/storage/storeEvents';
 import type { JobHistory } from '../../../src/core/history/jobHistory';
 import { day, epoch, makeEntry, openHistory, tempDir } from './historyFixtures';
 
@@ -109,16 +110,15 @@ describe('history archive', () => {
   });
 
   it('at idle archives, applies retention, compacts and closes the shards; a closed history refuses work', async () => {
-    const log = new FileHistoryLog(dir.path);
-    const { history } = await openHistory(dir.path, { log, maxActiveEntries: 10, archiveMargin: 1000, compactAfterBytes: 1e9, compactIntervalMs: 1e9 });
+    const { history } = await openHistory(dir.path, { maxActiveEntries: 10, archiveMargin: 1000, compactAfterBytes: 1e9, compactIntervalMs: 1e9 });
     await fill(history, 1, 40);
     await history.archivePage({ limit: 1 });
-    assert.ok(log.journalBytes > 0);
+    assert.ok(history.active.journalRecords > 0);
     await history.onIdle();
     assert.equal(history.active.count, 10);
     assert.equal(history.archive.count, 30);
     assert.equal(history.archive.openShards, 0);
-    assert.equal(log.journalBytes, 0);
+    assert.equal(history.active.journalRecords, 0);
     await history.close();
     await assert.rejects(history.append(makeEntry(41)), (error) => HistoryError.is(error, 'closed'));
     assert.throws(() => history.page(), (error) => HistoryError.is(error, 'closed'));
@@ -129,12 +129,12 @@ describe('history archive', () => {
     const first = await openHistory(dir.path, { log, maxActiveEntries: 10, archiveMargin: 1000 });
     await fill(first.history, 1, 50);
     await first.history.compact();
-    const before = await log.readImage();
+    const before = log.image;
     assert.ok(before);
     await first.history.archiveNow();
     await first.history.close();
-    await log.writeImage(before);
-    await log.truncate(Number.MAX_SAFE_INTEGER);
+    log.image = before;
+    log.records = [];
     const { history, report } = await openHistory(dir.path, { log, maxActiveEntries: 10 });
     assert.deepEqual(report.reconciledBatches, [1]);
     assert.equal(history.active.count, 10);
@@ -228,22 +228,25 @@ describe('history archive', () => {
     await history.close();
   });
 
-  it('quarantines a damaged active image and opens from the journal, never resetting silently', async () => {
-    const log = new FileHistoryLog(dir.path);
-    const first = await openHistory(dir.path, { log });
+  it('quarantines an active snapshot that verifies but is not a database, opens from what verifies and says what was lost', async () => {
+    const first = await openHistory(dir.path);
     await fill(first.history, 1, 5);
     await first.history.compact();
     await fill(first.history, 6, 8);
     await first.history.close();
-    // A valid checksum over bytes that are not a database: damage SQLite finds, not the checksum.
-    const damaged = new FileHistoryLog(dir.path);
-    await damaged.append([{ t: 'add', seq: 100, entry: { ...makeEntry(9), warnings: [], files: [], tags: [] } }]);
-    await damaged.writeImage(new Uint8Array(8192).fill(7));
-    await damaged.close();
-    const { history, report } = await openHistory(dir.path);
+    // A valid snapshot (checksums and all) around bytes that are not a database: damage SQLite
+    // finds, not the checksum. close() folded every entry into it and there is no backup, so
+    // nothing verifies: the history opens empty and says so, never as a silent reset.
+    const path = join(dir.path, 'history.snapshot');
+    const header = readSnapshotHeader(readFileSync(path));
+    await writeSnapshot(path, new Uint8Array(8192).fill(7), { generation: header.generation, sequence: header.sequence });
+    const events: StorageEvent[] = [];
+    const { history, report } = await openHistory(dir.path, { onStorageEvent: (event) => events.push(event) });
     assert.ok(report.imageQuarantinedTo);
+    assert.equal(report.lost, true);
+    assert.deepEqual(events.map((e) => (e.type === 'quarantined' ? `${e.type}:${e.reason}` : e.type)), ['quarantined:corruptSnapshot', 'stateLost']);
     assert.equal(readdirSync(join(dir.path, 'quarantine')).length, 1);
-    assert.deepEqual(history.page().entries.map((e) => e.jobId), [makeEntry(9).jobId]);
+    assert.equal(history.active.count, 0);
     await history.close();
   });
 });

@@ -2,8 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HistoryEntryInput, JobFinalState } from '../../../src/core/history/historyEntry';
-import { FileHistoryLog } from '../../../src/core/history/fileHistoryLog';
-import type { HistoryLog } from '../../../src/core/history/historyLog';
 import { JobHistory } from '../../../src/core/history/jobHistory';
 import type { JobHistoryOptions } from '../../../src/core/history/jobHistory';
 
@@ -45,6 +43,7 @@ export function makeEntry(i: number, overrides: Partial<HistoryEntryInput> = {})
   };
 }
 
-export async function openHistory(dir: string, options: Partial<JobHistoryOptions> & { log?: HistoryLog } = {}): Promise<Awaited<ReturnType<typeof JobHistory.open>>> {
-  return JobHistory.open({ directory: dir, log: options.log ?? new FileHistoryLog(dir), wasmPath, ...options });
+/** A history in `dir`, on the durable log (the storage core) unless `options.log` says otherwise. */
+export async function openHistory(dir: string, options: Partial<JobHistoryOptions> = {}): Promise<Awaited<ReturnType<typeof JobHistory.open>>> {
+  return JobHistory.open({ directory: dir, wasmPath, ...options });
 }
