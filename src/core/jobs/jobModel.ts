@@ -64,6 +64,8 @@ export const jobResultSchema = z.object({
   warnings: z.array(z.string()).default([]),
   /** Declared outputs of completed stages that existed when the job ended. */
   files: z.array(z.string()).default([]),
+  /** The attempt was stopped by its job or stage timeout. */
+  timedOut: z.boolean().optional(),
 });
 export type JobResult = z.infer<typeof jobResultSchema>;
 

@@ -203,7 +203,7 @@ export class JobScheduler {
       const retryable = job.attempts < job.retry.maxAttempts && !(exit.exitCode !== null && job.retry.doNotRetryExitCodes.includes(exit.exitCode));
       next = retryable
         ? { ...base, state: 'delayed', finishedAt: undefined, notBefore: now + backoffDelay(job.retry, job.attempts, this.random), result: { ...result, error } }
-        : { ...base, state: 'failed', result: { ...result, error } };
+        : { ...base, state: 'failed', result: { ...result, error, ...(job.stopReason === 'jobTimeout' || job.stopReason === 'stageTimeout' ? { timedOut: true } : {}) } };
     }
     if (next.state === 'delayed') this.armStart(next);
     void this.update(next).then(() => this.pump());

@@ -1,0 +1,71 @@
+import * as assert from 'node:assert/strict';
+import type { Job } from '../../../src/core/jobs/jobModel';
+import { retryPolicySchema } from '../../../src/core/jobs/jobModel';
+import { historyEntryId, historyEntryOf, HistoryRecorder } from '../../../src/core/history/historyRecorder';
+import { openHistory, tempDir } from './historyFixtures';
+
+function job(id: string, overrides: Partial<Job> = {}): Job {
+  return {
+    id,
+    name: `job ${id}`,
+    kind: 'command',
+    group: 'default',
+    stages: [{ name: 'main', command: `make ${id}`, cwd: '/work', outputs: [] }],
+    priority: 0,
+    position: 1,
+    tags: ['ci'],
+    state: 'succeeded',
+    createdAt: 1000,
+    startedAt: 2000,
+    finishedAt: 5000,
+    actualDurationMs: 3000,
+    retry: retryPolicySchema.parse({}),
+    attempts: 1,
+    completedStages: ['main'],
+    interruptions: 0,
+    result: { exitCode: 0, signal: null, warnings: [], files: [] },
+    ...overrides,
+  };
+}
+
+describe('history: recording finished jobs', () => {
+  it('maps a job to an entry: timeouts, abandoned jobs and pipelines say what they were', () => {
+    const timedOut = historyEntryOf(job('t', { state: 'failed', result: { exitCode: null, signal: 'SIGKILL', error: 'timed out after 10 ms', warnings: [], files: [], timedOut: true } }), 'tail');
+    assert.equal(timedOut.state, 'timedOut');
+    assert.equal(timedOut.outputTail, 'tail');
+    const abandoned = historyEntryOf(job('a', { state: 'cancelled', abandoned: true }), undefined);
+    assert.equal(abandoned.state, 'interrupted');
+    assert.match(abandoned.error ?? '', /abandoned/);
+    const pipeline = historyEntryOf(job('p', { kind: 'pipeline', stages: [{ name: 'a', command: 'x', cwd: '/w', outputs: [] }, { name: 'b', command: 'y', cwd: '/w', outputs: [] }] }), undefined);
+    assert.deepEqual(pipeline.stages, [{ name: 'a', command: 'x' }, { name: 'b', command: 'y' }]);
+    assert.equal(pipeline.command, undefined);
+    assert.equal(historyEntryId(job('r', { finishedAt: 5000.4 })), 'r@5000');
+  });
+
+  it('records a job once when it ends, each run of a job as its own entry, and reconciles what a crash skipped', async () => {
+    const dir = tempDir('recorder');
+    try {
+      const { history } = await openHistory(dir.path);
+      const recorder = new HistoryRecorder(history, async (j) => `output of ${j.id}`);
+      await recorder.jobChanged(job('a', { state: 'running', finishedAt: undefined }), 'queued');
+      await recorder.jobChanged(job('a'), 'running');
+      await recorder.jobChanged(job('a'), 'succeeded');
+      await recorder.jobChanged(job('a', { state: 'failed', finishedAt: 9000, result: { exitCode: 2, signal: null, warnings: [], files: [] } }), 'running');
+      let page = history.page({ sort: 'finishedAt', direction: 'asc' });
+      assert.deepEqual(page.entries.map((e) => [e.jobId, e.state, e.exitCode, e.outputTail]), [
+        ['a@5000', 'succeeded', 0, 'output of a'],
+        ['a@9000', 'failed', 2, 'output of a'],
+      ]);
+      // The holder died after the queue recorded b and c as finished, before the history did.
+      const queueJobs = [job('a', { state: 'failed', finishedAt: 9000 }), job('old', { finishedAt: 100 }), job('b', { finishedAt: 9500 }), job('c', { finishedAt: 9700 }), job('q', { state: 'queued', finishedAt: undefined })];
+      assert.equal(await recorder.reconcile(queueJobs), 3, 'a (same instant, replaced), b and c');
+      page = history.page({ sort: 'finishedAt', direction: 'asc' });
+      assert.deepEqual(page.entries.map((e) => e.jobId), ['a@5000', 'a@9000', 'b@9500', 'c@9700']);
+      assert.equal(await recorder.reconcile(queueJobs), 1, 'only the newest instant again');
+      assert.equal(history.page().entries.length, 4, 'nothing shows twice');
+      await history.close();
+    } finally {
+      dir.remove();
+    }
+  });
+});
