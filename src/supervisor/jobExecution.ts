@@ -7,12 +7,15 @@ import { parseJobLine } from '../core/jobs/jobRunner';
 import type { RunRequest } from '../core/jobs/jobRunner';
 import { identifyProcess } from '../core/jobs/processIdentity';
 import { killProcessTree } from '../core/jobs/processTree';
-import type { JobRecord } from '../core/jobs/supervisorProtocol';
+import type { JobRecord, StopWithoutHost } from '../core/jobs/supervisorProtocol';
+import { stoppedWithoutHostMessage } from '../core/jobs/supervisorProtocol';
 import { createJournalFile, Journal } from '../core/storage/journal';
 import { CappedLog } from './cappedLog';
+import type { HostWatchVerdict } from './hostWatch';
+import { HostWatch } from './hostWatch';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-type Exit = { exitCode: number | null; signal: string | null; error?: string };
+type Exit = { exitCode: number | null; signal: string | null; error?: string; stoppedWithoutHost?: { afterMs: number } };
 
 export interface ExecutionOptions {
   readonly request: RunRequest;
@@ -23,6 +26,8 @@ export interface ExecutionOptions {
   /** How often the job's checkpoint file is looked at. @default CHECKPOINT_POLL_MS */
   readonly checkpointPollMs?: number;
   readonly socketPath: string;
+  /** Stop the job once no host has held the lease for a grace period; undefined lets it finish on its own. */
+  readonly stopWithoutHost?: StopWithoutHost;
   /** Called after each record is on disk, so that a connected host reads it at once. */
   readonly onWrote: () => void;
   /**
@@ -44,9 +49,13 @@ export class JobExecution {
   private log: CappedLog | undefined;
   /** Named to every stage as LIFELINE_CHECKPOINT_FILE; one per run, beside its journal. */
   private readonly checkpointFile: CheckpointFile;
+  private readonly hostWatch: HostWatch | undefined;
+  private hostVerdict: HostWatchVerdict = 'held';
+  private stoppedWithoutHost = false;
 
   constructor(private readonly options: ExecutionOptions) {
     this.checkpointFile = new CheckpointFile(checkpointFilePath(options.journalPath), options.request.checkpoint);
+    this.hostWatch = options.stopWithoutHost ? new HostWatch(options.stopWithoutHost) : undefined;
   }
 
   get jobId(): string {
@@ -73,7 +82,10 @@ export class JobExecution {
     if (!journal) throw new Error('the job execution was not opened');
     let exit: Exit = { exitCode: 0, signal: null };
     let log: CappedLog | undefined;
-    const heartbeat = setInterval(() => void this.record({ t: 'heartbeat' }), this.options.heartbeatMs);
+    const heartbeat = setInterval(() => {
+      void this.record({ t: 'heartbeat' });
+      this.watchHost();
+    }, this.options.heartbeatMs);
     const checkpointPoll = setInterval(() => void this.readCheckpointFile(false), this.options.checkpointPollMs ?? CHECKPOINT_POLL_MS);
     try {
       log = this.log = new CappedLog(this.options.logPath, this.options.logLimitBytes);
@@ -82,6 +94,10 @@ export class JobExecution {
         if (exit.exitCode !== 0 || exit.error !== undefined) break;
       }
       if (this.killed && exit.exitCode === 0 && exit.signal === null) exit = { exitCode: null, signal: 'SIGKILL' };
+      if (this.stoppedWithoutHost && this.hostWatch) {
+        const { afterMs } = this.hostWatch;
+        exit = { ...exit, error: stoppedWithoutHostMessage(afterMs), stoppedWithoutHost: { afterMs } };
+      }
     } catch (error) {
       exit = { exitCode: null, signal: null, error: `the supervisor failed: ${error instanceof Error ? error.message : String(error)}` };
     } finally {
@@ -93,6 +109,24 @@ export class JobExecution {
     // The output is complete in its file before the exit is on record.
     await this.record({ t: 'exited', ...exit });
     await journal.close();
+  }
+
+  /** On each heartbeat: says in the job's log when the countdown starts and stops, and stops the job when it runs out. */
+  private watchHost(): void {
+    if (!this.hostWatch || this.killed) return;
+    const verdict = this.hostWatch.check();
+    const seconds = this.hostWatch.afterMs / 1000;
+    if (verdict === 'counting' && this.hostVerdict === 'held') this.note(`no VS Code window holds the queue; the job stops in ${seconds} s unless one opens`);
+    else if (verdict === 'held' && this.hostVerdict !== 'held') this.note('a VS Code window holds the queue again; the job goes on');
+    this.hostVerdict = verdict;
+    if (verdict !== 'expired') return;
+    this.note(stoppedWithoutHostMessage(this.hostWatch.afterMs));
+    this.stoppedWithoutHost = true;
+    this.kill();
+  }
+
+  private note(text: string): void {
+    this.log?.write(Buffer.from(`\n[lifeline: ${text}]\n`));
   }
 
   kill(): void {

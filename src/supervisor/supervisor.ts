@@ -86,6 +86,7 @@ export class Supervisor {
       logLimitBytes: message.logLimitBytes,
       heartbeatMs: message.heartbeatMs,
       socketPath: this.options.socketPath,
+      ...(message.stopWithoutHost ? { stopWithoutHost: message.stopWithoutHost } : {}),
       onWrote: () => {
         for (const host of this.hosts) this.send(host, { ev: 'wrote', jobId: request.jobId });
       },

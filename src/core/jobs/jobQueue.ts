@@ -79,6 +79,8 @@ export class JobQueue {
     const settled = queue.scheduler.restore();
     if (settled.length > 0) await queue.mutate(settled);
     queue.scheduler.pump();
+    // Files of jobs removed while a host went before it deleted them; asked per job, so new jobs are kept.
+    void options.runner.sweep?.((jobId) => queue.state.jobs.has(jobId));
     return queue;
   }
 
@@ -197,10 +199,11 @@ export class JobQueue {
     // Commands apply in the order they arrive, although an enqueue checks the disk first: each
     // plans against the state its predecessors left, and their commits reach the journal in order.
     const step = this.sequence.then(async () => {
-      const { records, result, after } = await this.plan(command);
+      const { records, result, after, afterCommit } = await this.plan(command);
       records.push({ t: 'cmd', id: commandId, result });
       const committed = this.mutate(records);
       after?.();
+      if (afterCommit) void committed.then(afterCommit, () => undefined);
       this.scheduler.pump();
       return { committed, result };
     });
@@ -220,7 +223,8 @@ export class JobQueue {
   }
 
   /** Checks a command against the state and says what records it writes; changes nothing itself. */
-  private async plan(command: QueueCommand): Promise<{ records: QueueRecord[]; result: CommandResult; after?: () => void }> {
+  /** `after` runs once the change is in memory, `afterCommit` once it is on disk. */
+  private async plan(command: QueueCommand): Promise<{ records: QueueRecord[]; result: CommandResult; after?: () => void; afterCommit?: () => void }> {
     const now = this.clock.now();
     switch (command.type) {
       case 'enqueue': {
@@ -267,7 +271,13 @@ export class JobQueue {
       }
       case 'clearFinished': {
         const ids = [...this.state.jobs.values()].filter((job) => FINISHED_STATES.has(job.state)).map((job) => job.id);
-        return { records: ids.length > 0 ? [{ t: 'remove', ids }] : [], result: { count: ids.length }, after: () => ids.forEach((id) => this.scheduler.forget(id)) };
+        return {
+          records: ids.length > 0 ? [{ t: 'remove', ids }] : [],
+          result: { count: ids.length },
+          after: () => ids.forEach((id) => this.scheduler.forget(id)),
+          // Their files go once the removal is durable: a crash before it leaves the jobs with their output.
+          afterCommit: ids.length > 0 ? () => void this.options.runner.forget?.(ids) : undefined,
+        };
       }
       case 'setPaused':
         return { records: [{ t: 'flags', flags: { ...this.state.flags, paused: command.paused } }], result: {}, after: () => (command.paused ? undefined : this.scheduler.start()) };

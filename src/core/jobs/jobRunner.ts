@@ -72,6 +72,18 @@ export interface JobRunner {
    * before it died, so the scheduler folds these into the interrupted job.
    */
   recover?(job: { readonly jobId: string; readonly attempt: number; readonly startedAt?: number }): RecoveredRun | undefined;
+  /**
+   * Deletes every file the runner keeps for these jobs (journals, logs and checkpoints of every
+   * attempt): they left the queue, and their removal is on disk. Missing files are fine; a file
+   * that cannot go is logged. Never rejects.
+   */
+  forget?(jobIds: readonly string[]): Promise<void>;
+  /**
+   * Deletes the files of jobs that are no longer in the queue (left over when the host went between
+   * a removal and its {@link forget}). `isLive` is asked at the moment of deletion, so a job queued
+   * meanwhile is kept. Never rejects.
+   */
+  sweep?(isLive: (jobId: string) => boolean): Promise<void>;
   /** Stops the job's whole process tree; an `exited` event follows. No-op for an unknown job. */
   kill(jobId: string): void;
   /**

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, promises as fs } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKPOINT_POLL_MS, CheckpointFile } from './checkpointFile';
@@ -146,6 +146,14 @@ export class ProcessRunner implements JobRunner {
     } catch {
       // The group is already gone.
     }
+  }
+
+  /** Deletes the log and checkpoint file of jobs that left the queue (with a log folder; one file of each per job). */
+  async forget(jobIds: readonly string[]): Promise<void> {
+    const logDir = this.options.logDir;
+    if (!logDir) return;
+    const paths = jobIds.filter((jobId) => !this.running.has(jobId)).flatMap((jobId) => [join(logDir, `${jobId}.log`), join(logDir, `${jobId}.checkpoint`)]);
+    await Promise.all(paths.map((path) => fs.rm(path, { force: true }).catch(() => undefined)));
   }
 
   kill(jobId: string): void {

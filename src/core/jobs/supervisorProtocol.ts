@@ -30,9 +30,26 @@ export const runRequestSchema = z.object({
   checkpoint: z.string().optional(),
 });
 
+/**
+ * What VS Code closing for good does to a running job: without this, it finishes on its own; with
+ * it, its supervisor stops it once no live host has held the lease (`<leaseDir>/queue.lease`,
+ * judged stale by the lease's own rules) for `afterMs`.
+ */
+export const stopWithoutHostSchema = z.object({ afterMs: z.number().int().positive(), leaseDir: z.string().min(1), leaseStaleAfterMs: z.number().int().positive() });
+export type StopWithoutHost = z.infer<typeof stopWithoutHostSchema>;
+
 export const hostMessageSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('hello'), protocol: z.number().int() }),
-  z.object({ op: z.literal('run'), request: runRequestSchema, journalPath: z.string().min(1), logPath: z.string().min(1), logLimitBytes: z.number().int().positive(), heartbeatMs: z.number().int().positive() }),
+  z.object({
+    op: z.literal('run'),
+    request: runRequestSchema,
+    journalPath: z.string().min(1),
+    logPath: z.string().min(1),
+    logLimitBytes: z.number().int().positive(),
+    heartbeatMs: z.number().int().positive(),
+    // Optional, so a supervisor of an older build ignores it and lets the job finish.
+    stopWithoutHost: stopWithoutHostSchema.optional(),
+  }),
   z.object({ op: z.literal('kill'), jobId: z.string() }),
   z.object({ op: z.literal('exit') }),
 ]);
@@ -64,14 +81,34 @@ export const jobRecordSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('progress'), at: z.number(), fraction: z.number().optional(), message: z.string().optional() }),
   z.object({ t: z.literal('checkpoint'), at: z.number(), checkpoint: z.string() }),
   z.object({ t: z.literal('stageFinished'), at: z.number(), stage: z.number().int(), exitCode: z.number().int().nullable(), signal: z.string().nullable() }),
-  z.object({ t: z.literal('exited'), at: z.number(), exitCode: z.number().int().nullable(), signal: z.string().nullable(), error: z.string().optional() }),
+  /** `stoppedWithoutHost`: its supervisor stopped it because no host held the lease for `afterMs`; the job did not fail. */
+  z.object({ t: z.literal('exited'), at: z.number(), exitCode: z.number().int().nullable(), signal: z.string().nullable(), error: z.string().optional(), stoppedWithoutHost: z.object({ afterMs: z.number() }).optional() }),
 ]);
 export type JobRecord = z.infer<typeof jobRecordSchema>;
+
+/** Why a job was stopped with no host, in its log, its result and the host's log. */
+export function stoppedWithoutHostMessage(afterMs: number): string {
+  return `stopped because no VS Code window held the queue for ${afterMs / 1000} s`;
+}
 
 /** `<dir>/<safe jobId>.<attempt>.journal` and `.log`: one pair per attempt, found again by name. */
 export function jobFilePaths(jobsDir: string, jobId: string, attempt: number): { journalPath: string; logPath: string } {
   const base = join(jobsDir, `${encodeURIComponent(jobId)}.${attempt}`);
   return { journalPath: `${base}.journal`, logPath: `${base}.log` };
+}
+
+/** Every file of a run: its journal, log, the log of an earlier run with its number, and its checkpoint file. */
+const JOB_FILE = /^(.+)\.(\d+)\.(?:journal|log|previous\.log|checkpoint|checkpoint\.tmp)$/;
+
+/** The job whose run file `name` (a name in the jobs folder) is; undefined for any other file. */
+export function jobIdOfFile(name: string): string | undefined {
+  const match = JOB_FILE.exec(name);
+  if (!match?.[1]) return undefined;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,16 +1,18 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import { Emitter } from './emitter';
 import type { Disposable } from './emitter';
+import { deleteJobFiles, SWEEP_QUIET_MS } from './jobFiles';
 import { JobJournalReader, summarizeRun } from './jobJournalReader';
 import type { JobRunner, RecoveredRun, RunEvent, RunRequest } from './jobRunner';
 import type { ProcessIdentity } from './processIdentity';
 import { isSameProcessAlive, stopOrphanedGroup } from './processIdentity';
 import { SupervisorConnection } from './supervisorConnection';
 import { SupervisorPool } from './supervisorPool';
-import type { JobRecord } from './supervisorProtocol';
-import { jobFilePaths, retireEarlierRun } from './supervisorProtocol';
+import type { HostMessage, JobRecord } from './supervisorProtocol';
+import { jobFilePaths, retireEarlierRun, stoppedWithoutHostMessage } from './supervisorProtocol';
 
 export interface SupervisorRunnerOptions {
   /** Folder of the jobs' journals and logs, inside the workspace's storage folder. */
@@ -31,6 +33,17 @@ export interface SupervisorRunnerOptions {
   readonly logLimitBytes?: number;
   /** A supervisor with no job and no host exits after this long. @default 10000 */
   readonly idleExitMs?: number;
+  /**
+   * What happens to running jobs when VS Code closes for good: undefined lets them finish on their
+   * own; a number makes each job's supervisor stop it once no host has held the lease for that
+   * many ms (a holder coming back within it cancels the countdown). Such a job ends interrupted,
+   * resumable. Sent with each job, so it applies to jobs started from now on. @default undefined
+   */
+  readonly stopWithoutHostAfterMs?: number;
+  /** The folder of the queue's lease. @default the parent of jobsDir (the workspace's storage folder) */
+  readonly leaseDir?: string;
+  /** When the supervisor judges the lease stale: the queue session's own limit. @default 5000 */
+  readonly leaseStaleAfterMs?: number;
   readonly logger?: Logger;
 }
 
@@ -93,7 +106,7 @@ export class SupervisorRunner implements JobRunner {
         if (this.disposed) return connection.dispose();
         this.attach(job, connection);
         const { checkpoint, ...rest } = request;
-        await connection.run({ op: 'run', request: { ...rest, stages: [...request.stages], ...(checkpoint !== undefined ? { checkpoint } : {}) }, journalPath, logPath, logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024, heartbeatMs: this.heartbeatMs });
+        await connection.run({ op: 'run', request: { ...rest, stages: [...request.stages], ...(checkpoint !== undefined ? { checkpoint } : {}) }, journalPath, logPath, logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024, heartbeatMs: this.heartbeatMs, ...this.stopWithoutHost() });
         // Its `started` record is on disk now: read it, so that the supervisor is watched from here on.
         this.poll(job);
         if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
@@ -143,6 +156,17 @@ export class SupervisorRunner implements JobRunner {
     return summarizeRun(records);
   }
 
+  async forget(jobIds: readonly string[]): Promise<void> {
+    const ids = new Set(jobIds);
+    // A job this runner still follows is not done with its files, whatever the caller thinks.
+    await deleteJobFiles(this.options.jobsDir, (jobId) => ids.has(jobId) && !this.jobs.has(jobId), this.logger);
+  }
+
+  async sweep(isLive: (jobId: string) => boolean): Promise<void> {
+    const deleted = await deleteJobFiles(this.options.jobsDir, (jobId) => !isLive(jobId) && !this.jobs.has(jobId), this.logger, { quietForMs: SWEEP_QUIET_MS });
+    if (deleted > 0) this.logger.info(`[supervisors] deleted ${deleted} file(s) of jobs no longer in the queue`);
+  }
+
   kill(jobId: string): void {
     const job = this.jobs.get(jobId);
     if (!job) return;
@@ -164,6 +188,12 @@ export class SupervisorRunner implements JobRunner {
     }
     this.pool.dispose();
     this.emitter.dispose();
+  }
+
+  private stopWithoutHost(): Pick<Extract<HostMessage, { op: 'run' }>, 'stopWithoutHost'> {
+    const afterMs = this.options.stopWithoutHostAfterMs;
+    if (afterMs === undefined) return {};
+    return { stopWithoutHost: { afterMs: Math.max(1, Math.round(afterMs)), leaseDir: this.options.leaseDir ?? dirname(this.options.jobsDir), leaseStaleAfterMs: this.options.leaseStaleAfterMs ?? 5000 } };
   }
 
   private get staleAfterMs(): number {
@@ -247,6 +277,12 @@ export class SupervisorRunner implements JobRunner {
       case 'stageFinished':
         return this.fire({ type: 'stageFinished', jobId, attempt, stage: record.stage, exitCode: record.exitCode, signal: record.signal });
       case 'exited':
+        if (record.stoppedWithoutHost) {
+          // The setting stopped it, not a fault of its own: interrupted, resumable.
+          const error = stoppedWithoutHostMessage(record.stoppedWithoutHost.afterMs);
+          this.logger.warn(`[supervisors] ${jobId} was ${error}`);
+          return this.finish(job, { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error, interrupted: true });
+        }
         return this.finish(job, { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error: record.error });
       case 'heartbeat':
         return;

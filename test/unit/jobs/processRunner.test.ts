@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunEvent, RunRequest } from '../../../src/core/jobs/jobRunner';
@@ -117,5 +117,17 @@ describe('jobs: process runner', () => {
     runner.start({ ...request('g', ['true']), stages: [{ name: 's', command: 'true', cwd: join(dir, 'gone'), outputs: [] }] });
     const exit = await done;
     assert.match(exit.error ?? '', /could not start/);
+  });
+
+  it('forget deletes the log and checkpoint file of jobs that left the queue, and no others', async () => {
+    for (const jobId of ['gone', 'stays']) {
+      const done = exited(jobId);
+      runner.start(request(jobId, ['echo out; printf cp > "$LIFELINE_CHECKPOINT_FILE"']));
+      await done;
+    }
+    const files = (jobId: string) => [`${jobId}.log`, `${jobId}.checkpoint`].map((name) => existsSync(join(dir, 'logs', name)));
+    assert.deepEqual([...files('gone'), ...files('stays')], [true, true, true, true]);
+    await runner.forget(['gone', 'never-ran']);
+    assert.deepEqual([...files('gone'), ...files('stays')], [false, false, true, true]);
   });
 });
