@@ -14,7 +14,7 @@ const watch = process.argv.includes('--watch');
 const dist = join(root, 'dist');
 
 /** One entry per webview: media/<name>/main.ts becomes dist/webviews/<name>.js. */
-const webviews = ['queuePanel'];
+const webviews = ['queuePanel', 'historyPanel'];
 
 const common = {
   bundle: true,

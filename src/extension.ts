@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
+import type { HistoryEntry } from './core/history/historyEntry';
 import type { CommandResult, Job, QueueCommand } from './core/jobs/jobModel';
 import type { SessionRole } from './core/jobs/queueSession';
 import type { Logger } from './core/logger';
 import { openWorkspaceDirectory } from './core/storage/workspaceDirectory';
+import { registerHistoryCommands } from './vscode/historyCommands';
+import { HistoryPanel } from './vscode/historyPanel';
 import { registerJobCommands } from './vscode/jobCommands';
 import { createLogChannel } from './vscode/logChannel';
 import { QueuePanel } from './vscode/queuePanel';
@@ -23,6 +26,14 @@ export interface LifelineQueueApi {
   outputLogPath(job: Job): string | undefined;
 }
 
+/** The job history as other extensions (and the integration tests) see it: read-only. */
+export interface LifelineHistoryApi {
+  /** The newest finished runs, newest first. */
+  recent(limit?: number): readonly HistoryEntry[];
+  /** Fires after each recorded job, and when the history opens or closes. */
+  readonly onDidChange: vscode.Event<void>;
+}
+
 /** What `activate` returns: Lifeline's API for other extensions (and the integration tests). */
 export interface LifelineApi {
   readonly version: string;
@@ -33,6 +44,8 @@ export interface LifelineApi {
   readonly queue: LifelineQueueApi | undefined;
   /** Resolves when the queue is open (or never can be: then undefined). */
   whenQueueReady(): Promise<LifelineQueueApi | undefined>;
+  /** Resolves when the history is open in this window (it is where the queue is held), else undefined. */
+  whenHistoryReady(): Promise<LifelineHistoryApi | undefined>;
 }
 
 let session: WorkspaceSession | undefined;
@@ -58,11 +71,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     },
     onDidChangeQueue: queueChanged.event,
   };
+  HistoryPanel.source = {
+    get host() {
+      return session?.history;
+    },
+    get unavailableReason() {
+      return unavailableReason();
+    },
+    onDidChangeHost: queueChanged.event,
+  };
 
   // Serializers first: a restored panel must find its serializer as soon as activation starts.
   context.subscriptions.push(
     QueuePanel.registerSerializer(context.extensionUri, logger),
+    HistoryPanel.registerSerializer(context.extensionUri, logger),
     { dispose: () => QueuePanel.disposeCurrent() },
+    { dispose: () => HistoryPanel.disposeCurrent() },
     vscode.commands.registerCommand('lifeline.showLog', () => channel.show(true)),
     vscode.commands.registerCommand('lifeline.openQueuePanel', () => {
       QueuePanel.show(context.extensionUri, logger);
@@ -125,6 +149,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       unavailableReason,
       logger,
     }),
+    ...registerHistoryCommands(context.extensionUri, () => session?.history, unavailableReason, logger),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
     { dispose: () => void session?.close() },
@@ -148,6 +173,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     whenQueueReady: async () => {
       const opened = await opening;
       return opened ? queueApi(opened) : undefined;
+    },
+    whenHistoryReady: async () => {
+      const opened = await opening;
+      const history = await opened?.history.whenOpen();
+      if (!opened || !history) return undefined;
+      return { recent: (limit = 50) => history.page({ sort: 'finishedAt', direction: 'desc', limit }).entries, onDidChange: opened.history.onDidChange };
     },
   };
 }

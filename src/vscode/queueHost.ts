@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { CommandResult, Job, QueueCommand, QueueFlags } from '../core/jobs/jobModel';
+import type { CommandResult, Job, JobState, QueueCommand, QueueFlags } from '../core/jobs/jobModel';
 import type { SessionRole } from '../core/jobs/queueSession';
 import { QueueSession } from '../core/jobs/queueSession';
 import { jobFilePaths } from '../core/jobs/supervisorProtocol';
@@ -25,6 +25,9 @@ export class QueueHost implements vscode.Disposable {
   private readonly changeEmitter = new vscode.EventEmitter<void>();
   /** Fires after any durable change of the queue, and when this window's role changes. */
   readonly onDidChange = this.changeEmitter.event;
+  private readonly jobEmitter = new vscode.EventEmitter<{ job: Job; previousState: JobState | undefined }>();
+  /** Fires for each durable change of one job (in this window and, as a client, the holder's). */
+  readonly onDidChangeJob = this.jobEmitter.event;
   private readonly roleEmitter = new vscode.EventEmitter<SessionRole>();
   readonly onDidChangeRole = this.roleEmitter.event;
   private disposed = false;
@@ -33,7 +36,10 @@ export class QueueHost implements vscode.Disposable {
     private readonly session: QueueSession,
     readonly jobsDirectory: string,
   ) {
-    session.onDidChange(() => this.changeEmitter.fire());
+    session.onDidChange((event) => {
+      if (event.type === 'jobChanged') this.jobEmitter.fire({ job: event.job, previousState: event.previousState });
+      this.changeEmitter.fire();
+    });
     session.onDidChangeRole((role) => {
       this.roleEmitter.fire(role);
       this.changeEmitter.fire();
@@ -52,6 +58,7 @@ export class QueueHost implements vscode.Disposable {
           jobsDir: jobsDirectory,
           supervisorScript,
           logLimitBytes: outputLimitBytes(),
+          stopWithoutHostAfterMs: stopWithoutHostAfterMs(),
           logger: options.logger,
         }),
     });
@@ -90,6 +97,7 @@ export class QueueHost implements vscode.Disposable {
     this.disposed = true;
     await this.session.dispose();
     this.changeEmitter.dispose();
+    this.jobEmitter.dispose();
     this.roleEmitter.dispose();
   }
 
@@ -102,4 +110,15 @@ export class QueueHost implements vscode.Disposable {
 function outputLimitBytes(): number {
   const megabytes = vscode.workspace.getConfiguration('lifeline').get<number>('jobs.outputLimitMB', 8);
   return Math.max(1, megabytes) * 1024 * 1024;
+}
+
+/**
+ * `lifeline.jobs.whenVSCodeCloses` and `lifeline.jobs.stopGraceSeconds`: undefined lets running
+ * jobs finish on their own; otherwise how long no window may hold the queue before they stop.
+ */
+function stopWithoutHostAfterMs(): number | undefined {
+  const configuration = vscode.workspace.getConfiguration('lifeline');
+  if (configuration.get<string>('jobs.whenVSCodeCloses', 'finish') !== 'stopAfterGrace') return undefined;
+  const seconds = configuration.get<number>('jobs.stopGraceSeconds', 60);
+  return Math.max(1, Number.isFinite(seconds) ? seconds : 60) * 1000;
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { Logger } from '../core/logger';
 import type { Job } from '../core/jobs/jobModel';
@@ -7,6 +6,7 @@ import type { InitNotification, JobAction, JobRow, JobsNotification, QueuePanelS
 import { defaultQueuePanelState, queuePanelViewType } from '../shared/queuePanelProtocol';
 import { queuePanelCommandSchema, queuePanelStateSchema } from '../shared/queuePanelSchemas';
 import type { QueueHost } from './queueHost';
+import { webviewHtml, webviewOptions } from './webviewHtml';
 
 /** Where the dashboard gets the queue: it may open after the panel (trust granted, slow disk). */
 export interface QueueSource {
@@ -44,7 +44,7 @@ export class QueuePanel implements vscode.Disposable {
       QueuePanel.current.panel.reveal();
       return QueuePanel.current;
     }
-    const panel = vscode.window.createWebviewPanel(queuePanelViewType, 'Lifeline Queue', vscode.ViewColumn.Active, panelOptions(extensionUri));
+    const panel = vscode.window.createWebviewPanel(queuePanelViewType, 'Lifeline Queue', vscode.ViewColumn.Active, webviewOptions(extensionUri));
     return new QueuePanel(panel, extensionUri, logger, defaultQueuePanelState);
   }
 
@@ -59,7 +59,7 @@ export class QueuePanel implements vscode.Disposable {
           panel.dispose();
           return;
         }
-        panel.webview.options = panelOptions(extensionUri);
+        panel.webview.options = webviewOptions(extensionUri);
         new QueuePanel(panel, extensionUri, logger, parsed.success ? parsed.data : defaultQueuePanelState);
       },
     });
@@ -163,33 +163,7 @@ export class QueuePanel implements vscode.Disposable {
   }
 
   private renderHtml(webview: vscode.Webview): string {
-    const nonce = randomBytes(16).toString('base64');
-    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webviews', 'queuePanel.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webviews', 'queuePanel.css'));
-    const codicons = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'codicons', 'codicon.css'));
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource}`,
-      `font-src ${webview.cspSource}`,
-      `img-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${codicons.toString()}">
-<link rel="stylesheet" href="${style.toString()}">
-<title>Lifeline Queue</title>
-</head>
-<body>
-<div id="app" aria-busy="true"></div>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    return webviewHtml(webview, this.extensionUri, 'queuePanel', 'Lifeline Queue');
   }
 
   private disposed = false;
@@ -213,13 +187,6 @@ export class QueuePanel implements vscode.Disposable {
   }
 }
 
-function panelOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscode.WebviewPanelOptions {
-  return {
-    enableScripts: true,
-    enableCommandUris: false,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist')],
-  };
-}
 
 function toRow(job: Job): JobRow {
   const actions: JobAction[] = [];

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/logger';
+import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
 import { WorkspaceJobs } from './workspaceJobs';
@@ -12,11 +13,16 @@ import { WorkspaceJobs } from './workspaceJobs';
 export class WorkspaceSession implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
+  readonly history: HistoryHost;
+
   private constructor(
     readonly queue: QueueHost,
     readonly jobs: WorkspaceJobs,
+    storageDirectory: string,
+    extensionUri: vscode.Uri,
     private readonly logger: Logger,
   ) {
+    this.history = new HistoryHost(queue, storageDirectory, extensionUri, logger);
     this.disposables.push(
       jobs,
       new RecoveryController(queue, logger),
@@ -37,7 +43,7 @@ export class WorkspaceSession implements vscode.Disposable {
     try {
       const queue = await QueueHost.open({ storageDirectory: options.storageDirectory, extensionUri: options.extensionUri, baseDir: options.folder.uri.fsPath, logger: options.logger });
       options.logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
-      return new WorkspaceSession(queue, jobs, options.logger);
+      return new WorkspaceSession(queue, jobs, options.storageDirectory, options.extensionUri, options.logger);
     } catch (error) {
       jobs.dispose();
       throw error;
@@ -70,6 +76,8 @@ export class WorkspaceSession implements vscode.Disposable {
 
   async close(): Promise<void> {
     while (this.disposables.length) this.disposables.pop()?.dispose();
+    // The history first: jobs that finish meanwhile are recorded by the next holder's reconcile.
+    await this.history.close();
     await this.queue.close();
   }
 

@@ -98,15 +98,16 @@ describe('jobs (in a real extension host)', () => {
     }
   });
 
-  it('shows progress lines as a percentage and keeps the last checkpoint', async () => {
+  it('shows progress lines as a percentage and keeps the last checkpoint while the job runs', async () => {
     const q = await queue();
-    const jobId = await vscode.commands.executeCommand<string>('lifeline.runShellCommand', 'echo "::lifeline progress 40 rendering"; echo \'::lifeline checkpoint {"frame":120}\'');
+    const jobId = await vscode.commands.executeCommand<string>('lifeline.runShellCommand', 'echo "::lifeline progress 40 rendering"; echo \'::lifeline checkpoint {"frame":120}\'; sleep 60');
     assert.ok(jobId);
-    const job = await waitForJob(q, jobId, (j) => j.state === 'succeeded' || j.state === 'failed', 'the job to finish');
-    assert.equal(job.state, 'succeeded');
+    const job = await waitForJob(q, jobId, (j) => j.state === 'running' && j.progress?.fraction !== undefined && j.checkpoint !== undefined, 'the progress and the checkpoint');
     assert.equal(job.progress?.fraction, 0.4);
     assert.equal(job.progress?.message, 'rendering');
     assert.equal(job.checkpoint, '{"frame":120}');
+    await q.execute({ type: 'cancel', jobId });
+    await waitForJob(q, jobId, (j) => j.state === 'cancelled', 'the job to be cancelled');
   });
 
   it('cancels a running job through "Lifeline: Cancel Job", stopping its process', async () => {

@@ -1,0 +1,151 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import { HistoryRecorder, OUTPUT_TAIL_BYTES } from '../core/history/historyRecorder';
+import { JobHistory } from '../core/history/jobHistory';
+import type { Job } from '../core/jobs/jobModel';
+import type { Logger } from '../core/logger';
+import type { QueueHost } from './queueHost';
+
+/** Idle maintenance (archival, compaction) runs at most this often, and only with no job running. */
+const IDLE_CHECK_MS = 60_000;
+
+/**
+ * The job history of the workspace, open in the window that holds the queue (the history has one
+ * writer, like the queue): opened off the activation path once this window becomes the holder,
+ * closed when it stops being one. Finished jobs are recorded as the queue announces them.
+ */
+export class HistoryHost implements vscode.Disposable {
+  private historyValue: JobHistory | undefined;
+  private recorder: HistoryRecorder | undefined;
+  private opening: Promise<JobHistory | undefined> | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly changeEmitter = new vscode.EventEmitter<void>();
+  /** Fires when the history opens or closes, and after each recorded job. */
+  readonly onDidChange = this.changeEmitter.event;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly queue: QueueHost,
+    private readonly storageDirectory: string,
+    private readonly extensionUri: vscode.Uri,
+    private readonly logger: Logger,
+  ) {
+    this.disposables.push(
+      queue.onDidChangeRole((role) => (role === 'holder' ? void this.open() : void this.close(false))),
+      queue.onDidChangeJob(({ job, previousState }) => {
+        if (!this.recorder) return;
+        void this.recorder.jobChanged(job, previousState).then(() => this.changeEmitter.fire());
+      }),
+    );
+    if (queue.role === 'holder') void this.open();
+  }
+
+  /** The open history, or undefined (another window holds the queue, or it is still opening). */
+  get history(): JobHistory | undefined {
+    return this.historyValue;
+  }
+
+  /** Why there is no history here, for the History panel. */
+  get unavailableReason(): string | undefined {
+    if (this.historyValue) return undefined;
+    if (this.queue.role === 'client') return 'The history is open in the other window that runs this workspace’s queue.';
+    return 'The history is opening.';
+  }
+
+  /** Resolves with the history once open (undefined when this window does not hold the queue). */
+  whenOpen(): Promise<JobHistory | undefined> {
+    return this.opening ?? Promise.resolve(this.historyValue);
+  }
+
+  private open(): Promise<JobHistory | undefined> {
+    if (this.opening || this.closed) return this.opening ?? Promise.resolve(undefined);
+    const settings = vscode.workspace.getConfiguration('lifeline.history');
+    this.opening = JobHistory.open({
+      directory: join(this.storageDirectory, 'history'),
+      wasmPath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
+      maxActiveEntries: settings.get<number>('maxActiveEntries', 100),
+      retentionDays: settings.get<number>('archiveRetentionDays', 0),
+      logger: this.logger,
+      onStorageEvent: (event) => {
+        if (event.type !== 'compacted') this.logger.warn(`[history] storage: ${JSON.stringify(event)}`);
+      },
+      onLostShard: (lost) => {
+        this.logger.error(`[history] an archive shard was damaged or missing and is in quarantine: ${JSON.stringify(lost)}`);
+        void vscode.window.showWarningMessage('Lifeline: part of the archived job history was damaged and set aside in quarantine. Restore a backup to bring it back.', 'Show Log').then((choice) => {
+          if (choice) void vscode.commands.executeCommand('lifeline.showLog');
+        });
+      },
+    }).then(
+      async ({ history, report }) => {
+        if (this.closed || this.queue.role !== 'holder') {
+          await history.close();
+          this.opening = undefined;
+          return undefined;
+        }
+        if (report.lost) void vscode.window.showErrorMessage('Lifeline: the saved job history was damaged; it was set aside in quarantine and the history opened from what could be read. See the log for what was lost.');
+        this.historyValue = history;
+        this.recorder = new HistoryRecorder(history, (job) => this.outputTail(job), this.logger);
+        await this.recorder.reconcile(this.queue.jobs);
+        this.idleTimer = setInterval(() => this.onIdleCheck(), IDLE_CHECK_MS);
+        this.idleTimer.unref();
+        this.logger.info(`[history] opened with ${history.active.count} active entries and ${history.archive.shards.length} archive shard(s)`);
+        this.changeEmitter.fire();
+        return history;
+      },
+      (error: unknown) => {
+        this.opening = undefined;
+        const message = error instanceof Error ? error.message : String(error);
+        this.logger.error(`[history] could not open the job history: ${message}`);
+        void vscode.window.showErrorMessage(`Lifeline: the job history could not be opened: ${message}`, 'Show Log').then((choice) => {
+          if (choice) void vscode.commands.executeCommand('lifeline.showLog');
+        });
+        return undefined;
+      },
+    );
+    return this.opening;
+  }
+
+  private onIdleCheck(): void {
+    if (this.queue.jobs.some((job) => job.state === 'running')) return;
+    void this.historyValue?.onIdle().catch((error: unknown) => this.logger.warn(`[history] idle maintenance failed: ${String(error)}`));
+  }
+
+  /** The end of the job's output log, on a line boundary. */
+  private async outputTail(job: Job): Promise<string | undefined> {
+    const path = this.queue.outputLogPath(job);
+    if (!path) return undefined;
+    const file = await open(path, 'r');
+    try {
+      const { size } = await file.stat();
+      const length = Math.min(size, OUTPUT_TAIL_BYTES);
+      const buffer = Buffer.alloc(length);
+      await file.read(buffer, 0, length, size - length);
+      const text = buffer.toString('utf8');
+      return size > length ? text.slice(text.indexOf('\n') + 1) : text;
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** Closes the history: recordings in flight finish, the journal is folded into a snapshot. */
+  async close(final = true): Promise<void> {
+    if (final) {
+      this.closed = true;
+      while (this.disposables.length) this.disposables.pop()?.dispose();
+    }
+    clearInterval(this.idleTimer);
+    const history = (await this.opening?.catch(() => undefined)) ?? this.historyValue;
+    await this.recorder?.whenIdle();
+    this.recorder = undefined;
+    this.historyValue = undefined;
+    this.opening = undefined;
+    await history?.close().catch((error: unknown) => this.logger.warn(`[history] closing: ${String(error)}`));
+    if (!final) this.changeEmitter.fire();
+  }
+
+  dispose(): void {
+    void this.close().finally(() => this.changeEmitter.dispose());
+  }
+}
