@@ -6,7 +6,7 @@ import type { CodeServer } from '../host/codeServer';
 import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
 
 /**
  * Stages mark their start (with the pid of their shell, whose parent is the job's supervisor) and
@@ -125,5 +125,33 @@ describe('jobs in the workbench (e2e)', () => {
     } finally {
       writeFileSync(configPath, good);
     }
+  });
+
+  it('the History panel lists finished runs, searches them, and comes back after a reload with its search and selection', async () => {
+    await runCommand(page, 'Lifeline: Show Job History');
+    const frame = webviewFrame(page);
+    const search = frame.locator('body[data-ready="true"] #search');
+    await search.waitFor({ state: 'visible', timeout: 60_000 });
+    const entry = (name: string) => frame.locator(`.entry[aria-label^="${name}, succeeded"]`);
+    await entry('Reload pipeline').waitFor({ state: 'visible', timeout: 30_000 });
+    await entry('Recovery pipeline').waitFor({ state: 'visible', timeout: 30_000 });
+    await search.fill('recovery');
+    await waitUntil(async () => (await frame.locator('.entry').count()) === 1, 'the search to leave one entry', 10_000);
+    await entry('Recovery pipeline').click();
+    await frame.locator('#details pre.command').waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await frame.locator('#details pre.command').innerText(), /start build/);
+    await screenshot(page, 'history-panel-before-reload');
+
+    await runCommand(page, 'Developer: Reload Window');
+    await waitForWorkbench(page);
+    const restored = webviewFrame(page);
+    const restoredSearch = restored.locator('body[data-ready="true"] #search');
+    await restoredSearch.waitFor({ state: 'visible', timeout: 90_000 });
+    assert.equal(await restoredSearch.inputValue(), 'recovery');
+    const selected = restored.locator('.entry[aria-selected="true"]');
+    await selected.waitFor({ state: 'visible', timeout: 30_000 });
+    assert.match((await selected.getAttribute('aria-label')) ?? '', /^Recovery pipeline, succeeded/);
+    await restored.locator('#details pre.command').waitFor({ state: 'visible', timeout: 10_000 });
+    await screenshot(page, 'history-panel-after-reload');
   });
 });
