@@ -147,6 +147,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       queue: () => session?.queue,
       workspaceJobs: () => session?.jobs,
       unavailableReason,
+      estimateDuration: async (definition) => {
+        const history = session?.history.history;
+        if (!history) return undefined;
+        const estimate = await history.estimateDuration('stages' in definition ? { name: definition.name, stages: definition.stages.map((stage) => ({ name: stage.name, command: stage.command })) } : { name: definition.name, command: definition.command });
+        return estimate?.estimatedMs;
+      },
       logger,
     }),
     ...registerHistoryCommands(context.extensionUri, () => session?.history, unavailableReason, logger),

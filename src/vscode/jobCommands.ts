@@ -15,6 +15,8 @@ export interface JobCommandContext {
   workspaceJobs(): WorkspaceJobs | undefined;
   /** Why nothing can run now (no folder, Restricted Mode, storage failed), or undefined. */
   unavailableReason(): string | undefined;
+  /** How long the job is likely to take, from earlier runs in the history (undefined without any). */
+  estimateDuration(definition: JobDefinition): Promise<number | undefined>;
   readonly logger: Logger;
 }
 
@@ -37,7 +39,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       if (!queue) return undefined;
       const definition = await chooseDefinition(ctx, argument);
       if (!definition) return undefined;
-      return run(ctx, queue, { type: 'enqueue', definition });
+      return enqueue(ctx, queue, definition);
     }),
     vscode.commands.registerCommand('lifeline.runShellCommand', async (commandLine?: string) => {
       const queue = requireQueue(ctx);
@@ -51,7 +53,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
           validateInput: (value) => (value.trim() ? undefined : 'Type a command to run.'),
         }));
       if (!command?.trim()) return undefined;
-      return run(ctx, queue, { type: 'enqueue', definition: { name: command.trim().slice(0, 200), command: command.trim() } });
+      return enqueue(ctx, queue, { name: command.trim().slice(0, 200), command: command.trim() });
     }),
     jobCommand('lifeline.cancelJob', ['queued', 'delayed', 'running'], 'cancel', (job) => ({ type: 'cancel', jobId: job.id })),
     jobCommand('lifeline.retryJob', ['failed', 'cancelled', 'interrupted', 'succeeded'], 'run again', (job) => ({ type: 'retry', jobId: job.id })),
@@ -154,6 +156,12 @@ async function run(ctx: JobCommandContext, queue: QueueHost, command: QueueComma
     void vscode.window.showErrorMessage(`Lifeline: ${messageOf(error)}`);
     return undefined;
   }
+}
+
+async function enqueue(ctx: JobCommandContext, queue: QueueHost, definition: JobDefinition): Promise<string | number | undefined> {
+  // An estimate is a nicety: a slow or failing history never holds a job back.
+  const estimatedDurationMs = await ctx.estimateDuration(definition).catch(() => undefined);
+  return run(ctx, queue, { type: 'enqueue', definition, ...(estimatedDurationMs !== undefined ? { estimatedDurationMs } : {}) });
 }
 
 function messageOf(error: unknown): string {

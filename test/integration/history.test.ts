@@ -60,6 +60,20 @@ describe('job history (in a real extension host)', () => {
     assert.deepEqual(entry.tags, ['it']);
   });
 
+  it('estimates a new job\'s duration from its earlier runs', async () => {
+    const history = await historyApi();
+    const queue = await (await api()).whenQueueReady();
+    assert.ok(queue);
+    const since = Date.now() - 1;
+    const command = 'sleep 0.2; echo estimated';
+    const first = await vscode.commands.executeCommand<string>('lifeline.runShellCommand', command);
+    assert.equal(queue.getJob(first)?.estimatedDurationMs, undefined, 'no earlier run to go by');
+    await waitForEntry(history, command, since);
+    const second = await vscode.commands.executeCommand<string>('lifeline.runShellCommand', command);
+    const estimate = queue.getJob(second)?.estimatedDurationMs;
+    assert.ok(estimate !== undefined && estimate >= 200, `estimated ${estimate} ms from a run that slept 200 ms`);
+  });
+
   it('exports the history to CSV and JSON files', async () => {
     await historyApi();
     const dir = mkdtempSync(join(tmpdir(), 'lifeline-export-'));

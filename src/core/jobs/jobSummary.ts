@@ -14,12 +14,15 @@ export function describeJobState(job: Job): string {
       if (job.progress?.fraction !== undefined) parts.push(`${Math.round(job.progress.fraction * 100)}%`);
       if (job.progress?.message) parts.push(job.progress.message);
       if (job.stopReason === 'cancel') parts.push('cancelling');
+      if (job.estimatedDurationMs !== undefined) parts.push(`usually ${formatDuration(job.estimatedDurationMs)}`);
       return parts.join(' · ');
     }
     case 'delayed':
       return job.notBefore !== undefined ? `delayed until ${new Date(job.notBefore).toLocaleTimeString()}` : 'delayed';
-    case 'queued':
-      return job.attempts > 0 ? `queued (attempt ${job.attempts + 1})` : 'queued';
+    case 'queued': {
+      const queued = job.attempts > 0 ? `queued (attempt ${job.attempts + 1})` : 'queued';
+      return job.estimatedDurationMs !== undefined ? `${queued} · usually ${formatDuration(job.estimatedDurationMs)}` : queued;
+    }
     case 'succeeded':
       return `succeeded${job.actualDurationMs !== undefined ? ` in ${formatDuration(job.actualDurationMs)}` : ''}`;
     case 'failed':

@@ -40,6 +40,7 @@ describe('jobs: how a job reads in the views', () => {
     assert.equal(describeJobState(pipeline(dir, { state: 'interrupted', interruptions: 2 })), 'interrupted 2× in a row');
     assert.equal(describeJobState(pipeline(dir, { state: 'cancelled', abandoned: true })), 'discarded');
     assert.equal(describeJobState(pipeline(dir, { state: 'succeeded', actualDurationMs: 125_000 })), 'succeeded in 2 min 5 s');
+    assert.equal(describeJobState(pipeline(dir, { state: 'queued', attempts: 0, estimatedDurationMs: 90_000 })), 'queued · usually 1 min 30 s', 'the estimate from earlier runs');
   });
 
   it('tells where an interrupted pipeline resumes, checking declared outputs on disk', () => {
