@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { HistoryEntry } from './core/history/historyEntry';
 import type { CommandResult, Job, QueueCommand } from './core/jobs/jobModel';
 import type { SessionRole } from './core/jobs/queueSession';
 import type { Logger } from './core/logger';
+import { ViewStateFiles } from './core/storage/viewStateFiles';
 import { openWorkspaceDirectory } from './core/storage/workspaceDirectory';
 import { registerHistoryCommands } from './vscode/historyCommands';
 import { HistoryPanel } from './vscode/historyPanel';
@@ -49,6 +51,7 @@ export interface LifelineApi {
 }
 
 let session: WorkspaceSession | undefined;
+let viewState: ViewStateFiles | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<LifelineApi> {
   const { channel, logger } = createLogChannel();
@@ -111,6 +114,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     try {
       const directory = await openWorkspaceDirectory(context.globalStorageUri.fsPath, workspaceKey);
       storageDirectory = directory.path;
+      viewState = new ViewStateFiles(join(directory.path, 'ui'), { logger });
+      QueuePanel.viewState = viewState;
+      HistoryPanel.viewState = viewState;
     } catch (error) {
       unavailable = `Lifeline cannot open its storage folder: ${(error as Error).message}`;
       logger.error(`[activate] ${unavailable}`);
@@ -219,5 +225,5 @@ function reportOpenFailure(logger: Logger, channel: vscode.LogOutputChannel, mes
 export async function deactivate(): Promise<void> {
   const closing = session;
   session = undefined;
-  await closing?.close();
+  await Promise.all([closing?.close(), viewState?.flush()]);
 }

@@ -8,6 +8,7 @@ import type { HistoryPanelNotification, HistoryPanelState, HistoryQuery, History
 import { defaultHistoryPanelState, historyPanelViewType } from '../shared/historyPanelProtocol';
 import { historyPanelCommandSchema, historyPanelStateSchema } from '../shared/historyPanelSchemas';
 import type { HistoryHost } from './historyHost';
+import type { ViewStateFiles } from '../core/storage/viewStateFiles';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 /** Where the panel finds the history: it may open after the panel, or be in another window. */
@@ -29,6 +30,8 @@ const SUMMARY_DAYS = 30;
 export class HistoryPanel implements vscode.Disposable {
   private static current: HistoryPanel | undefined;
   static source: HistorySource | undefined;
+  /** Lifeline's own copy of the panel's view state (a new browser profile has none of VS Code's). */
+  static viewState: ViewStateFiles | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private hostSubscription: vscode.Disposable | undefined;
   private state: HistoryPanelState;
@@ -40,7 +43,7 @@ export class HistoryPanel implements vscode.Disposable {
       return HistoryPanel.current;
     }
     const panel = vscode.window.createWebviewPanel(historyPanelViewType, 'Lifeline History', vscode.ViewColumn.Active, { ...webviewOptions(extensionUri), retainContextWhenHidden: false });
-    return new HistoryPanel(panel, extensionUri, logger, defaultHistoryPanelState);
+    return new HistoryPanel(panel, extensionUri, logger, undefined);
   }
 
   static registerSerializer(extensionUri: vscode.Uri, logger: Logger): vscode.Disposable {
@@ -53,7 +56,7 @@ export class HistoryPanel implements vscode.Disposable {
           return;
         }
         panel.webview.options = webviewOptions(extensionUri);
-        new HistoryPanel(panel, extensionUri, logger, parsed.success ? parsed.data : defaultHistoryPanelState);
+        new HistoryPanel(panel, extensionUri, logger, parsed.success ? parsed.data : undefined);
       },
     });
   }
@@ -66,10 +69,12 @@ export class HistoryPanel implements vscode.Disposable {
     readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     private readonly logger: Logger,
-    initialState: HistoryPanelState,
+    /** Undefined: the state Lifeline saved last, else the default. */
+    initialState: HistoryPanelState | undefined,
   ) {
     HistoryPanel.current = this;
-    this.state = initialState;
+    this.state = initialState ?? defaultHistoryPanelState;
+    this.stateLoaded = initialState ? Promise.resolve() : HistoryPanel.viewState?.load('historyPanel', historyPanelStateSchema).then((saved) => void (saved && (this.state = saved))) ?? Promise.resolve();
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'historyPanel', 'Lifeline History');
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
@@ -79,6 +84,8 @@ export class HistoryPanel implements vscode.Disposable {
     if (source) this.disposables.push(source.onDidChangeHost(() => this.followHost()));
     this.followHost();
   }
+
+  private readonly stateLoaded: Promise<void>;
 
   get viewState(): HistoryPanelState {
     return this.state;
@@ -134,12 +141,14 @@ export class HistoryPanel implements vscode.Disposable {
     const message = parsed.data;
     switch (message.type) {
       case 'ready':
+        await this.stateLoaded;
         this.ready = true;
         await this.post({ type: 'init', state: this.state, workspaceName: vscode.workspace.name ?? 'no folder open' });
         await this.postStatus();
         return;
       case 'stateChanged':
         this.state = message.state;
+        HistoryPanel.viewState?.save('historyPanel', message.state);
         return;
       case 'query':
         return this.answerQuery(message.requestId, message.query, message.cursor);

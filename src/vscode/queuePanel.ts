@@ -5,6 +5,7 @@ import { describeJobState } from '../core/jobs/jobSummary';
 import type { InitNotification, JobAction, JobRow, JobsNotification, QueuePanelState } from '../shared/queuePanelProtocol';
 import { defaultQueuePanelState, queuePanelViewType } from '../shared/queuePanelProtocol';
 import { queuePanelCommandSchema, queuePanelStateSchema } from '../shared/queuePanelSchemas';
+import type { ViewStateFiles } from '../core/storage/viewStateFiles';
 import type { QueueHost } from './queueHost';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
@@ -38,6 +39,8 @@ export class QueuePanel implements vscode.Disposable {
 
   /** Set once by the extension, before any panel exists. */
   static source: QueueSource | undefined;
+  /** Lifeline's own copy of the panel's view state (a new browser profile has none of VS Code's). */
+  static viewState: ViewStateFiles | undefined;
 
   static show(extensionUri: vscode.Uri, logger: Logger): QueuePanel {
     if (QueuePanel.current) {
@@ -45,7 +48,7 @@ export class QueuePanel implements vscode.Disposable {
       return QueuePanel.current;
     }
     const panel = vscode.window.createWebviewPanel(queuePanelViewType, 'Lifeline Queue', vscode.ViewColumn.Active, webviewOptions(extensionUri));
-    return new QueuePanel(panel, extensionUri, logger, defaultQueuePanelState);
+    return new QueuePanel(panel, extensionUri, logger, undefined);
   }
 
   /** Registers the serializer that brings the panel back after a reload. */
@@ -60,7 +63,7 @@ export class QueuePanel implements vscode.Disposable {
           return;
         }
         panel.webview.options = webviewOptions(extensionUri);
-        new QueuePanel(panel, extensionUri, logger, parsed.success ? parsed.data : defaultQueuePanelState);
+        new QueuePanel(panel, extensionUri, logger, parsed.success ? parsed.data : undefined);
       },
     });
   }
@@ -69,10 +72,12 @@ export class QueuePanel implements vscode.Disposable {
     readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
     private readonly logger: Logger,
-    initialState: QueuePanelState,
+    /** Undefined: the state Lifeline saved last, else the default. */
+    initialState: QueuePanelState | undefined,
   ) {
     QueuePanel.current = this;
-    this.state = initialState;
+    this.state = initialState ?? defaultQueuePanelState;
+    this.stateLoaded = initialState ? Promise.resolve() : this.loadSavedState();
     panel.webview.html = this.renderHtml(panel.webview);
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
@@ -113,6 +118,13 @@ export class QueuePanel implements vscode.Disposable {
     return { type: 'jobs', jobs: queue?.jobs.map(toRow) ?? [], paused: queue?.flags?.paused ?? false, unavailable: queue ? undefined : (source?.unavailableReason ?? 'The queue is opening.') };
   }
 
+  private readonly stateLoaded: Promise<void>;
+
+  private async loadSavedState(): Promise<void> {
+    const saved = await QueuePanel.viewState?.load('queuePanel', queuePanelStateSchema);
+    if (saved) this.state = saved;
+  }
+
   get viewState(): QueuePanelState {
     return this.state;
   }
@@ -126,12 +138,15 @@ export class QueuePanel implements vscode.Disposable {
     const message = parsed.data;
     switch (message.type) {
       case 'ready':
-        this.ready = true;
-        this.postInit();
-        this.schedulePost();
+        void this.stateLoaded.then(() => {
+          this.ready = true;
+          this.postInit();
+          this.schedulePost();
+        });
         break;
       case 'stateChanged':
         this.state = message.state;
+        QueuePanel.viewState?.save('queuePanel', message.state);
         break;
       case 'showLog':
         void vscode.commands.executeCommand('lifeline.showLog');

@@ -6,7 +6,7 @@ import type { CodeServer } from '../host/codeServer';
 import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
+import { answerInputBox, lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
 
 describe('Queue dashboard in a real browser (e2e)', () => {
   let server: CodeServer;
@@ -34,8 +34,7 @@ describe('Queue dashboard in a real browser (e2e)', () => {
   it('shows the live queue, and comes back after "Developer: Reload Window" with its filter and selection', async () => {
     for (const command of ['echo first job', 'echo second job']) {
       await runCommand(page, 'Lifeline: Run Shell Command…', { opensQuickPick: true });
-      await page.locator('.quick-input-widget .quick-input-box input').fill(command);
-      await page.keyboard.press('Enter');
+      await answerInputBox(page, command, 'Lifeline: Run Shell Command');
     }
     await runCommand(page, 'Lifeline: Open Queue Dashboard');
     const frame = webviewFrame(page);
@@ -60,5 +59,22 @@ describe('Queue dashboard in a real browser (e2e)', () => {
     const title = await page.locator('.tabs-container .tab.active .label-name').first().innerText();
     assert.equal(title.trim(), 'Lifeline Queue');
     await screenshot(page, 'queue-panel-after-reload');
+  });
+
+  it('comes back with its filter and selection in a new browser profile, where VS Code\'s own webview state is gone', async () => {
+    await browser.close();
+    browser = await launchBrowser(server.home, 'browser-profile-2');
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await waitForWorkbench(page);
+    await runCommand(page, 'Lifeline: Open Queue Dashboard');
+    const frame = webviewFrame(page);
+    const filter = frame.locator('body[data-ready="true"] #filter');
+    await filter.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.equal(await filter.inputValue(), 'job');
+    const selected = frame.locator('.job[aria-selected="true"]');
+    await selected.waitFor({ state: 'visible', timeout: 30_000 });
+    assert.match((await selected.getAttribute('aria-label')) ?? '', /^echo second job, succeeded/);
+    await screenshot(page, 'queue-panel-new-profile');
   });
 });

@@ -47,6 +47,16 @@ export async function runCommand(page: Page, title: string, options: { opensQuic
   if (!options.opensQuickPick) await input.waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
+/** Answers the input box a command opened (after `runCommand(..., { opensQuickPick: true })`). */
+export async function answerInputBox(page: Page, text: string, title: string): Promise<void> {
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  // The palette's widget is reused: wait for the command's own box (its title), not the palette.
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(text);
+  await page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
 /** Picks the row whose label contains `label` in the quick pick a command opened. */
 export async function pickQuickItem(page: Page, label: string): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
