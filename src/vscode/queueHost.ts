@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { CommandResult, Job, JobState, QueueCommand, QueueFlags } from '../core/jobs/jobModel';
 import type { SessionRole } from '../core/jobs/queueSession';
+import { DurableQueueLog } from '../core/jobs/durableQueueLog';
 import { QueueSession } from '../core/jobs/queueSession';
+import type { StorageEvent } from '../core/storage/storeEvents';
 import { jobFilePaths } from '../core/jobs/supervisorProtocol';
 import { SupervisorRunner } from '../core/jobs/supervisorRunner';
 import type { Logger } from '../core/logger';
@@ -53,6 +55,7 @@ export class QueueHost implements vscode.Disposable {
       storageDir: options.storageDirectory,
       baseDir: options.baseDir,
       logger: options.logger,
+      createLog: (queueDir) => new DurableQueueLog({ directory: queueDir, logger: options.logger, onEvent: (event) => reportStorageEvent(event, options.logger) }),
       createRunner: () =>
         new SupervisorRunner({
           jobsDir: jobsDirectory,
@@ -121,4 +124,33 @@ function stopWithoutHostAfterMs(): number | undefined {
   if (configuration.get<string>('jobs.whenVSCodeCloses', 'finish') !== 'stopAfterGrace') return undefined;
   const seconds = configuration.get<number>('jobs.stopGraceSeconds', 60);
   return Math.max(1, Number.isFinite(seconds) ? seconds : 60) * 1000;
+}
+
+/**
+ * Damage found while the queue opened: logged always, and shown when something was set aside, so
+ * that a reset is never silent. The damaged file itself is in `quarantine/` for a person to look at.
+ */
+function reportStorageEvent(event: StorageEvent, logger: Logger): void {
+  switch (event.type) {
+    case 'journalTailCut':
+      logger.warn(`[queue] the last write before a crash was incomplete and was cut (${event.bytesCut} bytes of ${event.file})`);
+      return;
+    case 'quarantined':
+      logger.error(`[queue] ${event.file} was damaged (${event.detail}) and moved to ${event.quarantinePath}`);
+      void vscode.window.showErrorMessage(`Lifeline: part of the saved queue was damaged and set aside in quarantine (${event.reason}); the queue opened from what could be read. The log says what was kept.`, 'Show Log').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('lifeline.showLog');
+      });
+      return;
+    case 'recoveredFromBackup':
+      logger.warn(`[queue] opened from the backup of sequence ${event.sequence}, with ${event.journalRecordsReplayed} later record(s) replayed`);
+      return;
+    case 'stateLost':
+      logger.error(`[queue] the saved queue could not be read and no backup holds it: ${event.detail}`);
+      return;
+    case 'compactionFailed':
+      logger.warn(`[queue] compaction failed; the journal keeps growing until the next one: ${event.error.message}`);
+      return;
+    case 'compacted':
+      return;
+  }
 }

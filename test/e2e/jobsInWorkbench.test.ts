@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
@@ -153,5 +153,30 @@ describe('jobs in the workbench (e2e)', () => {
     assert.match((await selected.getAttribute('aria-label')) ?? '', /^Recovery pipeline, succeeded/);
     await restored.locator('#details pre.command').waitFor({ state: 'visible', timeout: 10_000 });
     await screenshot(page, 'history-panel-after-reload');
+  });
+
+  it('a damaged queue journal is set aside in quarantine and reported after a reload, never silently reset', async () => {
+    const [storage] = lifelineStorageFolders(server.userDataDir);
+    assert.ok(storage);
+    const queueDir = join(storage, 'queue');
+    const journals = readdirSync(queueDir).filter((name) => name.endsWith('.journal')).sort((a, b) => statSync(join(queueDir, b)).size - statSync(join(queueDir, a)).size);
+    const journal = journals[0];
+    assert.ok(journal, `a queue journal in ${readdirSync(queueDir).join(', ')}`);
+    // Damage inside the journal, with good records after it: not a torn tail but real corruption.
+    const bytes = readFileSync(join(queueDir, journal));
+    const middle = Math.floor(bytes.length / 2);
+    for (let i = middle; i < middle + 16; i++) bytes[i] = (bytes[i] ?? 0) ^ 0xff;
+    writeFileSync(join(queueDir, journal), bytes);
+
+    await runCommand(page, 'Developer: Reload Window');
+    await waitForWorkbench(page);
+    const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'part of the saved queue was damaged' });
+    await toast.waitFor({ state: 'visible', timeout: 60_000 });
+    assert.ok(existsSync(join(queueDir, 'quarantine')) || existsSync(join(storage, 'quarantine')), 'the damaged file was kept in quarantine');
+    assert.match(lifelineLogText(server.userDataDir), /\[queue\] .*was damaged .* and moved to /);
+    // The records before the damage verify: the jobs they hold are still there.
+    await showLifelineViews();
+    await page.locator('.monaco-list-row[aria-label^="Reload pipeline, "]').waitFor({ state: 'visible', timeout: 30_000 });
+    await screenshot(page, 'jobs-damaged-queue-reported');
   });
 });
