@@ -1,15 +1,9 @@
 import type { HistoryPanelCommand, HistoryPanelNotification, HistoryPanelState, HistoryQuery, HistoryRow, HistoryState, HistorySummary } from '../../src/shared/historyPanelProtocol';
 import { defaultHistoryPanelState, historyStates, isHistoryNotification } from '../../src/shared/historyPanelProtocol';
+import { element, icon, vsCodeApi } from '../common/dom';
 import './style.css';
 
-interface VsCodeApi {
-  postMessage(message: HistoryPanelCommand): void;
-  getState(): unknown;
-  setState(state: HistoryPanelState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const vscode = acquireVsCodeApi();
+const vscode = vsCodeApi<HistoryPanelCommand, HistoryPanelState>();
 
 function restoredState(): HistoryPanelState | undefined {
   const saved = vscode.getState() as Partial<HistoryPanelState> | undefined;
@@ -43,12 +37,6 @@ function saveState(next: HistoryPanelState): void {
   vscode.postMessage({ type: 'stateChanged', state });
 }
 
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-const icon = (name: string): HTMLSpanElement => element('span', { className: `codicon codicon-${name}` });
 
 const STATE_ICONS: Record<HistoryState, string> = { succeeded: 'pass', failed: 'error', cancelled: 'circle-slash', timedOut: 'watch', interrupted: 'debug-disconnect' };
 const STATE_LABELS: Record<HistoryState, string> = { succeeded: 'Succeeded', failed: 'Failed', cancelled: 'Cancelled', timedOut: 'Timed out', interrupted: 'Interrupted' };

@@ -1,15 +1,9 @@
 import type { JobAction, JobRow, JobsNotification, QueuePanelCommand, QueuePanelState } from '../../src/shared/queuePanelProtocol';
 import { defaultQueuePanelState, isInitNotification, isJobsNotification } from '../../src/shared/queuePanelProtocol';
+import { element, icon, vsCodeApi } from '../common/dom';
 import './style.css';
 
-interface VsCodeApi {
-  postMessage(message: QueuePanelCommand): void;
-  getState(): unknown;
-  setState(state: QueuePanelState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const vscode = acquireVsCodeApi();
+const vscode = vsCodeApi<QueuePanelCommand, QueuePanelState>();
 
 /** The webview's own copy wins when it is valid: it is what the user last saw here. */
 function restoredState(): QueuePanelState | undefined {
@@ -31,16 +25,6 @@ function saveState(next: QueuePanelState): void {
   state = next;
   vscode.setState(state);
   vscode.postMessage({ type: 'stateChanged', state });
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}
-
-function icon(name: string): HTMLSpanElement {
-  return element('span', { className: `codicon codicon-${name}` });
 }
 
 const STATE_ICONS: Record<JobRow['state'], string> = {

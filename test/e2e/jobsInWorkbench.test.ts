@@ -6,7 +6,7 @@ import type { CodeServer } from '../host/codeServer';
 import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
+import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, showLifelineViews, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
 
 /**
  * Stages mark their start (with the pid of their shell, whose parent is the job's supervisor) and
@@ -32,11 +32,6 @@ describe('jobs in the workbench (e2e)', () => {
     return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').map((line) => line.replace(/ \d+$/, '')) : [];
   };
   const row = (name: string, state: string) => page.locator(`.monaco-list-row[aria-label^="${name}, ${state}"]`);
-
-  async function showLifelineViews(): Promise<void> {
-    const item = page.locator('.part.activitybar li.action-item:has(a[aria-label^="Lifeline"])');
-    if (!((await item.getAttribute('class')) ?? '').includes('checked')) await item.locator('a').click();
-  }
 
   async function runJob(name: string): Promise<void> {
     await runCommand(page, 'Lifeline: Run Job…', { opensQuickPick: true });
@@ -68,7 +63,7 @@ describe('jobs in the workbench (e2e)', () => {
   it('a pipeline keeps running through "Developer: Reload Window" and finishes with each stage once', async () => {
     const marks = marksOf('reload-marks.txt');
     await runJob('Reload pipeline');
-    await showLifelineViews();
+    await showLifelineViews(page);
     await row('Reload pipeline', 'running').waitFor({ state: 'visible', timeout: 30_000 });
     await waitUntil(() => marks().includes('start build'), 'the second stage to start', 30_000);
 
@@ -76,7 +71,7 @@ describe('jobs in the workbench (e2e)', () => {
     await waitForWorkbench(page);
     await waitUntil(() => marks().includes('end report'), 'the pipeline to finish after the reload', 60_000);
     assert.deepEqual(marks(), ['start fetch', 'end fetch', 'start build', 'end build', 'start report', 'end report']);
-    await showLifelineViews();
+    await showLifelineViews(page);
     await row('Reload pipeline', 'succeeded').waitFor({ state: 'visible', timeout: 30_000 });
     await screenshot(page, 'jobs-after-reload');
   });
@@ -95,7 +90,7 @@ describe('jobs in the workbench (e2e)', () => {
     const toast = page.locator('.notifications-toasts .notification-toast', { hasText: '"Recovery pipeline" was interrupted' });
     await toast.waitFor({ state: 'visible', timeout: 30_000 });
     assert.match(await toast.innerText(), /resumes at stage 2\/3 "build"/);
-    await showLifelineViews();
+    await showLifelineViews(page);
     await page.locator('.pane-header', { hasText: 'Recovery' }).waitFor({ state: 'visible', timeout: 10_000 });
     await row('Recovery pipeline', 'interrupted').first().waitFor({ state: 'visible', timeout: 10_000 });
     // Its orphaned stage was stopped before anything is resumed: no stage runs twice at once.
@@ -175,7 +170,7 @@ describe('jobs in the workbench (e2e)', () => {
     assert.ok(existsSync(join(queueDir, 'quarantine')) || existsSync(join(storage, 'quarantine')), 'the damaged file was kept in quarantine');
     assert.match(lifelineLogText(server.userDataDir), /\[queue\] .*was damaged .* and moved to /);
     // The records before the damage verify: the jobs they hold are still there.
-    await showLifelineViews();
+    await showLifelineViews(page);
     await page.locator('.monaco-list-row[aria-label^="Reload pipeline, "]').waitFor({ state: 'visible', timeout: 30_000 });
     await screenshot(page, 'jobs-damaged-queue-reported');
   });

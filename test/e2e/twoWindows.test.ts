@@ -6,7 +6,7 @@ import type { CodeServer } from '../host/codeServer';
 import { extensionHostPids, newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { answerInputBox, lifelineLogText, lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+import { answerInputBox, lifelineLogText, lifelineStorageFolders, runCommand, screenshot, showLifelineViews, waitForWorkbench, waitUntil } from '../host/workbench';
 
 /** Two windows on one folder: one holds the queue, the other is its client, and takes over. */
 describe('two windows on one workspace (e2e)', () => {
@@ -23,11 +23,6 @@ describe('two windows on one workspace (e2e)', () => {
     await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
     await waitForWorkbench(page);
     return page;
-  }
-
-  async function showQueue(page: Page): Promise<void> {
-    const item = page.locator('.part.activitybar li.action-item:has(a[aria-label^="Lifeline"])');
-    if (!((await item.getAttribute('class')) ?? '').includes('checked')) await item.locator('a').click();
   }
 
   before(async () => {
@@ -54,7 +49,7 @@ describe('two windows on one workspace (e2e)', () => {
     await runCommand(second, 'Lifeline: Run Shell Command…', { opensQuickPick: true });
     await answerInputBox(second, 'echo queued from the second window', 'Lifeline: Run Shell Command');
     for (const page of [second, first]) {
-      await showQueue(page);
+      await showLifelineViews(page);
       await page.locator('.monaco-list-row[aria-label^="echo queued from the second window, succeeded"]').waitFor({ state: 'visible', timeout: 30_000 });
     }
     assert.equal(await first.locator('.monaco-list-row[aria-label^="echo queued from the second window"]').count(), 1, 'one job, not one per window');

@@ -7,7 +7,7 @@ import type { CodeServer } from '../host/codeServer';
 import { extensionHostPids, newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { codeServerBin, repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, showLifelineViews, waitForWorkbench, waitUntil } from '../host/workbench';
 
 /** Each stage marks its start and end, sleeps long enough for the host to be killed inside it, and writes its declared output. */
 function crashPipeline(): Record<string, unknown> {
@@ -17,12 +17,6 @@ function crashPipeline(): Record<string, unknown> {
     outputs: [`out/${name}.txt`],
   });
   return { name: 'Crash pipeline', stages: [stage('fetch'), stage('build'), stage('report')] };
-}
-
-/** Opens the Lifeline side bar, unless it is open: a click on an active container would close it. */
-async function showLifelineViews(page: Page): Promise<void> {
-  const item = page.locator('.part.activitybar li.action-item:has(a[aria-label^="Lifeline"])');
-  if (!((await item.getAttribute('class')) ?? '').includes('checked')) await item.locator('a').click();
 }
 
 describe('the packaged .vsix (e2e)', () => {

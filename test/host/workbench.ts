@@ -47,6 +47,12 @@ export async function runCommand(page: Page, title: string, options: { opensQuic
   if (!options.opensQuickPick) await input.waitFor({ state: 'hidden', timeout: 10_000 });
 }
 
+/** Opens the Lifeline side bar, unless it is open: a click on an active container would close it. */
+export async function showLifelineViews(page: Page): Promise<void> {
+  const item = page.locator('.part.activitybar li.action-item:has(a[aria-label^="Lifeline"])');
+  if (!((await item.getAttribute('class')) ?? '').includes('checked')) await item.locator('a').click();
+}
+
 /** Answers the input box a command opened (after `runCommand(..., { opensQuickPick: true })`). */
 export async function answerInputBox(page: Page, text: string, title: string): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
