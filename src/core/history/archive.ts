@@ -84,7 +84,7 @@ export class Archive {
     let index: ArchiveIndex | undefined;
     let indexRebuilt = false;
     try {
-      index = await readIndex(directory);
+      index = await readIndex(directory, cacheOptions.cipher);
     } catch (error) {
       if (!HistoryError.is(error, 'corruptIndex')) throw error;
       await quarantineFile(directory, join(directory, 'index.json'));
@@ -95,7 +95,7 @@ export class Archive {
       for (const file of rebuilt.unreadable) await quarantineFile(directory, join(directory, 'shards', file));
     }
     const archive = new Archive(SQL, directory, index ?? emptyIndex(), cacheOptions, onLost);
-    if (indexRebuilt) await writeIndex(directory, archive.index);
+    if (indexRebuilt) await writeIndex(directory, archive.index, cacheOptions.cipher);
     const lost = await archive.sweep();
     return { archive, lost, indexRebuilt };
   }
@@ -126,7 +126,7 @@ export class Archive {
     const batch = this.index.nextBatch;
     const shards = entries.length > 0 ? await writeShards(this.SQL, this.shardsDir, entries, batch, maxShardBytes, this.cipher) : [];
     this.index = { ...this.index, nextBatch: batch + 1, shards: [...this.index.shards, ...shards] };
-    await writeIndex(this.directory, this.index);
+    await writeIndex(this.directory, this.index, this.cipher);
     return { batch, shards };
   }
 
@@ -135,7 +135,7 @@ export class Archive {
     const expired = this.index.shards.filter((shard) => shard.maxFinishedAt < cutoff);
     if (expired.length === 0) return [];
     this.index = { ...this.index, shards: this.index.shards.filter((shard) => shard.maxFinishedAt >= cutoff) };
-    await writeIndex(this.directory, this.index);
+    await writeIndex(this.directory, this.index, this.cipher);
     for (const shard of expired) {
       this.cache.forget(shard.file);
       await fs.rm(join(this.shardsDir, shard.file), { force: true });
@@ -172,7 +172,7 @@ export class Archive {
     let quarantinedTo: string | undefined;
     if (path) quarantinedTo = await quarantineFile(this.directory, path).catch(() => undefined);
     this.index = { ...this.index, shards: this.index.shards.filter((s) => s.file !== shard.file) };
-    await writeIndex(this.directory, this.index);
+    await writeIndex(this.directory, this.index, this.cipher);
     const lost: LostShard = { file: shard.file, month: shard.month, count: shard.count, minFinishedAt: shard.minFinishedAt, maxFinishedAt: shard.maxFinishedAt, quarantinedTo };
     this.pendingLost.push(lost);
     this.onLost?.(lost);

@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../storage/atomicFile';
 import { jobFinalStates } from './historyEntry';
+import type { RecordCipher } from '../storage/cipher';
+import { StorageError } from '../storage/errors';
+import { decodeSnapshot } from '../storage/snapshot';
 import { HistoryError } from './historyErrors';
+import { isKeyProblem, isSealedShard, sealShard } from './shardSeal';
 import type { HistoryFilter } from './historyQuery';
 
 /** More distinct tags than this and a shard records none (`tags: null`): it may match any tag. */
@@ -36,13 +40,29 @@ export type ArchiveIndex = z.infer<typeof archiveIndexSchema>;
 
 export const emptyIndex = (): ArchiveIndex => ({ formatVersion: 1, nextBatch: 1, shards: [] });
 
-export async function readIndex(archiveDir: string): Promise<ArchiveIndex | undefined> {
-  let text: string;
+/**
+ * Reads index.json. With encryption on it is sealed like the shards (it names months, counts
+ * and tags); a plain one written before encryption was turned on still reads. A missing or wrong
+ * key is a StorageError that leaves the file alone; anything else unreadable is `corruptIndex`.
+ */
+export async function readIndex(archiveDir: string, cipher?: RecordCipher): Promise<ArchiveIndex | undefined> {
+  let bytes: Uint8Array;
   try {
-    text = await fs.readFile(join(archiveDir, 'index.json'), 'utf8');
+    bytes = await fs.readFile(join(archiveDir, 'index.json'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
+  }
+  let text: string;
+  if (isSealedShard(bytes)) {
+    try {
+      text = Buffer.from((await decodeSnapshot(bytes, cipher)).payload).toString('utf8');
+    } catch (error) {
+      if (isKeyProblem(error)) throw new StorageError((error as StorageError).reason, `The archive index is encrypted and ${StorageError.is(error, 'missingKey') ? 'its key is not available' : 'does not open with this key'}. Enter the recovery key to read it.`, { cause: error });
+      throw new HistoryError('corruptIndex', 'The archive index is unreadable.', { cause: error });
+    }
+  } else {
+    text = Buffer.from(bytes).toString('utf8');
   }
   try {
     return archiveIndexSchema.parse(JSON.parse(text));
@@ -51,8 +71,9 @@ export async function readIndex(archiveDir: string): Promise<ArchiveIndex | unde
   }
 }
 
-export async function writeIndex(archiveDir: string, index: ArchiveIndex): Promise<void> {
-  await writeFileAtomic(join(archiveDir, 'index.json'), JSON.stringify(index));
+export async function writeIndex(archiveDir: string, index: ArchiveIndex, cipher?: RecordCipher): Promise<void> {
+  const json = Buffer.from(JSON.stringify(index), 'utf8');
+  await writeFileAtomic(join(archiveDir, 'index.json'), await sealShard(json, cipher));
 }
 
 /** Whether a shard can hold a row matching `filter`, from its index entry alone. */

@@ -16,6 +16,7 @@ import { decodeSnapshot } from '../../../src/core/storage/snapshot';
 import type { StorageEvent } from '../../../src/core/storage/storeEvents';
 import { testCipher } from '../storage/storageTestKit';
 import { makeEntry, openHistory, tempDir, wasmPath } from './historyFixtures';
+import { readIndex, writeIndex } from '../../../src/core/history/shardIndex';
 
 const journalFiles = (dir: string): string[] => readdirSync(dir).filter((name) => /^history\.\d+\.journal$/.test(name));
 const ids = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => makeEntry(from + i).jobId);
@@ -169,11 +170,11 @@ describe('history on the durable store', () => {
     await history.close();
   });
 
-  it('encrypts the snapshot, the journal and the shards; a wrong or missing key refuses to open and moves nothing', async () => {
+  it('encrypts the snapshot, the journal, the shards and the archive index; a wrong or missing key refuses to open and moves nothing', async () => {
     const key = testCipher();
     const secret = 'deploy --token=hunter2';
     const { history } = await openHistory(dir.path, { cipher: key, maxActiveEntries: 5, archiveMargin: 0 });
-    for (let i = 1; i <= 8; i++) await history.append(makeEntry(i, { command: `${secret} ${i}` }));
+    for (let i = 1; i <= 8; i++) await history.append(makeEntry(i, { command: `${secret} ${i}`, tags: ['client-hunter2'] }));
     await history.whenIdle();
     await history.compact();
     await history.append(makeEntry(9, { command: `${secret} 9` }));
@@ -183,8 +184,9 @@ describe('history on the durable store', () => {
       join(dir.path, 'history.snapshot'),
       ...journalFiles(dir.path).map((name) => join(dir.path, name)),
       ...readdirSync(join(dir.path, 'archive', 'shards')).map((name) => join(dir.path, 'archive', 'shards', name)),
+      join(dir.path, 'archive', 'index.json'),
     ];
-    assert.ok(files.length >= 3);
+    assert.ok(files.length >= 4);
     for (const file of files) assert.equal(readFileSync(file).includes('hunter2'), false, `${file} holds the secret in the clear`);
 
     await assert.rejects(openHistory(dir.path, { cipher: testCipher() }), (error) => StorageError.is(error, 'wrongKey'));
@@ -207,12 +209,22 @@ describe('history on the durable store', () => {
     await history.whenIdle();
     await history.close();
     const SQL = await loadSqlJs(wasmPath);
-    const { archive } = await Archive.open(SQL, join(dir.path, 'archive'), { cipher: testCipher() });
-    await assert.rejects(archive.page({ limit: 10 }), (error) => StorageError.is(error, 'wrongKey'));
-    await assert.rejects(Archive.open(SQL, join(dir.path, 'archive'), {}).then(({ archive: plain }) => plain.page()), (error) => StorageError.is(error, 'missingKey'));
-    assert.equal(archive.count, 5);
+    // The index is sealed too, so the wrong key is refused at open, before any shard is read.
+    await assert.rejects(Archive.open(SQL, join(dir.path, 'archive'), { cipher: testCipher() }), (error) => StorageError.is(error, 'wrongKey'));
+    await assert.rejects(Archive.open(SQL, join(dir.path, 'archive'), {}), (error) => StorageError.is(error, 'missingKey'));
     assert.equal(existsSync(join(dir.path, 'archive', 'quarantine')), false);
+    const { archive } = await Archive.open(SQL, join(dir.path, 'archive'), { cipher: key });
+    assert.equal(archive.count, 5);
     archive.close();
+    // A shard sealed with another key than the index's is refused when read, not quarantined.
+    const other = testCipher();
+    const index = await readIndex(join(dir.path, 'archive'), key);
+    assert.ok(index);
+    await writeIndex(join(dir.path, 'archive'), index, other);
+    const { archive: mixed } = await Archive.open(SQL, join(dir.path, 'archive'), { cipher: other });
+    await assert.rejects(mixed.page({ limit: 10 }), (error) => StorageError.is(error, 'wrongKey'));
+    assert.equal(existsSync(join(dir.path, 'archive', 'quarantine')), false);
+    mixed.close();
   });
 
   it('has an in-memory twin with the same contract: survives close and reopen, compaction folds the records', async () => {
