@@ -127,8 +127,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   }
 
   let opening: Promise<WorkspaceSession | undefined> = Promise.resolve(undefined);
+  let openStarted = false;
   const openSession = (): Promise<WorkspaceSession | undefined> => {
-    if (!storageDirectory || !folder || session) return opening;
+    // Once per activation: trust granted while the queue opens must not open a second one.
+    if (!storageDirectory || !folder || openStarted) return opening;
+    openStarted = true;
     const dir = storageDirectory;
     opening = WorkspaceSession.open({ storageDirectory: dir, extensionUri: context.extensionUri, folder, logger }).then(
       (opened) => {
