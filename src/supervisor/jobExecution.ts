@@ -9,13 +9,15 @@ import { identifyProcess } from '../core/jobs/processIdentity';
 import { killProcessTree } from '../core/jobs/processTree';
 import type { JobRecord, StopWithoutHost } from '../core/jobs/supervisorProtocol';
 import { stoppedWithoutHostMessage } from '../core/jobs/supervisorProtocol';
-import { createJournalFile, Journal } from '../core/storage/journal';
+import { fsyncDirectory } from '../core/storage/atomicFile';
+import { createJournalFileSync, Journal } from '../core/storage/journal';
 import { CappedLog } from './cappedLog';
 import type { HostWatchVerdict } from './hostWatch';
 import { HostWatch } from './hostWatch';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type Exit = { exitCode: number | null; signal: string | null; error?: string; stoppedWithoutHost?: { afterMs: number } };
+type StageEnd = Exit & { readonly recorded: Promise<void> };
 
 export interface ExecutionOptions {
   readonly request: RunRequest;
@@ -52,6 +54,10 @@ export class JobExecution {
   private readonly hostWatch: HostWatch | undefined;
   private hostVerdict: HostWatchVerdict = 'held';
   private stoppedWithoutHost = false;
+  /** The journal's directory entry on disk: no record is acknowledged before it. */
+  private directorySynced: Promise<void> = Promise.resolve();
+  /** Resolves once `started` (and the directory entry) is on disk; rejects when it cannot be. */
+  startedDurable: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ExecutionOptions) {
     this.checkpointFile = new CheckpointFile(checkpointFilePath(options.journalPath), options.request.checkpoint);
@@ -63,16 +69,25 @@ export class JobExecution {
   }
 
   /**
-   * Creates the journal and records `started` (who owns the job, and where to reach it). The host
-   * hears that the job was accepted only after this, so an accepted job can always be found again.
+   * Creates the journal exclusively (the point where a run is refused) and queues `started` (who
+   * owns the job, and where to reach it), without waiting for the disk: `run` starts the first
+   * stage at once, and its `stageStarted` goes out with the header and `started` in one write,
+   * made on this thread right after the spawn, and one fdatasync, while the directory entry is
+   * synced alongside. The host hears that the job was accepted only once `startedDurable`
+   * resolves, so an accepted job can always be found again. A supervisor that dies before that
+   * leaves the stage's identity in the file (the page cache, which the host reads), so the host
+   * stops its group (SupervisorRunner.start); a machine that dies takes the stage with it.
    */
   async open(): Promise<void> {
     const { request, journalPath } = this.options;
     mkdirSync(dirname(journalPath), { recursive: true, mode: 0o700 });
-    this.journal = new Journal(await createJournalFile(journalPath, 1, undefined), 0);
+    this.journal = new Journal(createJournalFileSync(journalPath, 1, undefined), 0, { writeOnCallingThread: true });
     // The journal's exclusive create proved this run new: a checkpoint file by its name is an earlier run's.
     this.checkpointFile.reset();
-    await this.record({ t: 'started', jobId: request.jobId, attempt: request.attempt, supervisor: identifyProcess(process.pid), socketPath: this.options.socketPath, fromStage: request.fromStage });
+    this.directorySynced = fsyncDirectory(dirname(journalPath));
+    this.directorySynced.catch(() => undefined);
+    this.startedDurable = this.record({ t: 'started', jobId: request.jobId, attempt: request.attempt, supervisor: identifyProcess(process.pid), socketPath: this.options.socketPath, fromStage: request.fromStage });
+    this.startedDurable.catch(() => undefined);
   }
 
   /** Runs the stages after `open`, and records the one `exited`. */
@@ -81,16 +96,17 @@ export class JobExecution {
     const journal = this.journal;
     if (!journal) throw new Error('the job execution was not opened');
     let exit: Exit = { exitCode: 0, signal: null };
-    let log: CappedLog | undefined;
+    const stageRecords: Promise<void>[] = [];
     const heartbeat = setInterval(() => {
       void this.record({ t: 'heartbeat' });
       this.watchHost();
     }, this.options.heartbeatMs);
     const checkpointPoll = setInterval(() => void this.readCheckpointFile(false), this.options.checkpointPollMs ?? CHECKPOINT_POLL_MS);
     try {
-      log = this.log = new CappedLog(this.options.logPath, this.options.logLimitBytes);
       for (let index = request.fromStage; index < request.stages.length && !this.killed; index++) {
-        exit = await this.runStage(index, log);
+        const { recorded, ...end } = await this.runStage(index);
+        stageRecords.push(recorded);
+        exit = end;
         if (exit.exitCode !== 0 || exit.error !== undefined) break;
       }
       if (this.killed && exit.exitCode === 0 && exit.signal === null) exit = { exitCode: null, signal: 'SIGKILL' };
@@ -103,11 +119,19 @@ export class JobExecution {
     } finally {
       clearInterval(heartbeat);
       clearInterval(checkpointPoll);
+      try {
+        // A run that started no stage still leaves its (empty) log.
+        (this.log ?? this.openLog()).close();
+      } catch {
+        // It could not be created: the exit record says why when a stage needed it.
+      }
       this.log = undefined;
-      log?.close();
     }
-    // The output is complete in its file before the exit is on record.
-    await this.record({ t: 'exited', ...exit });
+    // The output is complete in its file before the exit is on record. A stage's end is queued
+    // before it, unawaited, so that both share one write and one sync.
+    const exited = this.record({ t: 'exited', ...exit });
+    await Promise.allSettled(stageRecords);
+    await exited;
     await journal.close();
   }
 
@@ -137,14 +161,21 @@ export class JobExecution {
   private async record(record: DistributiveOmit<JobRecord, 'at'>): Promise<void> {
     const payload = Buffer.from(JSON.stringify({ ...record, at: Date.now() }));
     await this.journal?.append(payload, () => undefined);
+    await this.directorySynced;
     if (record.t === 'exited') this.options.onExitRecorded();
     this.options.onWrote();
   }
 
-  private runStage(index: number, log: CappedLog): Promise<Exit> {
+  /** The job's log, created by the first stage right after its spawn: file creation can wait on the disk. */
+  private openLog(): CappedLog {
+    return (this.log ??= new CappedLog(this.options.logPath, this.options.logLimitBytes));
+  }
+
+  /** Resolves at the stage's end, with its `stageFinished` record queued (`recorded`). */
+  private runStage(index: number): Promise<StageEnd> {
     const { request } = this.options;
     const stage = request.stages[index];
-    if (!stage) return Promise.resolve({ exitCode: null, signal: null, error: 'no such stage' });
+    if (!stage) return Promise.resolve({ exitCode: null, signal: null, error: 'no such stage', recorded: Promise.resolve() });
     // The supervisor's runtime switch must not leak into jobs, which may start Electron apps.
     const { ELECTRON_RUN_AS_NODE: _ignored, ...baseEnv } = process.env;
     return new Promise((resolve) => {
@@ -158,19 +189,29 @@ export class JobExecution {
       });
       this.child = child;
       let settled = false;
-      const settle = (exit: Exit): void => {
+      const settle = (exit: StageEnd): void => {
         if (settled) return;
         settled = true;
         this.child = undefined;
         resolve(exit);
       };
-      child.once('error', (error) => settle({ exitCode: null, signal: null, error: `could not start: ${error.message}` }));
-      const started = new Promise<void>((resolveStarted) =>
-        child.once('spawn', () => {
-          if (this.killed && child.pid !== undefined) killProcessTree(child.pid);
-          void this.record({ t: 'stageStarted', stage: index, process: child.pid === undefined ? undefined : identifyProcess(child.pid) }).then(resolveStarted, resolveStarted);
-        }),
-      );
+      child.once('error', (error) => settle({ exitCode: null, signal: null, error: `could not start: ${error.message}`, recorded: Promise.resolve() }));
+      // The process exists once spawn() returns with a pid: its identity is in the journal's file
+      // (with `started`, for the first stage) before anything else happens here, so that a host
+      // finds the process group even if this supervisor dies now; the sync runs in the background.
+      if (child.pid !== undefined) {
+        void this.record({ t: 'stageStarted', stage: index, process: identifyProcess(child.pid) }).catch(() => undefined);
+        this.journal?.flushNow();
+      }
+      let log: CappedLog;
+      try {
+        log = this.openLog();
+      } catch (error) {
+        if (child.pid !== undefined) killProcessTree(child.pid);
+        settle({ exitCode: null, signal: null, error: `the supervisor failed: ${error instanceof Error ? error.message : String(error)}`, recorded: Promise.resolve() });
+        return;
+      }
+      if (this.killed && child.pid !== undefined) killProcessTree(child.pid);
       let buffered = '';
       child.stdout?.on('data', (chunk: Buffer) => {
         log.write(chunk);
@@ -183,15 +224,17 @@ export class JobExecution {
         }
       });
       child.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
-      // 'close', not 'exit': all output has been read by then. The stage's start is on record
-      // before its end, whatever order the kernel reports them in.
+      // 'close', not 'exit': all output has been read by then. The stage's start was queued for
+      // the journal at its spawn, so it is on record before its end, in the same write or earlier.
       child.once('close', (code, signal) => {
-        void started.then(async () => {
+        void (async () => {
           // What the stage last wrote to its checkpoint file belongs to it, before its end.
-          await this.readCheckpointFile(true);
-          await this.record({ t: 'stageFinished', stage: index, exitCode: code, signal });
-          settle({ exitCode: code, signal });
-        });
+          await this.readCheckpointFile(true).catch(() => undefined);
+          // Not awaited: the next stage's start or the exit record shares its write and sync.
+          const recorded = this.record({ t: 'stageFinished', stage: index, exitCode: code, signal });
+          recorded.catch(() => undefined);
+          settle({ exitCode: code, signal, recorded });
+        })();
       });
     });
   }

@@ -79,6 +79,7 @@ export class Supervisor {
 
   private startJob(socket: Socket, message: Extract<HostMessage, { op: 'run' }>): void {
     const { request } = message;
+    let nudging = false;
     const execution = new JobExecution({
       request: { ...request, checkpoint: request.checkpoint },
       journalPath: message.journalPath,
@@ -87,8 +88,14 @@ export class Supervisor {
       heartbeatMs: message.heartbeatMs,
       socketPath: this.options.socketPath,
       ...(message.stopWithoutHost ? { stopWithoutHost: message.stopWithoutHost } : {}),
+      // Records that reach the disk together (one write, one sync) need one nudge.
       onWrote: () => {
-        for (const host of this.hosts) this.send(host, { ev: 'wrote', jobId: request.jobId });
+        if (nudging) return;
+        nudging = true;
+        queueMicrotask(() => {
+          nudging = false;
+          for (const host of this.hosts) this.send(host, { ev: 'wrote', jobId: request.jobId });
+        });
       },
       onExitRecorded: () => this.release(execution),
     });
@@ -98,8 +105,17 @@ export class Supervisor {
       .open()
       .then(
         async () => {
-          this.send(socket, { ev: 'accepted', jobId: request.jobId, attempt: request.attempt });
-          await execution.run();
+          // The first stage starts now; the host hears `accepted` once `started` is on disk. A
+          // `started` that cannot be made durable stops the stage and refuses the run.
+          const running = execution.run();
+          execution.startedDurable.then(
+            () => this.send(socket, { ev: 'accepted', jobId: request.jobId, attempt: request.attempt }),
+            (error: unknown) => {
+              execution.kill();
+              this.send(socket, { ev: 'refused', jobId: request.jobId, error: error instanceof Error ? error.message : String(error) });
+            },
+          );
+          await running;
         },
         (error: unknown) => this.send(socket, { ev: 'refused', jobId: request.jobId, error: error instanceof Error ? error.message : String(error) }),
       )

@@ -112,6 +112,15 @@ export class SupervisorRunner implements JobRunner {
         if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
       })
       .catch((error: unknown) => {
+        // A supervisor starts the first stage before `started` is on disk and it answers: one that
+        // went away meanwhile may have left the stage running, with its identity in the journal.
+        if (job.connection?.closed && this.jobs.get(job.jobId) === job) {
+          for (const record of job.reader.read()) this.apply(job, record);
+          if (this.jobs.get(job.jobId) !== job) return;
+          if (stopOrphanedGroup(job.stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);
+          // It ran: lost with its owner, as when a supervisor dies later, not a failed start.
+          if (job.stageProcess) return this.finish(job, { type: 'exited', jobId: job.jobId, attempt: job.attempt, exitCode: null, signal: null, error: 'its supervisor stopped without recording an exit', interrupted: true });
+        }
         this.logger.error(`[supervisors] could not start ${request.jobId}: ${String(error)}`);
         this.finish(job, { type: 'exited', jobId: job.jobId, attempt: job.attempt, exitCode: null, signal: null, error: `could not start: ${error instanceof Error ? error.message : String(error)}` });
       });

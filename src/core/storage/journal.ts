@@ -1,5 +1,4 @@
-import { promises as fs } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { close, closeSync, fdatasync, ftruncate, promises as fs, openSync, rmSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsyncDirectory } from './atomicFile';
 import type { RecordCipher } from './cipher';
@@ -7,11 +6,46 @@ import { StorageError } from './errors';
 import { encodeFrame, encodeJournalHeader, recordAssociatedData } from './journalFormat';
 import { toStorageError } from './storageIo';
 
+/** What a journal uses of its open file: a FileHandle, or an {@link FdHandle}. */
+export interface JournalHandle {
+  readonly fd: number;
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A file descriptor opened synchronously, with the promise methods of a FileHandle that a journal uses. */
+class FdHandle implements JournalHandle {
+  private closed = false;
+
+  constructor(readonly fd: number) {}
+
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
+    return new Promise((resolve, reject) => write(this.fd, buffer, offset, length, position, (error, bytesWritten) => (error ? reject(error) : resolve({ bytesWritten }))));
+  }
+
+  datasync(): Promise<void> {
+    return new Promise((resolve, reject) => fdatasync(this.fd, (error) => (error ? reject(error) : resolve())));
+  }
+
+  truncate(length: number): Promise<void> {
+    return new Promise((resolve, reject) => ftruncate(this.fd, length, (error) => (error ? reject(error) : resolve())));
+  }
+
+  close(): Promise<void> {
+    // Once only: a second close could close a descriptor since reused for another file.
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve, reject) => close(this.fd, (error) => (error ? reject(error) : resolve())));
+  }
+}
+
 /** One open journal file, positioned at the end of its last good record. */
 export interface JournalFile {
   readonly path: string;
   readonly generation: number;
-  readonly handle: FileHandle;
+  readonly handle: JournalHandle;
   /** Seals payloads when the file's header says it is encrypted. */
   readonly cipher: RecordCipher | undefined;
   size: number;
@@ -20,7 +54,7 @@ export interface JournalFile {
 
 /** Creates a new journal file (header written and synced, directory entry synced). */
 export async function createJournalFile(path: string, generation: number, cipher: RecordCipher | undefined): Promise<JournalFile> {
-  let handle: FileHandle | undefined;
+  let handle: JournalHandle | undefined;
   try {
     handle = await fs.open(path, 'wx', 0o600);
     const header = encodeJournalHeader(generation, cipher?.keyFingerprint);
@@ -29,8 +63,32 @@ export async function createJournalFile(path: string, generation: number, cipher
     await fsyncDirectory(dirname(path));
     return { path, generation, handle, cipher, size: header.length, records: 0 };
   } catch (error) {
-    await handle?.close().catch(() => undefined);
-    await fs.rm(path, { force: true }).catch(() => undefined);
+    // Only a file this call created goes: on EEXIST the journal there is someone's data.
+    if (handle) {
+      await handle.close().catch(() => undefined);
+      await fs.rm(path, { force: true }).catch(() => undefined);
+    }
+    throw toStorageError(error, `create the journal ${path}`);
+  }
+}
+
+/**
+ * Creates a new journal file exclusively and writes its header, at once and without syncing
+ * anything: the first append's fdatasync covers the header, and the caller syncs the directory
+ * entry itself (before it acknowledges anything). For a process whose next step waits on it.
+ */
+export function createJournalFileSync(path: string, generation: number, cipher: RecordCipher | undefined): JournalFile {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+    const header = encodeJournalHeader(generation, cipher?.keyFingerprint);
+    writeAllSync(fd, header, 0);
+    return { path, generation, handle: new FdHandle(fd), cipher, size: header.length, records: 0 };
+  } catch (error) {
+    if (fd !== undefined) {
+      closeSync(fd);
+      rmSync(path, { force: true });
+    }
     throw toStorageError(error, `create the journal ${path}`);
   }
 }
@@ -45,12 +103,25 @@ export async function openJournalFile(path: string, generation: number, cipher: 
   }
 }
 
-async function writeAll(handle: FileHandle, data: Uint8Array, position: number): Promise<void> {
+function writeAllSync(fd: number, data: Uint8Array, position: number): void {
+  for (let written = 0; written < data.length; ) written += writeSync(fd, data, written, data.length - written, position + written);
+}
+
+async function writeAll(handle: JournalHandle, data: Uint8Array, position: number): Promise<void> {
   let written = 0;
   while (written < data.length) {
     const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
     written += bytesWritten;
   }
+}
+
+export interface JournalOptions {
+  /**
+   * Write each batch with a synchronous write on the calling thread (the sync still runs in the
+   * background): for a process that must have a record in the file, readable by another process,
+   * before it goes on, and whose event loop serves nothing else. @default false
+   */
+  readonly writeOnCallingThread?: boolean;
 }
 
 interface PendingAppend {
@@ -81,12 +152,15 @@ interface PendingRotation {
 export class Journal {
   private readonly queue: (PendingAppend | PendingRotation)[] = [];
   private flushing: Promise<void> | undefined;
+  /** The turn's end, when the next write begins unless {@link flushNow} begins it sooner. */
+  private turnEnd: NodeJS.Immediate | undefined;
   private needsRepair: unknown;
   private closed = false;
 
   constructor(
     private file: JournalFile,
     private lastSequence: number,
+    private readonly options: JournalOptions = {},
   ) {}
 
   get generation(): number {
@@ -124,7 +198,24 @@ export class Journal {
 
   /** Resolves when everything queued so far has been written (or failed). */
   async drain(): Promise<void> {
+    this.flushNow();
     while (this.flushing) await this.flushing;
+  }
+
+  /**
+   * Begins writing what is queued now rather than at the end of this turn of the event loop (with
+   * `writeOnCallingThread`, the records are in the file when this returns). Nothing when a write
+   * is already in flight: the queue goes out right after it.
+   */
+  flushNow(): void {
+    if (this.turnEnd) clearImmediate(this.turnEnd);
+    this.turnEnd = undefined;
+    if (this.flushing || this.queue.length === 0) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      // An append may have arrived after the loop saw an empty queue but before this ran.
+      if (this.queue.length > 0) this.kick();
+    });
   }
 
   async close(): Promise<void> {
@@ -134,12 +225,12 @@ export class Journal {
   }
 
   private kick(): void {
-    if (this.flushing) return;
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = undefined;
-      // An append may have arrived after the loop saw an empty queue but before this ran.
-      if (this.queue.length > 0) this.kick();
-    });
+    if (this.flushing || this.turnEnd) return;
+    // The write waits for the end of this turn of the event loop, so that appends made in the same
+    // turn (a command's record and the scheduler's `running` record; a stage's end and the job's
+    // exit; the records of several jobs read from one nudge) share one write and one fdatasync.
+    // Each is still acknowledged only after that sync.
+    this.turnEnd = setImmediate(() => this.flushNow());
   }
 
   private async flushLoop(): Promise<void> {
@@ -181,7 +272,8 @@ export class Journal {
         return encodeFrame(sequence, payload);
       });
       const data = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
-      await writeAll(file.handle, data, start);
+      if (this.options.writeOnCallingThread) writeAllSync(file.handle.fd, data, start);
+      else await writeAll(file.handle, data, start);
       await file.handle.datasync();
       file.size = start + data.length;
       file.records += batch.length;

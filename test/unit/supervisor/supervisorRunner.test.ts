@@ -159,6 +159,20 @@ describe('supervisor: runner and process trees', function () {
     await waitUntil(() => !isAlive(grandchild), 2000, 'the orphaned group is gone');
   });
 
+  it('a supervisor that dies as soon as its first stage is in its journal, perhaps before it answered: the job ends interrupted and the stage\'s group is stopped', async () => {
+    // The supervisor starts the first stage before `started` is on disk and before it answers
+    // `accepted`; it writes the stage's identity into the journal's file right after the spawn.
+    const pidFile = join(dir, 'early.pid');
+    const { journalPath } = jobFilePaths(jobsDir, 'early', 1);
+    const done = exited('early');
+    runner.start(request('early', [`sleep 30 & echo $! > ${pidFile}; until grep -qa stageStarted ${journalPath}; do :; done; kill -9 $PPID; wait`]));
+    const exit = await done;
+    assert.equal(exit.interrupted, true);
+    assert.match(exit.error ?? '', /supervisor stopped without recording an exit/);
+    const sleeper = Number(readFileSync(pidFile, 'utf8'));
+    await waitUntil(() => !isAlive(sleeper), 2000, 'the orphaned group is gone');
+  });
+
   it('adopt: refuses a job whose supervisor died with no exit record, after stopping its process group; takes one that lives', async () => {
     const { grandchild, supervisor } = await startGrandchildJob('orphan');
     const live = await startGrandchildJob('live');
