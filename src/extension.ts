@@ -52,8 +52,12 @@ export interface LifelineApi {
 
 let session: WorkspaceSession | undefined;
 let viewState: ViewStateFiles | undefined;
+/** The queue opening in the background, which `deactivate` waits for. */
+let pendingOpen: Promise<unknown> = Promise.resolve();
+let deactivated = false;
 
 export async function activate(context: vscode.ExtensionContext): Promise<LifelineApi> {
+  deactivated = false;
   const { channel, logger } = createLogChannel();
   context.subscriptions.push(channel);
   const version = String(context.extension.packageJSON.version);
@@ -134,7 +138,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     openStarted = true;
     const dir = storageDirectory;
     opening = WorkspaceSession.open({ storageDirectory: dir, extensionUri: context.extensionUri, folder, logger }).then(
-      (opened) => {
+      async (opened) => {
+        // Deactivated while it opened: release the lease at once rather than hold it, unseen.
+        if (deactivated) {
+          await opened.close();
+          return undefined;
+        }
         session = opened;
         queueTree.attach(opened.queue);
         recoveryTree.attach(opened.queue);
@@ -148,6 +157,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
         return undefined;
       },
     );
+    pendingOpen = opening;
     return opening;
   };
 
@@ -226,6 +236,9 @@ function reportOpenFailure(logger: Logger, channel: vscode.LogOutputChannel, mes
  * their supervisors, which the next holder adopts. VS Code waits for the returned promise.
  */
 export async function deactivate(): Promise<void> {
+  deactivated = true;
+  // An open in flight closes itself when it finishes (see openSession).
+  await pendingOpen.catch(() => undefined);
   const closing = session;
   session = undefined;
   await Promise.all([closing?.close(), viewState?.flush()]);

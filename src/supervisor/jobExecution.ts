@@ -98,10 +98,11 @@ export class JobExecution {
     let exit: Exit = { exitCode: 0, signal: null };
     const stageRecords: Promise<void>[] = [];
     const heartbeat = setInterval(() => {
-      void this.record({ t: 'heartbeat' });
+      // A record that cannot be written is the journal's to report (the exit record fails too); never a crash here.
+      this.record({ t: 'heartbeat' }).catch(() => undefined);
       this.watchHost();
     }, this.options.heartbeatMs);
-    const checkpointPoll = setInterval(() => void this.readCheckpointFile(false), this.options.checkpointPollMs ?? CHECKPOINT_POLL_MS);
+    const checkpointPoll = setInterval(() => void this.readCheckpointFile(false).catch(() => undefined), this.options.checkpointPollMs ?? CHECKPOINT_POLL_MS);
     try {
       for (let index = request.fromStage; index < request.stages.length && !this.killed; index++) {
         const { recorded, ...end } = await this.runStage(index);
@@ -244,9 +245,9 @@ export class JobExecution {
     if (!parsed) return;
     if (parsed.kind === 'checkpoint') {
       this.checkpointFile.noteCheckpoint(parsed.checkpoint);
-      void this.record({ t: 'checkpoint', checkpoint: parsed.checkpoint });
+      this.record({ t: 'checkpoint', checkpoint: parsed.checkpoint }).catch(() => undefined);
     } else {
-      void this.record({ t: 'progress', fraction: parsed.fraction, ...(parsed.message !== undefined ? { message: parsed.message } : {}) });
+      this.record({ t: 'progress', fraction: parsed.fraction, ...(parsed.message !== undefined ? { message: parsed.message } : {}) }).catch(() => undefined);
     }
   }
 

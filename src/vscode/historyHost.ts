@@ -19,7 +19,10 @@ const IDLE_CHECK_MS = 60_000;
 export class HistoryHost implements vscode.Disposable {
   private historyValue: JobHistory | undefined;
   private recorder: HistoryRecorder | undefined;
-  private opening: Promise<JobHistory | undefined> | undefined;
+  /** Opens and closes run one after another: a role that flips quickly never overlaps them. */
+  private transition: Promise<void> = Promise.resolve();
+  /** An open that failed is not retried in this window (the error was shown). */
+  private openFailed = false;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly changeEmitter = new vscode.EventEmitter<void>();
   /** Fires when the history opens or closes, and after each recorded job. */
@@ -34,13 +37,13 @@ export class HistoryHost implements vscode.Disposable {
     private readonly logger: Logger,
   ) {
     this.disposables.push(
-      queue.onDidChangeRole((role) => (role === 'holder' ? void this.open() : void this.close(false))),
+      queue.onDidChangeRole(() => this.settle()),
       queue.onDidChangeJob(({ job, previousState }) => {
-        if (!this.recorder) return;
+        if (!this.recorder || this.queue.role !== 'holder') return;
         void this.recorder.jobChanged(job, previousState).then(() => this.changeEmitter.fire());
       }),
     );
-    if (queue.role === 'holder') void this.open();
+    this.settle();
   }
 
   /** The open history, or undefined (another window holds the queue, or it is still opening). */
@@ -52,68 +55,96 @@ export class HistoryHost implements vscode.Disposable {
   get unavailableReason(): string | undefined {
     if (this.historyValue) return undefined;
     if (this.queue.role === 'client') return 'The history is open in the other window that runs this workspace’s queue.';
+    if (this.openFailed) return 'The history could not be opened; the log says why.';
     return 'The history is opening.';
   }
 
   /** Resolves with the history once open (undefined when this window does not hold the queue). */
-  whenOpen(): Promise<JobHistory | undefined> {
-    return this.opening ?? Promise.resolve(this.historyValue);
+  async whenOpen(): Promise<JobHistory | undefined> {
+    await this.transition;
+    return this.historyValue;
   }
 
-  private open(): Promise<JobHistory | undefined> {
-    if (this.opening || this.closed) return this.opening ?? Promise.resolve(undefined);
-    const settings = vscode.workspace.getConfiguration('lifeline.history');
-    this.opening = JobHistory.open({
-      directory: join(this.storageDirectory, 'history'),
-      wasmPath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
-      maxActiveEntries: settings.get<number>('maxActiveEntries', 100),
-      retentionDays: settings.get<number>('archiveRetentionDays', 0),
-      logger: this.logger,
-      // The automatic backup before a schema migration: the image as it was, beside the history.
-      beforeMigrate: async (image, from, to) => {
-        const dir = join(this.storageDirectory, 'history', 'pre-migration');
-        await mkdir(dir, { recursive: true });
-        const path = join(dir, `history-v${from}-before-v${to}-${new Date().toISOString().replace(/[:.]/g, '-')}.sqlite`);
-        await writeFileAtomic(path, image);
-        this.logger.info(`[history] migrating the history from schema ${from} to ${to}; the database as it was is saved in ${path}`);
-      },
-      onStorageEvent: (event) => {
-        if (event.type !== 'compacted') this.logger.warn(`[history] storage: ${JSON.stringify(event)}`);
-      },
-      onLostShard: (lost) => {
-        this.logger.error(`[history] an archive shard was damaged or missing and is in quarantine: ${JSON.stringify(lost)}`);
-        void vscode.window.showWarningMessage('Lifeline: part of the archived job history was damaged and set aside in quarantine. Restore a backup to bring it back.', 'Show Log').then((choice) => {
-          if (choice) void vscode.commands.executeCommand('lifeline.showLog');
-        });
-      },
-    }).then(
-      async ({ history, report }) => {
-        if (this.closed || this.queue.role !== 'holder') {
-          await history.close();
-          this.opening = undefined;
-          return undefined;
+  /** The history is open exactly while this window holds the queue (one writer, like the queue). */
+  private settle(): void {
+    this.transition = this.transition
+      .then(async () => {
+        for (;;) {
+          const wanted = !this.closed && !this.openFailed && this.queue.role === 'holder';
+          if (wanted && !this.historyValue) await this.open();
+          else if (!wanted && this.historyValue) await this.shut(this.queue.role === 'holder');
+          else return;
         }
-        if (report.lost) void vscode.window.showErrorMessage('Lifeline: the saved job history was damaged; it was set aside in quarantine and the history opened from what could be read. See the log for what was lost.');
-        this.historyValue = history;
-        this.recorder = new HistoryRecorder(history, (job) => this.outputTail(job), this.logger);
-        await this.recorder.reconcile(this.queue.jobs);
-        this.idleTimer = setInterval(() => this.onIdleCheck(), IDLE_CHECK_MS);
-        this.idleTimer.unref();
-        this.logger.info(`[history] opened with ${history.active.count} active entries and ${history.archive.shards.length} archive shard(s)`);
-        this.changeEmitter.fire();
-        return history;
-      },
-      (error: unknown) => {
-        this.opening = undefined;
-        const message = error instanceof Error ? error.message : String(error);
-        this.logger.error(`[history] could not open the job history: ${message}`);
-        void vscode.window.showErrorMessage(`Lifeline: the job history could not be opened: ${message}`, 'Show Log').then((choice) => {
-          if (choice) void vscode.commands.executeCommand('lifeline.showLog');
-        });
-        return undefined;
-      },
-    );
-    return this.opening;
+      })
+      .catch((error: unknown) => this.logger.error(`[history] ${error instanceof Error ? error.message : String(error)}`));
+  }
+
+  private async open(): Promise<void> {
+    const settings = vscode.workspace.getConfiguration('lifeline.history');
+    let opened: Awaited<ReturnType<typeof JobHistory.open>>;
+    try {
+      opened = await JobHistory.open({
+        directory: join(this.storageDirectory, 'history'),
+        wasmPath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
+        maxActiveEntries: settings.get<number>('maxActiveEntries', 100),
+        retentionDays: settings.get<number>('archiveRetentionDays', 0),
+        logger: this.logger,
+        // The automatic backup before a schema migration: the image as it was, beside the history.
+        beforeMigrate: async (image, from, to) => {
+          const dir = join(this.storageDirectory, 'history', 'pre-migration');
+          await mkdir(dir, { recursive: true });
+          const path = join(dir, `history-v${from}-before-v${to}-${new Date().toISOString().replace(/[:.]/g, '-')}.sqlite`);
+          await writeFileAtomic(path, image);
+          this.logger.info(`[history] migrating the history from schema ${from} to ${to}; the database as it was is saved in ${path}`);
+        },
+        onStorageEvent: (event) => {
+          if (event.type !== 'compacted') this.logger.warn(`[history] storage: ${JSON.stringify(event)}`);
+        },
+        onLostShard: (lost) => {
+          this.logger.error(`[history] an archive shard was damaged or missing and is in quarantine: ${JSON.stringify(lost)}`);
+          void vscode.window.showWarningMessage('Lifeline: part of the archived job history was damaged and set aside in quarantine. Restore a backup to bring it back.', 'Show Log').then((choice) => {
+            if (choice) void vscode.commands.executeCommand('lifeline.showLog');
+          });
+        },
+      });
+    } catch (error) {
+      this.openFailed = true;
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.error(`[history] could not open the job history: ${message}`);
+      void vscode.window.showErrorMessage(`Lifeline: the job history could not be opened: ${message}`, 'Show Log').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('lifeline.showLog');
+      });
+      this.changeEmitter.fire();
+      return;
+    }
+    const { history, report } = opened;
+    if (report.lost) void vscode.window.showErrorMessage('Lifeline: the saved job history was damaged; it was set aside in quarantine and the history opened from what could be read. See the log for what was lost.');
+    this.historyValue = history;
+    this.recorder = new HistoryRecorder(history, (job) => this.outputTail(job), this.logger, () => this.queue.role === 'holder');
+    this.idleTimer = setInterval(() => this.onIdleCheck(), IDLE_CHECK_MS);
+    this.idleTimer.unref();
+    try {
+      await this.recorder.reconcile(this.queue.jobs);
+    } catch (error) {
+      this.logger.error(`[history] could not record the jobs that finished while no window held the history: ${String(error)}`);
+    }
+    this.logger.info(`[history] opened with ${history.active.count} active entries and ${history.archive.shards.length} archive shard(s)`);
+    this.changeEmitter.fire();
+  }
+
+  /**
+   * Closes the history. `fold`: compact on the way out, only while this window still holds the
+   * queue: one that lost it may share the files with the next holder, and its copy is older.
+   */
+  private async shut(fold: boolean): Promise<void> {
+    clearInterval(this.idleTimer);
+    const history = this.historyValue;
+    const recorder = this.recorder;
+    this.recorder = undefined;
+    this.historyValue = undefined;
+    await recorder?.whenIdle();
+    await history?.close({ compact: fold }).catch((error: unknown) => this.logger.warn(`[history] closing: ${String(error)}`));
+    this.changeEmitter.fire();
   }
 
   private onIdleCheck(): void {
@@ -138,20 +169,12 @@ export class HistoryHost implements vscode.Disposable {
     }
   }
 
-  /** Closes the history: recordings in flight finish, the journal is folded into a snapshot. */
-  async close(final = true): Promise<void> {
-    if (final) {
-      this.closed = true;
-      while (this.disposables.length) this.disposables.pop()?.dispose();
-    }
-    clearInterval(this.idleTimer);
-    const history = (await this.opening?.catch(() => undefined)) ?? this.historyValue;
-    await this.recorder?.whenIdle();
-    this.recorder = undefined;
-    this.historyValue = undefined;
-    this.opening = undefined;
-    await history?.close().catch((error: unknown) => this.logger.warn(`[history] closing: ${String(error)}`));
-    if (!final) this.changeEmitter.fire();
+  /** Closes the history for good (deactivation): recordings in flight finish first. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.disposables.length) this.disposables.pop()?.dispose();
+    this.settle();
+    await this.transition;
   }
 
   dispose(): void {

@@ -22,6 +22,11 @@ export class HistoryRecorder {
     private readonly history: JobHistory,
     private readonly readOutputTail: (job: Job) => Promise<string | undefined>,
     logger?: Logger,
+    /**
+     * Whether this process may still write the history (it holds the queue's lease). A recording
+     * queued when the lease moved is dropped: the next holder's `reconcile` records that job.
+     */
+    private readonly mayWrite: () => boolean = () => true,
   ) {
     this.logger = logger ?? nullLogger;
   }
@@ -55,6 +60,7 @@ export class HistoryRecorder {
     this.chain = this.chain.then(async () => {
       try {
         const tail = await this.readOutputTail(job).catch(() => undefined);
+        if (!this.mayWrite()) return;
         await this.history.append(historyEntryOf(job, tail));
       } catch (error) {
         this.logger.error(`[history] could not record "${job.name}": ${error instanceof Error ? error.message : String(error)}`);

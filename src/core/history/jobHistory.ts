@@ -346,13 +346,17 @@ export class JobHistory {
     if (this.closed) throw new HistoryError('closed', 'The job history is closed.');
   }
 
-  /** Waits for maintenance, compacts (the shutdown fold), then frees every database. */
-  async close(): Promise<void> {
+  /**
+   * Waits for maintenance, compacts (the shutdown fold), then frees every database. With
+   * `compact: false` nothing more is written: for a process that lost its claim to the history
+   * (another holder may have opened it), where a fold of this copy would overwrite newer entries.
+   */
+  async close(options: { compact?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     await this.maintenance;
     this.closed = true;
     try {
-      if (this.active.journalRecords > 0) await this.active.compact();
+      if (options.compact !== false && this.active.journalRecords > 0) await this.active.compact();
     } finally {
       this.archive.close();
       await this.active.close();

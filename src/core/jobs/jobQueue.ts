@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import type { Clock } from './clock';
@@ -257,10 +257,10 @@ export class JobQueue {
       case 'discard': {
         const job = this.requireJob(command.jobId);
         if (job.state !== 'interrupted') throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only an interrupted job can be discarded.`);
-        const partial = job.stages.filter((stage) => !job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => resolve(stage.cwd, output)));
+        const partial = job.stages.filter((stage) => !job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => ({ path: resolve(stage.cwd, output), cwd: stage.cwd })));
         const abandoned: Job = { ...job, state: 'cancelled', abandoned: true, finishedAt: now, notBefore: undefined, result: { exitCode: null, signal: null, error: 'discarded after an interruption', warnings: [], files: [] } };
         // Outputs go once the decision is on disk: a crash before it leaves the job resumable, with its files.
-        return { records: [{ t: 'job', job: abandoned }], result: { jobId: job.id, count: partial.length }, after: () => void this.removeOutputs(job, partial) };
+        return { records: [{ t: 'job', job: abandoned }], result: { jobId: job.id, count: partial.length }, afterCommit: () => void this.removeOutputs(job, partial) };
       }
       case 'move':
         return { records: this.planMove(command.jobId, command.before, command.after), result: { jobId: command.jobId } };
@@ -288,11 +288,25 @@ export class JobQueue {
     }
   }
 
-  private async removeOutputs(job: Job, paths: readonly string[]): Promise<void> {
-    for (const path of paths) {
-      await fs.rm(path, { force: true, recursive: true }).catch((error: unknown) => this.logger.warn(`[queue] could not remove ${path}, a partial output of the discarded job "${job.name}": ${String(error)}`));
+  /**
+   * Deletes the declared outputs of a discarded job's unfinished stages. Only paths strictly inside
+   * their stage's working folder: an output declared as `.`, `..` or an absolute path elsewhere is
+   * left alone and said so, never removed recursively.
+   */
+  private async removeOutputs(job: Job, outputs: readonly { path: string; cwd: string }[]): Promise<void> {
+    let removed = 0;
+    for (const { path, cwd } of outputs) {
+      const inside = relative(cwd, path);
+      if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
+        this.logger.warn(`[queue] left ${path} in place: a declared output of the discarded job "${job.name}" outside its stage's working folder ${cwd}`);
+        continue;
+      }
+      await fs.rm(path, { force: true, recursive: true }).then(
+        () => removed++,
+        (error: unknown) => this.logger.warn(`[queue] could not remove ${path}, a partial output of the discarded job "${job.name}": ${String(error)}`),
+      );
     }
-    if (paths.length > 0) this.logger.info(`[queue] discarded "${job.name}": removed ${paths.length} declared output(s) of its unfinished stages`);
+    if (removed > 0) this.logger.info(`[queue] discarded "${job.name}": removed ${removed} declared output(s) of its unfinished stages`);
   }
 
   /** A position strictly between the new neighbours; when floating point runs out of room, renumbers all. */

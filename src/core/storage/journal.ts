@@ -22,6 +22,8 @@ class FdHandle implements JournalHandle {
   constructor(readonly fd: number) {}
 
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
+    // A closed descriptor's number may belong to another file by now: never write through it.
+    if (this.closed) return Promise.reject(Object.assign(new Error('the journal file is closed'), { code: 'EBADF' }));
     return new Promise((resolve, reject) => write(this.fd, buffer, offset, length, position, (error, bytesWritten) => (error ? reject(error) : resolve({ bytesWritten }))));
   }
 
@@ -198,8 +200,11 @@ export class Journal {
 
   /** Resolves when everything queued so far has been written (or failed). */
   async drain(): Promise<void> {
-    this.flushNow();
-    while (this.flushing) await this.flushing;
+    // Appends that arrive while a write is in flight go out right after it; wait for those too.
+    do {
+      this.flushNow();
+      if (this.flushing) await this.flushing;
+    } while (this.flushing || this.queue.length > 0);
   }
 
   /**
@@ -213,8 +218,9 @@ export class Journal {
     if (this.flushing || this.queue.length === 0) return;
     this.flushing = this.flushLoop().finally(() => {
       this.flushing = undefined;
-      // An append may have arrived after the loop saw an empty queue but before this ran.
-      if (this.queue.length > 0) this.kick();
+      // An append may have arrived after the loop saw an empty queue but before this ran: it
+      // already waited its turn, so it goes now (a drain waiting on this sees the new write).
+      if (this.queue.length > 0) this.flushNow();
     });
   }
 

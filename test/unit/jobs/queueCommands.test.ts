@@ -125,7 +125,8 @@ describe('jobs: commands, validation and exactly-once', () => {
         name: 'render',
         stages: [
           { name: 'fetch', command: 'true', outputs: ['out/raw.txt'] },
-          { name: 'render', command: 'true', outputs: ['out/frames', 'out/video.mp4'] },
+          // '.' is the stage's own folder: declared, but never removed.
+          { name: 'render', command: 'true', outputs: ['out/frames', 'out/video.mp4', '.'] },
         ],
       },
     });
@@ -141,14 +142,14 @@ describe('jobs: commands, validation and exactly-once', () => {
     const events: QueueEvent[] = [];
     h.queue.onDidChange((event) => events.push(event));
     const result = await h.queue.command({ type: 'discard', jobId: job.id });
-    assert.equal(result.count, 2);
+    assert.equal(result.count, 3);
     const discarded = h.queue.getJob(job.id);
     assert.equal(discarded?.state, 'cancelled');
     assert.equal(discarded?.abandoned, true);
     assert.equal(discarded?.interruptions, 0);
     assert.ok(events.some((event) => event.type === 'jobChanged' && event.job.id === job.id && event.previousState === 'interrupted'));
     await waitUntilGone(join(h.dir, 'out', 'frames'));
-    assert.ok(existsSync(join(h.dir, 'out', 'raw.txt')), 'the finished stage keeps its output');
+    assert.ok(existsSync(join(h.dir, 'out', 'raw.txt')), 'the finished stage keeps its output, and the working folder stays');
     await h.reopen();
     assert.equal(h.queue.getJob(job.id)?.abandoned, true, 'the decision is durable');
   });
