@@ -68,4 +68,23 @@ describe('history: recording finished jobs', () => {
       dir.remove();
     }
   });
+
+  it('drops a recording once this process may no longer write the history (its lease moved); the next holder reconciles it', async () => {
+    const dir = tempDir('recorder-fenced');
+    try {
+      const { history } = await openHistory(dir.path);
+      let holder = true;
+      const recorder = new HistoryRecorder(history, async () => undefined, undefined, () => holder);
+      await recorder.jobChanged(job('kept'), 'running');
+      holder = false;
+      await recorder.jobChanged(job('dropped', { finishedAt: 6000 }), 'running');
+      assert.deepEqual(history.page().entries.map((e) => e.jobId), ['kept@5000']);
+      const next = new HistoryRecorder(history, async () => undefined);
+      assert.equal(await next.reconcile([job('kept'), job('dropped', { finishedAt: 6000 })]), 2, 'the dropped one, and the newest recorded one again (replaced, not doubled)');
+      assert.deepEqual(history.page({ sort: 'finishedAt', direction: 'asc' }).entries.map((e) => e.jobId), ['kept@5000', 'dropped@6000']);
+      await history.close();
+    } finally {
+      dir.remove();
+    }
+  });
 });
