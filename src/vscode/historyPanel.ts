@@ -42,7 +42,7 @@ export class HistoryPanel implements vscode.Disposable {
       HistoryPanel.current.panel.reveal();
       return HistoryPanel.current;
     }
-    const panel = vscode.window.createWebviewPanel(historyPanelViewType, 'Lifeline History', vscode.ViewColumn.Active, { ...webviewOptions(extensionUri), retainContextWhenHidden: false });
+    const panel = vscode.window.createWebviewPanel(historyPanelViewType, 'Lifeline History', vscode.ViewColumn.Active, webviewOptions(extensionUri));
     return new HistoryPanel(panel, extensionUri, logger, undefined);
   }
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { JobError } from '../core/jobs/jobErrors';
 import type { Job, JobState, QueueCommand } from '../core/jobs/jobModel';
-import { describeJobState, describeRecovery } from '../core/jobs/jobSummary';
+import { ACTION_STATES, describeJobState, describeRecovery } from '../core/jobs/jobSummary';
 import type { Logger } from '../core/logger';
 import type { JobDefinition } from '../shared/workspaceConfig';
 import type { QueueHost } from './queueHost';
@@ -55,13 +55,13 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       if (!command?.trim()) return undefined;
       return enqueue(ctx, queue, { name: command.trim().slice(0, 200), command: command.trim() });
     }),
-    jobCommand('lifeline.cancelJob', ['queued', 'delayed', 'running'], 'cancel', (job) => ({ type: 'cancel', jobId: job.id })),
-    jobCommand('lifeline.retryJob', ['failed', 'cancelled', 'interrupted', 'succeeded'], 'run again', (job) => ({ type: 'retry', jobId: job.id })),
-    jobCommand('lifeline.resumeJob', ['interrupted', 'failed'], 'resume', (job) => ({ type: 'resume', jobId: job.id })),
+    jobCommand('lifeline.cancelJob', ACTION_STATES.cancel, 'cancel', (job) => ({ type: 'cancel', jobId: job.id })),
+    jobCommand('lifeline.retryJob', ACTION_STATES.retry, 'run again', (job) => ({ type: 'retry', jobId: job.id })),
+    jobCommand('lifeline.resumeJob', ACTION_STATES.resume, 'resume', (job) => ({ type: 'resume', jobId: job.id })),
     vscode.commands.registerCommand('lifeline.discardJob', async (argument: JobArgument) => {
       const queue = requireQueue(ctx);
       if (!queue) return undefined;
-      const job = await resolveJob(queue, argument, ['interrupted'], 'discard');
+      const job = await resolveJob(queue, argument, ACTION_STATES.discard, 'discard');
       if (!job) return undefined;
       // Called with an id (API, tests) the caller has decided; from the UI, files are at stake.
       if (typeof argument !== 'string') {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/logger';
 import type { Job } from '../core/jobs/jobModel';
-import { describeJobState } from '../core/jobs/jobSummary';
+import { actionApplies, describeJobState } from '../core/jobs/jobSummary';
 import type { InitNotification, JobAction, JobRow, JobsNotification, QueuePanelState } from '../shared/queuePanelProtocol';
 import { defaultQueuePanelState, queuePanelViewType } from '../shared/queuePanelProtocol';
 import { queuePanelCommandSchema, queuePanelStateSchema } from '../shared/queuePanelSchemas';
@@ -204,11 +204,7 @@ export class QueuePanel implements vscode.Disposable {
 
 
 function toRow(job: Job): JobRow {
-  const actions: JobAction[] = [];
-  if (job.state === 'queued' || job.state === 'delayed' || job.state === 'running') actions.push('cancel');
-  if (job.state === 'interrupted' || job.state === 'failed') actions.push('resume');
-  if (job.state === 'failed' || job.state === 'cancelled' || job.state === 'succeeded' || job.state === 'interrupted') actions.push('retry');
-  if (job.state === 'interrupted') actions.push('discard');
+  const actions: JobAction[] = (['cancel', 'resume', 'retry', 'discard'] as const).filter((action) => actionApplies(action, job));
   if (job.attempts > 0) actions.push('showOutput');
   return {
     id: job.id,

@@ -51,6 +51,12 @@ export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>
     return node.kind === 'job' ? jobItem(node.job) : stageItem(node.job, node.index);
   }
 
+  /** Tooltips are built on hover only: the tree refreshes with every progress line, and a recovery tooltip checks files. */
+  resolveTreeItem(item: vscode.TreeItem, node: QueueTreeNode): vscode.TreeItem {
+    if (node.kind === 'job') item.tooltip = jobTooltip(node.job);
+    return item;
+  }
+
   dispose(): void {
     this.subscription?.dispose();
     this.emitter.dispose();
@@ -65,7 +71,6 @@ function jobItem(job: Job): vscode.TreeItem {
   const [icon, color] = STATE_ICONS[job.state];
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
   item.contextValue = `lifeline.job.${job.state}${job.state === 'interrupted' ? '.recoverable' : ''}`;
-  item.tooltip = jobTooltip(job);
   item.accessibilityInformation = { label: `${job.name}, ${describeJobState(job)}` };
   return item;
 }

@@ -1,6 +1,23 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Job } from './jobModel';
+import type { Job, JobState } from './jobModel';
+
+/**
+ * The states in which each action on a job applies: one table for the command pickers, the
+ * dashboard's buttons and (mirrored by hand in package.json's `viewItem` clauses) the tree's menus.
+ */
+export const ACTION_STATES = {
+  cancel: ['queued', 'delayed', 'running'],
+  resume: ['interrupted', 'failed'],
+  retry: ['failed', 'cancelled', 'succeeded', 'interrupted'],
+  discard: ['interrupted'],
+} as const satisfies Record<string, readonly JobState[]>;
+
+export type StateAction = keyof typeof ACTION_STATES;
+
+export function actionApplies(action: StateAction, job: Job): boolean {
+  return (ACTION_STATES[action] as readonly JobState[]).includes(job.state);
+}
 
 /**
  * How a job reads in the Queue and Recovery views: one short line, free of VS Code types so that

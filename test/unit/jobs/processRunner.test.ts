@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { RunEvent, RunRequest } from '../../../src/core/jobs/jobRunner';
 import { parseJobLine } from '../../../src/core/jobs/jobRunner';
 import { ProcessRunner } from '../../../src/core/jobs/processRunner';
+import { nextExit, runRequest } from '../runnerTestKit';
 
 /** Alive and not a zombie: in a container nobody may reap an orphan that was killed. */
 function isAlive(pid: number): boolean {
@@ -36,23 +37,8 @@ describe('jobs: process runner', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const exited = (jobId: string): Promise<Extract<RunEvent, { type: 'exited' }>> =>
-    new Promise((resolve) => {
-      const sub = runner.onDidRun((event) => {
-        if (event.type === 'exited' && event.jobId === jobId) {
-          sub.dispose();
-          resolve(event);
-        }
-      });
-    });
-  const request = (jobId: string, commands: string[], extra: Partial<RunRequest> = {}): RunRequest => ({
-    jobId,
-    attempt: 1,
-    stages: commands.map((command, i) => ({ name: `s${i}`, command, cwd: dir, outputs: [] })),
-    fromStage: 0,
-    checkpoint: undefined,
-    ...extra,
-  });
+  const exited = (jobId: string) => nextExit(runner, jobId);
+  const request = (jobId: string, commands: string[], extra: Partial<RunRequest> = {}): RunRequest => runRequest(dir, jobId, commands, extra);
 
   it('parses the progress and checkpoint line protocol', () => {
     assert.deepEqual(parseJobLine('::lifeline progress 42 Rendering frames'), { kind: 'progress', fraction: 0.42, message: 'Rendering frames' });

@@ -8,6 +8,7 @@ import { jobFilePaths } from '../../../src/core/jobs/supervisorProtocol';
 import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
 import { isAlive } from '../drivenProcess';
 import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';
+import { nextExit, runRequest } from '../runnerTestKit';
 
 describe('supervisor: runner and process trees', function () {
   this.timeout(20_000);
@@ -28,23 +29,8 @@ describe('supervisor: runner and process trees', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const exited = (jobId: string): Promise<Extract<RunEvent, { type: 'exited' }>> =>
-    new Promise((resolve) => {
-      const sub = runner.onDidRun((event) => {
-        if (event.type === 'exited' && event.jobId === jobId) {
-          sub.dispose();
-          resolve(event);
-        }
-      });
-    });
-  const request = (jobId: string, commands: string[], extra: Partial<RunRequest> = {}): RunRequest => ({
-    jobId,
-    attempt: 1,
-    stages: commands.map((command, i) => ({ name: `s${i}`, command, cwd: dir, outputs: [] })),
-    fromStage: 0,
-    checkpoint: undefined,
-    ...extra,
-  });
+  const exited = (jobId: string) => nextExit(runner, jobId);
+  const request = (jobId: string, commands: string[], extra: Partial<RunRequest> = {}): RunRequest => runRequest(dir, jobId, commands, extra);
 
   it('runs stages in a supervisor, journals every event and hands the checkpoint in', async () => {
     const done = exited('j');
