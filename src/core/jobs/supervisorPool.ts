@@ -1,39 +1,50 @@
 import type { Logger } from '../logger';
-import { SupervisorConnection } from './supervisorConnection';
+import type { SupervisorConnection } from './supervisorConnection';
 
-export interface SupervisorPoolOptions {
-  readonly script: string;
-  readonly jobsDir: string;
+/** What the pool uses of a supervisor's connection. */
+export type PoolMember = Pick<SupervisorConnection, 'closed' | 'onDidClose' | 'whenIdle' | 'send' | 'dispose'>;
+
+export interface SupervisorPoolOptions<C extends PoolMember> {
   /** Idle supervisors started ahead of need. */
   readonly warm: number;
   /** Idle supervisors kept at most; one more that finishes a job is told to exit. */
   readonly maxIdle: number;
-  readonly idleExitMs: number;
   readonly logger: Logger;
+  /** Starts a supervisor and connects to it. */
+  readonly spawn: () => Promise<C>;
 }
 
 /**
  * Supervisors waiting for a job. A job takes the one that ran the previous job (the warmest),
  * waits for one that is just finishing rather than starting another Node, and only then spawns.
  */
-export class SupervisorPool {
-  private readonly idle: SupervisorConnection[] = [];
-  private readonly waiters: ((connection: SupervisorConnection | undefined) => void)[] = [];
+export class SupervisorPool<C extends PoolMember = SupervisorConnection> {
+  private readonly idle: C[] = [];
+  private readonly waiters: ((connection: C | undefined) => void)[] = [];
   /** Taken for a job and not back yet: each comes back when its job ends. */
-  private readonly busy = new Set<SupervisorConnection>();
-  private readonly watched = new WeakSet<SupervisorConnection>();
+  private readonly busy = new Set<C>();
+  private readonly watched = new WeakSet<C>();
   private spawning = 0;
+  /** take() calls not answered yet: each will hold a supervisor. */
+  private taking = 0;
   private recycling = 0;
   private disposed = false;
 
-  constructor(private readonly options: SupervisorPoolOptions) {
+  constructor(private readonly options: SupervisorPoolOptions<C>) {
     this.keepWarm();
   }
 
-  async take(): Promise<SupervisorConnection> {
-    let ready = this.idle.pop();
-    if (!ready && this.recycling > 0) ready = await new Promise<SupervisorConnection | undefined>((resolve) => this.waiters.push(resolve));
-    const connection = ready && !ready.closed ? ready : await this.spawn();
+  async take(): Promise<C> {
+    this.taking++;
+    let connection: C;
+    try {
+      let ready = this.idle.pop();
+      // One on its way (back from a job, or a spare starting) is claimed rather than another Node started.
+      if (!ready && this.waiters.length < this.spawning + this.recycling) ready = await new Promise<C | undefined>((resolve) => this.waiters.push(resolve));
+      connection = ready && !ready.closed ? ready : await this.spawn();
+    } finally {
+      this.taking--;
+    }
     this.watch(connection);
     this.busy.add(connection);
     this.keepWarm();
@@ -41,15 +52,19 @@ export class SupervisorPool {
   }
 
   /** Takes back the supervisor of a finished job once it says it is free. */
-  async recycle(connection: SupervisorConnection): Promise<void> {
+  async recycle(connection: C): Promise<void> {
     this.busy.delete(connection);
     this.recycling++;
     const idle = await connection.whenIdle();
     this.recycling--;
     if (idle) this.add(connection);
     else connection.dispose();
-    // Nobody is finishing any more: whoever still waits spawns its own.
-    if (this.recycling === 0) for (const waiter of this.waiters.splice(0)) waiter(undefined);
+    this.releaseUnclaimed();
+  }
+
+  /** Waiters beyond the supervisors still on their way start their own. */
+  private releaseUnclaimed(): void {
+    while (this.waiters.length > this.spawning + this.recycling) this.waiters.pop()?.(undefined);
   }
 
   dispose(): void {
@@ -58,7 +73,7 @@ export class SupervisorPool {
     for (const connection of this.idle.splice(0)) this.retire(connection);
   }
 
-  private add(connection: SupervisorConnection): void {
+  private add(connection: C): void {
     const waiter = this.waiters.shift();
     if (waiter) return waiter(connection);
     if (this.disposed || this.idle.length >= this.options.maxIdle) return this.retire(connection);
@@ -67,7 +82,7 @@ export class SupervisorPool {
   }
 
   /** Forgets a supervisor that goes away; one listener per connection, however often it is reused. */
-  private watch(connection: SupervisorConnection): void {
+  private watch(connection: C): void {
     if (this.watched.has(connection)) return;
     this.watched.add(connection);
     connection.onDidClose(() => {
@@ -77,13 +92,13 @@ export class SupervisorPool {
     });
   }
 
-  private retire(connection: SupervisorConnection): void {
+  private retire(connection: C): void {
     connection.send({ op: 'exit' });
     connection.dispose();
   }
 
-  private spawn(): Promise<SupervisorConnection> {
-    return SupervisorConnection.spawn({ script: this.options.script, jobsDir: this.options.jobsDir, idleExitMs: this.options.idleExitMs });
+  private spawn(): Promise<C> {
+    return this.options.spawn();
   }
 
   /**
@@ -92,14 +107,22 @@ export class SupervisorPool {
    * would be told to exit then, a Node start (about 0.1 s of CPU) per job for nothing.
    */
   private keepWarm(): void {
-    while (!this.disposed && this.idle.length + this.spawning < this.options.warm && this.idle.length + this.spawning + this.busy.size < this.options.maxIdle) {
+    // One that is finishing a job is as good as idle: it is free in a moment, and a spare started
+    // for it now would be one too many then, a Node start per batch of jobs for nothing.
+    const ready = (): number => this.idle.length + this.spawning + this.recycling;
+    while (!this.disposed && ready() < this.options.warm && ready() + this.busy.size + this.taking < this.options.maxIdle) {
       this.spawning++;
-      this.spawn()
-        .then(
-          (connection) => this.add(connection),
-          (error: unknown) => this.options.logger.warn(`[supervisors] could not start a spare supervisor: ${String(error)}`),
-        )
-        .finally(() => this.spawning--);
+      this.spawn().then(
+        (connection) => {
+          this.spawning--;
+          this.add(connection);
+        },
+        (error: unknown) => {
+          this.spawning--;
+          this.options.logger.warn(`[supervisors] could not start a spare supervisor: ${String(error)}`);
+          this.releaseUnclaimed();
+        },
+      );
     }
   }
 }

@@ -81,12 +81,10 @@ export class SupervisorRunner implements JobRunner {
     this.poller = setInterval(() => this.pollAll(), options.pollMs ?? 250);
     this.poller.unref();
     this.pool = new SupervisorPool({
-      script: options.supervisorScript,
-      jobsDir: options.jobsDir,
       warm: options.warmSupervisors ?? 1,
       maxIdle: options.maxIdleSupervisors ?? 4,
-      idleExitMs: options.idleExitMs ?? 10_000,
       logger: this.logger,
+      spawn: () => SupervisorConnection.spawn({ script: options.supervisorScript, jobsDir: options.jobsDir, idleExitMs: options.idleExitMs ?? 10_000 }),
     });
   }
 
