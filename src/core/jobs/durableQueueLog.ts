@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Logger } from '../logger';
 import type { RecordCipher } from '../storage/cipher';
 import type { DurableCodec } from '../storage/durableRecovery';
-import type { DurableStoreOptions } from '../storage/durableStore';
+import type { CommitOptions, DurableStoreOptions } from '../storage/durableStore';
 import { DurableStore } from '../storage/durableStore';
 import type { StorageEvent } from '../storage/storeEvents';
 import type { QueueRecord, QueueSnapshot } from './jobModel';
@@ -64,9 +64,9 @@ export class DurableQueueLog implements QueueLog {
     return { snapshot: this.store.state.toSnapshot(), records: [] };
   }
 
-  commit(records: readonly QueueRecord[]): Promise<void> {
+  commit(records: readonly QueueRecord[], options?: CommitOptions): Promise<void> {
     if (!this.store) return Promise.reject(new Error('The queue log is not loaded.'));
-    return this.store.commit(records);
+    return this.store.commit(records, options);
   }
 
   async compact(): Promise<void> {

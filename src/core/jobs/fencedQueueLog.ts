@@ -1,4 +1,5 @@
 import { JobError } from './jobErrors';
+import type { CommitOptions } from '../storage/durableStore';
 import type { QueueRecord, QueueSnapshot } from './jobModel';
 import type { QueueLog } from './queueLog';
 
@@ -23,9 +24,9 @@ export class FencedQueueLog implements QueueLog {
     return this.inner.load();
   }
 
-  commit(records: readonly QueueRecord[]): Promise<void> {
+  commit(records: readonly QueueRecord[], options?: CommitOptions): Promise<void> {
     if (!this.stillHolder()) return Promise.reject(new JobError('leaseLost', 'This process no longer holds the queue lease; the command goes to the new holder.'));
-    return this.inner.commit(records);
+    return this.inner.commit(records, options);
   }
 
   compact(snapshot: QueueSnapshot): Promise<void> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Logger } from '../logger';
+import type { CommitOptions } from '../storage/durableStore';
 import { nullLogger } from '../logger';
 import type { Clock } from './clock';
 import { systemClock } from './clock';
@@ -112,8 +113,11 @@ export class JobQueue {
     this.scheduler.start();
   }
 
-  /** Applies a change: in memory now, on disk before the returned promise and the events. */
-  mutate(records: QueueRecord[]): Promise<void> {
+  /**
+   * Applies a change: in memory now, on disk before the returned promise and the events;
+   * `onWritten` runs once it is in the journal file, before its sync (QueueLog.commit).
+   */
+  mutate(records: QueueRecord[], options: CommitOptions = {}): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.disposed) return Promise.reject(new JobError('disposed', 'The queue is closed.'));
     const events: QueueEvent[] = [];
@@ -124,7 +128,7 @@ export class JobQueue {
       else if (record.t === 'flags') events.push({ type: 'flagsChanged', flags: record.flags });
       this.state.apply(record);
     }
-    return this.persist(records).then(
+    return this.persist(records, options).then(
       () => {
         for (const event of events) this.emitter.fire(event);
       },
@@ -137,12 +141,12 @@ export class JobQueue {
     );
   }
 
-  private async persist(records: QueueRecord[]): Promise<void> {
+  private async persist(records: QueueRecord[], options: CommitOptions): Promise<void> {
     this.inFlightCommits++;
     try {
       // Commits wait for a running compaction, which took its snapshot when none was in flight.
       if (this.compacting) await this.compacting;
-      await this.options.log.commit(records);
+      await this.options.log.commit(records, options);
     } finally {
       this.inFlightCommits--;
       if (this.inFlightCommits === 0) this.onQuiet();

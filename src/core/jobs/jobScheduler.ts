@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../logger';
+import type { CommitOptions } from '../storage/durableStore';
 import { backoffDelay } from './backoff';
 import type { Clock, TimerHandle } from './clock';
 import { setDeadline } from './clock';
@@ -13,7 +14,8 @@ import type { QueueState } from './queueState';
 /** What the scheduler needs from the queue: its state and the one way to change it durably. */
 export interface SchedulerHost {
   readonly state: QueueState;
-  mutate(records: QueueRecord[]): Promise<void>;
+  /** `onWritten`: the records are in the journal file, not yet synced (QueueLog.commit). */
+  mutate(records: QueueRecord[], options?: CommitOptions): Promise<void>;
 }
 
 interface JobTimers {
@@ -109,16 +111,20 @@ export class JobScheduler {
     const checkpoint = fromStage === job.currentStage ? job.checkpoint : undefined;
     const running: Job = { ...job, checkpoint, state: 'running', attempts: job.attempts + 1, startedAt: now, finishedAt: undefined, notBefore: undefined, deadlineAt: job.timeoutMs === undefined ? undefined : now + job.timeoutMs, stageDeadlineAt: undefined, stopReason: undefined, result: undefined, currentStage: fromStage, progress: undefined, pid: undefined, process: undefined };
     this.armJobTimeout(running);
-    // The job is running in memory at once (no second start), and on disk before its process exists.
-    this.host.mutate([{ t: 'job', job: running }]).then(
-      () => {
-        const current = this.host.state.jobs.get(running.id);
-        if (this.disposed || !current || current.state !== 'running' || current.attempts !== running.attempts) return;
-        if (current.stopReason) this.finish(current, { exitCode: null, signal: null, error: undefined });
-        else this.runner.start({ jobId: current.id, attempt: current.attempts, stages: current.stages, fromStage, checkpoint: current.checkpoint });
-      },
-      (error: unknown) => this.logger.error(`[scheduler] could not record the start of ${job.id}: ${String(error)}`),
-    );
+    // The job is running in memory at once (no second start), and in the queue's journal file
+    // before its process exists: a crash of this process cannot lose the record then, and the
+    // next holder adopts the run. The process does not wait for the sync as well: what a power
+    // cut could lose with it is a start less than a sync old, and the process goes with the power.
+    let launched = false;
+    const launch = (): void => {
+      if (launched) return;
+      launched = true;
+      const current = this.host.state.jobs.get(running.id);
+      if (this.disposed || !current || current.state !== 'running' || current.attempts !== running.attempts) return;
+      if (current.stopReason) this.finish(current, { exitCode: null, signal: null, error: undefined });
+      else this.runner.start({ jobId: current.id, attempt: current.attempts, stages: current.stages, fromStage, checkpoint: current.checkpoint });
+    };
+    this.host.mutate([{ t: 'job', job: running }], { onWritten: launch }).then(launch, (error: unknown) => this.logger.error(`[scheduler] could not record the start of ${job.id}: ${String(error)}`));
   }
 
   private onRunEvent(event: RunEvent): void {

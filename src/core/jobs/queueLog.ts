@@ -1,3 +1,4 @@
+import type { CommitOptions } from '../storage/durableStore';
 import type { QueueRecord, QueueSnapshot } from './jobModel';
 
 /**
@@ -7,8 +8,12 @@ import type { QueueRecord, QueueSnapshot } from './jobModel';
 export interface QueueLog {
   /** The last snapshot (if any) and every record committed after it, in order. */
   load(): Promise<{ snapshot: QueueSnapshot | undefined; records: QueueRecord[] }>;
-  /** Resolves once the records are on disk; the records of one call are applied all or none. */
-  commit(records: readonly QueueRecord[]): Promise<void>;
+  /**
+   * Resolves once the records are on disk; the records of one call are applied all or none.
+   * `onWritten` runs once they are in the file, before the sync, or, for a log that cannot tell,
+   * when they are on disk; never when the commit fails first.
+   */
+  commit(records: readonly QueueRecord[], options?: CommitOptions): Promise<void>;
   /** Replaces snapshot and journal by `snapshot`; commits made after it was taken wait. */
   compact(snapshot: QueueSnapshot): Promise<void>;
   /** Records committed since the last compaction: the queue compacts when this grows. */
@@ -33,7 +38,7 @@ export class MemoryQueueLog implements QueueLog {
     return structuredClone({ snapshot: this.snapshot, records: this.records });
   }
 
-  async commit(records: readonly QueueRecord[]): Promise<void> {
+  async commit(records: readonly QueueRecord[], options: CommitOptions = {}): Promise<void> {
     await Promise.resolve();
     if (this.failNext) {
       const error = this.failNext;
@@ -42,6 +47,7 @@ export class MemoryQueueLog implements QueueLog {
     }
     this.commits++;
     this.records.push(...structuredClone(records));
+    options.onWritten?.();
   }
 
   async compact(snapshot: QueueSnapshot): Promise<void> {

@@ -94,6 +94,13 @@ export class SupervisorRunner implements JobRunner {
 
   start(request: RunRequest): void {
     const { journalPath, logPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
+    // This attempt is running already: the queue acts on its start record before that record's
+    // sync, and a failed sync cuts it, so a queue can come back with the attempt before. Follow
+    // that run rather than start the job a second time beside it.
+    if (existsSync(journalPath) && this.followLiveRun(request.jobId, request.attempt, journalPath)) {
+      this.logger.warn(`[supervisors] ${request.jobId} attempt ${request.attempt} was already running under its supervisor; following that run`);
+      return;
+    }
     const retireError = retireEarlierRun(journalPath, logPath);
     // The supervisor's exclusive create then refuses the run, which ends with that error.
     if (retireError) this.logger.warn(`[supervisors] could not move the files of an earlier run aside: ${String(retireError)}`);
@@ -139,20 +146,41 @@ export class SupervisorRunner implements JobRunner {
     // The files of an earlier run with the same attempt number: this run never reached a supervisor.
     if (started && request.startedAt !== undefined && started.at < request.startedAt) return false;
     const stageProcess = records.reduce<ProcessIdentity | undefined>((last, record) => (record.t === 'stageStarted' ? record.process : last), undefined);
-    const lastAt = records.at(-1)?.at ?? 0;
     const exited = records.some((record) => record.t === 'exited');
-    const alive = started !== undefined && isSameProcessAlive(started.supervisor) && (started.supervisor.startTime !== undefined || Date.now() - lastAt < this.staleAfterMs);
-    if (!exited && !alive) {
+    if (!exited && !this.isLive(records)) {
       if (stopOrphanedGroup(stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${stageProcess?.pid} of ${request.jobId}`);
       return false;
     }
-    const job = this.track(request.jobId, request.attempt, journalPath, reader);
-    // Replayed after the caller has finished restoring, in the order the supervisor wrote them.
+    this.follow(request.jobId, request.attempt, reader, records);
+    return true;
+  }
+
+  /** True when the journal's run has no exit and its supervisor is provably alive. */
+  private isLive(records: readonly JobRecord[]): boolean {
+    const started = records.find((record) => record.t === 'started');
+    if (!started || records.some((record) => record.t === 'exited')) return false;
+    const lastAt = records.at(-1)?.at ?? 0;
+    return isSameProcessAlive(started.supervisor) && (started.supervisor.startTime !== undefined || Date.now() - lastAt < this.staleAfterMs);
+  }
+
+  private followLiveRun(jobId: string, attempt: number, journalPath: string): boolean {
+    const reader = new JobJournalReader(journalPath);
+    const records = reader.read();
+    if (!this.isLive(records)) return false;
+    this.follow(jobId, attempt, reader, records);
+    return true;
+  }
+
+  /** Tracks a run found in its journal: what it recorded so far is replayed, then it is followed live. */
+  private follow(jobId: string, attempt: number, reader: JobJournalReader, records: readonly JobRecord[]): void {
+    const job = this.track(jobId, attempt, reader.path, reader);
+    const started = records.find((record) => record.t === 'started');
+    const exited = records.some((record) => record.t === 'exited');
+    // Replayed after the caller has finished (restoring, or starting), in the order the supervisor wrote them.
     setImmediate(() => {
       for (const record of records) this.apply(job, record);
       if (!exited && started && this.jobs.get(job.jobId) === job) this.reconnect(job, started.socketPath);
     });
-    return true;
   }
 
   recover(request: { readonly jobId: string; readonly attempt: number; readonly startedAt?: number }): RecoveredRun | undefined {

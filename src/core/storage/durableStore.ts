@@ -41,6 +41,11 @@ const openStores = new Set<string>();
 
 const defaultCompaction = { maxJournalBytes: 16 * 1024 * 1024, maxJournalRecords: 20_000 };
 
+export interface CommitOptions {
+  /** Runs once the commit is in the journal file, before its sync: see Journal.append. */
+  readonly onWritten?: () => void;
+}
+
 /**
  * The one durable primitive: a snapshot plus an append-only journal, generic over the state `S`
  * and its records `R`. A commit appends one framed record (all or nothing after a crash) and
@@ -152,11 +157,17 @@ export class DurableStore<S, R> {
     return { dispose: () => this.listeners.delete(listener) };
   }
 
-  /** Appends `records` as one atomic journal record; resolves when it is on disk and applied. */
-  commit(records: readonly R[]): Promise<void> {
+  /**
+   * Appends `records` as one atomic journal record; resolves when it is on disk and applied.
+   * `onWritten` runs once the record is in the file, before its sync (see Journal.append).
+   */
+  commit(records: readonly R[], options: CommitOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(new StorageError('closed', `The store ${this.name} is closed.`));
-    if (this.exclusive) return this.exclusive.then(() => this.commit(records), () => this.commit(records));
-    if (records.length === 0) return Promise.resolve();
+    if (this.exclusive) return this.exclusive.then(() => this.commit(records, options), () => this.commit(records, options));
+    if (records.length === 0) {
+      options.onWritten?.();
+      return Promise.resolve();
+    }
     let payload: Buffer;
     try {
       payload = encodeBatch(records.map((record) => this.options.codec.encodeRecord(record)));
@@ -165,9 +176,13 @@ export class DurableStore<S, R> {
     }
     const started = performance.now();
     return this.journal
-      .append(payload, () => {
-        for (const record of records) this.currentState = this.options.codec.apply(this.currentState, record);
-      })
+      .append(
+        payload,
+        () => {
+          for (const record of records) this.currentState = this.options.codec.apply(this.currentState, record);
+        },
+        options.onWritten,
+      )
       .then(
         () => {
           this.lastSaveMs = performance.now() - started;

@@ -105,6 +105,14 @@ export async function openJournalFile(path: string, generation: number, cipher: 
   }
 }
 
+function notifyWritten(entry: PendingAppend): void {
+  try {
+    entry.onWritten?.();
+  } catch {
+    // A listener's failure is its own; the record goes on to disk all the same.
+  }
+}
+
 function writeAllSync(fd: number, data: Uint8Array, position: number): void {
   for (let written = 0; written < data.length; ) written += writeSync(fd, data, written, data.length - written, position + written);
 }
@@ -131,6 +139,8 @@ interface PendingAppend {
   readonly payload: Uint8Array;
   /** Runs synchronously, in commit order, once the record is on disk: the store applies it here. */
   readonly onDurable: (sequence: number) => void;
+  /** Runs once the record is written, before the sync. */
+  readonly onWritten: (() => void) | undefined;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -181,10 +191,16 @@ export class Journal {
     return this.file.path;
   }
 
-  append(payload: Uint8Array, onDurable: (sequence: number) => void): Promise<void> {
+  /**
+   * Appends one record; resolves once it is on disk. `onWritten` runs as soon as the record is in
+   * the file (the OS's cache: another process reads it, a crash of this one keeps it), before the
+   * sync, for a caller that may act on a record a process crash cannot lose while it waits for
+   * one a power cut cannot lose.
+   */
+  append(payload: Uint8Array, onDurable: (sequence: number) => void, onWritten?: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new StorageError('closed', 'The store is closed.'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ kind: 'append', payload, onDurable, resolve, reject });
+      this.queue.push({ kind: 'append', payload, onDurable, onWritten, resolve, reject });
       this.kick();
     });
   }
@@ -280,6 +296,7 @@ export class Journal {
       const data = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
       if (this.options.writeOnCallingThread) writeAllSync(file.handle.fd, data, start);
       else await writeAll(file.handle, data, start);
+      for (const entry of batch) notifyWritten(entry);
       await file.handle.datasync();
       file.size = start + data.length;
       file.records += batch.length;

@@ -1,11 +1,18 @@
 import * as assert from 'node:assert/strict';
-import type { MemoryQueueLog } from '../../../src/core/jobs/queueLog';
+import type { QueueRecord } from '../../../src/core/jobs/jobModel';
+import { MemoryQueueLog } from '../../../src/core/jobs/queueLog';
+import type { CommitOptions } from '../../../src/core/storage/durableStore';
 import type { Harness } from './jobTestKit';
 import { openHarness, settle } from './jobTestKit';
 
 describe('jobs: scheduler', () => {
   let h: Harness;
   afterEach(() => h.dispose());
+
+  const waitFor = async (condition: () => boolean): Promise<void> => {
+    for (let i = 0; i < 1000 && !condition(); i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(condition(), 'the condition never held');
+  };
 
   const add = async (name: string, extra: Record<string, unknown> = {}): Promise<string> => (await h.queue.enqueue({ definition: { name, command: 'true', ...extra } })).id;
 
@@ -22,6 +29,38 @@ describe('jobs: scheduler', () => {
     await h.queue.command({ type: 'setConcurrency', limit: 4 });
     await settle(h.queue);
     assert.equal(h.runner.running.size, 4);
+  });
+
+  it('starts a job once its running record is in the journal file, without waiting for the sync; the enqueue is acknowledged only after it', async () => {
+    // A log whose records reach "the file" at once and "the disk" only when the test says so.
+    class SlowSyncLog extends MemoryQueueLog {
+      written: QueueRecord[] = [];
+      readonly syncs: (() => void)[] = [];
+      override async commit(records: readonly QueueRecord[], options: CommitOptions = {}): Promise<void> {
+        this.written.push(...records);
+        options.onWritten?.();
+        await new Promise<void>((resolve) => this.syncs.push(resolve));
+        await super.commit(records);
+      }
+    }
+    const log = new SlowSyncLog();
+    h = await openHarness({ log: () => log });
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const sync of log.syncs.splice(0)) sync();
+    let acknowledged = false;
+    const enqueued = h.queue.enqueue({ definition: { name: 'fast', command: 'true' } }).then((job) => {
+      acknowledged = true;
+      return job;
+    });
+    await waitFor(() => h.runner.started.length === 1);
+    const started = h.runner.started[0];
+    const runningRecord = log.written.find((record) => record.t === 'job' && record.job.state === 'running');
+    assert.ok(runningRecord, 'the running record was written before the start');
+    assert.equal(started?.attempt, 1);
+    assert.equal(acknowledged, false, 'the enqueue waits for its sync');
+    for (const sync of log.syncs.splice(0)) sync();
+    const job = await enqueued;
+    assert.equal(job.name, 'fast');
   });
 
   it('starts nothing while paused, and resumes', async () => {

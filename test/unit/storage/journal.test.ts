@@ -114,6 +114,34 @@ describe('storage: journal writer', () => {
     if ('records' in scan) assert.equal(scan.records.length, 50);
   });
 
+  it('says a record is written once another reader sees it in the file, before its sync, and acknowledges it only after the sync', async () => {
+    const path = join(temp.dir, 'j.00000001.journal');
+    const file = await createJournalFile(path, 1, undefined);
+    const steps: string[] = [];
+    const datasync = file.handle.datasync.bind(file.handle);
+    file.handle.datasync = () => {
+      steps.push('sync');
+      return datasync();
+    };
+    const journal = new Journal(file, 0);
+    const durable = journal.append(
+      Buffer.from('the start record'),
+      () => steps.push('durable'),
+      () => {
+        const scan = scanJournal(readFileSync(path));
+        steps.push('records' in scan && scan.records.length === 1 ? 'written, readable' : 'written, not readable');
+      },
+    );
+    await durable;
+    assert.deepEqual(steps, ['written, readable', 'sync', 'durable']);
+    // A failing listener does not stop the record from reaching the disk.
+    await journal.append(Buffer.from('next'), () => steps.push('durable again'), () => {
+      throw new Error('listener failed');
+    });
+    assert.equal(steps.at(-1), 'durable again');
+    await journal.close();
+  });
+
   it('rotates between batches, continuing the sequence in the next file', async () => {
     const first = join(temp.dir, 'j.00000001.journal');
     const second = join(temp.dir, 'j.00000002.journal');

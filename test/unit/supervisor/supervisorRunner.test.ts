@@ -179,6 +179,32 @@ describe('supervisor: runner and process trees', function () {
     assert.equal(isAlive(live.grandchild), false);
   });
 
+  it('start: an attempt that is running already (its start record lost from the queue) is followed, never run a second time beside it', async () => {
+    const marks = join(dir, 'marks.txt');
+    const go = join(dir, 'go');
+    const command = `echo start >> ${marks}; while [ ! -e ${go} ]; do sleep 0.02; done; echo end >> ${marks}`;
+    const first = exited('again');
+    runner.start(request('again', [command]));
+    await waitUntil(() => events.some((event) => event.type === 'stageStarted'), 5000, 'the first run is going');
+    // The next holder's queue came back with the attempt before, so it starts attempt 1 again.
+    await runner.dispose();
+    void first;
+    runner = new SupervisorRunner({ jobsDir, supervisorScript, heartbeatMs: 200, pollMs: 50, idleExitMs: 1000, warmSupervisors: 0 });
+    events = [];
+    runner.onDidRun((event) => events.push(event));
+    const done = exited('again');
+    runner.start(request('again', [command]));
+    await waitUntil(() => events.some((event) => event.type === 'stageStarted'), 5000, 'the live run is followed');
+    writeFileSync(go, '');
+    const exit = await done;
+    assert.equal(exit.exitCode, 0);
+    assert.deepEqual(readFileSync(marks, 'utf8').trim().split('\n'), ['start', 'end'], 'the stage ran once');
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['started', 'stageStarted', 'stageFinished', 'exited'],
+    );
+  });
+
   it('adopt: replays a run that ended with no host, but never the files of an earlier run with the same attempt number', async () => {
     const before = Date.now();
     const done = exited('ended');
