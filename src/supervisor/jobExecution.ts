@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { CHECKPOINT_POLL_MS, CheckpointFile, checkpointFilePath } from '../core/jobs/checkpointFile';
 import { parseJobLine } from '../core/jobs/jobRunner';
 import type { RunRequest } from '../core/jobs/jobRunner';
+import type { ProcessIdentity } from '../core/jobs/processIdentity';
 import { identifyProcess } from '../core/jobs/processIdentity';
 import { killProcessTree } from '../core/jobs/processTree';
 import type { JobRecord, StopWithoutHost } from '../core/jobs/supervisorProtocol';
@@ -12,8 +13,21 @@ import { stoppedWithoutHostMessage } from '../core/jobs/supervisorProtocol';
 import { fsyncDirectory } from '../core/storage/atomicFile';
 import { createJournalFileSync, Journal } from '../core/storage/journal';
 import { CappedLog } from './cappedLog';
+import type { StageShells } from './stageShell';
 import type { HostWatchVerdict } from './hostWatch';
 import { HostWatch } from './hostWatch';
+
+/** How long after a stage starts a shell is readied for the next one: a fork of this process, kept off the stage's own start. */
+const STAGE_SHELL_DELAY_MS = 50;
+
+const madeDirectories = new Set<string>();
+
+/** The jobs folder, made once per supervisor rather than once per job. */
+function ensureDirectory(path: string): void {
+  if (madeDirectories.has(path)) return;
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+  madeDirectories.add(path);
+}
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type Exit = { exitCode: number | null; signal: string | null; error?: string; stoppedWithoutHost?: { afterMs: number } };
@@ -28,6 +42,12 @@ export interface ExecutionOptions {
   /** How often the job's checkpoint file is looked at. @default CHECKPOINT_POLL_MS */
   readonly checkpointPollMs?: number;
   readonly socketPath: string;
+  /** Who runs the job: this supervisor, named in `started`. */
+  readonly supervisor: ProcessIdentity;
+  /** The environment every stage starts from (the supervisor's own, without its runtime switch). */
+  readonly baseEnv: NodeJS.ProcessEnv;
+  /** Shells waiting to run a stage (POSIX); without one, each stage is spawned. */
+  readonly stageShells?: StageShells;
   /** Stop the job once no host has held the lease for a grace period; undefined lets it finish on its own. */
   readonly stopWithoutHost?: StopWithoutHost;
   /** Called after each record is on disk, so that a connected host reads it at once. */
@@ -54,8 +74,8 @@ export class JobExecution {
   private readonly hostWatch: HostWatch | undefined;
   private hostVerdict: HostWatchVerdict = 'held';
   private stoppedWithoutHost = false;
-  /** The journal's directory entry on disk: no record is acknowledged before it. */
-  private directorySynced: Promise<void> = Promise.resolve();
+  /** The journal's directory entry on disk: no record is acknowledged before it. Begun once the first stage is spawned. */
+  private directorySynced: Promise<void> | undefined;
   /** Resolves once `started` (and the directory entry) is on disk; rejects when it cannot be. */
   startedDurable: Promise<void> = Promise.resolve();
 
@@ -80,13 +100,11 @@ export class JobExecution {
    */
   async open(): Promise<void> {
     const { request, journalPath } = this.options;
-    mkdirSync(dirname(journalPath), { recursive: true, mode: 0o700 });
+    ensureDirectory(dirname(journalPath));
     this.journal = new Journal(createJournalFileSync(journalPath, 1, undefined), 0, { writeOnCallingThread: true });
     // The journal's exclusive create proved this run new: a checkpoint file by its name is an earlier run's.
     this.checkpointFile.reset();
-    this.directorySynced = fsyncDirectory(dirname(journalPath));
-    this.directorySynced.catch(() => undefined);
-    this.startedDurable = this.record({ t: 'started', jobId: request.jobId, attempt: request.attempt, supervisor: identifyProcess(process.pid), socketPath: this.options.socketPath, fromStage: request.fromStage });
+    this.startedDurable = this.record({ t: 'started', jobId: request.jobId, attempt: request.attempt, supervisor: this.options.supervisor, socketPath: this.options.socketPath, fromStage: request.fromStage });
     this.startedDurable.catch(() => undefined);
   }
 
@@ -162,9 +180,15 @@ export class JobExecution {
   private async record(record: DistributiveOmit<JobRecord, 'at'>): Promise<void> {
     const payload = Buffer.from(JSON.stringify({ ...record, at: Date.now() }));
     await this.journal?.append(payload, () => undefined);
-    await this.directorySynced;
+    await this.syncDirectory();
     if (record.t === 'exited') this.options.onExitRecorded();
     this.options.onWrote();
+  }
+
+  /** Syncs the journal's directory entry, once. */
+  private syncDirectory(): Promise<void> {
+    this.directorySynced ??= fsyncDirectory(dirname(this.options.journalPath));
+    return this.directorySynced;
   }
 
   /** The job's log, created by the first stage right after its spawn: file creation can wait on the disk. */
@@ -177,18 +201,21 @@ export class JobExecution {
     const { request } = this.options;
     const stage = request.stages[index];
     if (!stage) return Promise.resolve({ exitCode: null, signal: null, error: 'no such stage', recorded: Promise.resolve() });
-    // The supervisor's runtime switch must not leak into jobs, which may start Electron apps.
-    const { ELECTRON_RUN_AS_NODE: _ignored, ...baseEnv } = process.env;
+    const env: Record<string, string> = { ...stage.env, LIFELINE_JOB_ID: request.jobId, LIFELINE_ATTEMPT: String(request.attempt), LIFELINE_STAGE: stage.name, LIFELINE_CHECKPOINT_FILE: this.checkpointFile.path, ...(request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: request.checkpoint, LIFELINE_RESUME: request.checkpoint } : {}) };
     return new Promise((resolve) => {
-      const child = spawn(stage.command, {
-        cwd: stage.cwd,
-        env: { ...baseEnv, ...stage.env, LIFELINE_JOB_ID: request.jobId, LIFELINE_ATTEMPT: String(request.attempt), LIFELINE_STAGE: stage.name, LIFELINE_CHECKPOINT_FILE: this.checkpointFile.path, ...(request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: request.checkpoint, LIFELINE_RESUME: request.checkpoint } : {}) },
-        shell: true,
-        detached: true, // its own process group, so one kill reaches every descendant
-        stdio: ['ignore', 'pipe', 'pipe'],
-        windowsHide: true,
-      });
+      const child =
+        this.options.stageShells?.launch(stage.command, stage.cwd, env) ??
+        spawn(stage.command, {
+          cwd: stage.cwd,
+          env: { ...this.options.baseEnv, ...env },
+          shell: true,
+          detached: true, // its own process group, so one kill reaches every descendant
+          stdio: ['ignore', 'pipe', 'pipe'],
+          windowsHide: true,
+        });
       this.child = child;
+      // A later stage finds a shell waiting too, unless it follows within moments.
+      if (index + 1 < request.stages.length) setTimeout(() => this.options.stageShells?.prepare(), STAGE_SHELL_DELAY_MS).unref();
       let settled = false;
       const settle = (exit: StageEnd): void => {
         if (settled) return;
@@ -204,6 +231,8 @@ export class JobExecution {
         void this.record({ t: 'stageStarted', stage: index, process: identifyProcess(child.pid) }).catch(() => undefined);
         this.journal?.flushNow();
       }
+      // Not before the spawn: the first stage need not wait on the disk, only `accepted` does.
+      this.syncDirectory().catch(() => undefined);
       let log: CappedLog;
       try {
         log = this.openLog();

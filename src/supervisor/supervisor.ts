@@ -4,7 +4,15 @@ import type { Server, Socket } from 'node:net';
 import { createServer } from 'node:net';
 import type { HostMessage, SupervisorMessage } from '../core/jobs/supervisorProtocol';
 import { hostMessageSchema, lineReader, SUPERVISOR_PROTOCOL_VERSION } from '../core/jobs/supervisorProtocol';
+import { identifyProcess } from '../core/jobs/processIdentity';
 import { JobExecution } from './jobExecution';
+import { StageShells } from './stageShell';
+
+/** The supervisor's runtime switch must not leak into jobs, which may start Electron apps. */
+function stageBaseEnvironment(): NodeJS.ProcessEnv {
+  const { ELECTRON_RUN_AS_NODE: _ignored, ...baseEnv } = process.env;
+  return baseEnv;
+}
 
 export interface SupervisorOptions {
   readonly socketPath: string;
@@ -25,6 +33,11 @@ export class Supervisor {
   private idleTimer: NodeJS.Timeout | undefined;
   private exitWhenIdle = false;
   private closed = false;
+  /** Its own identity and the stages' base environment never change: worked out once, not per job. */
+  private readonly identity = identifyProcess(process.pid);
+  private readonly baseEnv = stageBaseEnvironment();
+  /** A shell waiting for the next stage, so that starting one costs a write and an exec, not a fork of this process. */
+  private readonly stageShells = new StageShells(this.baseEnv);
 
   constructor(private readonly options: SupervisorOptions) {
     this.server = createServer((socket) => this.accept(socket));
@@ -37,6 +50,7 @@ export class Supervisor {
       this.server.listen(this.options.socketPath, () => resolve());
     });
     if (process.platform !== 'win32') await chmod(this.options.socketPath, 0o600);
+    this.stageShells.prepare();
     this.armIdleExit();
   }
 
@@ -87,6 +101,9 @@ export class Supervisor {
       logLimitBytes: message.logLimitBytes,
       heartbeatMs: message.heartbeatMs,
       socketPath: this.options.socketPath,
+      supervisor: this.identity,
+      baseEnv: this.baseEnv,
+      stageShells: this.stageShells,
       ...(message.stopWithoutHost ? { stopWithoutHost: message.stopWithoutHost } : {}),
       // Records that reach the disk together (one write, one sync) need one nudge.
       onWrote: () => {
@@ -129,8 +146,10 @@ export class Supervisor {
     this.current = undefined;
     this.currentJob = undefined;
     for (const host of this.hosts) this.send(host, { ev: 'idle' });
-    if (this.exitWhenIdle) this.close();
-    else this.armIdleExit();
+    if (this.exitWhenIdle) return this.close();
+    this.armIdleExit();
+    // After the messages above are out: readying a shell forks this process.
+    setImmediate(() => this.stageShells.prepare());
   }
 
   private armIdleExit(): void {
@@ -148,6 +167,7 @@ export class Supervisor {
     if (this.closed) return;
     this.closed = true;
     this.clearIdleExit();
+    this.stageShells.dispose();
     for (const host of this.hosts) host.destroy();
     this.server.close();
     if (process.platform !== 'win32') rmSync(this.options.socketPath, { force: true });
