@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync, unlinkSync } from 'node:fs';
 
 /** A checkpoint file larger than this is refused (with a warning), never read whole. @default 64 KiB */
 export const MAX_CHECKPOINT_FILE_BYTES = 64 * 1024;
@@ -44,8 +44,10 @@ export class CheckpointFile {
   reset(): void {
     this.signature = undefined;
     try {
-      rmSync(this.path, { force: true });
-    } catch {
+      unlinkSync(this.path);
+    } catch (error) {
+      // The usual case, on the way to every run's first stage: nothing to remove.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       try {
         this.signature = signatureOf(statSync(this.path));
       } catch {

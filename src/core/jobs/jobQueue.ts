@@ -233,10 +233,8 @@ export class JobQueue {
     switch (command.type) {
       case 'enqueue': {
         const id = command.jobId ?? randomUUID();
-        const job = await buildJob(command, { id, now, position: this.state.nextPosition(), baseDir: this.options.baseDir ?? process.cwd() });
-        // Checked after the await: another command may have taken the id meanwhile.
         if (this.state.jobs.has(id)) throw new JobError('duplicateJob', `A job with the id ${id} is already in the queue.`);
-        job.position = this.state.nextPosition();
+        const job = buildJob(command, { id, now, position: this.state.nextPosition(), baseDir: this.options.baseDir ?? process.cwd() });
         return { records: [{ t: 'job', job }], result: { jobId: id }, after: () => this.scheduler.armStart(job) };
       }
       case 'cancel': {

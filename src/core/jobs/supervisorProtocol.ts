@@ -119,7 +119,8 @@ export function jobIdOfFile(name: string): string | undefined {
  */
 export function retireEarlierRun(journalPath: string, logPath: string): unknown {
   try {
-    rmSync(journalPath, { force: true });
+    // Checked first: on the way to every job's start, and the files are usually not there.
+    if (existsSync(journalPath)) rmSync(journalPath, { force: true });
     if (existsSync(logPath)) renameSync(logPath, logPath.replace(/\.log$/, '.previous.log'));
     return undefined;
   } catch (error) {

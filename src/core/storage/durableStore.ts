@@ -8,6 +8,7 @@ import type { RecordCipher } from './cipher';
 import type { DurableCodec } from './durableRecovery';
 import { journalPath, listJournals, recoverStore, snapshotPath } from './durableRecovery';
 import { StorageError } from './errors';
+import type { JournalOptions } from './journal';
 import { createJournalFile, Journal } from './journal';
 import { encodeBatch } from './journalFormat';
 import type { SnapshotPayload } from './snapshot';
@@ -35,6 +36,8 @@ export interface DurableStoreOptions<S, R> {
   /** When to fold the journal into a new snapshot in the background; `false` for never. */
   readonly compaction?: false | { readonly maxJournalBytes?: number; readonly maxJournalRecords?: number };
   readonly clock?: () => number;
+  /** How the journal writes: see JournalOptions. @default thread-pool writes */
+  readonly journal?: JournalOptions;
 }
 
 const openStores = new Set<string>();
@@ -120,7 +123,7 @@ export class DurableStore<S, R> {
       // gets a typed error it can act on.
       throw toStorageError(error, `open the store ${options.name}`);
     });
-    const journal = new Journal(recovered.file, recovered.sequence);
+    const journal = new Journal(recovered.file, recovered.sequence, options.journal);
     const store = new DurableStore(options, recovered.state, journal, recovered.snapshotBytes, recovered.corruptions, performance.now() - started);
     store.lockKey = key;
     store.openEvents = early;

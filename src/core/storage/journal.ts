@@ -128,8 +128,9 @@ async function writeAll(handle: JournalHandle, data: Uint8Array, position: numbe
 export interface JournalOptions {
   /**
    * Write each batch with a synchronous write on the calling thread (the sync still runs in the
-   * background): for a process that must have a record in the file, readable by another process,
-   * before it goes on, and whose event loop serves nothing else. @default false
+   * background): for small records that a process acts on once they are in the file (readable by
+   * another process, kept through a crash of this one), where a write costs less than a trip
+   * through the thread pool. @default false
    */
   readonly writeOnCallingThread?: boolean;
 }

@@ -56,8 +56,7 @@ describe('supervisor: stage shells started ahead of need', function () {
     const shell = shells.launch(`${reportInto(viaShell)}; exit 7`, cwd, env);
     assert.ok(shell, 'a shell was ready');
     const spawned = spawn(`${reportInto(direct)}; exit 7`, { shell: true, cwd, env: { ...baseEnv, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    assert.equal(await closed(shell), 7);
-    assert.equal(await closed(spawned), 7);
+    assert.deepEqual(await Promise.all([closed(shell), closed(spawned)]), [7, 7]);
     const normalize = (text: string, pid: number | undefined): string[] => text.replaceAll(String(pid), '<pid>').split('\n');
     const ran = normalize(readFileSync(viaShell, 'utf8'), shell.pid);
     assert.deepEqual(ran, normalize(readFileSync(direct, 'utf8'), spawned.pid));
