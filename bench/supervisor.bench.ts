@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, promises as fs, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, promises as fs, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -207,6 +208,28 @@ async function startOverhead(context: BenchContext): Promise<BenchFigure[]> {
   ];
 }
 
+/**
+ * CPU time the whole machine has spent busy so far (all cores, every process and the kernel), in
+ * ms; undefined where /proc/stat is missing. Clock ticks are USER_HZ, 100 on Linux.
+ */
+function machineBusyMs(): number | undefined {
+  try {
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    return (user + nice + system + irq + softirq) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `work`, adding the machine's busy CPU ms meanwhile to `into.ms` (NaN once unknown). */
+async function measuringCpu<T>(into: { ms: number }, work: () => Promise<T>): Promise<T> {
+  const before = machineBusyMs();
+  const result = await work();
+  const after = machineBusyMs();
+  into.ms += before === undefined || after === undefined ? Number.NaN : after - before;
+  return result;
+}
+
 /** `count` bare spawns of `command`, `slots` at a time; resolves with the elapsed ms. */
 async function rawPool(count: number, slots: number, command: string): Promise<number> {
   const started = performance.now();
@@ -236,6 +259,8 @@ async function throughput(context: BenchContext): Promise<BenchFigure[]> {
   const stack = await openStack(directory, slots);
   let rawMs = 0;
   let realMs = 0;
+  const rawCpu = { ms: 0 };
+  const realCpu = { ms: 0 };
   const realBatch = async (round: number): Promise<number> => {
     const started = performance.now();
     const jobs = await Promise.all(Array.from({ length: batch }, (_, i) => stack.queue.enqueue({ definition: { name: `t${round}.${i}`, command: 'true' } })));
@@ -247,12 +272,14 @@ async function throughput(context: BenchContext): Promise<BenchFigure[]> {
   };
   try {
     for (let round = 0; round < rounds; round++) {
+      const raw = (): Promise<number> => measuringCpu(rawCpu, () => rawPool(batch, slots, 'true'));
+      const real = (): Promise<number> => measuringCpu(realCpu, () => realBatch(round));
       if (round % 2 === 0) {
-        rawMs += await rawPool(batch, slots, 'true');
-        realMs += await realBatch(round);
+        rawMs += await raw();
+        realMs += await real();
       } else {
-        realMs += await realBatch(round);
-        rawMs += await rawPool(batch, slots, 'true');
+        realMs += await real();
+        rawMs += await raw();
       }
     }
   } finally {
@@ -265,6 +292,12 @@ async function throughput(context: BenchContext): Promise<BenchFigure[]> {
     { name: 'jobs.throughput.perSec', value: realRate, unit: 'per s', note: `${total} \`true\` jobs at concurrency ${slots}, ${rounds} rounds of ${batch} enqueued at once, until the last success is on disk` },
     { name: 'jobs.rawSpawnPool.perSec', value: rawRate, unit: 'per s', note: `${total} bare spawns of \`true\`, ${slots} at a time, interleaved round by round` },
     { name: 'jobs.throughput.ratio', value: realRate / rawRate, unit: 'ratio', target: { min: 0.8 }, note: 'task-spooler 0.46' },
+    ...(Number.isNaN(realCpu.ms)
+      ? []
+      : ([
+          { name: 'jobs.throughput.cpuPerJob.ms', value: realCpu.ms / total, unit: 'ms', note: `busy CPU of the whole machine per job (all cores, kernel included; 10 ms ticks); bare spawns ${(rawCpu.ms / total).toFixed(2)} ms each` },
+          { name: 'jobs.throughput.cpuVsRaw.ratio', value: realCpu.ms / rawCpu.ms, unit: 'ratio', note: `why the ratio above stays low on ${cpus().length} cores: the work per job, not waiting` },
+        ] satisfies BenchFigure[])),
   ];
 }
 

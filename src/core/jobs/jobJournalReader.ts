@@ -14,10 +14,32 @@ export class JobJournalReader {
   private header: Buffer | undefined;
   private offset = 0;
   private pending: Buffer = Buffer.alloc(0);
+  /** Kept open while the job is followed: a job's records are read several times a second. */
+  private fd: number | undefined;
+  private closed = false;
 
   constructor(readonly path: string) {}
 
+  /** Every record of the journal at `path` now, for a one-off look. */
+  static readAll(path: string): JobRecord[] {
+    const reader = new JobJournalReader(path);
+    try {
+      return reader.read();
+    } finally {
+      reader.close();
+    }
+  }
+
+  /** Lets the file go; later reads return nothing. */
+  close(): void {
+    this.closed = true;
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
   read(): JobRecord[] {
+    if (this.closed) return [];
     const fresh = this.readNewBytes();
     if (fresh.length === 0 && this.pending.length === 0) return [];
     this.pending = this.pending.length === 0 ? fresh : Buffer.concat([this.pending, fresh]);
@@ -44,27 +66,26 @@ export class JobJournalReader {
   }
 
   private readNewBytes(): Buffer {
-    let fd: number;
-    try {
-      fd = openSync(this.path, 'r');
-    } catch {
-      return Buffer.alloc(0); // not created yet
-    }
-    try {
-      const chunks: Buffer[] = [];
-      for (;;) {
-        const chunk = Buffer.allocUnsafe(64 * 1024);
-        const bytes = readSync(fd, chunk, 0, chunk.length, this.offset);
-        if (bytes === 0) break;
-        chunks.push(chunk.subarray(0, bytes));
-        this.offset += bytes;
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync(this.path, 'r');
+      } catch {
+        return Buffer.alloc(0); // not created yet
       }
-      return Buffer.concat(chunks);
-    } finally {
-      closeSync(fd);
     }
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const bytes = readSync(this.fd, scratch, 0, scratch.length, this.offset);
+      if (bytes === 0) break;
+      chunks.push(Buffer.from(scratch.subarray(0, bytes)));
+      this.offset += bytes;
+    }
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
   }
 }
+
+/** Read into, then copied out of: one buffer for every reader in the process. */
+const scratch = Buffer.allocUnsafe(64 * 1024);
 
 /** The last facts of a run, from its journal's records. */
 export function summarizeRun(records: readonly JobRecord[]): RecoveredRun {

@@ -144,10 +144,14 @@ export class SupervisorRunner implements JobRunner {
     const records = reader.read();
     const started = records.find((record) => record.t === 'started');
     // The files of an earlier run with the same attempt number: this run never reached a supervisor.
-    if (started && request.startedAt !== undefined && started.at < request.startedAt) return false;
+    if (started && request.startedAt !== undefined && started.at < request.startedAt) {
+      reader.close();
+      return false;
+    }
     const stageProcess = records.reduce<ProcessIdentity | undefined>((last, record) => (record.t === 'stageStarted' ? record.process : last), undefined);
     const exited = records.some((record) => record.t === 'exited');
     if (!exited && !this.isLive(records)) {
+      reader.close();
       if (stopOrphanedGroup(stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${stageProcess?.pid} of ${request.jobId}`);
       return false;
     }
@@ -166,7 +170,10 @@ export class SupervisorRunner implements JobRunner {
   private followLiveRun(jobId: string, attempt: number, journalPath: string): boolean {
     const reader = new JobJournalReader(journalPath);
     const records = reader.read();
-    if (!this.isLive(records)) return false;
+    if (!this.isLive(records)) {
+      reader.close();
+      return false;
+    }
     this.follow(jobId, attempt, reader, records);
     return true;
   }
@@ -185,7 +192,7 @@ export class SupervisorRunner implements JobRunner {
 
   recover(request: { readonly jobId: string; readonly attempt: number; readonly startedAt?: number }): RecoveredRun | undefined {
     const { journalPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
-    const records = new JobJournalReader(journalPath).read();
+    const records = JobJournalReader.readAll(journalPath);
     const started = records.find((record) => record.t === 'started');
     if (!started || (request.startedAt !== undefined && started.at < request.startedAt)) return undefined;
     return summarizeRun(records);
@@ -245,6 +252,7 @@ export class SupervisorRunner implements JobRunner {
 
   private untrack(job: TrackedJob): void {
     for (const subscription of job.subscriptions.splice(0)) subscription.dispose();
+    job.reader.close();
     if (this.jobs.get(job.jobId) === job) this.jobs.delete(job.jobId);
   }
 

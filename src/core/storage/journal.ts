@@ -105,6 +105,26 @@ export async function openJournalFile(path: string, generation: number, cipher: 
   }
 }
 
+function encodeFrames(file: JournalFile, batch: readonly PendingAppend[], firstSequence: number): Buffer {
+  const frames = batch.map((entry, index) => {
+    const sequence = firstSequence + index;
+    const payload = file.cipher ? file.cipher.seal(entry.payload, recordAssociatedData(file.generation, sequence)) : entry.payload;
+    return encodeFrame(sequence, payload);
+  });
+  return frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
+}
+
+function acknowledge(batch: readonly PendingAppend[], firstSequence: number): void {
+  batch.forEach((entry, index) => {
+    try {
+      entry.onDurable(firstSequence + index);
+      entry.resolve();
+    } catch (error) {
+      entry.reject(error);
+    }
+  });
+}
+
 function notifyWritten(entry: PendingAppend): void {
   try {
     entry.onWritten?.();
@@ -146,6 +166,20 @@ interface PendingAppend {
   readonly reject: (error: unknown) => void;
 }
 
+/**
+ * Appends written to the file ahead of their turn, while an earlier batch's sync ran (only with
+ * `writeOnCallingThread`): their turn in the flush loop is just the sync.
+ */
+interface PendingWritten {
+  readonly kind: 'written';
+  readonly batch: PendingAppend[];
+  readonly file: JournalFile;
+  /** Where their bytes begin: the end of the batch before them. */
+  readonly start: number;
+  readonly length: number;
+  readonly firstSequence: number;
+}
+
 interface PendingRotation {
   readonly kind: 'rotate';
   readonly next: JournalFile;
@@ -163,7 +197,13 @@ interface PendingRotation {
  * commit can succeed.
  */
 export class Journal {
-  private readonly queue: (PendingAppend | PendingRotation)[] = [];
+  private readonly queue: (PendingAppend | PendingWritten | PendingRotation)[] = [];
+  /**
+   * With `writeOnCallingThread`, while a batch's sync runs: how far the file is written (bytes
+   * and sequence), so that appends made meanwhile go into the file at once, behind it, and wait
+   * only for a sync. A record's identity in the file then never waits on the disk.
+   */
+  private ahead: { file: JournalFile; end: number; sequence: number } | undefined;
   private flushing: Promise<void> | undefined;
   /** The turn's end, when the next write begins unless {@link flushNow} begins it sooner. */
   private turnEnd: NodeJS.Immediate | undefined;
@@ -225,16 +265,23 @@ export class Journal {
   }
 
   /**
-   * Begins writing what is queued now rather than at the end of this turn of the event loop (with
-   * `writeOnCallingThread`, the records are in the file when this returns). Nothing when a write
-   * is already in flight: the queue goes out right after it.
+   * Begins writing what is queued now rather than at the end of this turn of the event loop. With
+   * `writeOnCallingThread`, the records are in the file when this returns, even while an earlier
+   * batch's sync runs (unless a rotation or a repair is in the way); otherwise a write in flight
+   * makes them go out right after it.
    */
   flushNow(): void {
     if (this.turnEnd) clearImmediate(this.turnEnd);
     this.turnEnd = undefined;
-    if (this.flushing || this.queue.length === 0) return;
+    if (this.flushing) {
+      if (this.options.writeOnCallingThread) this.writeAhead();
+      return;
+    }
+    if (this.queue.length === 0) return;
     this.flushing = this.flushLoop().finally(() => {
       this.flushing = undefined;
+      // Records written ahead in the meantime still count on it; the loop below syncs them.
+      if (this.queue.length === 0) this.ahead = undefined;
       // An append may have arrived after the loop saw an empty queue but before this ran: it
       // already waited its turn, so it goes now (a drain waiting on this sees the new write).
       if (this.queue.length > 0) this.flushNow();
@@ -248,7 +295,9 @@ export class Journal {
   }
 
   private kick(): void {
-    if (this.flushing || this.turnEnd) return;
+    // While a sync runs, a journal that writes on the calling thread still writes at the turn's
+    // end (ahead of that sync); any other waits for the flush loop.
+    if (this.turnEnd || (this.flushing && !this.options.writeOnCallingThread)) return;
     // The write waits for the end of this turn of the event loop, so that appends made in the same
     // turn (a command's record and the scheduler's `running` record; a stage's end and the job's
     // exit; the records of several jobs read from one nudge) share one write and one fdatasync.
@@ -258,10 +307,16 @@ export class Journal {
 
   private async flushLoop(): Promise<void> {
     while (this.queue.length > 0) {
-      const first = this.queue[0] as PendingAppend | PendingRotation;
+      const first = this.queue[0] as PendingAppend | PendingWritten | PendingRotation;
       if (first.kind === 'rotate') {
         this.queue.shift();
         await this.switchTo(first);
+        continue;
+      }
+      if (first.kind === 'written') {
+        let count = 0;
+        while (count < this.queue.length && this.queue[count]?.kind === 'written') count++;
+        await this.syncWritten(this.queue.splice(0, count) as PendingWritten[]);
         continue;
       }
       let count = 0;
@@ -289,34 +344,91 @@ export class Journal {
     const firstSequence = this.lastSequence + 1;
     try {
       if (this.needsRepair !== undefined) await this.repair(file);
-      const frames = batch.map((entry, index) => {
-        const sequence = firstSequence + index;
-        const payload = file.cipher ? file.cipher.seal(entry.payload, recordAssociatedData(file.generation, sequence)) : entry.payload;
-        return encodeFrame(sequence, payload);
-      });
-      const data = frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames);
-      if (this.options.writeOnCallingThread) writeAllSync(file.handle.fd, data, start);
-      else await writeAll(file.handle, data, start);
+      const data = encodeFrames(file, batch, firstSequence);
+      if (this.options.writeOnCallingThread) {
+        writeAllSync(file.handle.fd, data, start);
+        this.ahead = { file, end: start + data.length, sequence: firstSequence + batch.length - 1 };
+      } else {
+        await writeAll(file.handle, data, start);
+      }
       for (const entry of batch) notifyWritten(entry);
       await file.handle.datasync();
       file.size = start + data.length;
       file.records += batch.length;
       this.lastSequence = firstSequence + batch.length - 1;
     } catch (error) {
+      await this.fail(file, error, batch);
+      return;
+    }
+    acknowledge(batch, firstSequence);
+  }
+
+  /**
+   * Writes the appends waiting at the head of the queue into the file now, behind the batch whose
+   * sync is running (and any written the same way since); the flush loop syncs them in their turn.
+   * Not across a rotation, nor into a file that needs its tail cut first.
+   */
+  private writeAhead(): void {
+    const ahead = this.ahead;
+    if (!ahead || ahead.file !== this.file || this.needsRepair !== undefined) return;
+    let index = 0;
+    while (index < this.queue.length && this.queue[index]?.kind === 'written') index++;
+    let count = 0;
+    while (index + count < this.queue.length && this.queue[index + count]?.kind === 'append') count++;
+    if (count === 0) return;
+    const batch = this.queue.splice(index, count) as PendingAppend[];
+    const firstSequence = ahead.sequence + 1;
+    let data: Buffer;
+    try {
+      data = encodeFrames(ahead.file, batch, firstSequence);
+      writeAllSync(ahead.file.handle.fd, data, ahead.end);
+    } catch (error) {
+      // Whatever part of it reached the file is cut before the next write.
       this.needsRepair = error;
-      await this.repair(file).catch(() => undefined);
+      this.ahead = undefined;
       const storageError = toStorageError(error, 'save to the journal');
       for (const entry of batch) entry.reject(storageError);
       return;
     }
-    batch.forEach((entry, index) => {
-      try {
-        entry.onDurable(firstSequence + index);
-        entry.resolve();
-      } catch (error) {
-        entry.reject(error);
+    for (const entry of batch) notifyWritten(entry);
+    this.queue.splice(index, 0, { kind: 'written', batch, file: ahead.file, start: ahead.end, length: data.length, firstSequence });
+    ahead.end += data.length;
+    ahead.sequence += batch.length;
+  }
+
+  /** The sync of batches written ahead: they follow the last acknowledged byte, in order. */
+  private async syncWritten(items: PendingWritten[]): Promise<void> {
+    const file = this.file;
+    const batch = items.flatMap((item) => item.batch);
+    try {
+      const first = items[0] as PendingWritten;
+      // A failure since they were written cut them; a rotation would never have let them through.
+      if (first.file !== file || first.start !== file.size) throw new StorageError('ioError', 'Records written ahead were cut from the journal before their sync.');
+      await file.handle.datasync();
+      for (const item of items) {
+        file.size = item.start + item.length;
+        file.records += item.batch.length;
+        this.lastSequence = item.firstSequence + item.batch.length - 1;
       }
-    });
+    } catch (error) {
+      await this.fail(file, error, batch);
+      return;
+    }
+    for (const item of items) acknowledge(item.batch, item.firstSequence);
+  }
+
+  /**
+   * A write or sync failed: the file is cut back to its last acknowledged byte, which takes every
+   * record written after it too, so those written ahead fail with this batch.
+   */
+  private async fail(file: JournalFile, error: unknown, batch: PendingAppend[]): Promise<void> {
+    this.needsRepair = error;
+    this.ahead = undefined;
+    const cut = this.queue.filter((item): item is PendingWritten => item.kind === 'written');
+    for (let index = this.queue.length - 1; index >= 0; index--) if (this.queue[index]?.kind === 'written') this.queue.splice(index, 1);
+    await this.repair(file).catch(() => undefined);
+    const storageError = toStorageError(error, 'save to the journal');
+    for (const entry of [...batch, ...cut.flatMap((item) => item.batch)]) entry.reject(storageError);
   }
 
   /** Cuts partial bytes of a failed write, so the journal ends at its last acknowledged record. */

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createJournalFile, Journal } from '../../../src/core/storage/journal';
+import { createJournalFile, createJournalFileSync, Journal } from '../../../src/core/storage/journal';
 import { StorageError } from '../../../src/core/storage/errors';
 import { toStorageError } from '../../../src/core/storage/storageIo';
 import { decodeBatch, encodeBatch, encodeFrame, encodeJournalHeader, scanJournal } from '../../../src/core/storage/journalFormat';
@@ -140,6 +140,91 @@ describe('storage: journal writer', () => {
     });
     assert.equal(steps.at(-1), 'durable again');
     await journal.close();
+  });
+
+  describe('writing on the calling thread', () => {
+    /** A journal whose syncs wait until the test lets each one go (or fail). */
+    async function gatedJournal(name: string): Promise<{ journal: Journal; path: string; syncs: { release: () => void; fail: (error: Error) => void }[] }> {
+      const path = join(temp.dir, name);
+      const file = createJournalFileSync(path, 1, undefined);
+      const syncs: { release: () => void; fail: (error: Error) => void }[] = [];
+      const datasync = file.handle.datasync.bind(file.handle);
+      file.handle.datasync = () =>
+        new Promise<void>((resolve, reject) => {
+          syncs.push({ release: () => void datasync().then(resolve, reject), fail: reject });
+        });
+      return { journal: new Journal(file, 0, { writeOnCallingThread: true }), path, syncs };
+    }
+    const recordsIn = (path: string): string[] => {
+      const scan = scanJournal(readFileSync(path));
+      return 'records' in scan ? scan.records.map((record) => Buffer.from(record.payload).toString()) : [];
+    };
+    const until = async (condition: () => boolean): Promise<void> => {
+      // Released syncs are real fdatasyncs: wait in time, not in turns.
+      const deadline = Date.now() + 5000;
+      while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+      assert.ok(condition());
+    };
+
+    it('writes a record made while an earlier sync runs into the file at once, and acknowledges both in order once each is synced', async () => {
+      const { journal, path, syncs } = await gatedJournal('ahead.journal');
+      const acknowledged: string[] = [];
+      const first = journal.append(Buffer.from('first'), () => acknowledged.push('first'));
+      journal.flushNow();
+      await until(() => syncs.length === 1);
+      let secondWritten = false;
+      const second = journal.append(Buffer.from('second'), () => acknowledged.push('second'), () => (secondWritten = true));
+      journal.flushNow();
+      assert.equal(secondWritten, true, 'written while the first sync is still running');
+      assert.deepEqual(recordsIn(path), ['first', 'second']);
+      assert.deepEqual([...acknowledged], []);
+      syncs[0]?.release();
+      await first;
+      assert.deepEqual([...acknowledged], ['first'], 'the second waits for a sync of its own');
+      await until(() => syncs.length === 2);
+      syncs[1]?.release();
+      await second;
+      assert.deepEqual([...acknowledged], ['first', 'second']);
+      // Appends made in a later turn while a sync runs go out at that turn's end, unasked.
+      const third = journal.append(Buffer.from('third'), () => acknowledged.push('third'));
+      await until(() => syncs.length === 3);
+      const fourth = journal.append(Buffer.from('fourth'), () => acknowledged.push('fourth'));
+      await until(() => recordsIn(path).length === 4);
+      syncs[2]?.release();
+      await until(() => syncs.length === 4);
+      syncs[3]?.release();
+      await Promise.all([third, fourth]);
+      assert.deepEqual(acknowledged, ['first', 'second', 'third', 'fourth']);
+      await journal.close();
+      assert.deepEqual(recordsIn(path), ['first', 'second', 'third', 'fourth']);
+    });
+
+    it('a failed sync cuts the records written ahead of their turn with it: none is acknowledged, and the next commit succeeds', async () => {
+      const { journal, path, syncs } = await gatedJournal('cut.journal');
+      await Promise.all([journal.append(Buffer.from('kept'), () => undefined), (async () => {
+        await until(() => syncs.length === 1);
+        syncs[0]?.release();
+      })()]);
+      const failing = journal.append(Buffer.from('lost'), () => assert.fail('never acknowledged'));
+      journal.flushNow();
+      await until(() => syncs.length === 2);
+      const ahead = journal.append(Buffer.from('lost too'), () => assert.fail('never acknowledged'));
+      journal.flushNow();
+      assert.deepEqual(recordsIn(path), ['kept', 'lost', 'lost too']);
+      syncs[1]?.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      // The cut is synced before anyone hears of the failure.
+      await until(() => syncs.length === 3);
+      assert.deepEqual(recordsIn(path), ['kept'], 'cut back to the last acknowledged record');
+      syncs[2]?.release();
+      await assert.rejects(failing, (error: unknown) => StorageError.is(error));
+      await assert.rejects(ahead, (error: unknown) => StorageError.is(error));
+      const next = journal.append(Buffer.from('next'), () => undefined);
+      await until(() => syncs.length === 4);
+      syncs[3]?.release();
+      await next;
+      await journal.close();
+      assert.deepEqual(recordsIn(path), ['kept', 'next']);
+    });
   });
 
   it('rotates between batches, continuing the sequence in the next file', async () => {

@@ -25,7 +25,7 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, tim
 }
 
 export function jobRecords(jobsDir: string, jobId: string, attempt = 1): JobRecord[] {
-  return new JobJournalReader(jobFilePaths(jobsDir, jobId, attempt).journalPath).read();
+  return JobJournalReader.readAll(jobFilePaths(jobsDir, jobId, attempt).journalPath);
 }
 
 /**
@@ -51,7 +51,7 @@ export function killSupervisorsOf(jobsDir: string): void {
     return;
   }
   for (const file of files) {
-    for (const record of new JobJournalReader(join(jobsDir, file)).read()) if (record.t === 'stageStarted') stopOrphanedGroup(record.process);
+    for (const record of JobJournalReader.readAll(join(jobsDir, file))) if (record.t === 'stageStarted') stopOrphanedGroup(record.process);
   }
 }
 
