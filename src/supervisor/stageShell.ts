@@ -1,9 +1,20 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 
 /** A name `export` accepts; a stage whose environment has any other is spawned the usual way. */
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Names a shell owns rather than passes on: read-only or computed in bash (which is /bin/sh on
+ * macOS and some Linux distributions), or changing how the waiting shell reads its script. A
+ * stage that sets one is spawned the usual way, so it gets exactly what it set.
+ */
+const SHELL_OWNED = new Set(['UID', 'EUID', 'PPID', 'GROUPS', 'SHELLOPTS', 'RANDOM', 'SRANDOM', 'SECONDS', 'LINENO', 'HISTCMD', 'EPOCHSECONDS', 'EPOCHREALTIME', 'PIPESTATUS', 'DIRSTACK', 'FUNCNAME', 'OPTIND', 'OPTARG', 'IFS', 'PWD', 'CDPATH', 'POSIXLY_CORRECT', 'ENV', 'PS1', 'PS2', 'PS4']);
+
+function shellCanExport(name: string): boolean {
+  return SHELL_NAME.test(name) && !SHELL_OWNED.has(name) && !name.startsWith('BASH');
+}
 
 /** `value` as one single-quoted shell word: exact for any text, newlines included. */
 export function shellQuote(value: string): string {
@@ -19,7 +30,7 @@ export function shellQuote(value: string): string {
 export function stageScript(command: string, cwd: string, env: Readonly<Record<string, string>>, baseEnv: NodeJS.ProcessEnv): string | undefined {
   const lines: string[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (!SHELL_NAME.test(name)) return undefined;
+    if (!shellCanExport(name)) return undefined;
     lines.push(`export ${name}=${shellQuote(value)}`);
   }
   // -P: the physical folder, as a shell started in it reports; `cd` also sets OLDPWD, which a
@@ -75,7 +86,12 @@ export class StageShells {
    */
   launch(command: string, cwd: string, env: Readonly<Record<string, string>>): ChildProcess | undefined {
     const shell = this.ready;
-    if (!shell || !isWaiting(shell) || !isDirectory(cwd)) return undefined;
+    if (!shell || !isWaiting(shell) || !isEnterable(cwd)) return undefined;
+    // Killed from outside a moment ago, its exit not seen yet: it would end the stage unrun.
+    if (!isRunning(shell.pid as number)) {
+      this.ready = undefined;
+      return undefined;
+    }
     const script = stageScript(command, cwd, env, this.baseEnv);
     if (script === undefined) return undefined;
     this.ready = undefined;
@@ -95,10 +111,28 @@ function isWaiting(shell: ChildProcess): boolean {
   return shell.pid !== undefined && shell.exitCode === null && shell.signalCode === null && !shell.killed && shell.stdin?.writable === true;
 }
 
-function isDirectory(path: string): boolean {
+/** A folder the stage can enter; otherwise spawn reports why, as it always did. */
+function isEnterable(path: string): boolean {
   try {
-    return statSync(path).isDirectory();
+    if (!statSync(path).isDirectory()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
   } catch {
     return false;
+  }
+}
+
+/** Alive and not a zombie (Linux tells from /proc; elsewhere only a reaped process is caught). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
   }
 }

@@ -121,8 +121,17 @@ export class JobScheduler {
       launched = true;
       const current = this.host.state.jobs.get(running.id);
       if (this.disposed || !current || current.state !== 'running' || current.attempts !== running.attempts) return;
-      if (current.stopReason) this.finish(current, { exitCode: null, signal: null, error: undefined });
-      else this.runner.start({ jobId: current.id, attempt: current.attempts, stages: current.stages, fromStage, checkpoint: current.checkpoint });
+      if (current.stopReason) {
+        this.finish(current, { exitCode: null, signal: null, error: undefined });
+        return;
+      }
+      try {
+        this.runner.start({ jobId: current.id, attempt: current.attempts, stages: current.stages, fromStage, checkpoint: current.checkpoint });
+      } catch (error) {
+        // Called from the journal's write: say it here, and end the job rather than leave it running with no process.
+        this.logger.error(`[scheduler] could not start ${current.id}: ${String(error)}`);
+        this.finish(current, { exitCode: null, signal: null, error: `could not start: ${error instanceof Error ? error.message : String(error)}` });
+      }
     };
     this.host.mutate([{ t: 'job', job: running }], { onWritten: launch }).then(launch, (error: unknown) => this.logger.error(`[scheduler] could not record the start of ${job.id}: ${String(error)}`));
   }

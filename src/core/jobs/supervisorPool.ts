@@ -35,12 +35,14 @@ export class SupervisorPool<C extends PoolMember = SupervisorConnection> {
   }
 
   async take(): Promise<C> {
+    if (this.disposed) throw new Error('the supervisor pool is closed');
     this.taking++;
     let connection: C;
     try {
       let ready = this.idle.pop();
       // One on its way (back from a job, or a spare starting) is claimed rather than another Node started.
       if (!ready && this.waiters.length < this.spawning + this.recycling) ready = await new Promise<C | undefined>((resolve) => this.waiters.push(resolve));
+      if (!ready && this.disposed) throw new Error('the supervisor pool is closed');
       connection = ready && !ready.closed ? ready : await this.spawn();
     } finally {
       this.taking--;

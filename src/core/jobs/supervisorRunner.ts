@@ -93,10 +93,12 @@ export class SupervisorRunner implements JobRunner {
   }
 
   start(request: RunRequest): void {
+    if (this.disposed) return;
     const { journalPath, logPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
-    // This attempt is running already: the queue acts on its start record before that record's
-    // sync, and a failed sync cuts it, so a queue can come back with the attempt before. Follow
-    // that run rather than start the job a second time beside it.
+    // This attempt may have run already: the queue acts on its start record before that record's
+    // sync, and a failed sync cuts it, so a queue can come back with the attempt before. A run
+    // that lives is followed rather than started a second time beside it; one whose supervisor
+    // died has its stage's process group stopped before its files go.
     if (existsSync(journalPath) && this.followLiveRun(request.jobId, request.attempt, journalPath)) {
       this.logger.warn(`[supervisors] ${request.jobId} attempt ${request.attempt} was already running under its supervisor; following that run`);
       return;
@@ -117,6 +119,7 @@ export class SupervisorRunner implements JobRunner {
         if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
       })
       .catch((error: unknown) => {
+        if (this.disposed) return;
         // A supervisor starts the first stage before `started` is on disk and it answers: one that
         // went away meanwhile may have left the stage running, with its identity in the journal.
         if (job.connection?.closed && this.jobs.get(job.jobId) === job) {
@@ -172,6 +175,9 @@ export class SupervisorRunner implements JobRunner {
     const records = reader.read();
     if (!this.isLive(records)) {
       reader.close();
+      const exited = records.some((record) => record.t === 'exited');
+      const stageProcess = records.reduce<ProcessIdentity | undefined>((last, record) => (record.t === 'stageStarted' ? record.process : last), undefined);
+      if (!exited && stopOrphanedGroup(stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${stageProcess?.pid} of ${jobId}`);
       return false;
     }
     this.follow(jobId, attempt, reader, records);

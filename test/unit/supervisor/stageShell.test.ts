@@ -70,7 +70,24 @@ describe('supervisor: stage shells started ahead of need', function () {
     assert.equal(shells.launch('true', dir, { 'NOT-A-NAME': 'x' }), undefined);
     assert.equal(shells.launch('true', join(dir, 'missing'), {}), undefined);
     assert.equal(stageScript('true', dir, { 'A.B': '1' }, baseEnv), undefined);
+    // Names a shell owns (read-only or computed in bash, or steering the script) are spawned as given.
+    for (const owned of ['UID', 'PPID', 'RANDOM', 'PWD', 'IFS', 'BASH_ENV']) assert.equal(stageScript('true', dir, { [owned]: '1' }, baseEnv), undefined, owned);
+    assert.ok(stageScript('true', dir, { UIDX: '1', OLDPWD: '/x' }, baseEnv));
     assert.match(stageScript('true', dir, {}, {}) ?? '', /unset OLDPWD/);
+  });
+
+  it('a waiting shell killed from outside is not handed a stage, even before its exit is seen', async () => {
+    shells.prepare();
+    const pid = shells.readyPid as number;
+    process.kill(pid, 'SIGKILL');
+    // Waits without turning the event loop, so the exit is not seen yet.
+    const until = Date.now() + 2000;
+    while (isAlive(pid) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    assert.equal(shells.launch('true', dir, {}), undefined);
+    shells.prepare();
+    const next = shells.launch('exit 4', dir, {});
+    assert.ok(next, 'a new shell is readied');
+    assert.equal(await closed(next), 4);
   });
 
   it('a waiting shell whose owner goes away exits by itself', async () => {

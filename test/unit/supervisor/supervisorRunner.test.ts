@@ -205,6 +205,21 @@ describe('supervisor: runner and process trees', function () {
     );
   });
 
+  it('start: an attempt whose earlier run lost its supervisor has that run\'s process group stopped before it starts again', async () => {
+    const { grandchild, supervisor } = await startGrandchildJob('lost');
+    await runner.dispose();
+    process.kill(supervisor, 'SIGKILL');
+    await waitUntil(() => !isAlive(supervisor), 2000);
+    assert.equal(isAlive(grandchild), true, 'the stage outlived its supervisor');
+    runner = new SupervisorRunner({ jobsDir, supervisorScript, heartbeatMs: 200, pollMs: 50, idleExitMs: 1000, warmSupervisors: 0 });
+    events = [];
+    runner.onDidRun((event) => events.push(event));
+    const done = exited('lost');
+    runner.start(request('lost', ['exit 0']));
+    await waitUntil(() => !isAlive(grandchild), 2000, 'the orphaned group is gone');
+    assert.equal((await done).exitCode, 0, 'the attempt then ran');
+  });
+
   it('adopt: replays a run that ended with no host, but never the files of an earlier run with the same attempt number', async () => {
     const before = Date.now();
     const done = exited('ended');
