@@ -201,9 +201,11 @@ async function startOverhead(context: BenchContext): Promise<BenchFigure[]> {
   }
   const rawP50 = percentile(raw, 50);
   const realP50 = percentile(real, 50);
+  // A fork copies its parent's page tables: the baseline's cost depends on this process's size.
+  const rssMb = process.memoryUsage().rss / 1e6;
   return [
     { name: 'jobs.startOverhead.p50Ms', value: realP50, unit: 'ms', note: `enqueue() until the job's process writes to a FIFO; real queue + warm supervisor; p90 ${percentile(real, 90).toFixed(2)} ms, ${rounds} rounds` },
-    { name: 'jobs.rawSpawn.p50Ms', value: rawP50, unit: 'ms', note: `bare spawn of the same shell command, same FIFO, interleaved; p90 ${percentile(raw, 90).toFixed(2)} ms` },
+    { name: 'jobs.rawSpawn.p50Ms', value: rawP50, unit: 'ms', note: `bare spawn of the same shell command from this process (RSS ${rssMb.toFixed(0)} MB), same FIFO, interleaved; p90 ${percentile(raw, 90).toFixed(2)} ms` },
     { name: 'jobs.startOverhead.ratio', value: realP50 / rawP50, unit: 'ratio', target: { max: 1.5 }, note: 'p50 over p50; task-spooler 2.1, nq 2.3 on this machine kind' },
   ];
 }

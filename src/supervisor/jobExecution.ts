@@ -17,9 +17,6 @@ import type { StageShells } from './stageShell';
 import type { HostWatchVerdict } from './hostWatch';
 import { HostWatch } from './hostWatch';
 
-/** How long after a stage starts a shell is readied for the next one: a fork of this process, kept off the stage's own start. */
-const STAGE_SHELL_DELAY_MS = 50;
-
 const madeDirectories = new Set<string>();
 
 /** The jobs folder, made once per supervisor rather than once per job. */
@@ -214,8 +211,9 @@ export class JobExecution {
           windowsHide: true,
         });
       this.child = child;
-      // A later stage finds a shell waiting too, unless it follows within moments.
-      if (index + 1 < request.stages.length) setTimeout(() => this.options.stageShells?.prepare(), STAGE_SHELL_DELAY_MS).unref();
+      // The next stage or job finds a shell waiting: readied now, while this one runs, rather
+      // than when the job ends, where it would delay a job sent right after.
+      setImmediate(() => this.options.stageShells?.prepare());
       let settled = false;
       const settle = (exit: StageEnd): void => {
         if (settled) return;

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 
 /** A name `export` accepts; a stage whose environment has any other is spawned the usual way. */
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -52,6 +52,8 @@ export function stageScript(command: string, cwd: string, env: Readonly<Record<s
  */
 export class StageShells {
   private ready: ChildProcess | undefined;
+  /** The ready shell's /proc stat file, kept open: one read then tells whether it still runs. */
+  private readyStat: number | undefined;
   private disposed = false;
 
   constructor(private readonly baseEnv: NodeJS.ProcessEnv) {}
@@ -68,16 +70,18 @@ export class StageShells {
   /** Starts a waiting shell when none is ready. */
   prepare(): void {
     if (this.disposed || !StageShells.supported || (this.ready && isWaiting(this.ready))) return;
+    this.forgetReady();
     const shell = spawn('/bin/sh', ['-s'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: this.baseEnv });
     shell.on('error', () => {
-      if (this.ready === shell) this.ready = undefined;
+      if (this.ready === shell) this.forgetReady();
     });
     shell.once('exit', () => {
-      if (this.ready === shell) this.ready = undefined;
+      if (this.ready === shell) this.forgetReady();
     });
     // A write to a shell that went away must not crash the supervisor.
     shell.stdin?.on('error', () => undefined);
     this.ready = shell;
+    this.readyStat = openProcStat(shell.pid);
   }
 
   /**
@@ -86,15 +90,13 @@ export class StageShells {
    */
   launch(command: string, cwd: string, env: Readonly<Record<string, string>>): ChildProcess | undefined {
     const shell = this.ready;
-    if (!shell || !isWaiting(shell) || !isEnterable(cwd)) return undefined;
-    // Killed from outside a moment ago, its exit not seen yet: it would end the stage unrun.
-    if (!isRunning(shell.pid as number)) {
-      this.ready = undefined;
-      return undefined;
-    }
+    if (!shell || !isWaiting(shell) || !isDirectory(cwd)) return undefined;
     const script = stageScript(command, cwd, env, this.baseEnv);
     if (script === undefined) return undefined;
-    this.ready = undefined;
+    // Killed from outside a moment ago, its exit not seen yet: it would end the stage unrun.
+    const running = isRunning(shell.pid as number, this.readyStat);
+    this.forgetReady();
+    if (!running) return undefined;
     shell.stdin?.end(script);
     return shell;
   }
@@ -102,8 +104,44 @@ export class StageShells {
   dispose(): void {
     this.disposed = true;
     const shell = this.ready;
-    this.ready = undefined;
+    this.forgetReady();
     if (shell && isWaiting(shell)) shell.kill('SIGKILL');
+  }
+
+  private forgetReady(): void {
+    this.ready = undefined;
+    if (this.readyStat !== undefined) closeSync(this.readyStat);
+    this.readyStat = undefined;
+  }
+}
+
+/** Linux: the process's stat file, which reads afresh each time (ESRCH once it is reaped). */
+function openProcStat(pid: number | undefined): number | undefined {
+  if (pid === undefined || process.platform !== 'linux') return undefined;
+  try {
+    return openSync(`/proc/${pid}/stat`, 'r');
+  } catch {
+    return undefined;
+  }
+}
+
+const statBuffer = Buffer.alloc(512);
+
+/** Alive and not a zombie (Linux tells from its stat file; elsewhere only a reaped process is caught). */
+function isRunning(pid: number, statFd: number | undefined): boolean {
+  if (statFd === undefined) {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    const stat = statBuffer.toString('latin1', 0, readSync(statFd, statBuffer, 0, statBuffer.length, 0));
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -111,28 +149,11 @@ function isWaiting(shell: ChildProcess): boolean {
   return shell.pid !== undefined && shell.exitCode === null && shell.signalCode === null && !shell.killed && shell.stdin?.writable === true;
 }
 
-/** A folder the stage can enter; otherwise spawn reports why, as it always did. */
-function isEnterable(path: string): boolean {
+/** A folder that exists; otherwise spawn reports it, as it always did. */
+function isDirectory(path: string): boolean {
   try {
-    if (!statSync(path).isDirectory()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
+    return statSync(path).isDirectory();
   } catch {
     return false;
-  }
-}
-
-/** Alive and not a zombie (Linux tells from /proc; elsewhere only a reaped process is caught). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return process.platform !== 'linux';
   }
 }
