@@ -12,6 +12,11 @@ export interface SupervisorPoolOptions<C extends PoolMember> {
   readonly logger: Logger;
   /** Starts a supervisor and connects to it. */
   readonly spawn: () => Promise<C>;
+  /**
+   * How long a supervisor whose job's exit is on record may take to say it is free; one that
+   * does not (stopped, hung) is let go, so no job waits for it. @default 5000
+   */
+  readonly recycleTimeoutMs?: number;
 }
 
 /**
@@ -57,10 +62,20 @@ export class SupervisorPool<C extends PoolMember = SupervisorConnection> {
   async recycle(connection: C): Promise<void> {
     this.busy.delete(connection);
     this.recycling++;
-    const idle = await connection.whenIdle();
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.options.recycleTimeoutMs ?? 5000);
+      timer.unref();
+    });
+    const idle = await Promise.race([connection.whenIdle(), gaveUp]);
+    clearTimeout(timer);
     this.recycling--;
     if (idle) this.add(connection);
-    else connection.dispose();
+    else {
+      // It finishes its own work and exits once no host is connected and it has no job.
+      if (!connection.closed) this.options.logger.warn('[supervisors] a supervisor did not say it was free after its job; letting it go');
+      connection.dispose();
+    }
     this.releaseUnclaimed();
   }
 

@@ -78,6 +78,30 @@ describe('supervisor pool', () => {
     assert.equal(spawned.filter((supervisor) => supervisor.exitRequested).length, 0, 'none was told to exit');
   });
 
+  it('lets go of a supervisor that never says it is free after its job, so a job waiting for it starts elsewhere', async () => {
+    pool.dispose();
+    spawned.length = 0;
+    pool = new SupervisorPool<FakeSupervisor>({
+      warm: 0,
+      maxIdle: 1,
+      logger: nullLogger,
+      recycleTimeoutMs: 20,
+      spawn: async () => {
+        const supervisor = new FakeSupervisor(spawned.length);
+        spawned.push(supervisor);
+        return supervisor;
+      },
+    });
+    const hung = await pool.take();
+    const back = pool.recycle(hung); // its `idle` never comes (stopped, hung)
+    const next = pool.take(); // waits for it, as for any supervisor on its way back
+    await back;
+    assert.equal(hung.closed, true, 'the hung one is let go');
+    const taken = await next;
+    assert.notEqual(taken, hung);
+    assert.equal(spawned.length, 2);
+  });
+
   it('keeps one spare ahead of need while there is room, and never more than maxIdle in all', async () => {
     await settle();
     assert.equal(spawned.length, 1, 'one spare at the start');
