@@ -9,7 +9,7 @@ import { defaultHistoryPanelState, historyPanelViewType } from '../shared/histor
 import { historyPanelCommandSchema, historyPanelStateSchema } from '../shared/historyPanelSchemas';
 import type { HistoryHost } from './historyHost';
 import type { ViewStateFiles } from '../core/storage/viewStateFiles';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { registerPanelSerializer, webviewHtml, webviewOptions } from './webviewHtml';
 
 /** Where the panel finds the history: it may open after the panel, or be in another window. */
 export interface HistorySource {
@@ -47,17 +47,13 @@ export class HistoryPanel implements vscode.Disposable {
   }
 
   static registerSerializer(extensionUri: vscode.Uri, logger: Logger): vscode.Disposable {
-    return vscode.window.registerWebviewPanelSerializer(historyPanelViewType, {
-      async deserializeWebviewPanel(panel: vscode.WebviewPanel, rawState: unknown) {
-        const parsed = historyPanelStateSchema.safeParse(rawState);
-        if (!parsed.success && rawState !== undefined) logger.warn(`[historyPanel] saved panel state was not valid, starting fresh: ${parsed.error.message}`);
-        if (HistoryPanel.current) {
-          panel.dispose();
-          return;
-        }
-        panel.webview.options = webviewOptions(extensionUri);
-        new HistoryPanel(panel, extensionUri, logger, parsed.success ? parsed.data : undefined);
-      },
+    return registerPanelSerializer({
+      viewType: historyPanelViewType,
+      schema: historyPanelStateSchema,
+      extensionUri,
+      logger,
+      isOpen: () => HistoryPanel.current !== undefined,
+      restore: (panel, state) => new HistoryPanel(panel, extensionUri, logger, state),
     });
   }
 

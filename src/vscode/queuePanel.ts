@@ -7,7 +7,7 @@ import { defaultQueuePanelState, queuePanelViewType } from '../shared/queuePanel
 import { queuePanelCommandSchema, queuePanelStateSchema } from '../shared/queuePanelSchemas';
 import type { ViewStateFiles } from '../core/storage/viewStateFiles';
 import type { QueueHost } from './queueHost';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { registerPanelSerializer, webviewHtml, webviewOptions } from './webviewHtml';
 
 /** Where the dashboard gets the queue: it may open after the panel (trust granted, slow disk). */
 export interface QueueSource {
@@ -53,18 +53,13 @@ export class QueuePanel implements vscode.Disposable {
 
   /** Registers the serializer that brings the panel back after a reload. */
   static registerSerializer(extensionUri: vscode.Uri, logger: Logger): vscode.Disposable {
-    return vscode.window.registerWebviewPanelSerializer(queuePanelViewType, {
-      async deserializeWebviewPanel(panel: vscode.WebviewPanel, rawState: unknown) {
-        const parsed = queuePanelStateSchema.safeParse(rawState);
-        if (!parsed.success) logger.warn(`[queuePanel] saved panel state was not valid, starting fresh: ${parsed.error.message}`);
-        if (QueuePanel.current) {
-          // VS Code can hand back a panel while another is live (two restored tabs): keep one.
-          panel.dispose();
-          return;
-        }
-        panel.webview.options = webviewOptions(extensionUri);
-        new QueuePanel(panel, extensionUri, logger, parsed.success ? parsed.data : undefined);
-      },
+    return registerPanelSerializer({
+      viewType: queuePanelViewType,
+      schema: queuePanelStateSchema,
+      extensionUri,
+      logger,
+      isOpen: () => QueuePanel.current !== undefined,
+      restore: (panel, state) => new QueuePanel(panel, extensionUri, logger, state),
     });
   }
 

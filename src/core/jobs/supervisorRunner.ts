@@ -151,15 +151,20 @@ export class SupervisorRunner implements JobRunner {
       reader.close();
       return false;
     }
-    const stageProcess = records.reduce<ProcessIdentity | undefined>((last, record) => (record.t === 'stageStarted' ? record.process : last), undefined);
     const exited = records.some((record) => record.t === 'exited');
     if (!exited && !this.isLive(records)) {
       reader.close();
-      if (stopOrphanedGroup(stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${stageProcess?.pid} of ${request.jobId}`);
+      this.stopLostStage(request.jobId, records);
       return false;
     }
     this.follow(request.jobId, request.attempt, reader, records);
     return true;
+  }
+
+  /** Stops the process group of a run's last stage, if that process still runs: its owner is gone. */
+  private stopLostStage(jobId: string, records: readonly JobRecord[]): void {
+    const stageProcess = records.reduce<ProcessIdentity | undefined>((last, record) => (record.t === 'stageStarted' ? record.process : last), undefined);
+    if (stopOrphanedGroup(stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${stageProcess?.pid} of ${jobId}`);
   }
 
   /** True when the journal's run has no exit and its supervisor is provably alive. */
@@ -175,9 +180,7 @@ export class SupervisorRunner implements JobRunner {
     const records = reader.read();
     if (!this.isLive(records)) {
       reader.close();
-      const exited = records.some((record) => record.t === 'exited');
-      const stageProcess = records.reduce<ProcessIdentity | undefined>((last, record) => (record.t === 'stageStarted' ? record.process : last), undefined);
-      if (!exited && stopOrphanedGroup(stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${stageProcess?.pid} of ${jobId}`);
+      if (!records.some((record) => record.t === 'exited')) this.stopLostStage(jobId, records);
       return false;
     }
     this.follow(jobId, attempt, reader, records);

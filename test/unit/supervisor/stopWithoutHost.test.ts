@@ -75,6 +75,15 @@ describe('supervisor: when VS Code closes for good', function () {
     return job as Job;
   };
   const exitOf = (id: string) => jobRecords(jobsDir, id).find((record) => record.t === 'exited');
+  /** Lets a job waiting for the `go` file end, and returns its exit record, which says it succeeded. */
+  const letFinish = async (id: string) => {
+    writeFileSync(join(dir, 'go'), '');
+    await waitUntil(() => exitOf(id) !== undefined, 5000, 'the job exited');
+    const exit = exitOf(id);
+    assert.ok(exit?.t === 'exited');
+    assert.equal(exit.exitCode, 0);
+    return exit;
+  };
   const logOf = (id: string): string => {
     const path = jobFilePaths(jobsDir, id, 1).logPath;
     return existsSync(path) ? readFileSync(path, 'utf8') : '';
@@ -93,11 +102,7 @@ describe('supervisor: when VS Code closes for good', function () {
     // Many heartbeats with no lease at all, then the job is let go.
     await waitUntil(() => jobRecords(jobsDir, job.id).filter((record) => record.t === 'heartbeat').length >= 20, 8000, 'twenty heartbeats with no host');
     assert.equal(exitOf(job.id), undefined, 'still running');
-    writeFileSync(join(dir, 'go'), '');
-    await waitUntil(() => exitOf(job.id) !== undefined, 5000, 'the job exited');
-    const exit = exitOf(job.id);
-    assert.ok(exit?.t === 'exited');
-    assert.equal(exit.exitCode, 0);
+    const exit = await letFinish(job.id);
     assert.equal(exit.stoppedWithoutHost, undefined);
     assert.doesNotMatch(logOf(job.id), /no VS Code window/);
     await holdLease();
@@ -158,11 +163,7 @@ describe('supervisor: when VS Code closes for good', function () {
     // Past the moment the countdown would have run out, by the supervisor's own heartbeats.
     await waitUntil(() => jobRecords(jobsDir, job.id).some((record) => record.t === 'heartbeat' && record.at > back + graceMs + 500), 8000, 'heartbeats past the grace period');
     assert.equal(exitOf(job.id), undefined, 'still running');
-    writeFileSync(join(dir, 'go'), '');
-    await waitUntil(() => exitOf(job.id) !== undefined, 5000, 'the job exited');
-    const exit = exitOf(job.id);
-    assert.ok(exit?.t === 'exited');
-    assert.equal(exit.exitCode, 0);
+    await letFinish(job.id);
     assert.doesNotMatch(logOf(job.id), /stopped because/);
   });
 });
