@@ -38,13 +38,20 @@ export class HistoryRecorder {
   }
 
   /**
-   * Records finished jobs the history missed (the last holder died between the two commits).
-   * Entries are appended in finishing order, so every job that finished after the newest entry is
-   * a candidate; one at the same instant is recorded again, which replaces it.
+   * Records finished jobs the history missed (the last holder died between the two commits, or
+   * its recording was dropped when the lease moved). A job is missed when its entry is not in the
+   * active history. Finish times are the supervisors' own (a job that ended while no window was
+   * open keeps the time it really ended), so the order jobs were recorded in is not the order of
+   * their finish times: a missed job may have finished before entries recorded ahead of it, and
+   * looking only past the newest finish time would skip it. Jobs older than every active entry
+   * are left alone: their entries may have been moved to the archive.
    */
   reconcile(jobs: readonly Job[]): Promise<number> {
-    const newest = Number(this.history.active.rows('SELECT max(finished_at) AS newest FROM entries')[0]?.newest ?? 0);
-    const missed = jobs.filter((job) => FINISHED_STATES.has(job.state) && job.finishedAt !== undefined && job.finishedAt >= newest).sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    const bounds = this.history.active.rows('SELECT min(finished_at) AS oldest FROM entries')[0];
+    const oldest = Number(bounds?.oldest ?? 0);
+    const finished = jobs.filter((job) => FINISHED_STATES.has(job.state) && job.finishedAt !== undefined && Math.round(job.finishedAt) >= oldest);
+    const recorded = new Set(finished.length === 0 ? [] : this.history.active.rows('SELECT job_id FROM entries WHERE finished_at >= ?', [oldest]).map((row) => String(row.job_id)));
+    const missed = finished.filter((job) => !recorded.has(historyEntryId(job))).sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
     for (const job of missed) void this.record(job);
     if (missed.length > 0) this.logger.info(`[history] recorded ${missed.length} finished job(s) the history had not seen`);
     return this.chain.then(() => missed.length);

@@ -58,11 +58,32 @@ describe('history: recording finished jobs', () => {
       ]);
       // The holder died after the queue recorded b and c as finished, before the history did.
       const queueJobs = [job('a', { state: 'failed', finishedAt: 9000 }), job('old', { finishedAt: 100 }), job('b', { finishedAt: 9500 }), job('c', { finishedAt: 9700 }), job('q', { state: 'queued', finishedAt: undefined })];
-      assert.equal(await recorder.reconcile(queueJobs), 3, 'a (same instant, replaced), b and c');
+      assert.equal(await recorder.reconcile(queueJobs), 2, 'b and c; a is recorded, old is older than every entry');
       page = history.page({ sort: 'finishedAt', direction: 'asc' });
       assert.deepEqual(page.entries.map((e) => e.jobId), ['a@5000', 'a@9000', 'b@9500', 'c@9700']);
-      assert.equal(await recorder.reconcile(queueJobs), 1, 'only the newest instant again');
+      assert.equal(await recorder.reconcile(queueJobs), 0, 'nothing is missing any more');
       assert.equal(history.page().entries.length, 4, 'nothing shows twice');
+      await history.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('reconciles a missed job that finished before entries recorded ahead of it (it ended while no window was open)', async () => {
+    const dir = tempDir('recorder-order');
+    try {
+      const { history } = await openHistory(dir.path);
+      const recorder = new HistoryRecorder(history, async () => undefined);
+      // The next window found three jobs that had ended while none was open, each with the time its
+      // supervisor recorded, and committed them in the order it read them: c, then b, then a. The
+      // history got c and a; the window died before b (finished between them) was recorded.
+      await recorder.jobChanged(job('first', { finishedAt: 1000 }), 'running');
+      await recorder.jobChanged(job('c', { finishedAt: 9000 }), 'running');
+      await recorder.jobChanged(job('a', { finishedAt: 3000 }), 'running');
+      const queueJobs = [job('first', { finishedAt: 1000 }), job('a', { finishedAt: 3000 }), job('b', { finishedAt: 6000 }), job('c', { finishedAt: 9000 })];
+      const next = new HistoryRecorder(history, async () => undefined);
+      assert.equal(await next.reconcile(queueJobs), 1);
+      assert.deepEqual(history.page({ sort: 'finishedAt', direction: 'asc' }).entries.map((e) => e.jobId), ['first@1000', 'a@3000', 'b@6000', 'c@9000']);
       await history.close();
     } finally {
       dir.remove();
@@ -80,7 +101,7 @@ describe('history: recording finished jobs', () => {
       await recorder.jobChanged(job('dropped', { finishedAt: 6000 }), 'running');
       assert.deepEqual(history.page().entries.map((e) => e.jobId), ['kept@5000']);
       const next = new HistoryRecorder(history, async () => undefined);
-      assert.equal(await next.reconcile([job('kept'), job('dropped', { finishedAt: 6000 })]), 2, 'the dropped one, and the newest recorded one again (replaced, not doubled)');
+      assert.equal(await next.reconcile([job('kept'), job('dropped', { finishedAt: 6000 })]), 1, 'the dropped one');
       assert.deepEqual(history.page({ sort: 'finishedAt', direction: 'asc' }).entries.map((e) => e.jobId), ['kept@5000', 'dropped@6000']);
       await history.close();
     } finally {
