@@ -105,6 +105,7 @@ export class Supervisor {
       baseEnv: this.baseEnv,
       stageShells: this.stageShells,
       ...(message.stopWithoutHost ? { stopWithoutHost: message.stopWithoutHost } : {}),
+      ...(message.killGraceMs !== undefined ? { killGraceMs: message.killGraceMs } : {}),
       // Records that reach the disk together (one write, one sync) need one nudge.
       onWrote: () => {
         if (nudging) return;
