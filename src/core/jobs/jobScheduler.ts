@@ -145,19 +145,15 @@ export class JobScheduler {
     const job = this.host.state.jobs.get(event.jobId);
     if (!job || job.state !== 'running' || job.attempts !== event.attempt) return;
     switch (event.type) {
-      case 'started': {
-        // Its process started when its runner says, a little after the start was recorded here;
-        // the job's time limit counts from then, as its duration does.
-        const startedAt = event.at ?? job.startedAt;
-        const updated = { ...job, pid: event.pid, startedAt, deadlineAt: job.timeoutMs === undefined || startedAt === undefined ? job.deadlineAt : startedAt + job.timeoutMs };
-        if (updated.deadlineAt !== job.deadlineAt) this.armJobTimeout(updated);
-        void this.update(updated);
+      case 'started':
+        // Its process started when its runner says, a little after the start was recorded here:
+        // its duration counts from then. Its time limit stays armed from the recorded start,
+        // which is on disk before the process exists, so no restart can lose or extend it.
+        void this.update({ ...job, pid: event.pid, startedAt: event.at ?? job.startedAt });
         break;
-      }
       case 'stageStarted': {
         const stage = job.stages[event.stage];
-        // From the stage's real start: a replay after adoption must not give it its whole time again.
-        const updated = { ...job, currentStage: event.stage, process: event.process, stageDeadlineAt: stage?.timeoutMs === undefined ? undefined : (event.at ?? this.clock.now()) + stage.timeoutMs };
+        const updated = { ...job, currentStage: event.stage, process: event.process, stageDeadlineAt: stage?.timeoutMs === undefined ? undefined : this.clock.now() + stage.timeoutMs - this.elapsedSince(event.at) };
         this.armStageTimeout(updated);
         void this.update(updated);
         break;
@@ -180,6 +176,15 @@ export class JobScheduler {
         else this.finish(job, event);
         break;
     }
+  }
+
+  /**
+   * How long ago (by this machine's wall clock) a runner's record was written: a stage start
+   * replayed after adoption has used that much of its time limit already, and does not get it
+   * again. Measured apart from the scheduler's clock, which need not be the wall clock.
+   */
+  private elapsedSince(at: number | undefined): number {
+    return at === undefined ? 0 : Math.max(0, Date.now() - at);
   }
 
   private onProgress(job: Job, fraction: number | undefined, message: string | undefined): void {
