@@ -180,10 +180,12 @@ export class JobExecution {
   /**
    * Stops the job: no further stage runs, and the running stage's process group gets SIGTERM, then
    * SIGKILL once its grace has passed. This process does both, so the stop completes whether or not
-   * a host is still there. Asking again while the grace runs changes nothing.
+   * a host is still there. Asking again while the grace runs changes nothing. `immediately`:
+   * SIGKILL with no grace, for a run the host was told never started.
    */
-  kill(): void {
+  kill(options: { immediately?: boolean } = {}): void {
     this.killed = true;
+    if (options.immediately && this.child?.pid !== undefined) return this.killChildGroup(this.child.pid);
     this.stopChild();
   }
 
