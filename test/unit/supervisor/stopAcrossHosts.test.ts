@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job } from '../../../src/core/jobs/jobModel';
@@ -68,6 +68,28 @@ describe('supervisor: a stop whose host dies during the kill grace', function ()
     assert.deepEqual(lines('ran.txt'), ['run'], 'it never ran again');
     assert.deepEqual(readdirSync(jobsDir).filter((name) => name.endsWith('.journal')), [`${encodeURIComponent(jobId)}.1.journal`]);
     assert.equal(jobRecords(jobsDir, jobId).find((record) => record.t === 'exited')?.t, 'exited');
+  });
+
+  it('the next host adopts the job during its grace: it stays stopping, is never resumed, and ends cancelled although it then exits 0', async () => {
+    const first = await startHost('H1', 60_000);
+    // Ignores TERM; leaves with code 0 once the file `go` exists.
+    const command = `echo run >> ${path('ran.txt')}; trap 'echo term >> ${path('term.mark')}' TERM; echo $$ > ${path('child.pid')}; while [ ! -e ${path('go')} ]; do sleep 0.05; done`;
+    const reply = await first.exec({ type: 'enqueue', definition: { name: 'slow-to-stop', command } });
+    const jobId = (reply.result as { jobId: string }).jobId;
+    await waitUntil(() => lines('child.pid').length > 0, 10_000, 'the job started');
+    assert.equal((await first.exec({ type: 'cancel', jobId })).ok, true);
+    await waitUntil(() => lines('term.mark').length > 0, 5000, 'the job was sent SIGTERM');
+    await first.kill();
+
+    const second = await startHost('H2', 60_000);
+    const adopted = await second.job(jobId);
+    assert.equal(adopted?.state, 'running');
+    assert.equal(adopted?.stopReason, 'cancel');
+    writeFileSync(path('go'), '');
+    const job = await ended(second, jobId);
+    assert.equal(job.state, 'cancelled', JSON.stringify(job.result));
+    assert.equal(job.attempts, 1);
+    assert.deepEqual(lines('ran.txt'), ['run'], 'it never ran again');
   });
 
   it('a timeout, then host and supervisor are SIGKILLed during the grace: the next host stops the tree and finds the job failed as timed out, not interrupted', async () => {
