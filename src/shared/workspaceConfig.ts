@@ -21,6 +21,8 @@ const env = z
 
 const cwd = z.string().min(1).describe('Working directory, relative to the workspace folder unless absolute.');
 
+const killGraceSeconds = z.number().nonnegative().max(3600).optional();
+
 export const stageDefinitionSchema = z
   .object({
     name,
@@ -32,6 +34,7 @@ export const stageDefinitionSchema = z
       .optional()
       .describe('Files the stage produces; on resume a finished stage is skipped only when all of them still exist.'),
     timeoutSeconds: z.number().positive().optional().describe('Kill the stage after this many seconds.'),
+    killGraceSeconds: killGraceSeconds.describe("When the stage is cancelled or times out: seconds between SIGTERM and SIGKILL. Default: the job's, else the setting lifeline.jobs.killGraceSeconds."),
   })
   .strict();
 
@@ -42,6 +45,7 @@ const jobCommon = {
   priority: z.number().int().min(-100).max(100).optional().describe('Higher runs first. Default 0.'),
   tags: z.array(z.string().min(1).max(50)).max(20).optional(),
   timeoutSeconds: z.number().positive().optional().describe('Kill the job after this many seconds.'),
+  killGraceSeconds: killGraceSeconds.describe('When the job is cancelled or times out, its processes get SIGTERM, then SIGKILL after this many seconds. Default: the setting lifeline.jobs.killGraceSeconds (10).'),
   retries: z
     .object({
       maxAttempts: z.number().int().min(1).max(100).describe('Attempts in all, the first included.'),

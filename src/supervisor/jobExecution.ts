@@ -7,7 +7,7 @@ import { parseJobLine } from '../core/jobs/jobRunner';
 import type { RunRequest } from '../core/jobs/jobRunner';
 import type { ProcessIdentity } from '../core/jobs/processIdentity';
 import { identifyProcess } from '../core/jobs/processIdentity';
-import { killProcessTree } from '../core/jobs/processTree';
+import { DEFAULT_KILL_GRACE_MS, killProcessTree, signalProcessTree } from '../core/jobs/processTree';
 import type { JobRecord, StopWithoutHost } from '../core/jobs/supervisorProtocol';
 import { stoppedWithoutHostMessage } from '../core/jobs/supervisorProtocol';
 import { fsyncDirectory } from '../core/storage/atomicFile';
@@ -47,6 +47,8 @@ export interface ExecutionOptions {
   readonly stageShells?: StageShells;
   /** Stop the job once no host has held the lease for a grace period; undefined lets it finish on its own. */
   readonly stopWithoutHost?: StopWithoutHost;
+  /** Between SIGTERM and SIGKILL for a stage without its own. @default DEFAULT_KILL_GRACE_MS */
+  readonly killGraceMs?: number;
   /** Called after each record is on disk, so that a connected host reads it at once. */
   readonly onWrote: () => void;
   /**
@@ -64,7 +66,13 @@ export interface ExecutionOptions {
 export class JobExecution {
   private journal: Journal | undefined;
   private child: ChildProcess | undefined;
+  /** The stage `child` runs: its grace applies when it is stopped. */
+  private childStage = 0;
   private killed = false;
+  /** Armed by a stop between its SIGTERM and SIGKILL; a second stop does not restart it. */
+  private killTimer: NodeJS.Timeout | undefined;
+  /** The strongest signal a stop sent: the exit's signal when the job ended cleanly anyway. */
+  private stopSignal: 'SIGTERM' | 'SIGKILL' | undefined;
   private log: CappedLog | undefined;
   /** Named to every stage as LIFELINE_CHECKPOINT_FILE; one per run, beside its journal. */
   private readonly checkpointFile: CheckpointFile;
@@ -125,7 +133,7 @@ export class JobExecution {
         exit = end;
         if (exit.exitCode !== 0 || exit.error !== undefined) break;
       }
-      if (this.killed && exit.exitCode === 0 && exit.signal === null) exit = { exitCode: null, signal: 'SIGKILL' };
+      if (this.killed && exit.exitCode === 0 && exit.signal === null) exit = { exitCode: null, signal: this.stopSignal ?? 'SIGKILL' };
       if (this.stoppedWithoutHost && this.hostWatch) {
         const { afterMs } = this.hostWatch;
         exit = { ...exit, error: stoppedWithoutHostMessage(afterMs), stoppedWithoutHost: { afterMs } };
@@ -169,9 +177,36 @@ export class JobExecution {
     this.log?.write(Buffer.from(`\n[lifeline: ${text}]\n`));
   }
 
-  kill(): void {
+  /**
+   * Stops the job: no further stage runs, and the running stage's process group gets SIGTERM, then
+   * SIGKILL once its grace has passed. This process does both, so the stop completes whether or not
+   * a host is still there. Asking again while the grace runs changes nothing. `immediately`:
+   * SIGKILL with no grace, for a run the host was told never started.
+   */
+  kill(options: { immediately?: boolean } = {}): void {
     this.killed = true;
-    if (this.child?.pid !== undefined) killProcessTree(this.child.pid);
+    if (options.immediately && this.child?.pid !== undefined) return this.killChildGroup(this.child.pid);
+    this.stopChild();
+  }
+
+  private stopChild(): void {
+    const pid = this.child?.pid;
+    if (pid === undefined || this.killTimer || this.stopSignal === 'SIGKILL') return;
+    const graceMs = this.options.request.stages[this.childStage]?.killGraceMs ?? this.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    if (graceMs <= 0) return this.killChildGroup(pid);
+    this.stopSignal = 'SIGTERM';
+    this.note(`stopping: SIGTERM sent; SIGKILL in ${graceMs / 1000} s unless the stage's processes exit`);
+    signalProcessTree(pid, 'SIGTERM');
+    this.killTimer = setTimeout(() => {
+      this.killTimer = undefined;
+      this.note(`the stage's processes outlived the ${graceMs / 1000} s grace; SIGKILL sent`);
+      this.killChildGroup(pid);
+    }, graceMs);
+  }
+
+  private killChildGroup(pid: number): void {
+    this.stopSignal = 'SIGKILL';
+    killProcessTree(pid);
   }
 
   private async record(record: DistributiveOmit<JobRecord, 'at'>): Promise<void> {
@@ -211,6 +246,7 @@ export class JobExecution {
           windowsHide: true,
         });
       this.child = child;
+      this.childStage = index;
       // The next stage or job finds a shell waiting: readied now, while this one runs, rather
       // than when the job ends, where it would delay a job sent right after.
       setImmediate(() => this.options.stageShells?.prepare());
@@ -239,7 +275,7 @@ export class JobExecution {
         settle({ exitCode: null, signal: null, error: `the supervisor failed: ${error instanceof Error ? error.message : String(error)}`, recorded: Promise.resolve() });
         return;
       }
-      if (this.killed && child.pid !== undefined) killProcessTree(child.pid);
+      if (this.killed) this.stopChild();
       let buffered = '';
       child.stdout?.on('data', (chunk: Buffer) => {
         log.write(chunk);
@@ -255,6 +291,13 @@ export class JobExecution {
       // 'close', not 'exit': all output has been read by then. The stage's start was queued for
       // the journal at its spawn, so it is on record before its end, in the same write or earlier.
       child.once('close', (code, signal) => {
+        // A stopped stage is over once its leader and everything holding its output are gone:
+        // what is left of its group (a process that closed its output) gets no more grace.
+        if (this.killTimer) {
+          clearTimeout(this.killTimer);
+          this.killTimer = undefined;
+          if (child.pid !== undefined) killProcessTree(child.pid);
+        }
         void (async () => {
           // What the stage last wrote to its checkpoint file belongs to it, before its end.
           await this.readCheckpointFile(true).catch(() => undefined);

@@ -105,6 +105,7 @@ export class Supervisor {
       baseEnv: this.baseEnv,
       stageShells: this.stageShells,
       ...(message.stopWithoutHost ? { stopWithoutHost: message.stopWithoutHost } : {}),
+      ...(message.killGraceMs !== undefined ? { killGraceMs: message.killGraceMs } : {}),
       // Records that reach the disk together (one write, one sync) need one nudge.
       onWrote: () => {
         if (nudging) return;
@@ -128,7 +129,8 @@ export class Supervisor {
           execution.startedDurable.then(
             () => this.send(socket, { ev: 'accepted', jobId: request.jobId, attempt: request.attempt }),
             (error: unknown) => {
-              execution.kill();
+              // Refused means nothing runs: the host may start the job elsewhere at once.
+              execution.kill({ immediately: true });
               this.send(socket, { ev: 'refused', jobId: request.jobId, error: error instanceof Error ? error.message : String(error) });
             },
           );

@@ -62,6 +62,7 @@ export class QueueHost implements vscode.Disposable {
           supervisorScript,
           logLimitBytes: outputLimitBytes(),
           stopWithoutHostAfterMs: stopWithoutHostAfterMs(),
+          killGraceMs: killGraceMs(),
           logger: options.logger,
         }),
     });
@@ -113,6 +114,12 @@ export class QueueHost implements vscode.Disposable {
 function outputLimitBytes(): number {
   const megabytes = vscode.workspace.getConfiguration('lifeline').get<number>('jobs.outputLimitMB', 8);
   return Math.max(1, megabytes) * 1024 * 1024;
+}
+
+/** `lifeline.jobs.killGraceSeconds`: between SIGTERM and SIGKILL when a job is cancelled or times out. */
+function killGraceMs(): number {
+  const seconds = vscode.workspace.getConfiguration('lifeline').get<number>('jobs.killGraceSeconds', 10);
+  return Math.min(3600, Math.max(0, Number.isFinite(seconds) ? seconds : 10)) * 1000;
 }
 
 /**

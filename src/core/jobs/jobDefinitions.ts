@@ -35,8 +35,9 @@ export function buildJob(command: EnqueueCommand, context: { id: string; now: nu
           env: definition.env || stage.env ? { ...definition.env, ...stage.env } : undefined,
           outputs: stage.outputs ?? [],
           timeoutMs: stage.timeoutSeconds === undefined ? undefined : stage.timeoutSeconds * 1000,
+          ...graceOf(stage.killGraceSeconds ?? definition.killGraceSeconds),
         }))
-      : [{ name: 'main', command: definition.command, cwd: jobCwd, env: definition.env, outputs: [], timeoutMs: undefined }];
+      : [{ name: 'main', command: definition.command, cwd: jobCwd, env: definition.env, outputs: [], timeoutMs: undefined, ...graceOf(definition.killGraceSeconds) }];
   for (const stage of stages) checkDirectory(stage, 'stages' in definition);
   const retries = definition.retries;
   const retry = retryPolicySchema.parse({
@@ -63,6 +64,11 @@ export function buildJob(command: EnqueueCommand, context: { id: string; now: nu
     completedStages: [],
     interruptions: 0,
   };
+}
+
+/** Absent unless set, so that jobs without one are stored as before. */
+function graceOf(seconds: number | undefined): { killGraceMs?: number } {
+  return seconds === undefined ? {} : { killGraceMs: Math.round(seconds * 1000) };
 }
 
 function resolveCwd(base: string, cwd: string | undefined): string {

@@ -28,6 +28,8 @@ export const stageSchema = z.object({
   env: envSchema.optional(),
   outputs: z.array(z.string()).default([]),
   timeoutMs: z.number().positive().optional(),
+  /** Between SIGTERM and SIGKILL when the stage is stopped; undefined: the runner's default (the setting). */
+  killGraceMs: z.number().nonnegative().optional(),
 });
 export type Stage = z.infer<typeof stageSchema>;
 

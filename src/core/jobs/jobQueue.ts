@@ -241,7 +241,8 @@ export class JobQueue {
         const job = this.requireJob(command.jobId);
         if (job.state === 'running') {
           if (job.stopReason === 'cancel') return { records: [], result: { jobId: job.id } };
-          return { records: [{ t: 'job', job: { ...job, stopReason: 'cancel' } }], result: { jobId: job.id }, after: () => this.options.runner.kill(job.id) };
+          // The reason is on disk before any signal: a job stopped by a signal with no reason on record would be retried.
+          return { records: [{ t: 'job', job: { ...job, stopReason: 'cancel' } }], result: { jobId: job.id }, afterCommit: () => this.scheduler.killIfStopping(job.id, job.attempts) };
         }
         if (FINISHED_STATES.has(job.state)) throw new JobError('invalidState', `The job "${job.name}" has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}.`);
         const cancelled: Job = { ...job, state: 'cancelled', notBefore: undefined, finishedAt: now, result: { exitCode: null, signal: null, error: 'cancelled', warnings: [], files: [] } };

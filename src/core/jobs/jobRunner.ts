@@ -18,10 +18,15 @@ export interface RunRequest {
   readonly checkpoint: string | undefined;
 }
 
+/**
+ * `at` (on `started`, `stageStarted` and `exited`): when it happened, by the clock of the process
+ * that saw it (a supervisor's journal record), which can be long before the host hears of it (a
+ * job that ended while no host was alive). Absent, the scheduler uses its own clock.
+ */
 export type RunEvent =
-  | { readonly type: 'started'; readonly jobId: string; readonly attempt: number; readonly pid: number | undefined }
+  | { readonly type: 'started'; readonly jobId: string; readonly attempt: number; readonly pid: number | undefined; readonly at?: number }
   /** `process` identifies the stage's process group durably, so that an orphan can be stopped later. */
-  | { readonly type: 'stageStarted'; readonly jobId: string; readonly attempt: number; readonly stage: number; readonly process?: ProcessIdentity }
+  | { readonly type: 'stageStarted'; readonly jobId: string; readonly attempt: number; readonly stage: number; readonly process?: ProcessIdentity; readonly at?: number }
   | { readonly type: 'progress'; readonly jobId: string; readonly attempt: number; readonly fraction: number | undefined; readonly message: string | undefined }
   | { readonly type: 'checkpoint'; readonly jobId: string; readonly attempt: number; readonly checkpoint: string }
   | { readonly type: 'stageFinished'; readonly jobId: string; readonly attempt: number; readonly stage: number; readonly exitCode: number | null; readonly signal: string | null }
@@ -39,6 +44,9 @@ export type RunEvent =
        * {@link JobRunner.recover} knows, as if the loss had been found at startup.
        */
       readonly interrupted?: boolean;
+      readonly at?: number;
+      /** When the run's process really started (its `started` record), for the job's duration. */
+      readonly startedAt?: number;
     };
 
 /** The last facts of an interrupted run, from its runner's records. */
@@ -84,7 +92,11 @@ export interface JobRunner {
    * meanwhile is kept. Never rejects.
    */
   sweep?(isLive: (jobId: string) => boolean): Promise<void>;
-  /** Stops the job's whole process tree; an `exited` event follows. No-op for an unknown job. */
+  /**
+   * Stops the job's whole process tree: SIGTERM, then SIGKILL once the stage's kill grace has
+   * passed (its `killGraceMs`, else the runner's default); an `exited` event follows. No-op for an
+   * unknown job. Called only once the reason for the stop is on disk.
+   */
   kill(jobId: string): void;
   /**
    * Stops every job it runs and waits for them to exit; a runner whose jobs outlive their host

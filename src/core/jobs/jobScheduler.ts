@@ -77,7 +77,11 @@ export class JobScheduler {
         // Its runner died without an exit record; its process group may live on. Stop it, or a
         // resume would run the stage twice.
         if (stopOrphanedGroup(job.process)) this.logger.warn(`[scheduler] stopped the orphaned process group ${job.process?.pid} of ${job.id}`);
-        records.push({ t: 'job', job: this.lostJob(job, job.stopReason === 'cancel' ? 'cancelled' : 'interrupted', 'the queue stopped while the job ran') });
+        // A stop on record (its grace may have been running) ends as asked, cancelled or timed
+        // out, never interrupted: recovery would run it again.
+        const next = job.stopReason ? this.settled(this.recovered(job), { exitCode: null, signal: null, error: undefined }) : this.lostJob(job, 'interrupted', 'the queue stopped while the job ran');
+        if (next.state === 'delayed') this.armStart(next);
+        records.push({ t: 'job', job: next });
       } else if (job.state === 'delayed') {
         this.armStart(job);
       }
@@ -142,11 +146,14 @@ export class JobScheduler {
     if (!job || job.state !== 'running' || job.attempts !== event.attempt) return;
     switch (event.type) {
       case 'started':
-        void this.update({ ...job, pid: event.pid });
+        // Its process started when its runner says, a little after the start was recorded here:
+        // its duration counts from then. Its time limit stays armed from the recorded start,
+        // which is on disk before the process exists, so no restart can lose or extend it.
+        void this.update({ ...job, pid: event.pid, startedAt: event.at ?? job.startedAt });
         break;
       case 'stageStarted': {
         const stage = job.stages[event.stage];
-        const updated = { ...job, currentStage: event.stage, process: event.process, stageDeadlineAt: stage?.timeoutMs === undefined ? undefined : this.clock.now() + stage.timeoutMs };
+        const updated = { ...job, currentStage: event.stage, process: event.process, stageDeadlineAt: stage?.timeoutMs === undefined ? undefined : this.clock.now() + stage.timeoutMs - this.elapsedSince(event.at) };
         this.armStageTimeout(updated);
         void this.update(updated);
         break;
@@ -169,6 +176,15 @@ export class JobScheduler {
         else this.finish(job, event);
         break;
     }
+  }
+
+  /**
+   * How long ago (by this machine's wall clock) a runner's record was written: a stage start
+   * replayed after adoption has used that much of its time limit already, and does not get it
+   * again. Measured apart from the scheduler's clock, which need not be the wall clock.
+   */
+  private elapsedSince(at: number | undefined): number {
+    return at === undefined ? 0 : Math.max(0, Date.now() - at);
   }
 
   private onProgress(job: Job, fraction: number | undefined, message: string | undefined): void {
@@ -196,11 +212,25 @@ export class JobScheduler {
     return this.host.mutate([{ t: 'job', job }]).catch((error: unknown) => this.logger.error(`[scheduler] could not record a change of ${job.id}: ${String(error)}`));
   }
 
-  private finish(job: Job, exit: { exitCode: number | null; signal: string | null; error: string | undefined }): void {
+  private finish(job: Job, exit: RunExit): void {
     this.disposeRunTimers(job.id);
+    const next = this.settled(job, exit);
+    if (next.state === 'delayed') this.armStart(next);
+    void this.update(next).then(() => this.pump());
+    // The slot is free in memory now; pump after the commit too, in case this one was first.
+    this.pump();
+  }
+
+  /**
+   * What a run's end makes of the job. Its start and finish times are the runner's when it has
+   * them (a supervisor's records): a job may end long before a host hears of it.
+   */
+  private settled(job: Job, exit: RunExit): Job {
     const now = this.clock.now();
+    const finishedAt = exit.at ?? now;
+    const startedAt = exit.startedAt ?? job.startedAt;
     const files = job.stages.filter((stage) => job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => resolve(stage.cwd, output)).filter((path) => existsSync(path)));
-    const base: Job = { ...job, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, finishedAt: now, actualDurationMs: job.startedAt === undefined ? undefined : now - job.startedAt };
+    const base: Job = { ...job, startedAt, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, finishedAt, actualDurationMs: startedAt === undefined ? undefined : Math.max(0, finishedAt - startedAt) };
     const result = { exitCode: exit.exitCode, signal: exit.signal, warnings: [], files };
     let next: Job;
     if (job.stopReason === 'cancel') {
@@ -220,10 +250,7 @@ export class JobScheduler {
         ? { ...base, state: 'delayed', finishedAt: undefined, notBefore: now + backoffDelay(job.retry, job.attempts, this.random), result: { ...result, error } }
         : { ...base, state: 'failed', result: { ...result, error, ...(job.stopReason === 'jobTimeout' || job.stopReason === 'stageTimeout' ? { timedOut: true } : {}) } };
     }
-    if (next.state === 'delayed') this.armStart(next);
-    void this.update(next).then(() => this.pump());
-    // The slot is free in memory now; pump after the commit too, in case this one was first.
-    this.pump();
+    return next;
   }
 
   /**
@@ -239,8 +266,11 @@ export class JobScheduler {
 
   /** A running job whose run ended with no exit record, folded with what its runner recorded. */
   private lostJob(job: Job, state: 'interrupted' | 'cancelled', error: string): Job {
-    const known = withRecoveredRun(job, this.runner.recover?.({ jobId: job.id, attempt: job.attempts, startedAt: job.startedAt }));
-    return { ...known, state, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, result: { exitCode: null, signal: null, error: state === 'cancelled' ? 'cancelled' : error, warnings: [], files: [] } };
+    return { ...this.recovered(job), state, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, result: { exitCode: null, signal: null, error: state === 'cancelled' ? 'cancelled' : error, warnings: [], files: [] } };
+  }
+
+  private recovered(job: Job): Job {
+    return withRecoveredRun(job, this.runner.recover?.({ jobId: job.id, attempt: job.attempts, startedAt: job.startedAt }));
   }
 
   private disposeRunTimers(jobId: string): void {
@@ -283,13 +313,24 @@ export class JobScheduler {
     if (job.stageDeadlineAt !== undefined) timers.stage = setDeadline(this.clock, job.stageDeadlineAt, () => this.stop(job.id, job.attempts, 'stageTimeout'));
   }
 
-  /** Records why a running job is being stopped, then kills it; its exit settles the state. */
+  /**
+   * Records why a running job is being stopped and, once that is on disk, stops it; its exit
+   * settles the state. Never a signal first: a host that dies after it would leave a job that
+   * exited on a signal with no reason on record, a failure to retry.
+   */
   stop(jobId: string, attempt: number, reason: 'cancel' | 'jobTimeout' | 'stageTimeout'): Promise<void> {
     const job = this.host.state.jobs.get(jobId);
     if (!job || job.state !== 'running' || job.attempts !== attempt || job.stopReason) return Promise.resolve();
     const committed = this.host.mutate([{ t: 'job', job: { ...job, stopReason: reason } }]);
-    this.runner.kill(jobId);
+    // A failed commit stops the queue (its memory is ahead of the disk): the job is left to run.
+    void committed.then(() => this.killIfStopping(jobId, attempt), () => undefined);
     return committed;
+  }
+
+  /** Kills the run once its stop is on disk, unless it ended meanwhile. */
+  killIfStopping(jobId: string, attempt: number): void {
+    const job = this.host.state.jobs.get(jobId);
+    if (!this.disposed && job?.state === 'running' && job.attempts === attempt && job.stopReason) this.runner.kill(jobId);
   }
 
   /** Forgets a job's timers: it was cancelled while pending, or removed. */
@@ -319,6 +360,8 @@ export function firstStageToRun(job: Pick<Job, 'stages' | 'completedStages'>): n
   const index = job.stages.findIndex((stage) => !job.completedStages.includes(stage.name) || stage.outputs.some((output) => !existsSync(resolve(stage.cwd, output))));
   return Math.max(0, index);
 }
+
+type RunExit = Pick<Extract<RunEvent, { type: 'exited' }>, 'exitCode' | 'signal' | 'error' | 'at' | 'startedAt'>;
 
 /** Folds a runner's records of an interrupted run into the queue's copy of the job, which can lag them. */
 function withRecoveredRun(job: Job, run: RecoveredRun | undefined): Job {

@@ -29,13 +29,20 @@ export function identifyProcess(pid: number): ProcessIdentity {
 /**
  * Kills the process group a stage ran in when its leader is provably still that process: same
  * host, same pid, same start time. Used for a job whose runner died without an exit record, so that
- * resuming it never runs a stage twice. True when a group was killed.
+ * resuming it never runs a stage twice. At once, with no grace: the caller decides synchronously
+ * whether the job can run again, and the stage's owner, which would have recorded a clean-up's
+ * end, is gone; a resume restarts the stage from its checkpoint. True when a group was killed.
  */
 export function stopOrphanedGroup(identity: ProcessIdentity | undefined): boolean {
+  return signalOrphanedGroup(identity, 'SIGKILL');
+}
+
+/** Sends `signal` to the stage's process group under the same proof as {@link stopOrphanedGroup}. True when it was sent. */
+export function signalOrphanedGroup(identity: ProcessIdentity | undefined, signal: 'SIGTERM' | 'SIGKILL'): boolean {
   if (!identity || identity.host !== hostname() || identity.startTime === undefined) return false;
   if (startTimeOf(identity.pid) !== identity.startTime) return false;
   try {
-    process.kill(-identity.pid, 'SIGKILL');
+    process.kill(-identity.pid, signal);
     return true;
   } catch {
     return false;

@@ -8,11 +8,16 @@ import { Emitter } from './emitter';
 import type { JobRunner, RunEvent, RunRequest } from './jobRunner';
 import { parseJobLine } from './jobRunner';
 import { identifyProcess } from './processIdentity';
+import { DEFAULT_KILL_GRACE_MS } from './processTree';
 
 interface RunningJob {
   readonly request: RunRequest;
   child: ChildProcess | undefined;
+  /** The stage `child` runs: its grace applies when it is stopped. */
+  childStage: number;
   killed: boolean;
+  /** Between a stop's SIGTERM and its SIGKILL. */
+  killTimer: NodeJS.Timeout | undefined;
   readonly log: WriteStream | undefined;
   /** LIFELINE_CHECKPOINT_FILE, as supervisors offer it; only with a log folder to put it in. */
   readonly checkpointFile: CheckpointFile | undefined;
@@ -22,15 +27,19 @@ interface RunningJob {
 /**
  * Runs jobs as child processes of this process, each stage in its own process group so that a
  * kill reaches the whole tree (`kill(-pgid)`). Jobs die with this process's runner: surviving a
- * host restart is the detached supervisors' job (the next issue).
+ * host restart is the detached supervisors' job (the next issue). A stop is SIGTERM, then SIGKILL
+ * after the grace, both from this process: its jobs do not outlive it anyway.
  */
 export class ProcessRunner implements JobRunner {
   private readonly emitter = new Emitter<RunEvent>();
   readonly onDidRun = this.emitter.event;
   private readonly running = new Map<string, RunningJob>();
 
-  /** @param logDir when set, each job's output goes to `<logDir>/<jobId>.log`. */
-  constructor(private readonly options: { logDir?: string; shell?: string } = {}) {
+  /**
+   * @param logDir when set, each job's output goes to `<logDir>/<jobId>.log`.
+   * @param killGraceMs between a stop's SIGTERM and SIGKILL for a stage without its own. @default DEFAULT_KILL_GRACE_MS
+   */
+  constructor(private readonly options: { logDir?: string; shell?: string; killGraceMs?: number } = {}) {
     if (options.logDir) mkdirSync(options.logDir, { recursive: true, mode: 0o700 });
   }
 
@@ -42,7 +51,7 @@ export class ProcessRunner implements JobRunner {
     log?.on('error', () => undefined);
     const checkpointFile = this.options.logDir ? new CheckpointFile(join(this.options.logDir, `${request.jobId}.checkpoint`), request.checkpoint) : undefined;
     checkpointFile?.reset();
-    const job: RunningJob = { request, child: undefined, killed: false, log, checkpointFile, done };
+    const job: RunningJob = { request, child: undefined, childStage: request.fromStage, killed: false, killTimer: undefined, log, checkpointFile, done };
     this.running.set(request.jobId, job);
     const checkpointPoll = checkpointFile ? setInterval(() => this.readCheckpointFile(job, false), CHECKPOINT_POLL_MS) : undefined;
     void this.runStages(job)
@@ -93,6 +102,7 @@ export class ProcessRunner implements JobRunner {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       job.child = child;
+      job.childStage = index;
       let settled = false;
       const settle = (result: { exitCode: number | null; signal: string | null; error: string | undefined }): void => {
         if (settled) return;
@@ -103,7 +113,7 @@ export class ProcessRunner implements JobRunner {
       child.once('error', (error) => settle({ exitCode: null, signal: null, error: `could not start: ${error.message}` }));
       child.once('spawn', () => {
         onSpawn(child.pid);
-        if (job.killed) this.killGroup(child);
+        if (job.killed) this.stopGroup(job);
       });
       let buffered = '';
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -118,7 +128,15 @@ export class ProcessRunner implements JobRunner {
       });
       child.stderr?.on('data', (chunk: Buffer) => job.log?.write(chunk));
       // 'close', not 'exit': all output has been read by then.
-      child.once('close', (code, signal) => settle({ exitCode: code, signal, error: undefined }));
+      child.once('close', (code, signal) => {
+        // The stage is over: what is left of its group gets no more grace.
+        if (job.killTimer) {
+          clearTimeout(job.killTimer);
+          job.killTimer = undefined;
+          this.signalGroup(child, 'SIGKILL');
+        }
+        settle({ exitCode: code, signal, error: undefined });
+      });
     });
   }
 
@@ -139,10 +157,23 @@ export class ProcessRunner implements JobRunner {
     else this.fire({ type: 'checkpoint', jobId: job.request.jobId, attempt: job.request.attempt, checkpoint: reading.checkpoint });
   }
 
-  private killGroup(child: ChildProcess): void {
+  /** SIGTERM to the running stage's group, SIGKILL once its grace has passed; asked again, nothing changes. */
+  private stopGroup(job: RunningJob): void {
+    const child = job.child;
+    if (!child || child.pid === undefined || job.killTimer) return;
+    const graceMs = job.request.stages[job.childStage]?.killGraceMs ?? this.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    if (graceMs <= 0) return this.signalGroup(child, 'SIGKILL');
+    this.signalGroup(child, 'SIGTERM');
+    job.killTimer = setTimeout(() => {
+      job.killTimer = undefined;
+      this.signalGroup(child, 'SIGKILL');
+    }, graceMs);
+  }
+
+  private signalGroup(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL'): void {
     if (child.pid === undefined) return;
     try {
-      process.kill(-child.pid, 'SIGKILL');
+      process.kill(-child.pid, signal);
     } catch {
       // The group is already gone.
     }
@@ -160,7 +191,7 @@ export class ProcessRunner implements JobRunner {
     const job = this.running.get(jobId);
     if (!job) return;
     job.killed = true;
-    if (job.child) this.killGroup(job.child);
+    this.stopGroup(job);
   }
 
   async dispose(): Promise<void> {

@@ -49,6 +49,9 @@ export const hostMessageSchema = z.discriminatedUnion('op', [
     heartbeatMs: z.number().int().positive(),
     // Optional, so a supervisor of an older build ignores it and lets the job finish.
     stopWithoutHost: stopWithoutHostSchema.optional(),
+    // A stop sends SIGTERM, then SIGKILL after a stage's own grace or this one. Optional: an older
+    // supervisor ignores it and kills at once, as it always did; without it, DEFAULT_KILL_GRACE_MS.
+    killGraceMs: z.number().int().nonnegative().optional(),
   }),
   z.object({ op: z.literal('kill'), jobId: z.string() }),
   z.object({ op: z.literal('exit') }),
@@ -72,7 +75,9 @@ export type SupervisorMessage = z.infer<typeof supervisorMessageSchema>;
  * One record of a job's journal (framed by the storage core's journal, payload JSON). `at` is the
  * supervisor's wall clock in ms. `started` names the supervisor (pid, start time, socket) so that
  * a new host can find it; `stageStarted` names the stage's process group leader so that an
- * orphaned group can be stopped; exactly one `exited` ends a job.
+ * orphaned group can be stopped; exactly one `exited` ends a job. The host takes a job's start
+ * and finish times (and so its duration) from `started.at` and `exited.at`, written by the process
+ * that saw them, never from when it noticed: a job may end while no host is alive.
  */
 export const jobRecordSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('started'), at: z.number(), jobId: z.string(), attempt: z.number().int(), supervisor: processIdentitySchema, socketPath: z.string(), fromStage: z.number().int() }),

@@ -8,7 +8,8 @@ import { deleteJobFiles, SWEEP_QUIET_MS } from './jobFiles';
 import { JobJournalReader, summarizeRun } from './jobJournalReader';
 import type { JobRunner, RecoveredRun, RunEvent, RunRequest } from './jobRunner';
 import type { ProcessIdentity } from './processIdentity';
-import { isSameProcessAlive, stopOrphanedGroup } from './processIdentity';
+import { isSameProcessAlive, signalOrphanedGroup, stopOrphanedGroup } from './processIdentity';
+import { DEFAULT_KILL_GRACE_MS } from './processTree';
 import { SupervisorConnection } from './supervisorConnection';
 import { SupervisorPool } from './supervisorPool';
 import type { HostMessage, JobRecord } from './supervisorProtocol';
@@ -40,6 +41,12 @@ export interface SupervisorRunnerOptions {
    * resumable. Sent with each job, so it applies to jobs started from now on. @default undefined
    */
   readonly stopWithoutHostAfterMs?: number;
+  /**
+   * A stopped (cancelled, timed out) job's stage gets SIGTERM, then SIGKILL this much later unless
+   * it has its own `killGraceMs`. Its supervisor does both, so the stop completes without a host.
+   * @default DEFAULT_KILL_GRACE_MS (`lifeline.jobs.killGraceSeconds`)
+   */
+  readonly killGraceMs?: number;
   /** The folder of the queue's lease. @default the parent of jobsDir (the workspace's storage folder) */
   readonly leaseDir?: string;
   /** When the supervisor judges the lease stale: the queue session's own limit. @default 5000 */
@@ -56,6 +63,10 @@ interface TrackedJob {
   stageProcess: ProcessIdentity | undefined;
   lastRecordAt: number;
   killRequested: boolean;
+  /** A channel to its supervisor is being opened (an adopted job): a kill waits for it. */
+  reconnecting: boolean;
+  /** Its `started` record's time: when its process really started. */
+  startedAt: number | undefined;
   /** A read of the journal is due at the end of this task (nudges coalesce). */
   pollQueued: boolean;
   subscriptions: Disposable[];
@@ -113,7 +124,7 @@ export class SupervisorRunner implements JobRunner {
         if (this.disposed) return connection.dispose();
         this.attach(job, connection);
         const { checkpoint, ...rest } = request;
-        await connection.run({ op: 'run', request: { ...rest, stages: [...request.stages], ...(checkpoint !== undefined ? { checkpoint } : {}) }, journalPath, logPath, logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024, heartbeatMs: this.heartbeatMs, ...this.stopWithoutHost() });
+        await connection.run({ op: 'run', request: { ...rest, stages: [...request.stages], ...(checkpoint !== undefined ? { checkpoint } : {}) }, journalPath, logPath, logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024, heartbeatMs: this.heartbeatMs, killGraceMs: this.killGraceMs, ...this.stopWithoutHost() });
         // Its `started` record is on disk now: read it, so that the supervisor is watched from here on.
         this.poll(job);
         if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
@@ -192,6 +203,8 @@ export class SupervisorRunner implements JobRunner {
     const job = this.track(jobId, attempt, reader.path, reader);
     const started = records.find((record) => record.t === 'started');
     const exited = records.some((record) => record.t === 'exited');
+    // A kill asked for before the channel is back goes through it, so its supervisor keeps the grace.
+    job.reconnecting = !exited && started !== undefined;
     // Replayed after the caller has finished (restoring, or starting), in the order the supervisor wrote them.
     setImmediate(() => {
       for (const record of records) this.apply(job, record);
@@ -223,9 +236,23 @@ export class SupervisorRunner implements JobRunner {
     if (!job) return;
     job.killRequested = true;
     if (job.connection && !job.connection.closed) job.connection.send({ op: 'kill', jobId });
-    // No channel (an adopted job whose socket is not back yet): stop the running stage directly;
-    // its supervisor records the signal and runs no further stage.
-    else stopOrphanedGroup(job.stageProcess);
+    // An adopted job's channel is on its way: `reconnect` sends the kill.
+    else if (!job.reconnecting) this.stopDirectly(job);
+  }
+
+  /**
+   * No channel to the job's supervisor: this host stops the running stage itself, SIGTERM now and
+   * SIGKILL after the grace (if this host is still there then; the next one asks again, as the
+   * stop is on record). The supervisor records the signal and runs no further stage.
+   */
+  private stopDirectly(job: TrackedJob): void {
+    const stage = job.stageProcess;
+    if (!signalOrphanedGroup(stage, 'SIGTERM')) return;
+    setTimeout(() => stopOrphanedGroup(stage), this.killGraceMs).unref();
+  }
+
+  private get killGraceMs(): number {
+    return Math.max(0, Math.round(this.options.killGraceMs ?? DEFAULT_KILL_GRACE_MS));
   }
 
   async dispose(): Promise<void> {
@@ -254,7 +281,7 @@ export class SupervisorRunner implements JobRunner {
   private track(jobId: string, attempt: number, journalPath: string, reader = new JobJournalReader(journalPath)): TrackedJob {
     const previous = this.jobs.get(jobId);
     if (previous) this.untrack(previous);
-    const job: TrackedJob = { jobId, attempt, reader, connection: undefined, supervisor: undefined, stageProcess: undefined, lastRecordAt: Date.now(), killRequested: false, pollQueued: false, subscriptions: [] };
+    const job: TrackedJob = { jobId, attempt, reader, connection: undefined, supervisor: undefined, stageProcess: undefined, lastRecordAt: Date.now(), killRequested: false, reconnecting: false, startedAt: undefined, pollQueued: false, subscriptions: [] };
     this.jobs.set(jobId, job);
     return job;
   }
@@ -283,13 +310,18 @@ export class SupervisorRunner implements JobRunner {
   private reconnect(job: TrackedJob, socketPath: string): void {
     SupervisorConnection.connect(socketPath).then(
       (connection) => {
+        job.reconnecting = false;
         if (this.disposed || this.jobs.get(job.jobId) !== job) return connection.dispose();
         this.attach(job, connection);
         if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
         this.poll(job);
       },
       // The journal is enough to follow the job; only a kill then goes to the process group.
-      (error: unknown) => this.logger.warn(`[supervisors] cannot reach the supervisor of ${job.jobId}: ${String(error)}`),
+      (error: unknown) => {
+        job.reconnecting = false;
+        this.logger.warn(`[supervisors] cannot reach the supervisor of ${job.jobId}: ${String(error)}`);
+        if (job.killRequested && !this.disposed && this.jobs.get(job.jobId) === job) this.stopDirectly(job);
+      },
     );
   }
 
@@ -318,24 +350,28 @@ export class SupervisorRunner implements JobRunner {
     switch (record.t) {
       case 'started':
         job.supervisor = record.supervisor;
-        return this.fire({ type: 'started', jobId, attempt, pid: record.supervisor.pid });
+        job.startedAt = record.at;
+        return this.fire({ type: 'started', jobId, attempt, pid: record.supervisor.pid, at: record.at });
       case 'stageStarted':
         job.stageProcess = record.process;
-        return this.fire({ type: 'stageStarted', jobId, attempt, stage: record.stage, process: record.process });
+        return this.fire({ type: 'stageStarted', jobId, attempt, stage: record.stage, process: record.process, at: record.at });
       case 'progress':
         return this.fire({ type: 'progress', jobId, attempt, fraction: record.fraction, message: record.message });
       case 'checkpoint':
         return this.fire({ type: 'checkpoint', jobId, attempt, checkpoint: record.checkpoint });
       case 'stageFinished':
         return this.fire({ type: 'stageFinished', jobId, attempt, stage: record.stage, exitCode: record.exitCode, signal: record.signal });
-      case 'exited':
+      case 'exited': {
+        // When it really ended, by the supervisor that saw it: maybe long before this host read it.
+        const times = { at: record.at, ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}) };
         if (record.stoppedWithoutHost) {
           // The setting stopped it, not a fault of its own: interrupted, resumable.
           const error = stoppedWithoutHostMessage(record.stoppedWithoutHost.afterMs);
           this.logger.warn(`[supervisors] ${jobId} was ${error}`);
-          return this.finish(job, { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error, interrupted: true });
+          return this.finish(job, { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error, interrupted: true, ...times });
         }
-        return this.finish(job, { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error: record.error });
+        return this.finish(job, { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error: record.error, ...times });
+      }
       case 'heartbeat':
         return;
     }

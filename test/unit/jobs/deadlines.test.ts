@@ -67,6 +67,22 @@ describe('jobs: durable deadlines', () => {
     assert.equal(h.queue.getJob(whole.id)?.result?.error, 'timed out after 60000 ms');
   });
 
+  it('a stage start replayed after adoption keeps the time its stage already used: its limit is not restarted', async () => {
+    h = await openHarness();
+    const job = await h.queue.enqueue({ definition: { name: 'staged', stages: [{ name: 'one', command: 'true', timeoutSeconds: 10 }] } });
+    await settle(h.queue);
+    await h.reopen({ adopt: true });
+    // The adopted run's journal is replayed: its stage started 8 s ago by the supervisor's clock.
+    h.runner.emit({ type: 'stageStarted', jobId: job.id, attempt: 1, stage: 0, at: Date.now() - 8000 });
+    await settle(h.queue);
+    h.clock.advance(1900);
+    await settle(h.queue);
+    assert.deepEqual(h.runner.killed, []);
+    h.clock.advance(200);
+    await settle(h.queue);
+    assert.deepEqual(h.runner.killed, [job.id], 'the stage had 2 s left, not 10');
+  });
+
   it('chunks a wait longer than the platform timer limit (ManualClock refuses longer timers)', async () => {
     h = await openHarness();
     const job = await h.queue.enqueue({ definition: { name: 'next month', command: 'true' }, runAt: h.clock.now() + 40 * DAY });

@@ -77,6 +77,30 @@ describe('jobs: process runner', () => {
     );
   });
 
+  it('a stop is SIGTERM first: a job that traps it cleans up; one that ignores it is killed with its tree after the grace', async () => {
+    const waitFor = async (path: string): Promise<void> => {
+      while (!existsSync(path) || readFileSync(path, 'utf8').trim() === '') await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    const tidy = exited('tidy');
+    runner.start(runRequest(dir, 'tidy', [`trap 'echo cleaned > tidy.mark; exit 3' TERM; echo $$ > tidy.pid; sleep 1000 & wait`]));
+    await waitFor(join(dir, 'tidy.pid'));
+    runner.kill('tidy');
+    assert.equal((await tidy).exitCode, 3);
+    assert.equal(readFileSync(join(dir, 'tidy.mark'), 'utf8').trim(), 'cleaned');
+
+    const stubborn = exited('stubborn');
+    // Its own grace (a stage's killGraceMs) rather than the runner's 10 s.
+    const request = runRequest(dir, 'stubborn', [`trap 'echo term > stubborn.mark' TERM; (trap '' TERM; exec sleep 1000) & echo $! > stubborn.pid; while :; do sleep 0.05; done`]);
+    runner.start({ ...request, stages: request.stages.map((stage) => ({ ...stage, killGraceMs: 300 })) });
+    await waitFor(join(dir, 'stubborn.pid'));
+    const child = Number(readFileSync(join(dir, 'stubborn.pid'), 'utf8').trim());
+    runner.kill('stubborn');
+    await waitFor(join(dir, 'stubborn.mark'));
+    assert.equal(isAlive(child), true, 'SIGTERM alone stopped nothing');
+    assert.equal((await stubborn).signal, 'SIGKILL');
+    while (isAlive(child)) await new Promise((resolve) => setTimeout(resolve, 10));
+  });
+
   it('kills the whole process group, grandchildren included', async () => {
     const pidFile = join(dir, 'grandchild.pid');
     const done = exited('k');
@@ -93,7 +117,8 @@ describe('jobs: process runner', () => {
     }
     runner.kill('k');
     const exit = await done;
-    assert.equal(exit.signal, 'SIGKILL');
+    // A stop starts with SIGTERM, which this shell does not trap.
+    assert.equal(exit.signal, 'SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.equal(isAlive(Number(grandchild)), false);
   });

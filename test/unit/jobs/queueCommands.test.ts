@@ -28,6 +28,16 @@ describe('jobs: commands, validation and exactly-once', () => {
     assert.equal(h.queue.jobs.length, 0);
   });
 
+  it('takes killGraceSeconds from a stage, else its job; a job without one is stored as before', async () => {
+    const piped = await h.queue.enqueue({ definition: { name: 'p', killGraceSeconds: 2, stages: [{ name: 'a', command: 'true' }, { name: 'b', command: 'true', killGraceSeconds: 0.5 }] } });
+    assert.deepEqual(piped.stages.map((stage) => stage.killGraceMs), [2000, 500]);
+    const command = await h.queue.enqueue({ definition: { name: 'c', command: 'true', killGraceSeconds: 0 } });
+    assert.equal(command.stages[0]?.killGraceMs, 0);
+    const plain = await h.queue.enqueue({ definition: { name: 'd', command: 'true' } });
+    assert.equal('killGraceMs' in (plain.stages[0] ?? {}), false);
+    await assert.rejects(h.queue.enqueue({ definition: { name: 'x', command: 'true', killGraceSeconds: -1 } }), refused('invalidJob', /killGraceSeconds/));
+  });
+
   it('validates every command with a typed error', async () => {
     await assert.rejects(h.queue.execute({ commandId: randomUUID(), command: { type: 'explode' } }), refused('invalidCommand', /Invalid command/));
     await assert.rejects(h.queue.execute({ commandId: randomUUID(), command: { type: 'setConcurrency', limit: 0 } }), refused('invalidCommand', /limit/));

@@ -57,8 +57,8 @@ export function killSupervisorsOf(jobsDir: string): void {
 
 /** One host-side process (fixtures/hostProcess.ts), driven over stdin and stdout. */
 export class HostProcess extends DrivenProcess {
-  static start(storageDir: string, jobsDir: string, label: string): HostProcess {
-    const config = { storageDir, jobsDir, supervisorScript, label };
+  static start(storageDir: string, jobsDir: string, label: string, options: { killGraceMs?: number } = {}): HostProcess {
+    const config = { storageDir, jobsDir, supervisorScript, label, ...options };
     return new HostProcess(label, DrivenProcess.spawnScript(join(__dirname, 'fixtures', 'hostProcess.js'), config));
   }
 
