@@ -101,7 +101,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   );
 
   const queueTree = new QueueTreeProvider();
-  const recoveryTree = new QueueTreeProvider((job) => job.state === 'interrupted');
+  const recoveryTree = new QueueTreeProvider({ filter: (job) => job.state === 'interrupted' });
   context.subscriptions.push(
     queueTree,
     recoveryTree,
