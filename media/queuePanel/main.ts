@@ -21,7 +21,8 @@ let state: QueuePanelState = restoredState() ?? defaultQueuePanelState;
 let jobs: readonly JobRow[] = [];
 let unavailable: string | undefined;
 let paused = false;
-let status: QueueStatus = 'opening';
+/** Unknown until the host's first list of jobs. */
+let status: QueueStatus | undefined;
 /** The saved scroll position is applied once, when the first list of jobs has been drawn. */
 let scrollRestored = false;
 
@@ -126,12 +127,13 @@ function renderJobs(): void {
   if (pausedBadge) pausedBadge.hidden = !paused;
   const statusBadge = document.getElementById('queue-status');
   if (statusBadge) {
-    statusBadge.hidden = STATUS_BADGES[status] === undefined;
-    statusBadge.textContent = STATUS_BADGES[status] ?? '';
+    const text = status && STATUS_BADGES[status];
+    statusBadge.hidden = !text;
+    statusBadge.textContent = text ?? '';
   }
   const visible = jobs.filter((job) => matches(job, state.filter));
   if (visible.length === 0) {
-    const text = unavailable ?? (jobs.length === 0 ? 'No jobs in the queue.' : 'No job matches the filter.');
+    const text = unavailable ?? (jobs.length === 0 ? 'No jobs in the queue.' : state.filter.trim() ? `No job matches “${state.filter}”${state.states?.length ? ' in the chosen states' : ''}.` : 'No job is in the chosen states.');
     list.replaceChildren(element('p', { className: 'empty' }, icon(unavailable ? 'info' : 'inbox'), ` ${text}`));
     return;
   }
