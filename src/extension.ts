@@ -12,6 +12,7 @@ import { HistoryPanel } from './vscode/historyPanel';
 import { registerJobCommands } from './vscode/jobCommands';
 import { createLogChannel } from './vscode/logChannel';
 import { QueuePanel } from './vscode/queuePanel';
+import { QueueStatusIndicator } from './vscode/queueStatus';
 import { QueueTreeProvider } from './vscode/queueTreeProvider';
 import { currentWorkspaceKey } from './vscode/workspaceKey';
 import { WorkspaceSession } from './vscode/workspaceSession';
@@ -101,16 +102,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   );
 
   const queueTree = new QueueTreeProvider();
-  const recoveryTree = new QueueTreeProvider((job) => job.state === 'interrupted');
-  context.subscriptions.push(
-    queueTree,
-    recoveryTree,
-    vscode.window.createTreeView('lifeline.queue', { treeDataProvider: queueTree, showCollapseAll: true }),
-    vscode.window.createTreeView('lifeline.recovery', { treeDataProvider: recoveryTree }),
-  );
+  const recoveryTree = new QueueTreeProvider({ filter: (job) => job.state === 'interrupted' });
+  const queueView = vscode.window.createTreeView('lifeline.queue', { treeDataProvider: queueTree, showCollapseAll: true });
+  const recoveryView = vscode.window.createTreeView('lifeline.recovery', { treeDataProvider: recoveryTree });
+  const queueStatus = new QueueStatusIndicator([queueView, recoveryView]);
+  context.subscriptions.push(queueTree, recoveryTree, queueView, recoveryView, queueStatus);
 
   const workspaceKey = currentWorkspaceKey();
   const folder = vscode.workspace.workspaceFolders?.[0];
+  // Before any await: the key may still say `open` from an extension host that died.
+  queueStatus.set(folder && vscode.workspace.isTrusted ? 'opening' : 'unavailable');
   if (workspaceKey === undefined || !folder) {
     unavailable = 'open a folder to queue jobs in it.';
     logger.info('[activate] no folder is open: Lifeline stays idle until one is.');
@@ -123,6 +124,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       HistoryPanel.viewState = viewState;
     } catch (error) {
       unavailable = `Lifeline cannot open its storage folder: ${(error as Error).message}`;
+      queueStatus.set('unavailable');
       logger.error(`[activate] ${unavailable}`);
       void vscode.window.showErrorMessage(unavailable, 'Show Log').then((choice) => {
         if (choice) channel.show();
@@ -136,6 +138,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     // Once per activation: trust granted while the queue opens must not open a second one.
     if (!storageDirectory || !folder || openStarted) return opening;
     openStarted = true;
+    queueStatus.set('opening');
     const dir = storageDirectory;
     opening = WorkspaceSession.open({ storageDirectory: dir, extensionUri: context.extensionUri, folder, logger }).then(
       async (opened) => {
@@ -145,6 +148,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
           return undefined;
         }
         session = opened;
+        queueStatus.follow(opened.queue);
         queueTree.attach(opened.queue);
         recoveryTree.attach(opened.queue);
         queueChanged.fire();
@@ -152,6 +156,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       },
       (error: unknown) => {
         unavailable = `the queue could not be opened: ${(error as Error).message}`;
+        queueStatus.set('unavailable');
         reportOpenFailure(logger, channel, unavailable);
         queueChanged.fire();
         return undefined;

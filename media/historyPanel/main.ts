@@ -1,5 +1,6 @@
 import type { HistoryPanelCommand, HistoryPanelNotification, HistoryPanelState, HistoryQuery, HistoryRow, HistoryState, HistorySummary } from '../../src/shared/historyPanelProtocol';
 import { defaultHistoryPanelState, historyStates, isHistoryNotification } from '../../src/shared/historyPanelProtocol';
+import { displayStateLabels, displayStates, formatDuration } from '../../src/shared/jobDisplay';
 import { element, icon, vsCodeApi } from '../common/dom';
 import './style.css';
 
@@ -38,14 +39,12 @@ function saveState(next: HistoryPanelState): void {
 }
 
 
+/** The same icons and words as the Queue view and dashboard; the Failed chip leaves timed-out runs to the Timed out chip. */
 const STATE_ICONS: Record<HistoryState, string> = { succeeded: 'pass', failed: 'error', cancelled: 'circle-slash', timedOut: 'watch', interrupted: 'debug-disconnect' };
-const STATE_LABELS: Record<HistoryState, string> = { succeeded: 'Succeeded', failed: 'Failed', cancelled: 'Cancelled', timedOut: 'Timed out', interrupted: 'Interrupted' };
+const STATE_LABELS: Record<HistoryState, string> = displayStateLabels;
 
 function duration(ms: number | undefined): string {
-  if (ms === undefined) return '';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = Math.round(ms / 1000);
-  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return ms === undefined ? '' : formatDuration(ms);
 }
 
 function currentQuery(): HistoryQuery {
@@ -87,7 +86,8 @@ function renderShell(workspaceName: string): void {
   const chips = element('div', { className: 'chips', id: 'states' });
   chips.setAttribute('role', 'group');
   chips.setAttribute('aria-label', 'Filter by state');
-  for (const s of historyStates) {
+  // In the order of the dashboard's chips, Timed out beside Failed.
+  for (const s of displayStates.filter((d): d is HistoryState => (historyStates as readonly string[]).includes(d))) {
     const chip = element('button', { type: 'button', className: 'chip' }, icon(STATE_ICONS[s]), ` ${STATE_LABELS[s]}`);
     chip.dataset.state = s;
     chip.setAttribute('aria-pressed', String(state.states.includes(s)));

@@ -1,4 +1,6 @@
-import type { JobAction, JobRow, JobsNotification, QueuePanelCommand, QueuePanelState } from '../../src/shared/queuePanelProtocol';
+import type { DisplayState } from '../../src/shared/jobDisplay';
+import { displayStateLabels, displayStates } from '../../src/shared/jobDisplay';
+import type { JobAction, JobRow, JobsNotification, QueuePanelCommand, QueuePanelState, QueueStatus } from '../../src/shared/queuePanelProtocol';
 import { defaultQueuePanelState, isInitNotification, isJobsNotification } from '../../src/shared/queuePanelProtocol';
 import { element, icon, vsCodeApi } from '../common/dom';
 import './style.css';
@@ -9,7 +11,8 @@ const vscode = vsCodeApi<QueuePanelCommand, QueuePanelState>();
 function restoredState(): QueuePanelState | undefined {
   const saved = vscode.getState() as Partial<QueuePanelState> | undefined;
   if (saved && saved.version === 1 && typeof saved.filter === 'string' && typeof saved.scrollTop === 'number') {
-    return { version: 1, filter: saved.filter, scrollTop: saved.scrollTop, selectedJobId: typeof saved.selectedJobId === 'string' ? saved.selectedJobId : undefined };
+    const states = Array.isArray(saved.states) ? saved.states.filter((s): s is DisplayState => (displayStates as readonly string[]).includes(s)) : [];
+    return { version: 1, filter: saved.filter, scrollTop: saved.scrollTop, selectedJobId: typeof saved.selectedJobId === 'string' ? saved.selectedJobId : undefined, states };
   }
   return undefined;
 }
@@ -18,6 +21,8 @@ let state: QueuePanelState = restoredState() ?? defaultQueuePanelState;
 let jobs: readonly JobRow[] = [];
 let unavailable: string | undefined;
 let paused = false;
+/** Unknown until the host's first list of jobs. */
+let status: QueueStatus | undefined;
 /** The saved scroll position is applied once, when the first list of jobs has been drawn. */
 let scrollRestored = false;
 
@@ -27,15 +32,19 @@ function saveState(next: QueuePanelState): void {
   vscode.postMessage({ type: 'stateChanged', state });
 }
 
-const STATE_ICONS: Record<JobRow['state'], string> = {
+const STATE_ICONS: Record<DisplayState, string> = {
   queued: 'clock',
   delayed: 'watch',
   running: 'loading codicon-modifier-spin',
   succeeded: 'pass',
   failed: 'error',
+  timedOut: 'watch',
   cancelled: 'circle-slash',
   interrupted: 'debug-disconnect',
 };
+
+/** The badge beside the title while the jobs shown are not the queue as it is. */
+const STATUS_BADGES: Partial<Record<QueueStatus, string>> = { opening: 'opening the queue…', waiting: 'waiting for the queue’s holder…' };
 
 const ACTIONS: Record<JobAction, { icon: string; title: string }> = {
   cancel: { icon: 'debug-stop', title: 'Cancel' },
@@ -45,10 +54,32 @@ const ACTIONS: Record<JobAction, { icon: string; title: string }> = {
   showOutput: { icon: 'output', title: 'Show output' },
 };
 
+/** A chip filters by the state as shown: Failed leaves out a timed-out job, which has its own chip. */
 function matches(job: JobRow, filter: string): boolean {
+  if (state.states?.length && !state.states.includes(job.state)) return false;
   const needle = filter.trim().toLowerCase();
   if (!needle) return true;
-  return [job.name, job.detail, job.state, ...job.tags].some((text) => text.toLowerCase().includes(needle));
+  return [job.name, job.detail, displayStateLabels[job.state], ...job.tags].some((text) => text.toLowerCase().includes(needle));
+}
+
+function renderChips(): HTMLElement {
+  const chips = element('div', { className: 'chips', id: 'states' });
+  chips.setAttribute('role', 'group');
+  chips.setAttribute('aria-label', 'Filter by state');
+  for (const s of displayStates) {
+    const chip = element('button', { type: 'button', className: 'chip' }, icon(STATE_ICONS[s].replace(' codicon-modifier-spin', '')), ` ${displayStateLabels[s]}`);
+    chip.dataset.state = s;
+    chip.setAttribute('aria-pressed', String(state.states?.includes(s) ?? false));
+    chip.addEventListener('click', () => {
+      const current = state.states ?? [];
+      const states = current.includes(s) ? current.filter((x) => x !== s) : [...current, s];
+      saveState({ ...state, states });
+      chip.setAttribute('aria-pressed', String(states.includes(s)));
+      renderJobs();
+    });
+    chips.append(chip);
+  }
+  return chips;
 }
 
 function renderShell(workspaceName: string, trusted: boolean): void {
@@ -77,13 +108,14 @@ function renderShell(workspaceName: string, trusted: boolean): void {
     element('h1', {}, icon('pulse'), ` Queue — ${workspaceName}`),
     element('span', { className: trusted ? 'badge' : 'badge warning', id: 'trust' }, trusted ? 'trusted' : 'restricted: nothing runs'),
     element('span', { className: 'badge warning', id: 'paused', hidden: true }, 'paused'),
+    element('span', { className: 'badge warning', id: 'queue-status', hidden: true }),
   );
   const runButton = element('button', { id: 'run-job', type: 'button', title: 'Queue a job', disabled: !trusted }, icon('play'), ' Run Job');
   runButton.addEventListener('click', () => vscode.postMessage({ type: 'runJob' }));
   const logButton = element('button', { id: 'show-log', type: 'button', title: 'Show the Lifeline log' }, icon('output'), ' Log');
   logButton.addEventListener('click', () => vscode.postMessage({ type: 'showLog' }));
 
-  app.replaceChildren(header, element('div', { className: 'toolbar' }, filter, runButton, logButton), list);
+  app.replaceChildren(header, element('div', { className: 'toolbar' }, filter, runButton, logButton), renderChips(), list);
   app.setAttribute('aria-busy', 'false');
   renderJobs();
 }
@@ -93,9 +125,15 @@ function renderJobs(): void {
   if (!list) return;
   const pausedBadge = document.getElementById('paused');
   if (pausedBadge) pausedBadge.hidden = !paused;
+  const statusBadge = document.getElementById('queue-status');
+  if (statusBadge) {
+    const text = status && STATUS_BADGES[status];
+    statusBadge.hidden = !text;
+    statusBadge.textContent = text ?? '';
+  }
   const visible = jobs.filter((job) => matches(job, state.filter));
   if (visible.length === 0) {
-    const text = unavailable ?? (jobs.length === 0 ? 'No jobs in the queue.' : `No job matches “${state.filter}”.`);
+    const text = unavailable ?? (jobs.length === 0 ? 'No jobs in the queue.' : state.filter.trim() ? `No job matches “${state.filter}”${state.states?.length ? ' in the chosen states' : ''}.` : 'No job is in the chosen states.');
     list.replaceChildren(element('p', { className: 'empty' }, icon(unavailable ? 'info' : 'inbox'), ` ${text}`));
     return;
   }
@@ -162,6 +200,8 @@ function onJobs(message: JobsNotification): void {
   jobs = message.jobs;
   paused = message.paused;
   unavailable = message.unavailable;
+  status = message.status;
+  document.body.dataset.queueStatus = status;
   renderJobs();
   document.body.dataset.jobs = String(jobs.length);
 }

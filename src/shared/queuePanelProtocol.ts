@@ -5,6 +5,8 @@
  * queuePanelSchemas.ts before acting on them.
  */
 
+import type { DisplayState } from './jobDisplay';
+
 export const queuePanelViewType = 'lifeline.queuePanel';
 
 /** What the panel restores after a reload: ids and view state only, never data. */
@@ -13,6 +15,8 @@ export interface QueuePanelState {
   readonly filter: string;
   readonly scrollTop: number;
   readonly selectedJobId?: string | undefined;
+  /** The state chips pressed; absent or empty: every state. */
+  readonly states?: readonly DisplayState[] | undefined;
 }
 
 export const defaultQueuePanelState: QueuePanelState = { version: 1, filter: '', scrollTop: 0 };
@@ -52,7 +56,8 @@ export interface InitNotification {
 export interface JobRow {
   readonly id: string;
   readonly name: string;
-  readonly state: 'queued' | 'delayed' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+  /** As shown: a job failed by a timeout is `timedOut` (the actions follow the stored state). */
+  readonly state: DisplayState;
   readonly description: string;
   /** The command, or the stages' names: what the filter matches besides name and tags. */
   readonly detail: string;
@@ -61,6 +66,13 @@ export interface JobRow {
   readonly progress: number | undefined;
   readonly actions: readonly JobAction[];
 }
+/**
+ * Whether the queue is shown as it is: `opening` while activation opens it, `waiting` while its
+ * holder is gone and the next one is reached (the jobs are as last seen), `unavailable` when it
+ * cannot open here (the reason is in `unavailable`).
+ */
+export type QueueStatus = 'opening' | 'waiting' | 'open' | 'unavailable';
+
 /** The queue as it is now; sent on every change, at most a few times a second. */
 export interface JobsNotification {
   readonly type: 'jobs';
@@ -68,6 +80,7 @@ export interface JobsNotification {
   readonly paused: boolean;
   /** Why the queue is not shown (Restricted Mode, no folder, still opening), or undefined. */
   readonly unavailable: string | undefined;
+  readonly status: QueueStatus;
 }
 export type QueuePanelNotification = InitNotification | JobsNotification;
 

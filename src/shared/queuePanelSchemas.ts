@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { displayStates } from './jobDisplay';
 import type { QueuePanelCommand, QueuePanelState } from './queuePanelProtocol';
 
 export const queuePanelStateSchema = z
@@ -7,6 +8,7 @@ export const queuePanelStateSchema = z
     filter: z.string().max(500),
     scrollTop: z.number().min(0).max(10_000_000),
     selectedJobId: z.string().max(200).optional(),
+    states: z.array(z.enum(displayStates)).max(displayStates.length).optional(),
   })
   .strict() satisfies z.ZodType<QueuePanelState>;
 

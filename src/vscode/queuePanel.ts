@@ -4,9 +4,11 @@ import type { Job } from '../core/jobs/jobModel';
 import { actionApplies, describeJobState } from '../core/jobs/jobSummary';
 import type { InitNotification, JobAction, JobRow, JobsNotification, QueuePanelState } from '../shared/queuePanelProtocol';
 import { defaultQueuePanelState, queuePanelViewType } from '../shared/queuePanelProtocol';
+import { displayState } from '../shared/jobDisplay';
 import { queuePanelCommandSchema, queuePanelStateSchema } from '../shared/queuePanelSchemas';
 import type { ViewStateFiles } from '../core/storage/viewStateFiles';
 import type { QueueHost } from './queueHost';
+import { OPENING_QUEUE, statusOfRole } from './queueStatus';
 import { registerPanelSerializer, webviewHtml, webviewOptions } from './webviewHtml';
 
 /** Where the dashboard gets the queue: it may open after the panel (trust granted, slow disk). */
@@ -110,7 +112,14 @@ export class QueuePanel implements vscode.Disposable {
   private jobsNotification(): JobsNotification {
     const source = QueuePanel.source;
     const queue = source?.queue;
-    return { type: 'jobs', jobs: queue?.jobs.map(toRow) ?? [], paused: queue?.flags?.paused ?? false, unavailable: queue ? undefined : (source?.unavailableReason ?? 'The queue is opening.') };
+    const reason = queue ? undefined : source?.unavailableReason;
+    return {
+      type: 'jobs',
+      jobs: queue?.jobs.map(toRow) ?? [],
+      paused: queue?.flags?.paused ?? false,
+      unavailable: queue ? undefined : (reason ?? OPENING_QUEUE),
+      status: queue ? statusOfRole(queue.role) : reason ? 'unavailable' : 'opening',
+    };
   }
 
   private readonly stateLoaded: Promise<void>;
@@ -204,7 +213,7 @@ function toRow(job: Job): JobRow {
   return {
     id: job.id,
     name: job.name,
-    state: job.state,
+    state: displayState(job),
     description: describeJobState(job),
     detail: job.kind === 'pipeline' ? job.stages.map((stage) => stage.name).join(' → ') : (job.stages[0]?.command ?? ''),
     tags: job.tags,

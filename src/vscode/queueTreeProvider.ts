@@ -1,66 +1,199 @@
 import * as vscode from 'vscode';
-import type { Job, JobState } from '../core/jobs/jobModel';
-import { describeJobState, describeRecovery, formatDuration, recoveryInfo } from '../core/jobs/jobSummary';
-import type { QueueHost } from './queueHost';
+import type { Job } from '../core/jobs/jobModel';
+import { describeJobState, describeRecovery, recoveryInfo } from '../core/jobs/jobSummary';
+import type { DisplayState } from '../shared/jobDisplay';
+import { displayState, formatDuration } from '../shared/jobDisplay';
 
 export type QueueTreeNode = { readonly kind: 'job'; readonly job: Job } | { readonly kind: 'stage'; readonly job: Job; readonly index: number };
 
-const STATE_ICONS: Record<JobState, [string, string | undefined]> = {
+/** What the views need of the queue: the QueueHost, or the extension's queue API. */
+export interface QueueTreeSource {
+  readonly jobs: readonly Job[];
+  readonly onDidChange: vscode.Event<void>;
+}
+
+export interface QueueTreeOptions {
+  /** Which jobs the view lists (the Recovery view: interrupted ones). @default every job */
+  readonly filter?: (job: Job) => boolean;
+  /** Rows whose state did not change are redrawn at most once per this interval. @default 250 */
+  readonly progressIntervalMs?: number;
+}
+
+const STATE_ICONS: Record<DisplayState, [string, string | undefined]> = {
   queued: ['clock', undefined],
   delayed: ['watch', undefined],
   running: ['loading~spin', undefined],
   succeeded: ['pass', 'testing.iconPassed'],
   failed: ['error', 'testing.iconFailed'],
+  timedOut: ['watch', 'testing.iconFailed'],
   cancelled: ['circle-slash', 'disabledForeground'],
   interrupted: ['debug-disconnect', 'list.warningForeground'],
 };
 
 /**
+ * A row keeps its object for as long as its job is listed: VS Code finds the row to redraw by the
+ * element's identity, and keeps selection, expansion and an open tooltip only on rows it is not
+ * told to redraw. The job inside is replaced with each change.
+ */
+class JobNode {
+  readonly kind = 'job';
+  /** What the row showed when VS Code was last told about it; a change that keeps it redraws nothing. */
+  shown: string | undefined;
+  private stageNodes: StageNode[] | undefined;
+  constructor(public job: Job) {}
+
+  get stages(): StageNode[] {
+    this.stageNodes ??= this.job.stages.map((_, index) => new StageNode(this, index));
+    return this.stageNodes;
+  }
+}
+
+class StageNode {
+  readonly kind = 'stage';
+  constructor(
+    readonly parent: JobNode,
+    readonly index: number,
+  ) {}
+
+  get job(): Job {
+    return this.parent.job;
+  }
+}
+
+/**
  * The Queue view (or, with `filter`, the Recovery view of interrupted jobs). Each job's
- * contextValue carries its state, so the inline actions in package.json (cancel, retry, resume,
- * discard) appear only where they apply. Pipelines expand into their stages.
+ * contextValue carries its stored state, so the inline actions in package.json (cancel, retry,
+ * resume, discard) appear only where they apply. Pipelines expand into their stages.
+ *
+ * A job prints progress many times a second, and a refresh of the whole tree closes any tooltip and
+ * can lose the focus: only the rows that changed are redrawn, a state change at once and anything
+ * else at most once per `progressIntervalMs`. The whole tree is redrawn only when the set or the
+ * order of its rows changes.
  */
 export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>, vscode.Disposable {
-  private readonly emitter = new vscode.EventEmitter<void>();
+  private readonly emitter = new vscode.EventEmitter<QueueTreeNode[] | undefined>();
   readonly onDidChangeTreeData = this.emitter.event;
-  private host: QueueHost | undefined;
+  private source: QueueTreeSource | undefined;
   private subscription: vscode.Disposable | undefined;
+  private readonly filter: (job: Job) => boolean;
+  private readonly intervalMs: number;
+  /** The listed rows by job id, and their order as VS Code last fetched or was told it. */
+  private nodes = new Map<string, JobNode>();
+  private order: string[] = [];
+  private readonly pending = new Set<JobNode>();
+  private timer: NodeJS.Timeout | undefined;
+  private lastFlushAt = 0;
 
-  constructor(private readonly filter: (job: Job) => boolean = () => true) {}
+  constructor(options: QueueTreeOptions = {}) {
+    this.filter = options.filter ?? (() => true);
+    this.intervalMs = options.progressIntervalMs ?? 250;
+  }
 
   /** Shows this queue (or nothing, with undefined: no folder, untrusted, or not open yet). */
-  attach(host: QueueHost | undefined): void {
+  attach(source: QueueTreeSource | undefined): void {
     this.subscription?.dispose();
-    this.host = host;
-    this.subscription = host?.onDidChange(() => this.emitter.fire());
-    this.emitter.fire();
+    this.source = source;
+    this.subscription = source?.onDidChange(() => this.onQueueChanged());
+    this.nodes = new Map();
+    this.order = [];
+    this.fireAll();
   }
 
   /** The jobs the view shows, in queue order. */
   get jobs(): Job[] {
-    return this.host?.jobs.filter(this.filter) ?? [];
+    return this.source?.jobs.filter(this.filter) ?? [];
   }
 
   getChildren(node?: QueueTreeNode): QueueTreeNode[] {
-    if (!node) return this.jobs.map((job) => ({ kind: 'job', job }));
-    if (node.kind === 'job' && node.job.kind === 'pipeline') return node.job.stages.map((_, index) => ({ kind: 'stage', job: node.job, index }));
+    if (!node) {
+      this.reconcile(this.jobs);
+      return this.order.map((id) => this.nodes.get(id)).filter((row) => row !== undefined);
+    }
+    if (node instanceof JobNode && node.job.kind === 'pipeline') return node.stages;
     return [];
   }
 
+  getParent(node: QueueTreeNode): QueueTreeNode | undefined {
+    return node instanceof StageNode ? node.parent : undefined;
+  }
+
   getTreeItem(node: QueueTreeNode): vscode.TreeItem {
+    if (node instanceof JobNode) node.shown = rowSignature(node.job);
     return node.kind === 'job' ? jobItem(node.job) : stageItem(node.job, node.index);
   }
 
-  /** Tooltips are built on hover only: the tree refreshes with every progress line, and a recovery tooltip checks files. */
+  /** Tooltips are built on hover only: a recovery tooltip checks files. */
   resolveTreeItem(item: vscode.TreeItem, node: QueueTreeNode): vscode.TreeItem {
     if (node.kind === 'job') item.tooltip = jobTooltip(node.job);
     return item;
   }
 
+  private onQueueChanged(): void {
+    const jobs = this.jobs;
+    if (this.reconcile(jobs)) {
+      this.fireAll();
+      return;
+    }
+    let stateChanged = false;
+    for (const job of jobs) {
+      const node = this.nodes.get(job.id);
+      if (!node || node.job === job) continue;
+      const before = node.job;
+      node.job = job;
+      if (rowSignature(job) === node.shown) continue;
+      this.pending.add(node);
+      if (before.state !== job.state) stateChanged = true;
+    }
+    if (this.pending.size === 0) return;
+    if (stateChanged) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.lastFlushAt + this.intervalMs - Date.now()));
+  }
+
+  /**
+   * Brings the rows in line with the jobs, keeping the object of every row still listed. Returns
+   * whether the set or order of rows changed, which only a whole refresh shows.
+   */
+  private reconcile(jobs: readonly Job[]): boolean {
+    const same = jobs.length === this.order.length && jobs.every((job, index) => job.id === this.order[index]);
+    if (same) return false;
+    const nodes = new Map<string, JobNode>();
+    for (const job of jobs) {
+      const node = this.nodes.get(job.id) ?? new JobNode(job);
+      node.job = job;
+      nodes.set(job.id, node);
+    }
+    this.nodes = nodes;
+    this.order = jobs.map((job) => job.id);
+    return true;
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.lastFlushAt = Date.now();
+    const changed = [...this.pending].filter((node) => this.nodes.get(node.job.id) === node);
+    this.pending.clear();
+    for (const node of changed) node.shown = rowSignature(node.job);
+    if (changed.length > 0) this.emitter.fire(changed);
+  }
+
+  private fireAll(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.clear();
+    this.emitter.fire(undefined);
+  }
+
   dispose(): void {
+    clearTimeout(this.timer);
     this.subscription?.dispose();
     this.emitter.dispose();
   }
+}
+
+/** Everything a job's row and its stage rows show, so that a change that shows nothing new redraws nothing. */
+function rowSignature(job: Job): string {
+  return JSON.stringify([job.name, job.state, displayState(job), describeJobState(job), job.kind === 'pipeline' ? [job.currentStage, job.completedStages] : 0, job.attempts, job.tags]);
 }
 
 function jobItem(job: Job): vscode.TreeItem {
@@ -68,8 +201,9 @@ function jobItem(job: Job): vscode.TreeItem {
   // The id includes the kind so that a collapsed pipeline keeps its state across refreshes.
   item.id = `job:${job.id}`;
   item.description = describeJobState(job);
-  const [icon, color] = STATE_ICONS[job.state];
+  const [icon, color] = STATE_ICONS[displayState(job)];
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+  // The stored state: a timed-out job offers what any failed job offers.
   item.contextValue = `lifeline.job.${job.state}${job.state === 'interrupted' ? '.recoverable' : ''}`;
   item.accessibilityInformation = { label: `${job.name}, ${describeJobState(job)}` };
   return item;

@@ -9,6 +9,7 @@ describe('Queue dashboard messages', () => {
       { type: 'runJob' },
       { type: 'jobAction', action: 'cancel', jobId: 'a1' },
       { type: 'stateChanged', state: { version: 1, filter: 'build', scrollTop: 120, selectedJobId: 'a1' } },
+      { type: 'stateChanged', state: { version: 1, filter: '', scrollTop: 0, states: ['failed', 'timedOut'] } },
     ]) {
       assert.ok(queuePanelCommandSchema.safeParse(message).success, JSON.stringify(message));
     }
@@ -26,6 +27,7 @@ describe('Queue dashboard messages', () => {
       { type: 'stateChanged', state: { version: 2, filter: '', scrollTop: 0 } },
       { type: 'stateChanged', state: { version: 1, filter: 'x'.repeat(501), scrollTop: 0 } },
       { type: 'stateChanged', state: { version: 1, filter: '', scrollTop: -1 } },
+      { type: 'stateChanged', state: { version: 1, filter: '', scrollTop: 0, states: ['lost'] } },
       { type: '__proto__' },
     ]) {
       assert.equal(queuePanelCommandSchema.safeParse(message).success, false, JSON.stringify(message));

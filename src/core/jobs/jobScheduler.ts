@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { formatDuration } from '../../shared/jobDisplay';
 import type { Logger } from '../logger';
 import type { CommitOptions } from '../storage/durableStore';
 import { backoffDelay } from './backoff';
@@ -238,12 +239,14 @@ export class JobScheduler {
     } else if (exit.exitCode === 0 && exit.error === undefined && job.stopReason === undefined) {
       next = { ...base, state: 'succeeded', result, progress: { ...job.progress, fraction: 1 } };
     } else {
-      const stageName = job.currentStage === undefined ? undefined : job.stages[job.currentStage]?.name;
+      const stage = job.currentStage === undefined ? undefined : job.stages[job.currentStage];
+      const stageName = stage?.name;
+      const stageTimeoutMs = stage?.timeoutMs;
       const error =
         job.stopReason === 'jobTimeout'
-          ? `timed out after ${job.timeoutMs} ms`
+          ? `timed out after ${formatDuration(job.timeoutMs ?? 0)}`
           : job.stopReason === 'stageTimeout'
-            ? `stage "${stageName}" timed out`
+            ? `stage "${stageName}" timed out after ${formatDuration(stageTimeoutMs ?? 0)}`
             : (exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.exitCode}`));
       const retryable = job.attempts < job.retry.maxAttempts && !(exit.exitCode !== null && job.retry.doNotRetryExitCodes.includes(exit.exitCode));
       next = retryable

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { formatDuration } from '../../shared/jobDisplay';
 import type { Job, JobState } from './jobModel';
 
 /**
@@ -43,7 +44,7 @@ export function describeJobState(job: Job): string {
     case 'succeeded':
       return `succeeded${job.actualDurationMs !== undefined ? ` in ${formatDuration(job.actualDurationMs)}` : ''}`;
     case 'failed':
-      return `failed${exitText(job)}`;
+      return job.result?.timedOut ? timeoutText(job) : `failed${exitText(job)}`;
     case 'cancelled':
       return job.abandoned ? 'discarded' : 'cancelled';
     case 'interrupted':
@@ -59,13 +60,19 @@ function exitText(job: Job): string {
   return result.error ? ` (${result.error})` : '';
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min ${seconds % 60} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+/**
+ * A job that ended by a timeout says which limit stopped it. The stored result only says that a
+ * timeout did (the scheduler's message names it, but messages are for people, not for parsing):
+ * the job's own limit when the attempt ran that long, else the limit of the stage it was in.
+ */
+function timeoutText(job: Job): string {
+  const index = job.currentStage;
+  const stage = index === undefined ? undefined : job.stages[index];
+  const jobLimitHit = job.timeoutMs !== undefined && (stage?.timeoutMs === undefined || (job.actualDurationMs ?? 0) >= job.timeoutMs);
+  if (jobLimitHit && job.timeoutMs !== undefined) return `timed out after ${formatDuration(job.timeoutMs)}`;
+  if (stage?.timeoutMs === undefined || index === undefined) return 'timed out';
+  const where = job.kind === 'pipeline' ? ` in stage ${index + 1}/${job.stages.length} ${stage.name}` : '';
+  return `timed out after ${formatDuration(stage.timeoutMs)}${where}`;
 }
 
 /** What a user needs to decide about an interrupted job: where it stopped and what a resume will redo. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job } from '../../../src/core/jobs/jobModel';
 import { retryPolicySchema } from '../../../src/core/jobs/jobModel';
-import { describeJobState, describeRecovery, formatDuration, recoveryInfo } from '../../../src/core/jobs/jobSummary';
+import { describeJobState, describeRecovery, recoveryInfo } from '../../../src/core/jobs/jobSummary';
 
 function pipeline(dir: string, overrides: Partial<Job> = {}): Job {
   return {
@@ -51,10 +51,18 @@ describe('jobs: how a job reads in the views', () => {
     assert.deepEqual(info.outputsPresent, ['out/fetch.txt']);
     assert.deepEqual(info.outputsMissing, ['out/render.txt']);
     assert.equal(info.ranForMs, 60_000);
-    assert.equal(describeRecovery(job, info), 'resumes at stage 2/3 "render", from checkpoint {"frame":120}, missing output out/render.txt, had run 1 min 0 s');
+    assert.equal(describeRecovery(job, info), 'resumes at stage 2/3 "render", from checkpoint {"frame":120}, missing output out/render.txt, had run 1 min');
   });
 
-  it('formats durations for people', () => {
-    assert.deepEqual([formatDuration(12), formatDuration(4_400), formatDuration(3_600_000 + 120_000)], ['12 ms', '4 s', '1 h 2 min']);
+  it('says which limit stopped a timed-out job, in time as people read it', () => {
+    const timedOut = { exitCode: null, signal: 'SIGKILL', warnings: [], files: [], timedOut: true };
+    const command = pipeline(dir, { kind: 'command', stages: [{ name: 'main', command: 'sleep 9', cwd: dir, outputs: [] }], state: 'failed', currentStage: 0, timeoutMs: 2000, actualDurationMs: 2050, result: timedOut });
+    assert.equal(describeJobState(command), 'timed out after 2 s');
+    assert.equal(describeJobState({ ...command, result: { ...timedOut, timedOut: undefined } }), 'failed (SIGKILL)', 'killed, not by a timeout');
+    const staged = pipeline(dir, { state: 'failed', currentStage: 1, actualDurationMs: 240_100, result: timedOut });
+    staged.stages[1] = { ...staged.stages[1]!, timeoutMs: 240_000 };
+    assert.equal(describeJobState(staged), 'timed out after 4 min in stage 2/3 render');
+    assert.equal(describeJobState({ ...staged, timeoutMs: 4_800_000 }), 'timed out after 4 min in stage 2/3 render', "the stage's limit, short of the job's");
+    assert.equal(describeJobState({ ...staged, timeoutMs: 200_000 }), 'timed out after 3 min 20 s', "the job's limit, reached first");
   });
 });

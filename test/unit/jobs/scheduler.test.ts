@@ -155,11 +155,11 @@ describe('jobs: scheduler', () => {
     await settle(h.queue);
     assert.deepEqual(h.runner.killed, [staged]);
     assert.equal(h.queue.getJob(staged)?.state, 'failed');
-    assert.equal(h.queue.getJob(staged)?.result?.error, 'stage "one" timed out');
+    assert.equal(h.queue.getJob(staged)?.result?.error, 'stage "one" timed out after 2 s');
     h.clock.advance(3000);
     await settle(h.queue);
     assert.deepEqual(h.runner.killed, [staged, slow]);
-    assert.equal(h.queue.getJob(slow)?.result?.error, 'timed out after 5000 ms');
+    assert.equal(h.queue.getJob(slow)?.result?.error, 'timed out after 5 s');
   });
 
   it('cancels a waiting job at once and a running one through the runner', async () => {
