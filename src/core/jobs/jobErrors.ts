@@ -20,7 +20,9 @@ export type JobErrorReason =
   | 'leaseLost'
   | 'socketPathTooLong'
   /** The holder refused a command because this client already has too many waiting; send it again later. */
-  | 'overloaded';
+  | 'overloaded'
+  /** A process at a supervisor's socket failed the handshake: it does not know the jobs folder's secret. */
+  | 'untrustedSupervisor';
 
 export class JobError extends Error {
   constructor(
