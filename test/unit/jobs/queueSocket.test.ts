@@ -130,6 +130,23 @@ describe('jobs: the queue socket tells nothing before a hello and bounds what it
     console.log(`      event loop delay during the flood: max ${(delay.max / 1e6).toFixed(1)} ms, mean ${(delay.mean / 1e6).toFixed(1)} ms`);
   });
 
+  it('closes an authenticated client whose line grows past the command cap', async () => {
+    const socketPath = await listen({ maxCommandChars: 64 * 1024 });
+    const authed = await probe(socketPath);
+    authed.socket.write(`${JSON.stringify({ t: 'hello', token })}\n`);
+    const chunk = 'x'.repeat(16 * 1024);
+    let sent = 0;
+    let open = true;
+    void authed.closed.then(() => (open = false));
+    while (open && sent < 64 * 1024 * 1024) {
+      sent += chunk.length;
+      if (!authed.socket.write(chunk)) await drainedOrClosed(authed.socket);
+    }
+    await authed.closed;
+    assert.ok(authed.received.join('').startsWith('{"t":"welcome"'), 'it was welcomed first');
+    assert.ok(sent < 2 * 1024 * 1024, `it got ${sent} bytes in before it was closed; the cap is 64 KiB plus socket buffers`);
+  });
+
   it('refuses connections beyond the limit at once', async () => {
     // A hello deadline far beyond the test's own timeout: only the limit can close the extra connection.
     const socketPath = await listen({ maxConnections: 3, helloTimeoutMs: 600_000 });
