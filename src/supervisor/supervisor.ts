@@ -2,8 +2,11 @@ import { rmSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { createServer } from 'node:net';
+import { splitLines } from '../core/jobs/lineSplitter';
+import type { Challenge } from '../core/jobs/supervisorAuth';
+import { HANDSHAKE_TIMEOUT_MS, handshakeAuthSchema, handshakeHelloSchema, handshakeProof, MAX_HANDSHAKE_LINE_CHARS, MAX_SUPERVISOR_LINE_CHARS, newNonce, proofMatches } from '../core/jobs/supervisorAuth';
 import type { HostMessage, SupervisorMessage } from '../core/jobs/supervisorProtocol';
-import { hostMessageSchema, lineReader, SUPERVISOR_PROTOCOL_VERSION } from '../core/jobs/supervisorProtocol';
+import { hostMessageSchema, SUPERVISOR_PROTOCOL_VERSION } from '../core/jobs/supervisorProtocol';
 import { identifyProcess } from '../core/jobs/processIdentity';
 import { JobExecution } from './jobExecution';
 import { StageShells } from './stageShell';
@@ -16,6 +19,8 @@ function stageBaseEnvironment(): NodeJS.ProcessEnv {
 
 export interface SupervisorOptions {
   readonly socketPath: string;
+  /** The jobs folder's handshake secret, read from stdin at start (supervisorAuth.ts). */
+  readonly secret: Buffer;
   /** How long it waits with no job and no host before it exits. */
   readonly idleExitMs: number;
 }
@@ -54,18 +59,65 @@ export class Supervisor {
     this.armIdleExit();
   }
 
+  /**
+   * A connection is a host only once it has proven the secret (supervisorAuth.ts): until then it
+   * is sent nothing but the challenge, may send a hello's worth of bytes, does not keep this
+   * process alive, and is closed after HANDSHAKE_TIMEOUT_MS. One that fails is closed and logged.
+   */
   private accept(socket: Socket): void {
-    this.hosts.add(socket);
-    this.clearIdleExit();
-    socket.on('data', lineReader(hostMessageSchema, (message) => this.onMessage(socket, message)));
+    const nonce = newNonce();
+    let hostNonce: string | undefined;
+    let authenticated = false;
+    const refuse = (why: string): false => {
+      process.stderr.write(`lifeline-supervisor ${process.pid}: refused a connection: ${why}\n`);
+      socket.destroy();
+      return false;
+    };
+    const timer = setTimeout(() => refuse('no handshake in time'), HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
     socket.on('error', () => undefined);
     socket.on('close', () => {
-      this.hosts.delete(socket);
-      this.armIdleExit();
+      clearTimeout(timer);
+      if (this.hosts.delete(socket)) this.armIdleExit();
     });
+    socket.on(
+      'data',
+      splitLines(
+        (line) => {
+          let raw: unknown;
+          try {
+            raw = JSON.parse(line);
+          } catch {
+            // Junk from a host that proved itself is dropped, as before; from anyone else it ends the connection.
+            return authenticated ? true : refuse('a line that is not JSON');
+          }
+          if (authenticated) {
+            const parsed = hostMessageSchema.safeParse(raw);
+            if (parsed.success) this.onMessage(socket, parsed.data);
+            return true;
+          }
+          if (hostNonce === undefined) {
+            const hello = handshakeHelloSchema.safeParse(raw);
+            if (!hello.success) return refuse('no hello with a nonce first');
+            hostNonce = hello.data.nonce;
+            this.send(socket, { ev: 'challenge', protocol: SUPERVISOR_PROTOCOL_VERSION, nonce, proof: handshakeProof(this.options.secret, 'supervisor', hostNonce, nonce) });
+            return true;
+          }
+          const auth = handshakeAuthSchema.safeParse(raw);
+          if (!auth.success || !proofMatches(this.options.secret, 'host', hostNonce, nonce, auth.data.proof)) return refuse('the host could not prove it knows the secret');
+          authenticated = true;
+          clearTimeout(timer);
+          this.hosts.add(socket);
+          this.clearIdleExit();
+          this.send(socket, { ev: 'hello', protocol: SUPERVISOR_PROTOCOL_VERSION, pid: process.pid, job: this.currentJob ?? null });
+          return true;
+        },
+        { maxLineChars: () => (authenticated ? MAX_SUPERVISOR_LINE_CHARS : MAX_HANDSHAKE_LINE_CHARS), onOverflow: () => refuse('an oversized line') },
+      ),
+    );
   }
 
-  private send(socket: Socket, message: SupervisorMessage): void {
+  private send(socket: Socket, message: SupervisorMessage | Challenge): void {
     if (!socket.destroyed) socket.write(`${JSON.stringify(message)}\n`);
   }
 

@@ -1,11 +1,11 @@
-import { mkdir, open } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { HistoryRecorder, OUTPUT_TAIL_BYTES } from '../core/history/historyRecorder';
 import { JobHistory } from '../core/history/jobHistory';
 import type { Job } from '../core/jobs/jobModel';
 import type { Logger } from '../core/logger';
-import { writeFileAtomic } from '../core/storage/atomicFile';
+import { savePreMigrationCopy } from '../core/history/preMigration';
 import type { QueueHost } from './queueHost';
 
 /** Idle maintenance (archival, compaction) runs at most this often, and only with no job running. */
@@ -91,10 +91,7 @@ export class HistoryHost implements vscode.Disposable {
         logger: this.logger,
         // The automatic backup before a schema migration: the image as it was, beside the history.
         beforeMigrate: async (image, from, to) => {
-          const dir = join(this.storageDirectory, 'history', 'pre-migration');
-          await mkdir(dir, { recursive: true });
-          const path = join(dir, `history-v${from}-before-v${to}-${new Date().toISOString().replace(/[:.]/g, '-')}.sqlite`);
-          await writeFileAtomic(path, image);
+          const path = await savePreMigrationCopy(join(this.storageDirectory, 'history'), image, from, to);
           this.logger.info(`[history] migrating the history from schema ${from} to ${to}; the database as it was is saved in ${path}`);
         },
         onStorageEvent: (event) => {

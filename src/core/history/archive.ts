@@ -80,7 +80,7 @@ export class Archive {
     cacheOptions: ShardCacheOptions = {},
     onLost?: (lost: LostShard) => void,
   ): Promise<{ archive: Archive; lost: LostShard[]; indexRebuilt: boolean }> {
-    await fs.mkdir(join(directory, 'shards'), { recursive: true });
+    await fs.mkdir(join(directory, 'shards'), { recursive: true, mode: 0o700 });
     let index: ArchiveIndex | undefined;
     let indexRebuilt = false;
     try {
@@ -254,7 +254,7 @@ function compareRows(a: Record<string, SqlValue>, b: Record<string, SqlValue>, d
 
 async function quarantineFile(archiveDir: string, path: string): Promise<string> {
   const folder = join(archiveDir, 'quarantine');
-  await fs.mkdir(folder, { recursive: true });
+  await fs.mkdir(folder, { recursive: true, mode: 0o700 });
   const target = join(folder, `${new Date().toISOString().replace(/[:.]/g, '-')}-${path.split(/[\\/]/).pop() ?? 'file'}`);
   await fs.rename(path, target);
   return target;

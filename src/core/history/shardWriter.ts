@@ -104,7 +104,7 @@ export function shardFileName(month: string, batch: number, part: number): strin
  * then records them in the index. `bytes` and `sha256` in the index describe the file as stored.
  */
 export async function writeShards(SQL: SqlJsStatic, shardsDir: string, entries: readonly HistoryEntry[], batch: number, maxShardBytes: number, cipher?: RecordCipher): Promise<ShardInfo[]> {
-  await fs.mkdir(shardsDir, { recursive: true });
+  await fs.mkdir(shardsDir, { recursive: true, mode: 0o700 });
   const infos: ShardInfo[] = [];
   const parts = planShards(entries, maxShardBytes);
   for (const [part, partEntries] of parts.entries()) {

@@ -18,7 +18,11 @@ export type JobErrorReason =
   /** The holder of the lease refused the client (bad token) or could not be reached. */
   | 'notConnected'
   | 'leaseLost'
-  | 'socketPathTooLong';
+  | 'socketPathTooLong'
+  /** The holder refused a command because this client already has too many waiting; send it again later. */
+  | 'overloaded'
+  /** A process at a supervisor's socket failed the handshake: it does not know the jobs folder's secret. */
+  | 'untrustedSupervisor';
 
 export class JobError extends Error {
   constructor(

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger';
+import { removeOwnFile } from './safeRemove';
 import { jobIdOfFile } from './supervisorProtocol';
 
 /**
@@ -27,20 +28,21 @@ export async function deleteJobFiles(jobsDir: string, select: (jobId: string) =>
   const byJob = new Map<string, string[]>();
   for (const name of names) {
     const jobId = jobIdOfFile(name);
-    if (jobId !== undefined) byJob.set(jobId, [...(byJob.get(jobId) ?? []), join(jobsDir, name)]);
+    if (jobId !== undefined) byJob.set(jobId, [...(byJob.get(jobId) ?? []), name]);
   }
   let deleted = 0;
   for (const [jobId, paths] of byJob) {
     try {
       if (options.quietForMs !== undefined) {
-        const changed = await Promise.all(paths.map((path) => fs.stat(path).then((stat) => stat.mtimeMs, () => 0)));
+        const changed = await Promise.all(paths.map((name) => fs.lstat(join(jobsDir, name)).then((stat) => stat.mtimeMs, () => 0)));
         if (changed.some((mtime) => Date.now() - mtime < (options.quietForMs ?? 0))) continue;
       }
       if (!select(jobId)) continue;
-      for (const path of paths) {
-        await fs.rm(path, { force: true }).then(
-          () => deleted++,
-          (error: unknown) => logger.warn(`[jobs] could not delete ${path}, a file of the removed job ${jobId}: ${String(error)}`),
+      // A file, or a link as the link itself: never a folder, never what a link points to.
+      for (const name of paths) {
+        await removeOwnFile(jobsDir, name).then(
+          (removed) => removed && deleted++,
+          (error: unknown) => logger.warn(`[jobs] could not delete ${join(jobsDir, name)}, a file of the removed job ${jobId}: ${String(error)}`),
         );
       }
     } catch (error) {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Logger } from '../logger';
 import type { CommitOptions } from '../storage/durableStore';
@@ -16,6 +15,7 @@ import type { JobRunner } from './jobRunner';
 import { JobScheduler } from './jobScheduler';
 import type { QueueLog } from './queueLog';
 import { QueueState } from './queueState';
+import { isWithin, realPathOf, removeInside } from './safeRemove';
 
 /** What changed, fired only once the change is on disk. */
 export type QueueEvent =
@@ -292,24 +292,36 @@ export class JobQueue {
   }
 
   /**
-   * Deletes the declared outputs of a discarded job's unfinished stages. Only paths strictly inside
-   * their stage's working folder: an output declared as `.`, `..` or an absolute path elsewhere is
-   * left alone and said so, never removed recursively.
+   * Deletes the declared outputs of a discarded job's unfinished stages, and only inside the
+   * workspace folder (the queue's base directory), judged on real paths (issue 14, item 9): a
+   * stage whose working folder is outside it keeps its outputs, an output declared as `.`, `..`
+   * or an absolute path elsewhere is left alone, one reached through a link out of the stage's
+   * folder is left alone, and a symbolic link is removed as the link, never its target. Each
+   * skip is said in the log.
    */
   private async removeOutputs(job: Job, outputs: readonly { path: string; cwd: string }[]): Promise<void> {
     let removed = 0;
+    const workspace = await realPathOf(this.options.baseDir ?? process.cwd()).catch(() => undefined);
     for (const { path, cwd } of outputs) {
-      const inside = relative(cwd, path);
-      if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
-        this.logger.warn(`[queue] left ${path} in place: a declared output of the discarded job "${job.name}" outside its stage's working folder ${cwd}`);
-        continue;
+      try {
+        const inside = relative(cwd, path);
+        if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
+          this.logger.warn(`[queue] left ${path} in place: a declared output of the discarded job "${job.name}" outside its stage's working folder ${cwd}`);
+          continue;
+        }
+        const realCwd = await realPathOf(cwd);
+        if (workspace === undefined || realCwd === undefined || !isWithin(workspace, realCwd)) {
+          this.logger.warn(`[queue] left ${path} in place: the discarded job "${job.name}" has a stage working in ${cwd}, outside the workspace folder ${this.options.baseDir ?? process.cwd()}; Lifeline deletes nothing there`);
+          continue;
+        }
+        const outcome = await removeInside(realCwd, path);
+        if (outcome === 'removed') removed++;
+        else if (outcome === 'outside') this.logger.warn(`[queue] left ${path} in place: a declared output of the discarded job "${job.name}" that leads out of its stage's working folder ${cwd} (through a link)`);
+      } catch (error) {
+        this.logger.warn(`[queue] could not remove ${path}, a partial output of the discarded job "${job.name}": ${String(error)}`);
       }
-      await fs.rm(path, { force: true, recursive: true }).then(
-        () => removed++,
-        (error: unknown) => this.logger.warn(`[queue] could not remove ${path}, a partial output of the discarded job "${job.name}": ${String(error)}`),
-      );
     }
-    if (removed > 0) this.logger.info(`[queue] discarded "${job.name}": removed ${removed} declared output(s) of its unfinished stages`);
+    this.logger.info(`[queue] discarded "${job.name}": removed ${removed} declared output(s) of its unfinished stages`);
   }
 
   /** A position strictly between the new neighbours; when floating point runs out of room, renumbers all. */

@@ -125,7 +125,7 @@ export async function tryCreateLease(storageDir: string, lease: Lease): Promise<
 export async function takeOverLease(storageDir: string, stale: Lease, lease: Lease, lockStaleAfterMs: number): Promise<boolean> {
   const lock = join(storageDir, `${LEASE_FILE}.takeover`);
   try {
-    await fs.mkdir(lock);
+    await fs.mkdir(lock, { mode: 0o700 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     // A taker that died inside the lock leaves it behind; it only ever holds it for milliseconds.

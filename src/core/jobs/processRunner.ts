@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, promises as fs } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKPOINT_POLL_MS, CheckpointFile } from './checkpointFile';
@@ -9,6 +9,7 @@ import type { JobRunner, RunEvent, RunRequest } from './jobRunner';
 import { parseJobLine } from './jobRunner';
 import { identifyProcess } from './processIdentity';
 import { DEFAULT_KILL_GRACE_MS } from './processTree';
+import { removeOwnFile } from './safeRemove';
 
 interface RunningJob {
   readonly request: RunRequest;
@@ -183,8 +184,9 @@ export class ProcessRunner implements JobRunner {
   async forget(jobIds: readonly string[]): Promise<void> {
     const logDir = this.options.logDir;
     if (!logDir) return;
-    const paths = jobIds.filter((jobId) => !this.running.has(jobId)).flatMap((jobId) => [join(logDir, `${jobId}.log`), join(logDir, `${jobId}.checkpoint`)]);
-    await Promise.all(paths.map((path) => fs.rm(path, { force: true }).catch(() => undefined)));
+    // Plain names in the log folder only: a job id that is not one is skipped, a link goes as the link.
+    const names = jobIds.filter((jobId) => !this.running.has(jobId)).flatMap((jobId) => [`${jobId}.log`, `${jobId}.checkpoint`]);
+    await Promise.all(names.map((name) => removeOwnFile(logDir, name).catch(() => undefined)));
   }
 
   kill(jobId: string): void {

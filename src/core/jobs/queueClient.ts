@@ -6,7 +6,7 @@ import { JobError } from './jobErrors';
 import type { CommandResult, Job, QueueFlags } from './jobModel';
 import type { QueueEvent } from './jobQueue';
 import type { ServerMessage } from './queueProtocol';
-import { readMessages, send } from './queueProtocol';
+import { QUEUE_SOCKET_LIMITS, readMessages, send } from './queueProtocol';
 
 export type CommandOutcome = { readonly ok: true; readonly result: CommandResult } | { readonly ok: false; readonly error: JobError };
 
@@ -26,6 +26,10 @@ export class QueueClient {
   /** The connection ended; `releasing` when the holder announced a handover first. */
   readonly onDidClose = this.closeEmitter.event;
   private releasing = false;
+  /** Commands written and not answered yet; the holder answers more than its limit `overloaded`. */
+  private readonly inFlight = new Set<string>();
+  /** Commands waiting for room in the window, in order. */
+  private readonly backlog: { commandId: string; command: unknown }[] = [];
 
   private constructor(
     private readonly socket: Socket,
@@ -81,9 +85,11 @@ export class QueueClient {
         break;
       }
       case 'result':
+        this.settled(message.commandId);
         this.outcomeEmitter.fire({ commandId: message.commandId, outcome: { ok: true, result: message.result } });
         break;
       case 'error':
+        this.settled(message.commandId);
         this.outcomeEmitter.fire({ commandId: message.commandId, outcome: { ok: false, error: new JobError(message.reason as JobErrorReason, message.message) } });
         break;
       case 'releasing':
@@ -98,8 +104,23 @@ export class QueueClient {
     this.closeEmitter.fire({ releasing: this.releasing });
   }
 
+  /**
+   * Sends a command, or keeps it until fewer than the holder's per-client limit are unanswered:
+   * the holder refuses more rather than queue them for an unknown peer (issue 14, item 10).
+   */
   send(commandId: string, command: unknown): void {
+    if (this.inFlight.size >= QUEUE_SOCKET_LIMITS.maxInFlightPerClient) {
+      this.backlog.push({ commandId, command });
+      return;
+    }
+    this.inFlight.add(commandId);
     send(this.socket, { t: 'command', commandId, command });
+  }
+
+  private settled(commandId: string): void {
+    if (!this.inFlight.delete(commandId)) return;
+    const next = this.backlog.shift();
+    if (next) this.send(next.commandId, next.command);
   }
 
   dispose(): void {

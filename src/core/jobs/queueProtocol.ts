@@ -26,11 +26,33 @@ export const clientMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('command'), commandId: z.string().min(8).max(100), command: z.unknown() }),
 ]);
 
-/** Messages above this size end the connection: a guard against a runaway peer. */
+/** Messages from the holder above this size end the connection: the welcome carries the whole queue. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
-/** Calls `onMessage` with each parsed line of `socket`; a malformed or oversized one destroys it. */
-export function readMessages(socket: Socket, onMessage: (message: unknown) => void): void {
+/**
+ * Limits of the holder's socket (issue 14, item 10). Before its hello a connection may send only
+ * a hello line; after it, one command line at a time up to `maxCommandChars`.
+ */
+export const QUEUE_SOCKET_LIMITS = {
+  /** A connection that has not said a valid hello by then is closed. */
+  helloTimeoutMs: 2000,
+  /** A hello is a token and a few bytes of JSON. */
+  maxHelloChars: 4 * 1024,
+  /** An enqueue with a long pipeline and its environment fits many times over. */
+  maxCommandChars: 8 * 1024 * 1024,
+  /** Connections at once, authenticated or not; more are closed at once. */
+  maxConnections: 64,
+  /** Commands of one client waiting for their answers; more are answered `overloaded`. */
+  maxInFlightPerClient: 64,
+} as const;
+
+export type QueueSocketLimits = { -readonly [K in keyof typeof QUEUE_SOCKET_LIMITS]: number };
+
+/**
+ * Calls `onMessage` with each parsed line of `socket`; a malformed or oversized one destroys it.
+ * `maxLineChars` is asked for each chunk, so it can grow once the peer authenticated.
+ */
+export function readMessages(socket: Socket, onMessage: (message: unknown) => void, maxLineChars: number | (() => number) = MAX_MESSAGE_BYTES): void {
   socket.setEncoding('utf8');
   socket.on(
     'data',
@@ -44,9 +66,9 @@ export function readMessages(socket: Socket, onMessage: (message: unknown) => vo
           return false;
         }
         onMessage(message);
-        return true;
+        return !socket.destroyed;
       },
-      { maxBufferedChars: MAX_MESSAGE_BYTES, onOverflow: () => socket.destroy() },
+      { maxLineChars, onOverflow: () => socket.destroy() },
     ),
   );
 }

@@ -6,6 +6,9 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Emitter } from './emitter';
 import { JobError } from './jobErrors';
+import { splitLines } from './lineSplitter';
+import type { Challenge } from './supervisorAuth';
+import { challengeSchema, HANDSHAKE_TIMEOUT_MS, handshakeProof, loadSupervisorSecret, MAX_HANDSHAKE_LINE_CHARS, newNonce, proofMatches } from './supervisorAuth';
 import type { HostMessage, SupervisorMessage } from './supervisorProtocol';
 import { lineReader, SUPERVISOR_PROTOCOL_VERSION, supervisorMessageSchema, supervisorSocketPath } from './supervisorProtocol';
 
@@ -17,6 +20,15 @@ export interface SpawnSupervisorOptions {
   readonly idleExitMs: number;
   /** @default process.execPath, the host's own runtime */
   readonly execPath?: string;
+  /** The jobs folder's handshake secret. @default loadSupervisorSecret(jobsDir) */
+  readonly secret?: Buffer;
+}
+
+export interface ConnectSupervisorOptions {
+  /** The jobs folder's handshake secret: a supervisor that cannot prove it is not trusted. */
+  readonly secret: Buffer;
+  readonly retryForMs?: number;
+  readonly gaveUp?: () => boolean;
 }
 
 type Hello = Extract<SupervisorMessage, { ev: 'hello' }>;
@@ -74,59 +86,100 @@ export class SupervisorConnection {
    */
   static async spawn(options: SpawnSupervisorOptions): Promise<SupervisorConnection> {
     mkdirSync(options.jobsDir, { recursive: true, mode: 0o700 });
+    const secret = options.secret ?? loadSupervisorSecret(options.jobsDir);
     const socketPath = supervisorSocketPath(options.jobsDir, randomUUID().replace(/-/g, ''));
     const errors = openSync(join(options.jobsDir, 'supervisors.log'), 'a', 0o600);
     let exited = false;
     try {
       const child = spawn(options.execPath ?? process.execPath, [options.script, '--socket', socketPath, '--idle-exit-ms', String(options.idleExitMs)], {
         detached: true,
-        stdio: ['ignore', errors, errors],
+        // The secret goes down stdin, which the supervisor reads to its end before it listens: not
+        // on the command line (ps shows it) nor in the environment (stage processes inherit that).
+        stdio: ['pipe', errors, errors],
         // Desktop VS Code's runtime is Electron; this makes it behave as plain Node.
         env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
         windowsHide: true,
       });
       child.once('error', () => (exited = true));
       child.once('exit', () => (exited = true));
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(`${secret.toString('hex')}\n`);
       child.unref();
     } finally {
       closeSync(errors);
     }
-    return SupervisorConnection.connect(socketPath, { retryForMs: 5000, gaveUp: () => exited });
+    return SupervisorConnection.connect(socketPath, { secret, retryForMs: 5000, gaveUp: () => exited });
   }
 
-  /** Connects and says hello; retries while the supervisor may still be starting. */
-  static async connect(socketPath: string, options: { retryForMs?: number; gaveUp?: () => boolean } = {}): Promise<SupervisorConnection> {
+  /** Connects and runs the handshake; retries while the supervisor may still be starting. */
+  static async connect(socketPath: string, options: ConnectSupervisorOptions): Promise<SupervisorConnection> {
     const deadline = Date.now() + (options.retryForMs ?? 0);
     for (;;) {
       try {
-        return await SupervisorConnection.connectOnce(socketPath);
+        return await SupervisorConnection.connectOnce(socketPath, options.secret);
       } catch (error) {
-        if (Date.now() >= deadline || options.gaveUp?.()) throw new JobError('notConnected', `No supervisor answers at ${socketPath}.`, { cause: error });
+        // One that answered and failed the handshake is not asked again: it will not learn the secret.
+        if (JobError.is(error, 'untrustedSupervisor') || Date.now() >= deadline || options.gaveUp?.()) {
+          throw new JobError(JobError.is(error, 'untrustedSupervisor') ? 'untrustedSupervisor' : 'notConnected', `No trusted supervisor answers at ${socketPath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        }
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     }
   }
 
-  private static connectOnce(socketPath: string): Promise<SupervisorConnection> {
+  /**
+   * One connection and the handshake of supervisorAuth.ts: the supervisor must prove the secret
+   * before this host proves it back and hears which job it owns.
+   */
+  private static connectOnce(socketPath: string, secret: Buffer): Promise<SupervisorConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect(socketPath);
-      const timer = setTimeout(() => fail(new Error('no hello in time')), 2000);
-      const fail = (error: Error): void => {
+      const hostNonce = newNonce();
+      let challenge: Challenge | undefined;
+      const timer = setTimeout(() => fail(new Error('no handshake in time')), HANDSHAKE_TIMEOUT_MS);
+      const fail = (error: Error): false => {
         clearTimeout(timer);
         socket.destroy();
         reject(error);
+        return false;
       };
+      const untrusted = (why: string): false => fail(new JobError('untrustedSupervisor', why));
       socket.once('error', fail);
-      socket.once('connect', () => socket.write(`${JSON.stringify({ op: 'hello', protocol: SUPERVISOR_PROTOCOL_VERSION } satisfies HostMessage)}\n`));
-      const read = lineReader(supervisorMessageSchema, (message) => {
-        if (message.ev !== 'hello') return;
-        clearTimeout(timer);
-        socket.off('data', read);
-        socket.off('error', fail);
-        socket.on('error', () => undefined);
-        if (message.protocol !== SUPERVISOR_PROTOCOL_VERSION) return fail(new Error(`protocol ${message.protocol}, expected ${SUPERVISOR_PROTOCOL_VERSION}`));
-        resolve(new SupervisorConnection(socket, socketPath, message));
-      });
+      socket.once('connect', () => socket.write(`${JSON.stringify({ op: 'hello', protocol: SUPERVISOR_PROTOCOL_VERSION, nonce: hostNonce })}\n`));
+      const read = splitLines(
+        (line) => {
+          let raw: unknown;
+          try {
+            raw = JSON.parse(line);
+          } catch {
+            return untrusted('it sent something that is not JSON');
+          }
+          if (!challenge) {
+            const parsed = challengeSchema.safeParse(raw);
+            if (!parsed.success) {
+              const hello = supervisorMessageSchema.safeParse(raw);
+              // A supervisor of an earlier build answers the hello at once, unproven.
+              return untrusted(hello.success && hello.data.ev === 'hello' ? `it speaks protocol ${hello.data.protocol} and cannot prove the secret (a supervisor of an earlier version?)` : 'it did not answer the hello with a challenge');
+            }
+            if (parsed.data.protocol !== SUPERVISOR_PROTOCOL_VERSION) return untrusted(`protocol ${parsed.data.protocol}, expected ${SUPERVISOR_PROTOCOL_VERSION}`);
+            if (!proofMatches(secret, 'supervisor', hostNonce, parsed.data.nonce, parsed.data.proof)) return untrusted('it could not prove it knows the secret');
+            challenge = parsed.data;
+            socket.write(`${JSON.stringify({ op: 'auth', proof: handshakeProof(secret, 'host', hostNonce, challenge.nonce) })}\n`);
+            return true;
+          }
+          const parsed = supervisorMessageSchema.safeParse(raw);
+          if (!parsed.success || parsed.data.ev !== 'hello') return untrusted('it did not say hello after the handshake');
+          const message = parsed.data;
+          clearTimeout(timer);
+          socket.off('data', read);
+          socket.off('error', fail);
+          socket.on('error', () => undefined);
+          if (message.protocol !== SUPERVISOR_PROTOCOL_VERSION) return fail(new Error(`protocol ${message.protocol}, expected ${SUPERVISOR_PROTOCOL_VERSION}`));
+          resolve(new SupervisorConnection(socket, socketPath, message));
+          return false;
+        },
+        { maxLineChars: MAX_HANDSHAKE_LINE_CHARS, onOverflow: () => untrusted('it sent an oversized line during the handshake') },
+      );
       socket.on('data', read);
     });
   }

@@ -20,7 +20,8 @@ import { splitLines } from './lineSplitter';
  * durable journal append, a nudge to read the journal now rather than at the next poll. The
  * journal, not the socket, is the source of truth: a host that missed messages loses nothing.
  */
-export const SUPERVISOR_PROTOCOL_VERSION = 1;
+/** 2: every connection opens with the handshake of supervisorAuth.ts (issue 14, item 11). */
+export const SUPERVISOR_PROTOCOL_VERSION = 2;
 
 export const runRequestSchema = z.object({
   jobId: z.string().min(1),

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
@@ -10,6 +10,7 @@ import type { JobRunner, RecoveredRun, RunEvent, RunRequest } from './jobRunner'
 import type { ProcessIdentity } from './processIdentity';
 import { isSameProcessAlive, signalOrphanedGroup, stopOrphanedGroup } from './processIdentity';
 import { DEFAULT_KILL_GRACE_MS } from './processTree';
+import { loadSupervisorSecret } from './supervisorAuth';
 import { SupervisorConnection } from './supervisorConnection';
 import { SupervisorPool } from './supervisorPool';
 import type { HostMessage, JobRecord } from './supervisorProtocol';
@@ -86,6 +87,7 @@ export class SupervisorRunner implements JobRunner {
   private readonly poller: NodeJS.Timeout;
   private readonly logger: Logger;
   private disposed = false;
+  private secretValue: Buffer | undefined;
 
   constructor(private readonly options: SupervisorRunnerOptions) {
     this.logger = options.logger ?? nullLogger;
@@ -95,8 +97,18 @@ export class SupervisorRunner implements JobRunner {
       warm: options.warmSupervisors ?? 1,
       maxIdle: options.maxIdleSupervisors ?? 4,
       logger: this.logger,
-      spawn: () => SupervisorConnection.spawn({ script: options.supervisorScript, jobsDir: options.jobsDir, idleExitMs: options.idleExitMs ?? 10_000 }),
+      // Async, so that a secret that cannot be read fails this start, not the constructor.
+      spawn: async () => SupervisorConnection.spawn({ script: options.supervisorScript, jobsDir: options.jobsDir, idleExitMs: options.idleExitMs ?? 10_000, secret: this.secret }),
     });
+  }
+
+  /** The jobs folder's handshake secret, shared with every supervisor of this folder (supervisorAuth.ts). */
+  private get secret(): Buffer {
+    if (!this.secretValue) {
+      mkdirSync(this.options.jobsDir, { recursive: true, mode: 0o700 });
+      this.secretValue = loadSupervisorSecret(this.options.jobsDir);
+    }
+    return this.secretValue;
   }
 
   private get heartbeatMs(): number {
@@ -308,21 +320,26 @@ export class SupervisorRunner implements JobRunner {
   }
 
   private reconnect(job: TrackedJob, socketPath: string): void {
-    SupervisorConnection.connect(socketPath).then(
-      (connection) => {
-        job.reconnecting = false;
-        if (this.disposed || this.jobs.get(job.jobId) !== job) return connection.dispose();
-        this.attach(job, connection);
-        if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
-        this.poll(job);
-      },
-      // The journal is enough to follow the job; only a kill then goes to the process group.
-      (error: unknown) => {
-        job.reconnecting = false;
-        this.logger.warn(`[supervisors] cannot reach the supervisor of ${job.jobId}: ${String(error)}`);
-        if (job.killRequested && !this.disposed && this.jobs.get(job.jobId) === job) this.stopDirectly(job);
-      },
-    );
+    // Async, so that a secret that cannot be read is one more reason the socket is not used.
+    Promise.resolve()
+      .then(() => SupervisorConnection.connect(socketPath, { secret: this.secret }))
+      .then(
+        (connection) => {
+          job.reconnecting = false;
+          if (this.disposed || this.jobs.get(job.jobId) !== job) return connection.dispose();
+          this.attach(job, connection);
+          if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
+          this.poll(job);
+        },
+        // The journal is enough to follow the job; only a kill then goes to the process group. So is
+        // it when whoever answers fails the handshake (a supervisor of an earlier version, or a forgery):
+        // nothing is sent to it, and nothing it says is believed.
+        (error: unknown) => {
+          job.reconnecting = false;
+          this.logger.warn(`[supervisors] cannot reach the supervisor of ${job.jobId}: ${String(error)}`);
+          if (job.killRequested && !this.disposed && this.jobs.get(job.jobId) === job) this.stopDirectly(job);
+        },
+      );
   }
 
   private pollAll(): void {

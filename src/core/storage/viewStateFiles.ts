@@ -62,7 +62,7 @@ export class ViewStateFiles {
     this.pending.delete(key);
     this.writing = this.writing
       .then(async () => {
-        await fs.mkdir(this.directory, { recursive: true });
+        await fs.mkdir(this.directory, { recursive: true, mode: 0o700 });
         await writeFileAtomic(path, JSON.stringify(entry.value));
       })
       .catch((error: unknown) => this.logger.warn(`[viewState] could not save the ${key} state: ${String(error)}`));
