@@ -15,6 +15,9 @@ export const DIAGNOSTIC_SOURCE = 'Lifeline';
 /** How long the status bar says that the file has problems; the Problems panel keeps them. */
 const STATUS_MESSAGE_MS = 20_000;
 
+/** How long the file's watcher events must pause before the file is read. */
+const SETTLE_MS = 100;
+
 /**
  * The job definitions of `.vscode/lifeline.json`, read again when the file changes. A malformed
  * file keeps the definitions last read (nothing is half-applied) and says what is wrong once in
@@ -30,6 +33,8 @@ export class WorkspaceJobs implements vscode.Disposable {
   private readonly allowedFolders: AllowedFolders;
   private statusMessage: { problem: string; message: vscode.Disposable } | undefined;
   private reading: Promise<void> = Promise.resolve();
+  private settling: NodeJS.Timeout | undefined;
+  private disposed = false;
 
   constructor(
     private readonly folder: vscode.WorkspaceFolder,
@@ -39,8 +44,13 @@ export class WorkspaceJobs implements vscode.Disposable {
     this.allowedFolders = new AllowedFolders(storageDirectory, logger);
     this.reader = new WorkspaceConfigReader(folder.uri.fsPath, logger, this.allowedFolders);
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, WORKSPACE_CONFIG_PATH));
-    const reread = (): void => void this.reload(true);
-    this.disposables.push(this.diagnostics, watcher, watcher.onDidCreate(reread), watcher.onDidChange(reread), watcher.onDidDelete(reread));
+    // One save fires the watcher more than once, and a read between the events can see a file
+    // half written: read once the events stop coming.
+    const reread = (): void => {
+      clearTimeout(this.settling);
+      this.settling = setTimeout(() => void this.reload(true), SETTLE_MS);
+    };
+    this.disposables.push({ dispose: () => clearTimeout(this.settling) }, this.diagnostics, watcher, watcher.onDidCreate(reread), watcher.onDidChange(reread), watcher.onDidDelete(reread));
     this.reading = this.safeRead(false);
   }
 
@@ -94,6 +104,7 @@ export class WorkspaceJobs implements vscode.Disposable {
       input = error instanceof vscode.FileSystemError && error.code === 'FileNotFound' ? { missing: true } : { failed: (error as Error).message };
     }
     await this.allowedFolders.load();
+    if (this.disposed) return; // the session closed meanwhile: its diagnostics are gone with it
     this.state = this.reader.read(input);
     this.publish('text' in input ? input.text : '');
     this.showStatus(notify);
@@ -130,6 +141,7 @@ export class WorkspaceJobs implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.statusMessage?.message.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
