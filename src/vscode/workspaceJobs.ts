@@ -136,7 +136,7 @@ export class WorkspaceJobs implements vscode.Disposable {
     this.statusMessage = undefined;
     if (!problem || !notify) return;
     const count = this.state.errors.length;
-    const text = `$(warning) Lifeline: ${WORKSPACE_CONFIG_PATH} ${count > 1 ? `has ${count} problems` : 'has a problem'}; the jobs read before stay (see Problems)`;
+    const text = `$(warning) Lifeline: ${WORKSPACE_CONFIG_PATH} ${count > 1 ? `has ${count} problems` : 'has a problem'} (see Problems)`;
     this.statusMessage = { problem, message: vscode.window.setStatusBarMessage(text, STATUS_MESSAGE_MS) };
   }
 
