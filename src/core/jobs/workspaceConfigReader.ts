@@ -37,8 +37,9 @@ export class WorkspaceConfigReader {
 
   read(input: WorkspaceConfigRead): WorkspaceConfigState {
     if ('missing' in input) {
+      // Most folders have no such file: nothing to log, but a file that comes back is logged afresh.
+      if (this.definitions.length > 0 || this.lastLogged !== undefined) this.log('info', `${WORKSPACE_CONFIG_PATH} is gone: no job definitions`);
       this.definitions = [];
-      this.log('info', `no ${WORKSPACE_CONFIG_PATH}: no job definitions`);
       return { definitions: [], problem: undefined, errors: [], warnings: [] };
     }
     if ('failed' in input) return this.failed(`${WORKSPACE_CONFIG_PATH} cannot be read: ${input.failed}`, []);

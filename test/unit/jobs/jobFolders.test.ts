@@ -125,39 +125,3 @@ describe('jobs: working folders outside the workspace', () => {
     assert.deepEqual(reader.read({ text }).warnings, []);
   });
 });
-
-describe('jobs: reading .vscode/lifeline.json again and again', () => {
-  const valid = '{ "version": 1, "jobs": [{ "name": "a", "command": "x" }] }';
-  const invalid = '{ "version": 1, "jobs": [{ "name": "a", "command": 5 }] }';
-  const nothingAllowed = { isAllowed: () => false };
-
-  it('logs each warning once, however often the same content is read', () => {
-    const logger = new MemoryLogger();
-    const reader = new WorkspaceConfigReader('/ws', logger, nothingAllowed);
-    reader.read({ text: valid });
-    // A save fires the watcher twice: the same broken content is read twice.
-    const first = reader.read({ text: invalid });
-    reader.read({ text: invalid });
-    const warnings = logger.lines.filter((line) => line.level === 'warn');
-    assert.equal(warnings.length, 1, JSON.stringify(logger.lines));
-    assert.match(warnings[0]?.message ?? '', /^\[workspaceJobs\] \.vscode\/lifeline\.json: jobs\[0\]\.command: expected a string, got a number \(line 1, column 52\)\. \(keeping the 1 definition\(s\) read before\)$/);
-    assert.equal(first.definitions.length, 1, 'the definitions read before stay');
-    assert.equal(first.errors.length, 1);
-    const fixed = reader.read({ text: valid });
-    reader.read({ text: valid });
-    assert.equal(fixed.problem, undefined);
-    assert.deepEqual(fixed.errors, []);
-    assert.deepEqual(
-      logger.lines.map((line) => line.level),
-      ['info', 'warn', 'info'],
-    );
-  });
-
-  it('forgets the definitions when the file goes', () => {
-    const reader = new WorkspaceConfigReader('/ws', new MemoryLogger(), nothingAllowed);
-    reader.read({ text: valid });
-    assert.deepEqual(reader.read({ missing: true }).definitions, []);
-    const failed = reader.read({ failed: 'EACCES' });
-    assert.match(failed.problem ?? '', /cannot be read: EACCES/);
-  });
-});
