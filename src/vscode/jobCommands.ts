@@ -216,7 +216,7 @@ async function chooseDefinition(ctx: JobCommandContext, argument: string | JobDe
   type Pick = vscode.QuickPickItem & { definition?: JobDefinition; action?: 'shell' | 'open' };
   const items: Pick[] = definitions.map((definition) => ({
     label: `$(${'stages' in definition ? 'layers' : 'play'}) ${definition.name}`,
-    description: 'stages' in definition ? `${definition.stages.length} stages` : definition.command,
+    description: `${workspaceJobs?.asksBeforeRunning(definition.name) ? '$(warning) outside the workspace · ' : ''}${'stages' in definition ? `${definition.stages.length} stages` : definition.command}`,
     detail: definition.tags?.length ? definition.tags.join(', ') : undefined,
     definition,
   }));

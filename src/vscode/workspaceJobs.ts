@@ -26,7 +26,7 @@ const SETTLE_MS = 100;
  * as the file is fixed, which a notification could not (the API cannot withdraw one).
  */
 export class WorkspaceJobs implements vscode.Disposable {
-  private state: WorkspaceConfigState = { definitions: [], problem: undefined, errors: [], warnings: [] };
+  private state: WorkspaceConfigState = { definitions: [], problem: undefined, errors: [], warnings: [], askBeforeRunning: new Set() };
   private readonly disposables: vscode.Disposable[] = [];
   private readonly diagnostics = vscode.languages.createDiagnosticCollection('lifeline');
   private readonly reader: WorkspaceConfigReader;
@@ -67,6 +67,11 @@ export class WorkspaceJobs implements vscode.Disposable {
   /** Why the file could not be used, or undefined when it was read (or is absent). */
   get problem(): string | undefined {
     return this.state.problem;
+  }
+
+  /** Whether the job, as last read, runs outside the workspace folder where it has not been allowed. */
+  asksBeforeRunning(name: string): boolean {
+    return this.state.askBeforeRunning.has(name);
   }
 
   /**

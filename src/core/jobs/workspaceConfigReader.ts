@@ -16,6 +16,8 @@ export interface WorkspaceConfigState {
   readonly errors: readonly WorkspaceConfigProblem[];
   /** Each `cwd` outside the workspace not yet allowed, at its field: the job is asked about before it runs. */
   readonly warnings: readonly WorkspaceConfigProblem[];
+  /** The names of the jobs those warnings are about. */
+  readonly askBeforeRunning: ReadonlySet<string>;
 }
 
 export type WorkspaceConfigRead = { readonly text: string } | { readonly missing: true } | { readonly failed: string };
@@ -40,7 +42,7 @@ export class WorkspaceConfigReader {
       // Most folders have no such file: nothing to log, but a file that comes back is logged afresh.
       if (this.definitions.length > 0 || this.lastLogged !== undefined) this.log('info', `${WORKSPACE_CONFIG_PATH} is gone: no job definitions`);
       this.definitions = [];
-      return { definitions: [], problem: undefined, errors: [], warnings: [] };
+      return { definitions: [], problem: undefined, errors: [], warnings: [], askBeforeRunning: new Set() };
     }
     if ('failed' in input) return this.failed(`${WORKSPACE_CONFIG_PATH} cannot be read: ${input.failed}`, []);
     const result = parseWorkspaceConfig(input.text);
@@ -51,12 +53,12 @@ export class WorkspaceConfigReader {
     const summary = `${result.config.jobs.length} job definition(s) in ${WORKSPACE_CONFIG_PATH}`;
     if (warnings.length === 0) this.log('info', summary);
     else this.log('warn', `${summary}; asked before they run: ${warnings.map(describeProblem).join('; ')}`);
-    return { definitions: this.definitions, problem: undefined, errors: [], warnings };
+    return { definitions: this.definitions, problem: undefined, errors: [], warnings, askBeforeRunning: new Set(outside.map((found) => found.jobName)) };
   }
 
   private failed(message: string, errors: readonly WorkspaceConfigProblem[]): WorkspaceConfigState {
     this.log('warn', `${message} (keeping the ${this.definitions.length} definition(s) read before)`);
-    return { definitions: this.definitions, problem: message, errors, warnings: [] };
+    return { definitions: this.definitions, problem: message, errors, warnings: [], askBeforeRunning: new Set() };
   }
 
   private log(level: 'info' | 'warn', message: string): void {

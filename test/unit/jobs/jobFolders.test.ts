@@ -115,6 +115,7 @@ describe('jobs: working folders outside the workspace', () => {
     assert.equal(before.problem, undefined, 'the file is valid');
     assert.equal(before.definitions.length, 1);
     assert.equal(before.warnings.length, 1);
+    assert.deepEqual([...before.askBeforeRunning], ['up']);
     const [warning] = before.warnings;
     assert.ok(warning);
     assert.equal(warning.path, 'jobs[0].cwd');
@@ -122,6 +123,8 @@ describe('jobs: working folders outside the workspace', () => {
     assert.equal(text.slice(warning.offset, warning.offset + warning.length), '".."');
     assert.equal(warning.line, 3);
     await allowed.allow('up', [dir]);
-    assert.deepEqual(reader.read({ text }).warnings, []);
+    const after = reader.read({ text });
+    assert.deepEqual(after.warnings, []);
+    assert.equal(after.askBeforeRunning.size, 0);
   });
 });
