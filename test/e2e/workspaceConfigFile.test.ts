@@ -79,7 +79,35 @@ describe('.vscode/lifeline.json in the workbench (e2e)', () => {
     assert.equal(await dialog().count(), 0);
   });
 
-  it('logs a malformed file once, however often its watcher fires', async () => {
+  it('logs a problem saved from the editor once, and its fix', async () => {
+    const before = log().length;
+    const lines = (): string[] =>
+      log()
+        .slice(before)
+        .split('\n')
+        .filter((line) => line.includes('[workspaceJobs]'));
+    await runCommand(page, 'Lifeline: Edit Job Definitions');
+    const editor = page.locator('.monaco-editor[data-uri$="lifeline.json"] .view-lines');
+    await editor.waitFor({ state: 'visible', timeout: 30_000 });
+    await editor.click();
+    // `  "version": 1,` becomes `  "version": 10,`, saved as a person saves.
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type('3');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('End');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.type('0');
+    await page.keyboard.press('Control+S');
+    await waitUntil(() => lines().some((line) => line.includes('version')), 'the problem to be logged', 30_000);
+    await page.keyboard.press('Backspace');
+    await page.keyboard.press('Control+S');
+    await waitUntil(() => lines().some((line, index) => index > 0 && line.includes('job definition(s) in')), 'the fix to be logged', 30_000);
+    await screenshot(page, 'config-saved-from-editor');
+    assert.equal(lines().length, 2, lines().join('\n'));
+    assert.match(lines()[0] ?? '', /version: expected 1, got 10 \(line 3, column 14\)/);
+  });
+
+  it('logs a malformed file written by another program once, naming its field, line and column', async () => {
     const before = log().length;
     const warnings = (): string[] =>
       log()
