@@ -19,6 +19,17 @@ const env = z
   .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _'), z.string())
   .describe('Extra environment variables for the command.');
 
+/** A check that reports each repeated name at that name's own field, so an editor can point at it. */
+function uniqueNames(message: string) {
+  return (items: readonly { name: string }[], ctx: z.RefinementCtx): void => {
+    const seen = new Set<string>();
+    items.forEach((item, index) => {
+      if (seen.has(item.name)) ctx.addIssue({ code: 'custom', message: `${message} ("${item.name}")`, path: [index, 'name'] });
+      seen.add(item.name);
+    });
+  };
+}
+
 const cwd = z.string().min(1).describe('Working directory, relative to the workspace folder unless absolute.');
 
 const killGraceSeconds = z.number().nonnegative().max(3600).optional();
@@ -65,11 +76,12 @@ export const pipelineJobDefinitionSchema = z
     stages: z
       .array(stageDefinitionSchema)
       .min(1, 'a pipeline needs at least one stage')
-      .refine((stages) => new Set(stages.map((s) => s.name)).size === stages.length, 'two stages share one name'),
+      .superRefine(uniqueNames('two stages share one name')),
   })
   .strict();
 
-export const jobDefinitionSchema = z.union([commandJobDefinitionSchema, pipelineJobDefinitionSchema]);
+// The message is what a job matching neither form (or both) is told: see workspaceConfigProblems.ts.
+export const jobDefinitionSchema = z.union([commandJobDefinitionSchema, pipelineJobDefinitionSchema], { error: 'a job has either a "command" or "stages" (exactly one of the two)' });
 
 export const workspaceConfigSchema = z
   .object({
@@ -78,7 +90,7 @@ export const workspaceConfigSchema = z
     jobs: z
       .array(jobDefinitionSchema)
       .default([])
-      .refine((jobs) => new Set(jobs.map((j) => j.name)).size === jobs.length, 'two jobs share one name')
+      .superRefine(uniqueNames('two jobs share one name'))
       .describe('Job definitions that can be queued from the command palette.'),
   })
   .strict();

@@ -37,9 +37,11 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
     vscode.commands.registerCommand('lifeline.runJob', async (argument?: string | JobDefinition) => {
       const queue = requireQueue(ctx);
       if (!queue) return undefined;
-      const definition = await chooseDefinition(ctx, argument);
-      if (!definition) return undefined;
-      return enqueue(ctx, queue, definition);
+      const chosen = await chooseDefinition(ctx, argument);
+      if (!chosen) return undefined;
+      // A definition of .vscode/lifeline.json (a file anyone can commit) runs outside the workspace only once allowed.
+      if (chosen.fromFile && !(await allowFoldersOutside(ctx, chosen.definition))) return undefined;
+      return enqueue(ctx, queue, chosen.definition);
     }),
     vscode.commands.registerCommand('lifeline.runShellCommand', async (commandLine?: string) => {
       const queue = requireQueue(ctx);
@@ -168,19 +170,53 @@ function messageOf(error: unknown): string {
   return JobError.is(error) || error instanceof Error ? error.message : String(error);
 }
 
-async function chooseDefinition(ctx: JobCommandContext, argument: string | JobDefinition | undefined): Promise<JobDefinition | undefined> {
+/**
+ * Asks, once per job and folder, before a job of the file runs outside the workspace folder.
+ * True when it may run (nothing to ask, or allowed and remembered).
+ */
+async function allowFoldersOutside(ctx: JobCommandContext, definition: JobDefinition): Promise<boolean> {
+  const workspaceJobs = ctx.workspaceJobs();
+  const folders = (await workspaceJobs?.foldersToAllow(definition)) ?? [];
+  if (!workspaceJobs || folders.length === 0) return true;
+  const choice = await vscode.window.showWarningMessage(
+    `Allow job "${definition.name}" to run in ${folders.join(', ')} outside the workspace?`,
+    {
+      modal: true,
+      detail: `.vscode/lifeline.json sets its working folder there. A job works on the files of its folder (Discard deletes a stage's unfinished outputs). Lifeline remembers the answer for this workspace.`,
+    },
+    'Allow',
+  );
+  if (choice !== 'Allow') {
+    ctx.logger.info(`[commands] "${definition.name}" not run: its folder outside the workspace was not allowed`);
+    return false;
+  }
+  try {
+    await workspaceJobs.allowFolders(definition, folders);
+    return true;
+  } catch (error) {
+    ctx.logger.error(`[commands] could not remember the folders allowed for "${definition.name}": ${messageOf(error)}`);
+    void vscode.window.showErrorMessage(`Lifeline: could not remember that "${definition.name}" may run there: ${messageOf(error)}`);
+    return false;
+  }
+}
+
+async function chooseDefinition(ctx: JobCommandContext, argument: string | JobDefinition | undefined): Promise<{ definition: JobDefinition; fromFile: boolean } | undefined> {
   const workspaceJobs = ctx.workspaceJobs();
   const definitions = (await workspaceJobs?.definitions()) ?? [];
-  if (typeof argument === 'object') return argument;
+  // Handed over whole (API, tests): the caller chose it, so it is not asked about.
+  if (typeof argument === 'object') return { definition: argument, fromFile: false };
   if (typeof argument === 'string') {
     const found = definitions.find((definition) => definition.name === argument);
-    if (!found) void vscode.window.showErrorMessage(`Lifeline: no job named "${argument}" in .vscode/lifeline.json.`);
-    return found;
+    if (!found) {
+      const problem = workspaceJobs?.problem;
+      void vscode.window.showErrorMessage(`Lifeline: no job named "${argument}" in .vscode/lifeline.json${problem ? `; ${problem.replace(/\.$/, '')}` : ''}.`);
+    }
+    return found && { definition: found, fromFile: true };
   }
   type Pick = vscode.QuickPickItem & { definition?: JobDefinition; action?: 'shell' | 'open' };
   const items: Pick[] = definitions.map((definition) => ({
     label: `$(${'stages' in definition ? 'layers' : 'play'}) ${definition.name}`,
-    description: 'stages' in definition ? `${definition.stages.length} stages` : definition.command,
+    description: `${workspaceJobs?.asksBeforeRunning(definition.name) ? '$(warning) outside the workspace · ' : ''}${'stages' in definition ? `${definition.stages.length} stages` : definition.command}`,
     detail: definition.tags?.length ? definition.tags.join(', ') : undefined,
     definition,
   }));
@@ -194,7 +230,7 @@ async function chooseDefinition(ctx: JobCommandContext, argument: string | JobDe
   });
   if (picked?.action === 'shell') await vscode.commands.executeCommand('lifeline.runShellCommand');
   if (picked?.action === 'open') await vscode.commands.executeCommand('lifeline.openJobDefinitions');
-  return picked?.definition;
+  return picked?.definition && { definition: picked.definition, fromFile: true };
 }
 
 async function resolveJob(queue: QueueHost, argument: JobArgument, states: readonly JobState[], verb: string): Promise<Job | undefined> {

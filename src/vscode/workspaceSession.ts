@@ -39,7 +39,7 @@ export class WorkspaceSession implements vscode.Disposable {
   }
 
   static async open(options: { storageDirectory: string; extensionUri: vscode.Uri; folder: vscode.WorkspaceFolder; logger: Logger }): Promise<WorkspaceSession> {
-    const jobs = new WorkspaceJobs(options.folder, options.logger);
+    const jobs = new WorkspaceJobs(options.folder, options.logger, options.storageDirectory);
     try {
       const queue = await QueueHost.open({ storageDirectory: options.storageDirectory, extensionUri: options.extensionUri, baseDir: options.folder.uri.fsPath, logger: options.logger });
       options.logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
