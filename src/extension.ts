@@ -106,7 +106,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   const queueView = vscode.window.createTreeView('lifeline.queue', { treeDataProvider: queueTree, showCollapseAll: true });
   const recoveryView = vscode.window.createTreeView('lifeline.recovery', { treeDataProvider: recoveryTree });
   const queueStatus = new QueueStatusIndicator([queueView, recoveryView]);
-  context.subscriptions.push(queueTree, recoveryTree, queueView, recoveryView, queueStatus);
+  context.subscriptions.push(queueTree, recoveryTree, queueView, recoveryView, queueStatus, queueTree.onDidListRows((rows) => queueStatus.setListed(rows)));
 
   const workspaceKey = currentWorkspaceKey();
   const folder = vscode.workspace.workspaceFolders?.[0];

@@ -15,6 +15,14 @@ import type { QueueStatus } from '../shared/queuePanelProtocol';
  */
 export const queueStatusContextKey = 'lifeline.queueStatus';
 
+/**
+ * Whether the Queue view last listed any job. A view whose extension host died shows no rows but
+ * keeps its context keys: `open` with rows listed is then the only way an empty view can come
+ * about, and its welcome says that Lifeline is not running in this window rather than that the
+ * queue is empty (package.json `viewsWelcome`).
+ */
+export const queueListedContextKey = 'lifeline.queueListed';
+
 export const WAITING_FOR_HOLDER = 'Waiting for the queue’s holder… The jobs shown are as last seen.';
 export const OPENING_QUEUE = 'Opening the queue…';
 
@@ -36,6 +44,16 @@ export class QueueStatusIndicator implements vscode.Disposable {
   private roleSubscription: vscode.Disposable | undefined;
 
   constructor(private readonly views: readonly vscode.TreeView<unknown>[]) {}
+
+  private listed: boolean | undefined;
+
+  /** Called with the number of rows the Queue view was given. */
+  setListed(rows: number): void {
+    const listed = rows > 0;
+    if (this.listed === listed) return;
+    this.listed = listed;
+    void vscode.commands.executeCommand('setContext', queueListedContextKey, listed);
+  }
 
   get status(): QueueStatus | undefined {
     return this.current;

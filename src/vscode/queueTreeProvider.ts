@@ -73,6 +73,9 @@ class StageNode {
 export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>, vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<QueueTreeNode[] | undefined>();
   readonly onDidChangeTreeData = this.emitter.event;
+  private readonly listedEmitter = new vscode.EventEmitter<number>();
+  /** How many rows VS Code was just given for the root, fired after it asked for them. */
+  readonly onDidListRows = this.listedEmitter.event;
   private source: QueueTreeSource | undefined;
   private subscription: vscode.Disposable | undefined;
   private readonly filter: (job: Job) => boolean;
@@ -107,7 +110,11 @@ export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>
   getChildren(node?: QueueTreeNode): QueueTreeNode[] {
     if (!node) {
       this.reconcile(this.jobs);
-      return this.order.map((id) => this.nodes.get(id)).filter((row) => row !== undefined);
+      const rows = this.order.map((id) => this.nodes.get(id)).filter((row) => row !== undefined);
+      // After the reply: a context key that says "rows are listed" must not reach the workbench
+      // before the rows do, or the welcome for a view whose host is gone flashes.
+      setTimeout(() => this.listedEmitter.fire(rows.length), 0);
+      return rows;
     }
     if (node instanceof JobNode && node.job.kind === 'pipeline') return node.stages;
     return [];
@@ -188,6 +195,7 @@ export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>
     clearTimeout(this.timer);
     this.subscription?.dispose();
     this.emitter.dispose();
+    this.listedEmitter.dispose();
   }
 }
 

@@ -61,4 +61,15 @@ describe('Queue view welcome content (package.json viewsWelcome)', () => {
       );
     }
   });
+
+  it('never says the queue is empty when the view listed jobs before its extension host went away', () => {
+    const open = { workbenchState: 'folder', isWorkspaceTrusted: true, 'lifeline.queueStatus': 'open' };
+    // The workbench shows welcome content only for a view with no rows. With the queue open and
+    // rows listed, that happens only when the host that gave them is gone: the keys outlive it.
+    const [hostGone, ...more] = shown({ ...open, 'lifeline.queueListed': true });
+    assert.equal(more.length, 0);
+    assert.match(hostGone ?? '', /^Lifeline is not running in this window just now/);
+    assert.ok(!(hostGone ?? '').includes('command:lifeline.runJob'), 'no Run buttons: the queue is not empty');
+    for (const listed of [false, undefined]) assert.match(shown({ ...open, 'lifeline.queueListed': listed })[0] ?? '', /^No jobs queued yet/);
+  });
 });
