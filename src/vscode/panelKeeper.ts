@@ -151,6 +151,7 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
 
   private async closeTab(tab: vscode.Tab | undefined, why: string): Promise<void> {
     if (!tab) return;
+    if (why !== 'replaced') this.options.logger.info(`[panels] closing a tab of ${this.options.description} in editor group ${tab.group.viewColumn}: ${why}`);
     try {
       await vscode.window.tabGroups.close(tab, true);
     } catch (error) {
@@ -182,9 +183,9 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
     const panel = kept.panel;
     let timer: NodeJS.Timeout | undefined;
     let wasVisible = panel.visible;
-    // Set by view state events only: a panel's first column (none, or a stale one, when it is just
-    // restored) is where it is, not a move, and its page may have said ready already.
-    let wasColumn: vscode.ViewColumn | undefined;
+    // A restored panel's first column can be stale (VS Code reports it before its groups settle):
+    // the first view state event says where it is, not that it moved.
+    let wasColumn = how === 'created' && panel.viewColumn !== undefined && panel.viewColumn >= 1 ? panel.viewColumn : undefined;
     const arm = (why: string) => {
       clearTimeout(timer);
       const timeoutMs = readyTimeoutMs(this.baseTimeoutMs, this.budget.attempts);
