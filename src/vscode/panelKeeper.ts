@@ -143,7 +143,7 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
    * editor opens right of its group's active one: when `tab` is active, that is its own place.
    */
   private replaceTab(tab: vscode.Tab, all: readonly vscode.Tab[], preserveFocus: boolean): P {
-    this.options.logger.info(`[panels] ${this.options.description} in editor group ${tab.group.viewColumn} has no live panel behind it (left by an earlier extension host): replacing it`);
+    this.options.logger.info(`[panels] ${this.options.description} in editor group ${tab.group.viewColumn} has no live panel behind it (an earlier extension host's page, or one VS Code did not restore): replacing it`);
     const replacement = this.open(tab.group.viewColumn, preserveFocus, undefined);
     for (const old of all) void this.closeTab(old, 'replaced');
     return replacement;
