@@ -91,13 +91,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
 
   // Serializers first: a restored panel must find its serializer as soon as activation starts.
   context.subscriptions.push(
-    QueuePanel.registerSerializer(context.extensionUri, logger),
-    HistoryPanel.registerSerializer(context.extensionUri, logger),
-    { dispose: () => QueuePanel.disposeCurrent() },
-    { dispose: () => HistoryPanel.disposeCurrent() },
+    QueuePanel.register(context.extensionUri, logger),
+    HistoryPanel.register(context.extensionUri, logger),
     vscode.commands.registerCommand('lifeline.showLog', () => channel.show(true)),
     vscode.commands.registerCommand('lifeline.openQueuePanel', () => {
-      QueuePanel.show(context.extensionUri, logger);
+      QueuePanel.show();
     }),
   );
 
@@ -131,6 +129,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       });
     }
   }
+
+  // Tabs an earlier extension host left (it crashed) are replaced from the view state read above.
+  QueuePanel.recoverTabs();
+  HistoryPanel.recoverTabs();
 
   let opening: Promise<WorkspaceSession | undefined> = Promise.resolve(undefined);
   let openStarted = false;
@@ -179,7 +181,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       },
       logger,
     }),
-    ...registerHistoryCommands(context.extensionUri, () => session?.history, unavailableReason, logger),
+    ...registerHistoryCommands(() => session?.history, unavailableReason, logger),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
     { dispose: () => void session?.close() },

@@ -9,7 +9,7 @@ import type { HistoryHost } from './historyHost';
 import { HistoryPanel } from './historyPanel';
 
 /** The history commands: the panel, export (streamed to a file the user picks) and archival on demand. */
-export function registerHistoryCommands(extensionUri: vscode.Uri, host: () => HistoryHost | undefined, unavailableReason: () => string | undefined, logger: Logger): vscode.Disposable[] {
+export function registerHistoryCommands(host: () => HistoryHost | undefined, unavailableReason: () => string | undefined, logger: Logger): vscode.Disposable[] {
   const requireHistory = async (): Promise<JobHistory | undefined> => {
     const history = await host()?.whenOpen();
     if (!history) void vscode.window.showWarningMessage(`Lifeline: ${host()?.unavailableReason ?? unavailableReason() ?? 'the history is not open.'}`);
@@ -18,7 +18,7 @@ export function registerHistoryCommands(extensionUri: vscode.Uri, host: () => Hi
 
   return [
     vscode.commands.registerCommand('lifeline.showHistory', () => {
-      HistoryPanel.show(extensionUri, logger);
+      HistoryPanel.show();
     }),
     vscode.commands.registerCommand('lifeline.archiveHistoryNow', async () => {
       const history = await requireHistory();

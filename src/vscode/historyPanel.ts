@@ -9,7 +9,8 @@ import { defaultHistoryPanelState, historyPanelViewType } from '../shared/histor
 import { historyPanelCommandSchema, historyPanelStateSchema } from '../shared/historyPanelSchemas';
 import type { HistoryHost } from './historyHost';
 import type { ViewStateFiles } from '../core/storage/viewStateFiles';
-import { registerPanelSerializer, webviewHtml, webviewOptions } from './webviewHtml';
+import { PanelKeeper } from './panelKeeper';
+import { webviewHtml } from './webviewHtml';
 
 /** Where the panel finds the history: it may open after the panel, or be in another window. */
 export interface HistorySource {
@@ -28,7 +29,7 @@ const SUMMARY_DAYS = 30;
  * serializer with the search, filters, loaded pages, scroll and selection it had.
  */
 export class HistoryPanel implements vscode.Disposable {
-  private static current: HistoryPanel | undefined;
+  private static keeper: PanelKeeper<HistoryPanelState, HistoryPanel> | undefined;
   static source: HistorySource | undefined;
   /** Lifeline's own copy of the panel's view state (a new browser profile has none of VS Code's). */
   static viewState: ViewStateFiles | undefined;
@@ -37,28 +38,29 @@ export class HistoryPanel implements vscode.Disposable {
   private state: HistoryPanelState;
   private ready = false;
 
-  static show(extensionUri: vscode.Uri, logger: Logger): HistoryPanel {
-    if (HistoryPanel.current) {
-      HistoryPanel.current.panel.reveal();
-      return HistoryPanel.current;
-    }
-    const panel = vscode.window.createWebviewPanel(historyPanelViewType, 'Lifeline History', vscode.ViewColumn.Active, webviewOptions(extensionUri));
-    return new HistoryPanel(panel, extensionUri, logger, undefined);
+  /** Reveals the panel, or opens it (in place of a tab an earlier extension host left). */
+  static show(): HistoryPanel | undefined {
+    return HistoryPanel.keeper?.show();
   }
 
-  static registerSerializer(extensionUri: vscode.Uri, logger: Logger): vscode.Disposable {
-    return registerPanelSerializer({
+  /** Registers the serializer and the keeper that bring the panel back live after a reload or a host crash. */
+  static register(extensionUri: vscode.Uri, logger: Logger): vscode.Disposable {
+    const keeper = new PanelKeeper<HistoryPanelState, HistoryPanel>({
       viewType: historyPanelViewType,
+      title: 'Lifeline History',
+      description: 'the History panel',
       schema: historyPanelStateSchema,
       extensionUri,
       logger,
-      isOpen: () => HistoryPanel.current !== undefined,
-      restore: (panel, state) => new HistoryPanel(panel, extensionUri, logger, state),
+      create: (panel, state) => new HistoryPanel(panel, extensionUri, logger, state),
     });
+    HistoryPanel.keeper = keeper;
+    return vscode.Disposable.from(keeper.registerSerializer(), keeper, { dispose: () => void (HistoryPanel.keeper === keeper && (HistoryPanel.keeper = undefined)) });
   }
 
-  static disposeCurrent(): void {
-    HistoryPanel.current?.dispose();
+  /** Starts replacing tabs no live panel backs; once Lifeline's saved view state can be read. */
+  static recoverTabs(): void {
+    HistoryPanel.keeper?.recoverTabs();
   }
 
   private constructor(
@@ -68,7 +70,6 @@ export class HistoryPanel implements vscode.Disposable {
     /** Undefined: the state Lifeline saved last, else the default. */
     initialState: HistoryPanelState | undefined,
   ) {
-    HistoryPanel.current = this;
     this.state = initialState ?? defaultHistoryPanelState;
     this.stateLoaded = initialState ? Promise.resolve() : HistoryPanel.viewState?.load('historyPanel', historyPanelStateSchema).then((saved) => void (saved && (this.state = saved))) ?? Promise.resolve();
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'historyPanel', 'Lifeline History');
@@ -194,7 +195,6 @@ export class HistoryPanel implements vscode.Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (HistoryPanel.current === this) HistoryPanel.current = undefined;
     this.hostSubscription?.dispose();
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();

@@ -8,8 +8,9 @@ import { displayState } from '../shared/jobDisplay';
 import { queuePanelCommandSchema, queuePanelStateSchema } from '../shared/queuePanelSchemas';
 import type { ViewStateFiles } from '../core/storage/viewStateFiles';
 import type { QueueHost } from './queueHost';
+import { PanelKeeper } from './panelKeeper';
 import { OPENING_QUEUE, statusOfRole } from './queueStatus';
-import { registerPanelSerializer, webviewHtml, webviewOptions } from './webviewHtml';
+import { webviewHtml } from './webviewHtml';
 
 /** Where the dashboard gets the queue: it may open after the panel (trust granted, slow disk). */
 export interface QueueSource {
@@ -35,7 +36,7 @@ const POST_INTERVAL_MS = 200;
  * small view state the webview saves with setState (STYLE.md rule 6).
  */
 export class QueuePanel implements vscode.Disposable {
-  private static current: QueuePanel | undefined;
+  private static keeper: PanelKeeper<QueuePanelState, QueuePanel> | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private state: QueuePanelState;
 
@@ -44,25 +45,29 @@ export class QueuePanel implements vscode.Disposable {
   /** Lifeline's own copy of the panel's view state (a new browser profile has none of VS Code's). */
   static viewState: ViewStateFiles | undefined;
 
-  static show(extensionUri: vscode.Uri, logger: Logger): QueuePanel {
-    if (QueuePanel.current) {
-      QueuePanel.current.panel.reveal();
-      return QueuePanel.current;
-    }
-    const panel = vscode.window.createWebviewPanel(queuePanelViewType, 'Lifeline Queue', vscode.ViewColumn.Active, webviewOptions(extensionUri));
-    return new QueuePanel(panel, extensionUri, logger, undefined);
+  /** Reveals the dashboard, or opens it (in place of a tab an earlier extension host left). */
+  static show(): QueuePanel | undefined {
+    return QueuePanel.keeper?.show();
   }
 
-  /** Registers the serializer that brings the panel back after a reload. */
-  static registerSerializer(extensionUri: vscode.Uri, logger: Logger): vscode.Disposable {
-    return registerPanelSerializer({
+  /** Registers the serializer and the keeper that bring the panel back live after a reload or a host crash. */
+  static register(extensionUri: vscode.Uri, logger: Logger): vscode.Disposable {
+    const keeper = new PanelKeeper<QueuePanelState, QueuePanel>({
       viewType: queuePanelViewType,
+      title: 'Lifeline Queue',
+      description: 'the Queue dashboard',
       schema: queuePanelStateSchema,
       extensionUri,
       logger,
-      isOpen: () => QueuePanel.current !== undefined,
-      restore: (panel, state) => new QueuePanel(panel, extensionUri, logger, state),
+      create: (panel, state) => new QueuePanel(panel, extensionUri, logger, state),
     });
+    QueuePanel.keeper = keeper;
+    return vscode.Disposable.from(keeper.registerSerializer(), keeper, { dispose: () => void (QueuePanel.keeper === keeper && (QueuePanel.keeper = undefined)) });
+  }
+
+  /** Starts replacing tabs no live panel backs; once Lifeline's saved view state can be read. */
+  static recoverTabs(): void {
+    QueuePanel.keeper?.recoverTabs();
   }
 
   private constructor(
@@ -72,7 +77,6 @@ export class QueuePanel implements vscode.Disposable {
     /** Undefined: the state Lifeline saved last, else the default. */
     initialState: QueuePanelState | undefined,
   ) {
-    QueuePanel.current = this;
     this.state = initialState ?? defaultQueuePanelState;
     this.stateLoaded = initialState ? Promise.resolve() : this.loadSavedState();
     panel.webview.html = this.renderHtml(panel.webview);
@@ -190,19 +194,14 @@ export class QueuePanel implements vscode.Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (QueuePanel.current === this) QueuePanel.current = undefined;
     clearTimeout(this.postTimer);
     this.queueSubscription?.dispose();
     this.panel.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
   }
 
-  static disposeCurrent(): void {
-    QueuePanel.current?.dispose();
-  }
-
   static get currentPanel(): QueuePanel | undefined {
-    return QueuePanel.current;
+    return QueuePanel.keeper?.current;
   }
 }
 

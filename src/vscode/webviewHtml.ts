@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { z } from 'zod';
-import type { Logger } from '../core/logger';
 
 /**
  * The page of a Lifeline webview: its bundle and stylesheet from dist/webviews, codicons, and a
@@ -44,31 +42,4 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
     enableCommandUris: false,
     localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist')],
   };
-}
-
-/**
- * Brings a single-instance panel back after a reload: its saved view state is validated (an
- * invalid one is logged and replaced by the panel's default), a second restored tab is closed.
- */
-export function registerPanelSerializer<S>(options: {
-  readonly viewType: string;
-  readonly schema: z.ZodType<S>;
-  readonly extensionUri: vscode.Uri;
-  readonly logger: Logger;
-  readonly isOpen: () => boolean;
-  readonly restore: (panel: vscode.WebviewPanel, state: S | undefined) => void;
-}): vscode.Disposable {
-  return vscode.window.registerWebviewPanelSerializer(options.viewType, {
-    async deserializeWebviewPanel(panel: vscode.WebviewPanel, rawState: unknown) {
-      const parsed = options.schema.safeParse(rawState);
-      if (!parsed.success && rawState !== undefined) options.logger.warn(`[${options.viewType}] saved panel state was not valid, starting fresh: ${parsed.error.message}`);
-      if (options.isOpen()) {
-        // VS Code can hand back a panel while another is live (two restored tabs): keep one.
-        panel.dispose();
-        return;
-      }
-      panel.webview.options = webviewOptions(options.extensionUri);
-      options.restore(panel, parsed.success ? parsed.data : undefined);
-    },
-  });
 }

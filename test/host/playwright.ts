@@ -38,6 +38,12 @@ export interface FrameLocator {
   locator(selector: string): Locator;
   frameLocator(selector: string): FrameLocator;
 }
+/** A frame of the page (a webview's content frame among them); detached ones throw. */
+export interface Frame {
+  locator(selector: string, options?: LocatorOptions): Locator;
+  /** Runs a script expression in the frame. */
+  evaluate<R>(expression: string): Promise<R>;
+}
 export interface Keyboard {
   press(key: string): Promise<void>;
   type(text: string, options?: { delay?: number }): Promise<void>;
@@ -53,6 +59,10 @@ export interface Page {
   reload(options?: { waitUntil?: 'load' | 'domcontentloaded'; timeout?: number }): Promise<unknown>;
   on(event: 'console', listener: (message: { type(): string; text(): string }) => void): void;
   on(event: 'pageerror', listener: (error: Error) => void): void;
+  on(event: 'framenavigated', listener: (frame: Frame) => void): void;
+  frames(): Frame[];
+  mainFrame(): Frame;
+  waitForEvent(event: 'framenavigated', options: { predicate: (frame: Frame) => boolean; timeout?: number }): Promise<Frame>;
   url(): string;
   close(): Promise<void>;
 }
