@@ -10,7 +10,7 @@ import type { Job, JobState } from '../../../src/core/jobs/jobModel';
 import { JobQueue } from '../../../src/core/jobs/jobQueue';
 import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
 import { openHistory } from '../history/historyFixtures';
-import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';
+import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';
 
 /**
  * Issue 14 (3): a job that ends while no host is alive is finished at the time its supervisor
@@ -58,11 +58,7 @@ describe('supervisor: finish times come from the supervisor’s records', functi
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const untilState = async (id: string, states: readonly JobState[]): Promise<Job> => {
-    let job: Job | undefined;
-    await waitUntil(() => (job = queue?.getJob(id)) !== undefined && states.includes(job.state), 8000, `job ${id} is ${states.join('|')}`);
-    return job as Job;
-  };
+  const untilState = (id: string, states: readonly JobState[]): Promise<Job> => untilJobState(() => queue, id, states);
 
   it('a job that exits while no host is alive: finishedAt is the exited record’s time and its duration runs from the started record, in the queue and the history', async () => {
     await open();

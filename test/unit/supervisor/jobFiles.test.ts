@@ -7,7 +7,7 @@ import type { Job, JobState } from '../../../src/core/jobs/jobModel';
 import { JobQueue } from '../../../src/core/jobs/jobQueue';
 import { jobIdOfFile } from '../../../src/core/jobs/supervisorProtocol';
 import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
-import { killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';
+import { killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';
 
 /** A job's journals, logs and checkpoint files leave with it: on clearFinished, or in a later sweep. */
 describe('supervisor: job files leave the disk with their jobs', function () {
@@ -33,11 +33,7 @@ describe('supervisor: job files leave the disk with their jobs', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const untilState = async (id: string, states: readonly JobState[]): Promise<Job> => {
-    let job: Job | undefined;
-    await waitUntil(() => (job = queue.getJob(id)) !== undefined && states.includes(job.state), 8000, `job ${id} is ${states.join('|')}`);
-    return job as Job;
-  };
+  const untilState = (id: string, states: readonly JobState[]): Promise<Job> => untilJobState(() => queue, id, states);
   const filesOf = (jobId: string): string[] => readdirSync(jobsDir).filter((name) => jobIdOfFile(name) === jobId).sort();
 
   it('names the files of a run by job, whatever dots the job id holds', () => {

@@ -11,7 +11,7 @@ import type { JobRunner } from '../../../src/core/jobs/jobRunner';
 import { jobFilePaths } from '../../../src/core/jobs/supervisorProtocol';
 import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
 import { isAlive } from '../drivenProcess';
-import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';
+import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';
 
 /**
  * Issue 14 (4): cancel and timeouts stop a job the way service managers do: SIGTERM to its process
@@ -44,11 +44,7 @@ describe('supervisor: a stop is SIGTERM, then SIGKILL after the kill grace', fun
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const untilState = async (id: string, states: readonly JobState[]): Promise<Job> => {
-    let job: Job | undefined;
-    await waitUntil(() => (job = queue.getJob(id)) !== undefined && states.includes(job.state), 10_000, `job ${id} is ${states.join('|')}`);
-    return job as Job;
-  };
+  const untilState = (id: string, states: readonly JobState[]): Promise<Job> => untilJobState(() => queue, id, states, 10_000);
   const path = (name: string): string => join(dir, name);
   const written = (...names: string[]) => (): boolean => names.every((name) => existsSync(path(name)) && readFileSync(path(name), 'utf8').trim() !== '');
   const pidsIn = (names: readonly string[]): number[] => names.map((name) => Number(readFileSync(path(name), 'utf8').trim()));

@@ -11,7 +11,7 @@ import { LEASE_FILE, newLease, refreshLease, tryCreateLease } from '../../../src
 import { jobFilePaths } from '../../../src/core/jobs/supervisorProtocol';
 import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
 import { isAlive } from '../drivenProcess';
-import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';
+import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';
 
 /**
  * `lifeline.jobs.whenVSCodeCloses`: with no host left, a job either finishes on its own or, after a
@@ -69,11 +69,7 @@ describe('supervisor: when VS Code closes for good', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const untilState = async (id: string, states: readonly JobState[]): Promise<Job> => {
-    let job: Job | undefined;
-    await waitUntil(() => (job = queue?.getJob(id)) !== undefined && states.includes(job.state), 8000, `job ${id} is ${states.join('|')}`);
-    return job as Job;
-  };
+  const untilState = (id: string, states: readonly JobState[]): Promise<Job> => untilJobState(() => queue, id, states);
   const exitOf = (id: string) => jobRecords(jobsDir, id).find((record) => record.t === 'exited');
   /** Lets a job waiting for the `go` file end, and returns its exit record, which says it succeeded. */
   const letFinish = async (id: string) => {

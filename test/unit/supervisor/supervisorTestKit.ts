@@ -24,6 +24,13 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, tim
   }
 }
 
+/** Waits until the queue `queue()` gives holds the job in one of `states`, and returns it. */
+export async function untilJobState(queue: () => { getJob(id: string): Job | undefined } | undefined, id: string, states: readonly Job['state'][], timeoutMs = 8000): Promise<Job> {
+  let job: Job | undefined;
+  await waitUntil(() => (job = queue()?.getJob(id)) !== undefined && states.includes(job.state), timeoutMs, `job ${id} is ${states.join('|')}`);
+  return job as Job;
+}
+
 export function jobRecords(jobsDir: string, jobId: string, attempt = 1): JobRecord[] {
   return JobJournalReader.readAll(jobFilePaths(jobsDir, jobId, attempt).journalPath);
 }
