@@ -48,7 +48,7 @@ export class AllowedFolders {
     const known = new Set(file.allowed.map((entry) => key(entry.jobName, entry.folder)));
     const added = folders.filter((folder) => !known.has(key(jobName, folder))).map((folder) => ({ jobName, folder, allowedAt: now }));
     const next: AllowedFoldersFile = { version: 1, allowed: [...file.allowed, ...added] };
-    await fs.mkdir(this.directory, { recursive: true });
+    await fs.mkdir(this.directory, { recursive: true, mode: 0o700 });
     await writeFileAtomic(this.path, `${JSON.stringify(next, null, 2)}\n`);
     this.allowed = new Set(next.allowed.map((entry) => key(entry.jobName, entry.folder)));
     this.logger.info(`[workspaceJobs] allowed "${jobName}" to run in ${folders.join(', ')}, outside the workspace folder`);

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, closeSync, constants, fstatSync, linkSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { JobError } from './jobErrors';
@@ -61,33 +61,72 @@ export function parseSecret(text: string): Buffer | undefined {
 
 /**
  * The jobs folder's secret: read from `<jobsDir>/supervisor.key`, or created there (exclusively,
- * mode 0600) when there is none. A file others could read is narrowed to 0600 first. The folder
- * must exist. Throws a JobError when the file holds no valid secret: replacing it would leave
- * running supervisors unreachable, and they still end up followed through their journals.
+ * mode 0600, synced with its folder) when there is none. A file others could read is narrowed to
+ * 0600 first. The folder must exist.
+ *
+ * A file that holds no valid secret (a power cut before its data reached the disk, or damage) is
+ * moved aside, never deleted, and a new secret takes its place, so jobs can still run: the
+ * supervisors that knew the old one keep running and are followed through their journals (a
+ * cancel then goes straight to their process groups). `onReplaced` says what happened.
  */
-export function loadSupervisorSecret(jobsDir: string): Buffer {
+export function loadSupervisorSecret(jobsDir: string, onReplaced?: (detail: string) => void): Buffer {
   const path = join(jobsDir, SUPERVISOR_SECRET_FILE);
-  // Written aside and linked into place: a host starting at the same moment sees the whole secret or none.
+  for (let attempt = 0; ; attempt++) {
+    createSecretFile(jobsDir, path);
+    const { secret, inode } = readSecretFile(path);
+    if (secret) return secret;
+    if (attempt > 1) throw new JobError('notConnected', `${path} does not hold a supervisor secret, even after it was made anew.`);
+    // Only the file read is moved: another host may have replaced it meanwhile with a good one.
+    if (lstatSync(path, { throwIfNoEntry: false })?.ino !== inode) continue;
+    const aside = `${path}.damaged-${Date.now()}`;
+    try {
+      renameSync(path, aside);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    onReplaced?.(`${path} held no valid supervisor secret; it was moved to ${aside} and a new one made (supervisors started before follow their jobs through their journals only).`);
+  }
+}
+
+function createSecretFile(jobsDir: string, path: string): void {
+  // Written aside, synced, and linked into place: a host starting at the same moment sees the
+  // whole secret or none, and a power cut cannot leave the name pointing at an empty file.
   const temp = join(jobsDir, `.${SUPERVISOR_SECRET_FILE}.${process.pid}.${newNonce().slice(0, 8)}.tmp`);
   try {
     const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
       writeSync(fd, `${newNonce()}\n`);
+      fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     linkSync(temp, path);
+    syncFolder(jobsDir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   } finally {
     rmSync(temp, { force: true });
   }
+}
+
+function readSecretFile(path: string): { readonly secret: Buffer | undefined; readonly inode: number } {
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   try {
-    if (process.platform !== 'win32' && (fstatSync(fd).mode & 0o077) !== 0) chmodSync(path, 0o600);
-    const secret = parseSecret(readFileSync(fd, 'utf8'));
-    if (!secret) throw new JobError('notConnected', `${path} does not hold a supervisor secret; remove it to make a new one (running jobs are then followed through their journals).`);
-    return secret;
+    const stat = fstatSync(fd);
+    if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) chmodSync(path, 0o600);
+    return { secret: parseSecret(readFileSync(fd, 'utf8')), inode: stat.ino };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A new name is on disk only once its folder is synced (Linux); Windows cannot open a folder for it. */
+function syncFolder(folder: string): void {
+  if (process.platform === 'win32') return;
+  const fd = openSync(folder, 'r');
+  try {
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -106,7 +106,7 @@ export class SupervisorRunner implements JobRunner {
   private get secret(): Buffer {
     if (!this.secretValue) {
       mkdirSync(this.options.jobsDir, { recursive: true, mode: 0o700 });
-      this.secretValue = loadSupervisorSecret(this.options.jobsDir);
+      this.secretValue = loadSupervisorSecret(this.options.jobsDir, (detail) => this.logger.warn(`[supervisors] ${detail}`));
     }
     return this.secretValue;
   }

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -146,5 +146,23 @@ describe('supervisor: the channel is authenticated both ways', function () {
     }
     const ops = received.map((text) => (JSON.parse(text) as { op: string }).op);
     assert.ok(ops.length >= 3 && ops.every((op) => op === 'hello'), `the forgeries heard only hellos: ${ops.join(', ')}`);
+  });
+
+  it('a key file left empty or damaged (a power cut before its data was on disk) is moved aside and replaced, so jobs still run', () => {
+    for (const damaged of ['', 'not a secret\n', 'ab'.repeat(31)]) {
+      const folder = mkdtempSync(join(dir, 'keys-'));
+      writeFileSync(join(folder, SUPERVISOR_SECRET_FILE), damaged, { mode: 0o600 });
+      const said: string[] = [];
+      const secret = loadSupervisorSecret(folder, (detail) => said.push(detail));
+      assert.equal(secret.length, 32);
+      assert.equal(readFileSync(join(folder, SUPERVISOR_SECRET_FILE), 'utf8').trim(), secret.toString('hex'), 'the new secret is the one on disk');
+      const aside = readdirSync(folder).filter((name) => name.startsWith(`${SUPERVISOR_SECRET_FILE}.damaged-`));
+      assert.equal(aside.length, 1, 'the damaged file is kept, not deleted');
+      assert.equal(readFileSync(join(folder, aside[0] ?? ''), 'utf8'), damaged);
+      assert.equal(said.length, 1);
+      assert.match(said[0] ?? '', /held no valid supervisor secret/);
+      assert.deepEqual(loadSupervisorSecret(folder, (detail) => said.push(detail)), secret, 'read back as it is, once valid');
+      assert.equal(said.length, 1);
+    }
   });
 });
