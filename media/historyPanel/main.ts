@@ -182,10 +182,11 @@ function renderRow(row: HistoryRow): HTMLElement {
   node.setAttribute('role', 'option');
   node.setAttribute('aria-selected', String(selected));
   node.setAttribute('aria-label', `${row.name}, ${STATE_LABELS[row.state].toLowerCase()}`);
+  const finished = new Date(row.finishedAt).toLocaleString();
   node.append(
     element('span', { className: 'state-icon', title: STATE_LABELS[row.state] }, icon(STATE_ICONS[row.state])),
     element('span', { className: 'name' }, row.name),
-    element('span', { className: 'when' }, new Date(row.finishedAt).toLocaleString()),
+    element('span', { className: 'when', title: finished }, finished),
     element('span', { className: 'duration' }, duration(row.durationMs)),
     element('span', { className: 'exit' }, row.exitCode !== undefined ? `exit ${row.exitCode}` : ''),
   );
