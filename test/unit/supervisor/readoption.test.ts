@@ -1,10 +1,9 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readLease } from '../../../src/core/jobs/lease';
 import { isAlive } from '../drivenProcess';
-import { HostProcess, jobRecords, killSupervisorsOf, waitUntil } from './supervisorTestKit';
+import type { HostProcess } from './supervisorTestKit';
+import { jobRecords, useHostFolder, waitUntil } from './supervisorTestKit';
 
 const lines = (path: string): string[] => {
   try {
@@ -16,29 +15,11 @@ const lines = (path: string): string[] => {
 
 describe('supervisor: re-adoption after the host-side process is SIGKILLed', function () {
   this.timeout(30_000);
+  const folder = useHostFolder('lifeline-sup-');
   let dir: string;
   let jobsDir: string;
-  let hosts: HostProcess[];
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'lifeline-sup-'));
-    jobsDir = join(dir, 'jobs');
-    hosts = [];
-  });
-  afterEach(async () => {
-    for (const host of hosts) await host.kill();
-    killSupervisorsOf(jobsDir);
-    // The last holder was killed: nobody took over to remove its socket.
-    const lease = await readLease(dir);
-    if (lease?.socketPath) rmSync(lease.socketPath, { force: true });
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const startHost = async (label: string): Promise<HostProcess> => {
-    const host = HostProcess.start(dir, jobsDir, label);
-    hosts.push(host);
-    await host.holder();
-    return host;
-  };
+  beforeEach(() => ({ dir, jobsDir } = folder));
+  const startHost = (label: string): Promise<HostProcess> => folder.startHost(label);
 
   it('a new host re-adopts the running supervisor mid-pipeline; the pipeline finishes and each stage ran exactly once', async () => {
     const first = await startHost('H1');

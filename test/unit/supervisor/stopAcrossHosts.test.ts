@@ -1,11 +1,10 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job } from '../../../src/core/jobs/jobModel';
-import { readLease } from '../../../src/core/jobs/lease';
 import { isAlive } from '../drivenProcess';
-import { HostProcess, jobRecords, killSupervisorsOf, waitUntil } from './supervisorTestKit';
+import type { HostProcess } from './supervisorTestKit';
+import { jobRecords, useHostFolder, waitUntil } from './supervisorTestKit';
 
 /**
  * Issue 14 (4): a stop survives the host that asked for it. The host dies during the kill grace;
@@ -14,28 +13,11 @@ import { HostProcess, jobRecords, killSupervisorsOf, waitUntil } from './supervi
  */
 describe('supervisor: a stop whose host dies during the kill grace', function () {
   this.timeout(30_000);
+  const folder = useHostFolder('lifeline-stophost-');
   let dir: string;
   let jobsDir: string;
-  let hosts: HostProcess[];
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'lifeline-stophost-'));
-    jobsDir = join(dir, 'jobs');
-    hosts = [];
-  });
-  afterEach(async () => {
-    for (const host of hosts) await host.kill();
-    killSupervisorsOf(jobsDir);
-    const lease = await readLease(dir);
-    if (lease?.socketPath) rmSync(lease.socketPath, { force: true });
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const startHost = async (label: string, killGraceMs: number): Promise<HostProcess> => {
-    const host = HostProcess.start(dir, jobsDir, label, { killGraceMs });
-    hosts.push(host);
-    await host.holder();
-    return host;
-  };
+  beforeEach(() => ({ dir, jobsDir } = folder));
+  const startHost = (label: string, killGraceMs: number): Promise<HostProcess> => folder.startHost(label, { killGraceMs });
   const path = (name: string): string => join(dir, name);
   const lines = (name: string): string[] => (existsSync(path(name)) ? readFileSync(path(name), 'utf8').trim().split('\n').filter(Boolean) : []);
   const treePids = ['child.pid', 'grandchild.pid', 'deep.pid'];

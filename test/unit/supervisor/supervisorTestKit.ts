@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job } from '../../../src/core/jobs/jobModel';
 import { JobJournalReader } from '../../../src/core/jobs/jobJournalReader';
+import { readLease } from '../../../src/core/jobs/lease';
 import { stopOrphanedGroup } from '../../../src/core/jobs/processIdentity';
 import { socketDirectory } from '../../../src/core/jobs/socketPath';
 import { DrivenProcess } from '../drivenProcess';
@@ -77,4 +79,40 @@ export class HostProcess extends DrivenProcess {
     const message = await this.request('jobs', 'jobs');
     return (message.jobs as Job[]).find((job) => job.id === jobId);
   }
+}
+
+/**
+ * A storage folder per test for host processes started with `startHost` (each awaited as the
+ * queue's holder), all killed after the test with their supervisors, the last holder's socket and
+ * the folder. Call inside a `describe`; read `dir` and `jobsDir` inside a test or hook.
+ */
+export function useHostFolder(prefix: string): { readonly dir: string; readonly jobsDir: string; startHost(label: string, options?: { killGraceMs?: number }): Promise<HostProcess> } {
+  let dir = '';
+  let hosts: HostProcess[] = [];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    hosts = [];
+  });
+  afterEach(async () => {
+    for (const host of hosts) await host.kill();
+    killSupervisorsOf(join(dir, 'jobs'));
+    // The last holder was killed: nobody took over to remove its socket.
+    const lease = await readLease(dir);
+    if (lease?.socketPath) rmSync(lease.socketPath, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+    get jobsDir() {
+      return join(dir, 'jobs');
+    },
+    async startHost(label, options = {}) {
+      const host = HostProcess.start(dir, join(dir, 'jobs'), label, options);
+      hosts.push(host);
+      await host.holder();
+      return host;
+    },
+  };
 }
