@@ -1,13 +1,13 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Emitter } from '../src/core/jobs/emitter';
-import { DurableQueueLog } from '../src/core/jobs/durableQueueLog';
-import type { Job, QueueRecord } from '../src/core/jobs/jobModel';
-import { queueFlagsSchema, retryPolicySchema } from '../src/core/jobs/jobModel';
-import { JobQueue } from '../src/core/jobs/jobQueue';
-import type { JobRunner, RunEvent, RunRequest } from '../src/core/jobs/jobRunner';
-import { QueueSession } from '../src/core/jobs/queueSession';
+import { Emitter } from '../src/core/emitter';
+import { DurableQueueLog } from '../src/core/queue/durableQueueLog';
+import type { Job, QueueRecord } from '../src/core/queue/jobModel';
+import { queueFlagsSchema, retryPolicySchema } from '../src/core/queue/jobModel';
+import { JobQueue } from '../src/core/queue/jobQueue';
+import type { JobRunner, RunEvent, RunRequest } from '../src/core/queue/jobRunner';
+import { QueueSession } from '../src/core/session/queueSession';
 import type { BenchContext, BenchFigure, BenchSuite } from './harness';
 import { percentile } from './harness';
 

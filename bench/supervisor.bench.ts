@@ -5,10 +5,10 @@ import { cpus } from 'node:os';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DurableQueueLog } from '../src/core/jobs/durableQueueLog';
-import { JobQueue } from '../src/core/jobs/jobQueue';
-import type { RunEvent } from '../src/core/jobs/jobRunner';
-import { SupervisorRunner } from '../src/core/jobs/supervisorRunner';
+import { DurableQueueLog } from '../src/core/queue/durableQueueLog';
+import { JobQueue } from '../src/core/queue/jobQueue';
+import type { RunEvent } from '../src/core/queue/jobRunner';
+import { SupervisorRunner } from '../src/core/supervisors/supervisorRunner';
 import type { BenchContext, BenchFigure, BenchSuite } from './harness';
 import { percentile } from './harness';
 

@@ -5,7 +5,7 @@
  */
 
 /**
- * The states a person sees. The stored job state (JOB_STATES in src/core/jobs/jobModel.ts) is a
+ * The states a person sees. The stored job state (JOB_STATES in src/core/queue/jobModel.ts) is a
  * persisted format and has no `timedOut`: a job stopped by its job or stage timeout is stored as
  * `failed` with `result.timedOut`, and {@link displayState} derives the state shown.
  *

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { readLeaseSync, StalenessObserver } from '../core/jobs/lease';
-import type { StopWithoutHost } from '../core/jobs/supervisorProtocol';
+import { readLeaseSync, StalenessObserver } from '../core/session/lease';
+import type { StopWithoutHost } from '../core/supervisors/supervisorProtocol';
 
 export type HostWatchVerdict = 'held' | 'counting' | 'expired';
 

@@ -2,11 +2,11 @@
  * Entry point of the detached supervisor process (dist/supervisor.js), started by the extension
  * host with its own runtime (`process.execPath`, ELECTRON_RUN_AS_NODE=1 in desktop VS Code):
  * `supervisor --socket <path> [--idle-exit-ms <ms>]`, with the jobs folder's handshake secret
- * (64 hex digits) on stdin. It serves the protocol of src/core/jobs/supervisorProtocol.ts behind
+ * (64 hex digits) on stdin. It serves the protocol of src/core/supervisors/supervisorProtocol.ts behind
  * the handshake of supervisorAuth.ts; `--version` prints the protocol version.
  */
-import { parseSecret } from '../core/jobs/supervisorAuth';
-import { SUPERVISOR_PROTOCOL_VERSION } from '../core/jobs/supervisorProtocol';
+import { parseSecret } from '../core/supervisors/supervisorAuth';
+import { SUPERVISOR_PROTOCOL_VERSION } from '../core/supervisors/supervisorProtocol';
 import { Supervisor } from './supervisor';
 
 const DEFAULT_IDLE_EXIT_MS = 10_000;

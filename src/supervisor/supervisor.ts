@@ -2,12 +2,12 @@ import { rmSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { createServer } from 'node:net';
-import { splitLines } from '../core/jobs/lineSplitter';
-import type { Challenge } from '../core/jobs/supervisorAuth';
-import { HANDSHAKE_TIMEOUT_MS, handshakeAuthSchema, handshakeHelloSchema, handshakeProof, MAX_HANDSHAKE_LINE_CHARS, MAX_SUPERVISOR_LINE_CHARS, newNonce, proofMatches } from '../core/jobs/supervisorAuth';
-import type { HostMessage, SupervisorMessage } from '../core/jobs/supervisorProtocol';
-import { hostMessageSchema, SUPERVISOR_PROTOCOL_VERSION } from '../core/jobs/supervisorProtocol';
-import { identifyProcess } from '../core/jobs/processIdentity';
+import { splitLines } from '../core/lineSplitter';
+import type { Challenge } from '../core/supervisors/supervisorAuth';
+import { HANDSHAKE_TIMEOUT_MS, handshakeAuthSchema, handshakeHelloSchema, handshakeProof, MAX_HANDSHAKE_LINE_CHARS, MAX_SUPERVISOR_LINE_CHARS, newNonce, proofMatches } from '../core/supervisors/supervisorAuth';
+import type { HostMessage, SupervisorMessage } from '../core/supervisors/supervisorProtocol';
+import { hostMessageSchema, SUPERVISOR_PROTOCOL_VERSION } from '../core/supervisors/supervisorProtocol';
+import { identifyProcess } from '../core/supervisors/processIdentity';
 import { JobExecution } from './jobExecution';
 import { StageShells } from './stageShell';
 

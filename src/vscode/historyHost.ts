@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { HistoryRecorder, OUTPUT_TAIL_BYTES } from '../core/history/historyRecorder';
 import { JobHistory } from '../core/history/jobHistory';
-import type { Job } from '../core/jobs/jobModel';
+import type { Job } from '../core/queue/jobModel';
 import type { Logger } from '../core/logger';
 import { savePreMigrationCopy } from '../core/history/preMigration';
 import type { QueueHost } from './queueHost';

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { JobError } from '../core/jobs/jobErrors';
-import type { Job, JobState, QueueCommand } from '../core/jobs/jobModel';
-import { ACTION_STATES, describeJobState, describeRecovery } from '../core/jobs/jobSummary';
+import { JobError } from '../core/queue/jobErrors';
+import type { Job, JobState, QueueCommand } from '../core/queue/jobModel';
+import { ACTION_STATES, describeJobState, describeRecovery } from '../core/queue/jobSummary';
 import type { Logger } from '../core/logger';
 import type { JobDefinition } from '../shared/workspaceConfig';
 import type { QueueHost } from './queueHost';

@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import type { CommandResult, Job, JobState, QueueCommand, QueueFlags } from '../core/jobs/jobModel';
-import type { SessionRole } from '../core/jobs/queueSession';
-import { DurableQueueLog } from '../core/jobs/durableQueueLog';
-import { QueueSession } from '../core/jobs/queueSession';
+import type { CommandResult, Job, JobState, QueueCommand, QueueFlags } from '../core/queue/jobModel';
+import type { SessionRole } from '../core/session/queueSession';
+import { DurableQueueLog } from '../core/queue/durableQueueLog';
+import { QueueSession } from '../core/session/queueSession';
 import type { StorageEvent } from '../core/storage/storeEvents';
-import { jobFilePaths } from '../core/jobs/supervisorProtocol';
-import { SupervisorRunner } from '../core/jobs/supervisorRunner';
+import { jobFilePaths } from '../core/supervisors/supervisorProtocol';
+import { SupervisorRunner } from '../core/supervisors/supervisorRunner';
 import type { Logger } from '../core/logger';
 
 export interface QueueHostOptions {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/logger';
-import type { Job } from '../core/jobs/jobModel';
-import { actionApplies, describeJobState } from '../core/jobs/jobSummary';
+import type { Job } from '../core/queue/jobModel';
+import { actionApplies, describeJobState } from '../core/queue/jobSummary';
 import type { InitNotification, JobAction, JobRow, JobsNotification, QueuePanelState } from '../shared/queuePanelProtocol';
 import { defaultQueuePanelState, queuePanelViewType } from '../shared/queuePanelProtocol';
 import { displayState } from '../shared/jobDisplay';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { SessionRole } from '../core/jobs/queueSession';
+import type { SessionRole } from '../core/session/queueSession';
 import type { QueueStatus } from '../shared/queuePanelProtocol';
 
 /**

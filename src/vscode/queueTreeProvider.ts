@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { Job } from '../core/jobs/jobModel';
-import { describeJobState, describeRecovery, recoveryInfo } from '../core/jobs/jobSummary';
+import type { Job } from '../core/queue/jobModel';
+import { describeJobState, describeRecovery, recoveryInfo } from '../core/queue/jobSummary';
 import type { DisplayState } from '../shared/jobDisplay';
 import { displayState, formatDuration } from '../shared/jobDisplay';
 

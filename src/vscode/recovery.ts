@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import type { Job } from '../core/jobs/jobModel';
-import { MAX_AUTO_RESUMED_INTERRUPTIONS } from '../core/jobs/jobModel';
-import { describeRecovery } from '../core/jobs/jobSummary';
+import type { Job } from '../core/queue/jobModel';
+import { MAX_AUTO_RESUMED_INTERRUPTIONS } from '../core/queue/jobModel';
+import { describeRecovery } from '../core/queue/jobSummary';
 import type { Logger } from '../core/logger';
 import type { QueueHost } from './queueHost';
 

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
-import { AllowedFolders } from '../core/jobs/allowedFolders';
-import { jobFoldersOutside } from '../core/jobs/jobFolders';
-import type { WorkspaceConfigRead, WorkspaceConfigState } from '../core/jobs/workspaceConfigReader';
-import { WorkspaceConfigReader } from '../core/jobs/workspaceConfigReader';
-import { WORKSPACE_CONFIG_PATH } from '../core/jobs/workspaceConfigFile';
-import type { WorkspaceConfigProblem } from '../core/jobs/workspaceConfigProblems';
-import { TextPositions } from '../core/jobs/workspaceConfigProblems';
+import { AllowedFolders } from '../core/workspaceConfig/allowedFolders';
+import { jobFoldersOutside } from '../core/workspaceConfig/jobFolders';
+import type { WorkspaceConfigRead, WorkspaceConfigState } from '../core/workspaceConfig/workspaceConfigReader';
+import { WorkspaceConfigReader } from '../core/workspaceConfig/workspaceConfigReader';
+import { WORKSPACE_CONFIG_PATH } from '../core/workspaceConfig/workspaceConfigFile';
+import type { WorkspaceConfigProblem } from '../core/workspaceConfig/workspaceConfigProblems';
+import { TextPositions } from '../core/workspaceConfig/workspaceConfigProblems';
 import type { Logger } from '../core/logger';
 import type { JobDefinition } from '../shared/workspaceConfig';
 

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
-import type { Job } from '../../src/core/jobs/jobModel';
+import type { Job } from '../../src/core/queue/jobModel';
 import type { LifelineApi, LifelineQueueApi } from '../../src/extension';
 
 const extensionId = 'lifeline.lifeline';

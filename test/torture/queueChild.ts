@@ -1,8 +1,8 @@
-import { DurableQueueLog } from '../../src/core/jobs/durableQueueLog';
-import { Emitter } from '../../src/core/jobs/emitter';
-import { JobQueue } from '../../src/core/jobs/jobQueue';
-import type { JobRunner, RunEvent } from '../../src/core/jobs/jobRunner';
-import type { QueueCommand } from '../../src/core/jobs/jobModel';
+import { DurableQueueLog } from '../../src/core/queue/durableQueueLog';
+import { Emitter } from '../../src/core/emitter';
+import { JobQueue } from '../../src/core/queue/jobQueue';
+import type { JobRunner, RunEvent } from '../../src/core/queue/jobRunner';
+import type { QueueCommand } from '../../src/core/queue/jobModel';
 import type { QueueIntent } from './queueSubject';
 import { queueDirectory, queueTortureCompaction } from './queueSubject';
 import { commitForever, runChild, seededRandom } from './tortureChild';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { DurableQueueLog } from '../../src/core/jobs/durableQueueLog';
-import { QueueState } from '../../src/core/jobs/queueState';
+import { DurableQueueLog } from '../../src/core/queue/durableQueueLog';
+import { QueueState } from '../../src/core/queue/queueState';
 import type { StorageEvent } from '../../src/core/storage/storeEvents';
 import type { TortureSubject } from './tortureHarness';
 

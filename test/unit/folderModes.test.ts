@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { Archive } from '../../src/core/history/archive';
 import { savePreMigrationCopy } from '../../src/core/history/preMigration';
 import { loadSqlJs } from '../../src/core/history/sqlLoader';
-import { loadSupervisorSecret, SUPERVISOR_SECRET_FILE } from '../../src/core/jobs/supervisorAuth';
+import { loadSupervisorSecret, SUPERVISOR_SECRET_FILE } from '../../src/core/supervisors/supervisorAuth';
 import { ViewStateFiles } from '../../src/core/storage/viewStateFiles';
 import { wasmPath } from './history/historyFixtures';
 

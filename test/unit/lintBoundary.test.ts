@@ -14,7 +14,7 @@ describe('lint boundary: the core never imports vscode', () => {
   }
   const vscodeImport = "import * as vscode from 'vscode';\nexport const x = vscode.version;\n";
 
-  for (const file of ['src/core/storage/leak.ts', 'src/core/jobs/leak.ts', 'src/supervisor/leak.ts']) {
+  for (const file of ['src/core/storage/leak.ts', 'src/core/queue/leak.ts', 'src/supervisor/leak.ts']) {
     it(`fails on a vscode import in ${file}`, async () => {
       const messages = await lint(vscodeImport, file);
       assert.ok(
@@ -25,7 +25,7 @@ describe('lint boundary: the core never imports vscode', () => {
   }
 
   it('fails on an import of the VS Code layer from the core', async () => {
-    const messages = await lint("import { QueuePanel } from '../../vscode/queuePanel';\nexport const y = QueuePanel;\n", 'src/core/jobs/leak.ts');
+    const messages = await lint("import { QueuePanel } from '../../vscode/queuePanel';\nexport const y = QueuePanel;\n", 'src/core/queue/leak.ts');
     assert.ok(messages.some((m) => m.ruleId === 'no-restricted-imports'), JSON.stringify(messages));
   });
 

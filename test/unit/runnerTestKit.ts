@@ -1,4 +1,4 @@
-import type { JobRunner, RunEvent, RunRequest } from '../../src/core/jobs/jobRunner';
+import type { JobRunner, RunEvent, RunRequest } from '../../src/core/queue/jobRunner';
 
 /** Resolves with the runner's next `exited` event of `jobId`. */
 export function nextExit(runner: JobRunner, jobId: string): Promise<Extract<RunEvent, { type: 'exited' }>> {

@@ -1,5 +1,5 @@
-import type { Job, JobState } from '../jobs/jobModel';
-import { FINISHED_STATES } from '../jobs/jobModel';
+import type { Job, JobState } from '../queue/jobModel';
+import { FINISHED_STATES } from '../queue/jobModel';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import type { HistoryEntryInput, JobFinalState } from './historyEntry';

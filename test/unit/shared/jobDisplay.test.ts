@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { displayState, displayStateLabels, displayStates, formatDuration } from '../../../src/shared/jobDisplay';
 import { historyStates } from '../../../src/shared/historyPanelProtocol';
-import { JOB_STATES } from '../../../src/core/jobs/jobModel';
+import { JOB_STATES } from '../../../src/core/queue/jobModel';
 
 describe('shared: how states and durations read to people', () => {
   it('formats durations as people say them, two units at most, no zero unit', () => {

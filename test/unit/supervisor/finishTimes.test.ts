@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobHistory } from '../../../src/core/history/jobHistory';
 import { HistoryRecorder } from '../../../src/core/history/historyRecorder';
-import { DurableQueueLog } from '../../../src/core/jobs/durableQueueLog';
-import type { Disposable } from '../../../src/core/jobs/emitter';
-import type { Job, JobState } from '../../../src/core/jobs/jobModel';
-import { JobQueue } from '../../../src/core/jobs/jobQueue';
-import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
+import { DurableQueueLog } from '../../../src/core/queue/durableQueueLog';
+import type { Disposable } from '../../../src/core/emitter';
+import type { Job, JobState } from '../../../src/core/queue/jobModel';
+import { JobQueue } from '../../../src/core/queue/jobQueue';
+import { SupervisorRunner } from '../../../src/core/supervisors/supervisorRunner';
 import { openHistory } from '../history/historyFixtures';
 import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';
 

@@ -2,11 +2,11 @@ import * as assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DurableQueueLog } from '../../../src/core/jobs/durableQueueLog';
-import type { Job, JobState } from '../../../src/core/jobs/jobModel';
-import { JobQueue } from '../../../src/core/jobs/jobQueue';
-import { jobIdOfFile } from '../../../src/core/jobs/supervisorProtocol';
-import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
+import { DurableQueueLog } from '../../../src/core/queue/durableQueueLog';
+import type { Job, JobState } from '../../../src/core/queue/jobModel';
+import { JobQueue } from '../../../src/core/queue/jobQueue';
+import { jobIdOfFile } from '../../../src/core/supervisors/supervisorProtocol';
+import { SupervisorRunner } from '../../../src/core/supervisors/supervisorRunner';
 import { killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';
 
 /** A job's journals, logs and checkpoint files leave with it: on clearFinished, or in a later sweep. */

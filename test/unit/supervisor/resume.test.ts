@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstStageToRun } from '../../../src/core/jobs/jobScheduler';
+import { firstStageToRun } from '../../../src/core/queue/jobScheduler';
 
 describe('supervisor: where a resumed pipeline starts', () => {
   let dir: string;

@@ -2,12 +2,12 @@ import * as assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from '../../../src/core/jobs/clock';
-import { ManualClock, systemClock } from '../../../src/core/jobs/clock';
-import { DurableQueueLog } from '../../../src/core/jobs/durableQueueLog';
-import type { Job, JobState } from '../../../src/core/jobs/jobModel';
-import { JobQueue } from '../../../src/core/jobs/jobQueue';
-import { SupervisorRunner } from '../../../src/core/jobs/supervisorRunner';
+import type { Clock } from '../../../src/core/clock';
+import { ManualClock, systemClock } from '../../../src/core/clock';
+import { DurableQueueLog } from '../../../src/core/queue/durableQueueLog';
+import type { Job, JobState } from '../../../src/core/queue/jobModel';
+import { JobQueue } from '../../../src/core/queue/jobQueue';
+import { SupervisorRunner } from '../../../src/core/supervisors/supervisorRunner';
 import { isAlive } from '../drivenProcess';
 import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';
 

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Job } from '../../../src/core/jobs/jobModel';
+import type { Job } from '../../../src/core/queue/jobModel';
 import { isAlive } from '../drivenProcess';
 import type { HostProcess } from './supervisorTestKit';
 import { jobRecords, useHostFolder, waitUntil } from './supervisorTestKit';

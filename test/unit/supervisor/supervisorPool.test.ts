@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
-import { Emitter } from '../../../src/core/jobs/emitter';
+import { Emitter } from '../../../src/core/emitter';
 import { nullLogger } from '../../../src/core/logger';
-import type { PoolMember } from '../../../src/core/jobs/supervisorPool';
-import { SupervisorPool } from '../../../src/core/jobs/supervisorPool';
+import type { PoolMember } from '../../../src/core/supervisors/supervisorPool';
+import { SupervisorPool } from '../../../src/core/supervisors/supervisorPool';
 
 /** A supervisor's connection whose "idle" the test says when. */
 class FakeSupervisor implements PoolMember {

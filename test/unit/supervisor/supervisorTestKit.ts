@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Job } from '../../../src/core/jobs/jobModel';
-import { JobJournalReader } from '../../../src/core/jobs/jobJournalReader';
-import { readLease } from '../../../src/core/jobs/lease';
-import { stopOrphanedGroup } from '../../../src/core/jobs/processIdentity';
-import { socketDirectory } from '../../../src/core/jobs/socketPath';
+import type { Job } from '../../../src/core/queue/jobModel';
+import { JobJournalReader } from '../../../src/core/supervisors/jobJournalReader';
+import { readLease } from '../../../src/core/session/lease';
+import { stopOrphanedGroup } from '../../../src/core/supervisors/processIdentity';
+import { socketDirectory } from '../../../src/core/session/socketPath';
 import { DrivenProcess } from '../drivenProcess';
-import type { JobRecord } from '../../../src/core/jobs/supervisorProtocol';
-import { jobFilePaths } from '../../../src/core/jobs/supervisorProtocol';
+import type { JobRecord } from '../../../src/core/supervisors/supervisorProtocol';
+import { jobFilePaths } from '../../../src/core/supervisors/supervisorProtocol';
 
 /**
  * The real supervisor entry, as tsc compiled it (out/src/supervisor/main.js); set

@@ -1,0 +1,377 @@
+import { randomUUID } from 'node:crypto';
+import { isAbsolute, relative, resolve } from 'node:path';
+import type { Logger } from '../logger';
+import type { CommitOptions } from '../storage/durableStore';
+import { nullLogger } from '../logger';
+import type { Clock } from '../clock';
+import { systemClock } from '../clock';
+import type { Event } from '../emitter';
+import { Emitter } from '../emitter';
+import { buildJob, describeIssues } from './jobDefinitions';
+import { JobError } from './jobErrors';
+import type { CommandEnvelope, CommandResult, Job, JobState, QueueCommand, QueueFlags, QueueRecord } from './jobModel';
+import { FINISHED_STATES, PENDING_STATES, queueCommandSchema } from './jobModel';
+import type { JobRunner } from './jobRunner';
+import { JobScheduler } from './jobScheduler';
+import type { QueueLog } from './queueLog';
+import { QueueState } from './queueState';
+import { isWithin, realPathOf, removeInside } from '../storage/safeRemove';
+
+/** What changed, fired only once the change is on disk. */
+export type QueueEvent =
+  | { readonly type: 'jobChanged'; readonly job: Job; readonly previousState: JobState | undefined }
+  | { readonly type: 'jobsRemoved'; readonly ids: readonly string[] }
+  | { readonly type: 'flagsChanged'; readonly flags: QueueFlags };
+
+export interface JobQueueOptions {
+  readonly log: QueueLog;
+  readonly runner: JobRunner;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** @default nullLogger */
+  readonly logger?: Logger;
+  /** For backoff jitter. @default Math.random */
+  readonly random?: () => number;
+  /** Relative working directories resolve against it (the workspace folder). @default process.cwd() */
+  readonly baseDir?: string;
+  /** Compact once the journal holds this many records. @default 5000 */
+  readonly compactAfterRecords?: number;
+}
+
+/**
+ * The durable job queue of the lease holder. Every change is applied in memory at once (so a
+ * second command sees it) and acknowledged, and announced, only once its record is on disk.
+ * Commands carry ids; a command id seen before returns its first result and changes nothing.
+ */
+export class JobQueue {
+  private readonly emitter: Emitter<QueueEvent>;
+  readonly onDidChange: Event<QueueEvent>;
+  readonly state: QueueState;
+  private readonly scheduler: JobScheduler;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly inFlightCommands = new Map<string, Promise<CommandResult>>();
+  private inFlightCommits = 0;
+  private idleWaiters: (() => void)[] = [];
+  private compacting: Promise<void> | undefined;
+  private failure: JobError | undefined;
+  private deduped = 0;
+  private sequence: Promise<void> = Promise.resolve();
+  private disposed = false;
+
+  private constructor(
+    private readonly options: JobQueueOptions,
+    state: QueueState,
+  ) {
+    this.state = state;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? nullLogger;
+    this.emitter = new Emitter<QueueEvent>((error) => this.logger.error(`[queue] a listener failed: ${String(error)}`));
+    this.onDidChange = this.emitter.event;
+    this.scheduler = new JobScheduler(this, options.runner, this.clock, options.random ?? Math.random, this.logger);
+  }
+
+  /** Loads the queue, settles jobs the last process left running, re-arms deadlines and, with autoRun, starts scheduling. */
+  static async open(options: JobQueueOptions): Promise<JobQueue> {
+    const { snapshot, records } = await options.log.load();
+    const state = QueueState.fromSnapshot(snapshot);
+    for (const record of records) state.apply(record);
+    const queue = new JobQueue(options, state);
+    const settled = queue.scheduler.restore();
+    if (settled.length > 0) await queue.mutate(settled);
+    queue.scheduler.pump();
+    // Files of jobs removed while a host went before it deleted them; asked per job, so new jobs are kept.
+    void options.runner.sweep?.((jobId) => queue.state.jobs.has(jobId));
+    return queue;
+  }
+
+  get flags(): QueueFlags {
+    return this.state.flags;
+  }
+
+  /** Every job in queue order. */
+  get jobs(): Job[] {
+    return this.state.orderedJobs();
+  }
+
+  getJob(id: string): Job | undefined {
+    return this.state.jobs.get(id);
+  }
+
+  /** Commands answered from the durable record of an earlier delivery: resends after a takeover. */
+  get dedupedCommands(): number {
+    return this.deduped;
+  }
+
+  /** True when the scheduler starts jobs (autoRun at open, or started since) and the queue is not paused. */
+  get isScheduling(): boolean {
+    return this.scheduler.isActive;
+  }
+
+  /** Starts scheduling in this session although autoRun was off. */
+  start(): void {
+    this.scheduler.start();
+  }
+
+  /**
+   * Applies a change: in memory now, on disk before the returned promise and the events;
+   * `onWritten` runs once it is in the journal file, before its sync (QueueLog.commit).
+   */
+  mutate(records: QueueRecord[], options: CommitOptions = {}): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.disposed) return Promise.reject(new JobError('disposed', 'The queue is closed.'));
+    const events: QueueEvent[] = [];
+    for (const [index, original] of records.entries()) {
+      const record = original.t === 'job' ? (records[index] = { t: 'job', job: countInterruptions(this.state.jobs.get(original.job.id), original.job, this.clock.now()) }) : original;
+      if (record.t === 'job') events.push({ type: 'jobChanged', job: record.job, previousState: this.state.jobs.get(record.job.id)?.state });
+      else if (record.t === 'remove') events.push({ type: 'jobsRemoved', ids: record.ids });
+      else if (record.t === 'flags') events.push({ type: 'flagsChanged', flags: record.flags });
+      this.state.apply(record);
+    }
+    return this.persist(records, options).then(
+      () => {
+        for (const event of events) this.emitter.fire(event);
+      },
+      (error: unknown) => {
+        // Memory is now ahead of the disk: stop here rather than acknowledge anything more.
+        this.failure ??= JobError.is(error) ? error : new JobError('storageFailed', `The queue could not be saved: ${String(error)}`, { cause: error });
+        this.logger.error(`[queue] ${this.failure.message}`);
+        throw this.failure;
+      },
+    );
+  }
+
+  private async persist(records: QueueRecord[], options: CommitOptions): Promise<void> {
+    this.inFlightCommits++;
+    try {
+      // Commits wait for a running compaction, which took its snapshot when none was in flight.
+      if (this.compacting) await this.compacting;
+      await this.options.log.commit(records, options);
+    } finally {
+      this.inFlightCommits--;
+      if (this.inFlightCommits === 0) this.onQuiet();
+    }
+  }
+
+  private onQuiet(): void {
+    const threshold = this.options.compactAfterRecords ?? 5000;
+    if (!this.compacting && !this.disposed && this.options.log.recordsSinceCompaction >= threshold) void this.compact();
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Folds the journal into a new snapshot. */
+  compact(): Promise<void> {
+    if (this.compacting) return this.compacting;
+    const snapshot = this.state.toSnapshot();
+    this.compacting = this.options.log
+      .compact(snapshot)
+      .catch((error: unknown) => this.logger.warn(`[queue] compaction failed, the journal keeps growing: ${String(error)}`))
+      .finally(() => (this.compacting = undefined));
+    return this.compacting;
+  }
+
+  /** Resolves when no commit is in flight: for tests and orderly shutdown. */
+  async whenIdle(): Promise<void> {
+    while (this.inFlightCommits > 0 || this.compacting) {
+      if (this.compacting) await this.compacting;
+      if (this.inFlightCommits > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  /**
+   * Runs one command exactly once per command id. Throws {@link JobError} with reason
+   * `invalidCommand`, `invalidJob`, `jobNotFound`, `duplicateJob` or `invalidState` when the
+   * command cannot apply (nothing changes then), `storageFailed` or `disposed` otherwise.
+   */
+  execute(envelope: CommandEnvelope | { commandId: string; command: unknown }): Promise<CommandResult> {
+    const done = this.state.commands.get(envelope.commandId);
+    if (done) {
+      this.deduped++;
+      return Promise.resolve(done);
+    }
+    const pending = this.inFlightCommands.get(envelope.commandId);
+    if (pending) return pending;
+    const run = this.run(envelope.commandId, envelope.command).finally(() => this.inFlightCommands.delete(envelope.commandId));
+    this.inFlightCommands.set(envelope.commandId, run);
+    return run;
+  }
+
+  private async run(commandId: string, input: unknown): Promise<CommandResult> {
+    const parsed = queueCommandSchema.safeParse(input);
+    if (!parsed.success) throw new JobError('invalidCommand', `Invalid command: ${describeIssues(parsed.error)}.`);
+    const command = parsed.data;
+    // Commands apply in the order they arrive, although an enqueue checks the disk first: each
+    // plans against the state its predecessors left, and their commits reach the journal in order.
+    const step = this.sequence.then(async () => {
+      const { records, result, after, afterCommit } = await this.plan(command);
+      records.push({ t: 'cmd', id: commandId, result });
+      const committed = this.mutate(records);
+      after?.();
+      if (afterCommit) void committed.then(afterCommit, () => undefined);
+      this.scheduler.pump();
+      return { committed, result };
+    });
+    this.sequence = step.then(
+      () => undefined,
+      () => undefined,
+    );
+    const { committed, result } = await step;
+    await committed;
+    return result;
+  }
+
+  private requireJob(id: string): Job {
+    const job = this.state.jobs.get(id);
+    if (!job) throw new JobError('jobNotFound', `There is no job ${id} in the queue.`);
+    return job;
+  }
+
+  /** Checks a command against the state and says what records it writes; changes nothing itself. */
+  /** `after` runs once the change is in memory, `afterCommit` once it is on disk. */
+  private async plan(command: QueueCommand): Promise<{ records: QueueRecord[]; result: CommandResult; after?: () => void; afterCommit?: () => void }> {
+    const now = this.clock.now();
+    switch (command.type) {
+      case 'enqueue': {
+        const id = command.jobId ?? randomUUID();
+        if (this.state.jobs.has(id)) throw new JobError('duplicateJob', `A job with the id ${id} is already in the queue.`);
+        const job = buildJob(command, { id, now, position: this.state.nextPosition(), baseDir: this.options.baseDir ?? process.cwd() });
+        return { records: [{ t: 'job', job }], result: { jobId: id }, after: () => this.scheduler.armStart(job) };
+      }
+      case 'cancel': {
+        const job = this.requireJob(command.jobId);
+        if (job.state === 'running') {
+          if (job.stopReason === 'cancel') return { records: [], result: { jobId: job.id } };
+          // The reason is on disk before any signal: a job stopped by a signal with no reason on record would be retried.
+          return { records: [{ t: 'job', job: { ...job, stopReason: 'cancel' } }], result: { jobId: job.id }, afterCommit: () => this.scheduler.killIfStopping(job.id, job.attempts) };
+        }
+        if (FINISHED_STATES.has(job.state)) throw new JobError('invalidState', `The job "${job.name}" has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}.`);
+        const cancelled: Job = { ...job, state: 'cancelled', notBefore: undefined, finishedAt: now, result: { exitCode: null, signal: null, error: 'cancelled', warnings: [], files: [] } };
+        return { records: [{ t: 'job', job: cancelled }], result: { jobId: job.id }, after: () => this.scheduler.forget(job.id) };
+      }
+      case 'retry':
+      case 'resume': {
+        const job = this.requireJob(command.jobId);
+        if (!FINISHED_STATES.has(job.state) && job.state !== 'interrupted') throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only a finished or interrupted job can be run again.`);
+        if (command.type === 'resume' && job.state === 'succeeded') throw new JobError('invalidState', `The job "${job.name}" succeeded; there is nothing to resume.`);
+        const fresh = command.type === 'retry';
+        const again: Job = { ...job, state: 'queued', attempts: 0, position: this.state.nextPosition(), startedAt: undefined, finishedAt: undefined, notBefore: undefined, result: undefined, progress: undefined, stopReason: undefined, ...(fresh ? { completedStages: [], checkpoint: undefined, currentStage: undefined } : {}) };
+        return { records: [{ t: 'job', job: again }], result: { jobId: job.id } };
+      }
+      case 'discard': {
+        const job = this.requireJob(command.jobId);
+        if (job.state !== 'interrupted') throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only an interrupted job can be discarded.`);
+        const partial = job.stages.filter((stage) => !job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => ({ path: resolve(stage.cwd, output), cwd: stage.cwd })));
+        const abandoned: Job = { ...job, state: 'cancelled', abandoned: true, finishedAt: now, notBefore: undefined, result: { exitCode: null, signal: null, error: 'discarded after an interruption', warnings: [], files: [] } };
+        // Outputs go once the decision is on disk: a crash before it leaves the job resumable, with its files.
+        return { records: [{ t: 'job', job: abandoned }], result: { jobId: job.id, count: partial.length }, afterCommit: () => void this.removeOutputs(job, partial) };
+      }
+      case 'move':
+        return { records: this.planMove(command.jobId, command.before, command.after), result: { jobId: command.jobId } };
+      case 'setPriority': {
+        const job = this.requireJob(command.jobId);
+        if (!PENDING_STATES.has(job.state)) throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only a waiting job can be re-prioritised.`);
+        return { records: [{ t: 'job', job: { ...job, priority: command.priority } }], result: { jobId: job.id } };
+      }
+      case 'clearFinished': {
+        const ids = [...this.state.jobs.values()].filter((job) => FINISHED_STATES.has(job.state)).map((job) => job.id);
+        return {
+          records: ids.length > 0 ? [{ t: 'remove', ids }] : [],
+          result: { count: ids.length },
+          after: () => ids.forEach((id) => this.scheduler.forget(id)),
+          // Their files go once the removal is durable: a crash before it leaves the jobs with their output.
+          afterCommit: ids.length > 0 ? () => void this.options.runner.forget?.(ids) : undefined,
+        };
+      }
+      case 'setPaused':
+        return { records: [{ t: 'flags', flags: { ...this.state.flags, paused: command.paused } }], result: {}, after: () => (command.paused ? undefined : this.scheduler.start()) };
+      case 'setAutoRun':
+        return { records: [{ t: 'flags', flags: { ...this.state.flags, autoRun: command.autoRun } }], result: {} };
+      case 'setConcurrency':
+        return { records: [{ t: 'flags', flags: { ...this.state.flags, concurrency: command.limit } }], result: {} };
+    }
+  }
+
+  /**
+   * Deletes the declared outputs of a discarded job's unfinished stages, and only inside the
+   * workspace folder (the queue's base directory), judged on real paths (issue 14, item 9): a
+   * stage whose working folder is outside it keeps its outputs, an output declared as `.`, `..`
+   * or an absolute path elsewhere is left alone, one reached through a link out of the stage's
+   * folder is left alone, and a symbolic link is removed as the link, never its target. Each
+   * skip is said in the log.
+   */
+  private async removeOutputs(job: Job, outputs: readonly { path: string; cwd: string }[]): Promise<void> {
+    let removed = 0;
+    const workspace = await realPathOf(this.options.baseDir ?? process.cwd()).catch(() => undefined);
+    for (const { path, cwd } of outputs) {
+      try {
+        const inside = relative(cwd, path);
+        if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
+          this.logger.warn(`[queue] left ${path} in place: a declared output of the discarded job "${job.name}" outside its stage's working folder ${cwd}`);
+          continue;
+        }
+        const realCwd = await realPathOf(cwd);
+        if (workspace === undefined || realCwd === undefined || !isWithin(workspace, realCwd)) {
+          this.logger.warn(`[queue] left ${path} in place: the discarded job "${job.name}" has a stage working in ${cwd}, outside the workspace folder ${this.options.baseDir ?? process.cwd()}; Lifeline deletes nothing there`);
+          continue;
+        }
+        const outcome = await removeInside(realCwd, path);
+        if (outcome === 'removed') removed++;
+        else if (outcome === 'outside') this.logger.warn(`[queue] left ${path} in place: a declared output of the discarded job "${job.name}" that leads out of its stage's working folder ${cwd} (through a link)`);
+      } catch (error) {
+        this.logger.warn(`[queue] could not remove ${path}, a partial output of the discarded job "${job.name}": ${String(error)}`);
+      }
+    }
+    this.logger.info(`[queue] discarded "${job.name}": removed ${removed} declared output(s) of its unfinished stages`);
+  }
+
+  /** A position strictly between the new neighbours; when floating point runs out of room, renumbers all. */
+  private planMove(jobId: string, before: string | undefined, after: string | undefined): QueueRecord[] {
+    const job = this.requireJob(jobId);
+    const targetId = (before ?? after) as string;
+    const target = this.requireJob(targetId);
+    for (const j of [job, target]) if (!PENDING_STATES.has(j.state)) throw new JobError('invalidState', `The job "${j.name}" is ${j.state}; only waiting jobs can be moved.`);
+    if (job.id === target.id) return [];
+    const order = this.state.pendingJobs().filter((j) => j.id !== job.id);
+    const index = order.findIndex((j) => j.id === target.id) + (after ? 1 : 0);
+    const previous = order[index - 1];
+    const next = order[index];
+    const priority = target.priority;
+    const low = previous && previous.priority === priority ? previous.position : undefined;
+    const high = next && next.priority === priority ? next.position : undefined;
+    const position = low !== undefined && high !== undefined ? (low + high) / 2 : low !== undefined ? low + 1 : high !== undefined ? high - 1 : 0;
+    if ((low === undefined || position > low) && (high === undefined || position < high)) return [{ t: 'job', job: { ...job, priority, position } }];
+    order.splice(index, 0, { ...job, priority });
+    return order.map((j, i) => ({ t: 'job', job: { ...j, position: i + 1 } }) as QueueRecord);
+  }
+
+  // Convenience wrappers: each makes a fresh command id. A caller that resends must use execute().
+  async enqueue(command: Omit<Extract<QueueCommand, { type: 'enqueue' }>, 'type'>): Promise<Job> {
+    const result = await this.execute({ commandId: randomUUID(), command: { type: 'enqueue', ...command } });
+    return this.requireJob(result.jobId as string);
+  }
+
+  async command(command: QueueCommand): Promise<CommandResult> {
+    return this.execute({ commandId: randomUUID(), command });
+  }
+
+  /** Stops scheduling and timers, waits for commits in flight, closes the log. Jobs this process runs are the runner's. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    // New changes are refused from here (a session sends them to the next holder); commits in flight finish.
+    this.disposed = true;
+    this.scheduler.dispose();
+    await this.whenIdle().catch(() => undefined);
+    await this.options.log.close();
+    this.emitter.dispose();
+  }
+}
+
+/**
+ * Interruptions in a row: one more each time the job becomes interrupted (stamped with when, so
+ * recovery can say how long the lost attempt had run), none once it ends.
+ */
+function countInterruptions(before: Job | undefined, after: Job, now: number): Job {
+  if (after.state === 'interrupted' && before?.state !== 'interrupted') return { ...after, interruptions: (before?.interruptions ?? after.interruptions) + 1, finishedAt: after.finishedAt ?? now };
+  if (FINISHED_STATES.has(after.state) && after.interruptions !== 0) return { ...after, interruptions: 0 };
+  return after;
+}

@@ -1,0 +1,341 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Logger } from '../logger';
+import { nullLogger } from '../logger';
+import type { Clock } from '../clock';
+import type { Disposable } from '../emitter';
+import { Emitter } from '../emitter';
+import { FencedQueueLog } from './fencedQueueLog';
+import { performance } from 'node:perf_hooks';
+import { DurableQueueLog } from '../queue/durableQueueLog';
+import { JobError } from '../queue/jobErrors';
+import type { CommandResult, Job, QueueCommand, QueueFlags } from '../queue/jobModel';
+import { compareJobs } from '../queue/jobModel';
+import { JobQueue } from '../queue/jobQueue';
+import type { QueueEvent } from '../queue/jobQueue';
+import type { JobRunner } from '../queue/jobRunner';
+import type { Lease } from './lease';
+import { newLease, StalenessObserver, readLease, readLeaseSync, refreshLease, removeLease, takeOverLease, tryCreateLease } from './lease';
+import type { QueueLog } from '../queue/queueLog';
+import { QueueClient } from './queueClient';
+import { QueueServer } from './queueServer';
+import { socketPathFor } from './socketPath';
+
+export interface QueueSessionOptions {
+  /** The workspace's storage folder; the queue lives in `<storageDir>/queue/`, the lease beside it. */
+  readonly storageDir: string;
+  /** Called each time this process becomes the holder. */
+  readonly createRunner: () => JobRunner;
+  /** @default a DurableQueueLog (the storage core) in `<storageDir>/queue` */
+  readonly createLog?: (queueDir: string) => QueueLog;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly baseDir?: string;
+  readonly random?: () => number;
+  /** @default 1000 */
+  readonly heartbeatMs?: number;
+  /** A heartbeat older than this makes the lease stale. @default 5000 */
+  readonly staleAfterMs?: number;
+  /** How long to wait for a lease marked releasing before taking it anyway. @default 3000 */
+  readonly releaseWaitMs?: number;
+  /** @default $XDG_RUNTIME_DIR or <tmp>/lifeline-<uid> */
+  readonly socketDir?: string;
+}
+
+export type SessionRole = 'holder' | 'client' | 'connecting' | 'disposed';
+
+/** Queue events, plus `reset` when the whole view was replaced (this session changed role). */
+export type SessionEvent = QueueEvent | { readonly type: 'reset' };
+
+interface Holder {
+  readonly lease: Lease;
+  readonly queue: JobQueue;
+  readonly runner: JobRunner;
+  readonly server: QueueServer;
+  readonly heartbeat: NodeJS.Timeout;
+  readonly subscription: Disposable;
+}
+
+interface PendingCommand {
+  readonly command: QueueCommand;
+  readonly resolve: (result: CommandResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One process's view of the queue of a storage folder. Exactly one session per folder holds the
+ * lease: it writes the queue, schedules and serves the socket. Every other session is a client of
+ * it, and takes the lease over when the holder releases it or dies. Commands wait in this session
+ * until answered, and are sent again, with the same command id, to whoever holds the lease next,
+ * so each has exactly one effect.
+ */
+export class QueueSession {
+  private roleValue: SessionRole = 'connecting';
+  private holder: Holder | undefined;
+  private client: QueueClient | undefined;
+  private clientWatch: NodeJS.Timeout | undefined;
+  private readonly pending = new Map<string, PendingCommand>();
+  private readonly eventEmitter = new Emitter<SessionEvent>();
+  readonly onDidChange = this.eventEmitter.event;
+  private readonly roleEmitter = new Emitter<SessionRole>();
+  readonly onDidChangeRole = this.roleEmitter.event;
+  private establishing: Promise<void> | undefined;
+  private beating = false;
+  /** performance.now() of the last heartbeat that found the lease still ours. */
+  private lastBeat = 0;
+  private lastJobs: Job[] = [];
+  private lastFlags: QueueFlags | undefined;
+  private readonly logger: Logger;
+
+  /** One per session, so that time spent watching a hung holder as a client counts toward taking it over. */
+  private readonly observer: StalenessObserver;
+
+  private constructor(private readonly options: QueueSessionOptions) {
+    this.logger = options.logger ?? nullLogger;
+    this.observer = new StalenessObserver(options.staleAfterMs ?? 5000);
+  }
+
+  static async open(options: QueueSessionOptions): Promise<QueueSession> {
+    const session = new QueueSession(options);
+    await session.establish();
+    return session;
+  }
+
+  get role(): SessionRole {
+    return this.roleValue;
+  }
+
+  get jobs(): Job[] {
+    if (this.holder) return this.holder.queue.jobs;
+    if (this.client) return [...this.client.jobs.values()].sort(compareJobs);
+    return this.lastJobs;
+  }
+
+  get flags(): QueueFlags | undefined {
+    return this.holder?.queue.flags ?? this.client?.flags ?? this.lastFlags;
+  }
+
+  getJob(id: string): Job | undefined {
+    return this.holder?.queue.getJob(id) ?? this.client?.jobs.get(id) ?? this.lastJobs.find((job) => job.id === id);
+  }
+
+  /** Commands sent but not yet answered. */
+  get pendingCommands(): number {
+    return this.pending.size;
+  }
+
+  /** The holder's queue, when this session holds the lease. */
+  get localQueue(): JobQueue | undefined {
+    return this.holder?.queue;
+  }
+
+  /** Runs a command through the holder; pass your own id to make a resend safe. */
+  execute(command: QueueCommand, commandId: string = randomUUID()): Promise<CommandResult> {
+    if (this.roleValue === 'disposed') return Promise.reject(new JobError('disposed', 'The queue session is closed.'));
+    return new Promise((resolve, reject) => {
+      this.pending.set(commandId, { command, resolve, reject });
+      this.dispatch(commandId);
+    });
+  }
+
+  private setRole(role: SessionRole): void {
+    if (this.roleValue === role) return;
+    this.roleValue = role;
+    this.roleEmitter.fire(role);
+  }
+
+  private dispatch(commandId: string): void {
+    const entry = this.pending.get(commandId);
+    if (!entry) return;
+    if (this.holder) {
+      this.holder.queue.execute({ commandId, command: entry.command }).then(
+        (result) => this.answer(commandId, { ok: true, result }),
+        (error: unknown) => this.answer(commandId, { ok: false, error }),
+      );
+    } else if (this.client) {
+      this.client.send(commandId, entry.command);
+    }
+    // Otherwise it waits for the next holder or connection, which sends every pending command.
+  }
+
+  private answer(commandId: string, outcome: { ok: true; result: CommandResult } | { ok: false; error: unknown }): void {
+    const entry = this.pending.get(commandId);
+    if (!entry) return;
+    // A holder that is shutting down or lost the lease did not apply it: the next holder will.
+    if (!outcome.ok && (JobError.is(outcome.error, 'disposed') || JobError.is(outcome.error, 'leaseLost')) && this.roleValue !== 'disposed') return;
+    this.pending.delete(commandId);
+    if (outcome.ok) entry.resolve(outcome.result);
+    else entry.reject(outcome.error);
+  }
+
+  /** Becomes holder or client, whichever the lease allows; retries until one works. */
+  private establish(): Promise<void> {
+    this.establishing ??= this.runEstablish().finally(() => (this.establishing = undefined));
+    return this.establishing;
+  }
+
+  private async runEstablish(): Promise<void> {
+    const releaseWaitMs = this.options.releaseWaitMs ?? 3000;
+    let releasingSince: number | undefined;
+    const observer = this.observer;
+    this.setRole('connecting');
+    while (this.roleValue !== 'disposed') {
+      const lease = await readLease(this.options.storageDir);
+      if (!lease) {
+        if (await this.becomeHolder(undefined)) return;
+        continue;
+      }
+      if (observer.isStale(lease)) {
+        if (await this.becomeHolder(lease)) return;
+      } else if (lease.state === 'releasing') {
+        releasingSince ??= Date.now();
+        // A holder that said it was releasing but never finished is taken over after the wait.
+        if (Date.now() - releasingSince > releaseWaitMs && (await this.becomeHolder(lease))) return;
+      } else {
+        try {
+          this.becomeClient(await QueueClient.connect(lease.socketPath, lease.token));
+          return;
+        } catch {
+          // The holder may not listen yet: it takes the lease before it opens the queue.
+        }
+      }
+      await sleep(25);
+    }
+  }
+
+  private async becomeHolder(previous: Lease | undefined): Promise<boolean> {
+    const { storageDir } = this.options;
+    const lease = newLease((activationId) => socketPathFor(storageDir, activationId, this.options.socketDir));
+    const taken = previous ? await takeOverLease(storageDir, previous, lease, this.options.staleAfterMs ?? 5000) : await tryCreateLease(storageDir, lease);
+    if (!taken) return false;
+    // The socket of a holder that died is left behind: remove it, but only a socket of ours.
+    if (previous && process.platform !== 'win32' && basename(previous.socketPath).startsWith('lifeline-') && previous.socketPath.endsWith('.sock')) await fs.rm(previous.socketPath, { force: true }).catch(() => undefined);
+    if (this.roleValue === 'disposed') {
+      await removeLease(storageDir, lease);
+      return true;
+    }
+    let runner: JobRunner | undefined;
+    let queue: JobQueue | undefined;
+    try {
+      runner = this.options.createRunner();
+      const queueDir = join(storageDir, 'queue');
+      const inner = this.options.createLog ? this.options.createLog(queueDir) : new DurableQueueLog({ directory: queueDir, logger: this.logger });
+      this.lastBeat = performance.now();
+      const log = new FencedQueueLog(inner, () => this.stillHolder(lease));
+      queue = await JobQueue.open({ log, runner, clock: this.options.clock, logger: this.logger, baseDir: this.options.baseDir, random: this.options.random });
+      const server = await QueueServer.listen(lease.socketPath, lease.token, queue, this.logger);
+      const subscription = queue.onDidChange((event) => this.eventEmitter.fire(event));
+      const heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 1000);
+      this.holder = { lease, queue, runner, server, heartbeat, subscription };
+    } catch (error) {
+      await queue?.dispose().catch(() => undefined);
+      await runner?.dispose().catch(() => undefined);
+      await removeLease(storageDir, lease);
+      throw error;
+    }
+    this.logger.info(`[queueSession] holds the lease of ${storageDir} (activation ${lease.activationId})`);
+    this.setRole('holder');
+    this.eventEmitter.fire({ type: 'reset' });
+    for (const commandId of this.pending.keys()) this.dispatch(commandId);
+    return true;
+  }
+
+  /** Cheap while heartbeats are on time; when one is late, the lease file decides. */
+  private stillHolder(lease: Lease): boolean {
+    if (performance.now() - this.lastBeat < (this.options.staleAfterMs ?? 5000) / 2) return true;
+    return readLeaseSync(this.options.storageDir)?.activationId === lease.activationId;
+  }
+
+  private async beat(): Promise<void> {
+    const holder = this.holder;
+    if (!holder || this.beating) return;
+    this.beating = true;
+    try {
+      holder.lease.heartbeatAt = Date.now();
+      const ours = await refreshLease(this.options.storageDir, holder.lease);
+      if (ours) this.lastBeat = performance.now();
+      else if (this.holder === holder) {
+        this.logger.warn('[queueSession] lost the lease (another process took it over): becoming a client');
+        await this.stepDown(false);
+        void this.establish().catch((error: unknown) => this.logger.error(`[queueSession] ${String(error)}`));
+      }
+    } catch (error) {
+      this.logger.warn(`[queueSession] heartbeat failed: ${String(error)}`);
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private becomeClient(client: QueueClient): void {
+    this.client = client;
+    client.onDidChange((event) => this.eventEmitter.fire(event));
+    client.onDidAnswer(({ commandId, outcome }) => this.answer(commandId, outcome));
+    client.onDidClose(() => this.lostHolder(client));
+    // A holder that hangs keeps its socket open: watch its heartbeat too.
+    const observer = this.observer;
+    this.clientWatch = setInterval(() => {
+      void readLease(this.options.storageDir).then((lease) => {
+        if (!lease || lease.token !== client.token || observer.isStale(lease)) this.lostHolder(client);
+      });
+    }, this.options.heartbeatMs ?? 1000);
+    this.setRole('client');
+    this.eventEmitter.fire({ type: 'reset' });
+    for (const commandId of this.pending.keys()) this.dispatch(commandId);
+  }
+
+  private lostHolder(client: QueueClient): void {
+    if (this.client !== client) return;
+    this.lastJobs = this.jobs;
+    this.lastFlags = this.flags;
+    this.client = undefined;
+    clearInterval(this.clientWatch);
+    client.dispose();
+    if (this.roleValue === 'disposed') return;
+    void this.establish().catch((error: unknown) => this.logger.error(`[queueSession] could not reach or become the holder: ${String(error)}`));
+  }
+
+  /** Stops being the holder; with `release`, marks the lease releasing first and removes it after. */
+  private async stepDown(release: boolean): Promise<void> {
+    const holder = this.holder;
+    if (!holder) return;
+    this.lastJobs = holder.queue.jobs;
+    this.lastFlags = holder.queue.flags;
+    clearInterval(holder.heartbeat);
+    if (release) {
+      holder.lease.state = 'releasing';
+      await refreshLease(this.options.storageDir, holder.lease).catch(() => false);
+      holder.server.announceRelease();
+    }
+    // Commands still in flight finish and are answered before the socket closes.
+    await holder.queue.dispose();
+    this.holder = undefined;
+    holder.subscription.dispose();
+    await holder.server.close();
+    await holder.runner.dispose();
+    if (release) await removeLease(this.options.storageDir, holder.lease);
+  }
+
+  /** Releases the lease (a client takes over at once) or disconnects; rejects unanswered commands. */
+  async dispose(): Promise<void> {
+    if (this.roleValue === 'disposed') return;
+    this.roleValue = 'disposed';
+    await this.establishing?.catch(() => undefined);
+    await this.stepDown(true);
+    if (this.client) {
+      clearInterval(this.clientWatch);
+      const client = this.client;
+      this.client = undefined;
+      client.dispose();
+    }
+    for (const [commandId, entry] of this.pending) {
+      this.pending.delete(commandId);
+      entry.reject(new JobError('disposed', 'The queue session closed before the command was answered.'));
+    }
+    this.roleEmitter.fire('disposed');
+    this.eventEmitter.dispose();
+    this.roleEmitter.dispose();
+  }
+}
