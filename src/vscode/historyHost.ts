@@ -7,6 +7,7 @@ import type { Job } from '../core/queue/jobModel';
 import type { Logger } from '../core/logger';
 import { savePreMigrationCopy } from '../core/history/preMigration';
 import type { QueueHost } from './queueHost';
+import { readSettings } from './settings';
 
 /** Idle maintenance (archival, compaction) runs at most this often, and only with no job running. */
 const IDLE_CHECK_MS = 60_000;
@@ -80,14 +81,14 @@ export class HistoryHost implements vscode.Disposable {
   }
 
   private async open(): Promise<void> {
-    const settings = vscode.workspace.getConfiguration('lifeline.history');
+    const settings = readSettings();
     let opened: Awaited<ReturnType<typeof JobHistory.open>>;
     try {
       opened = await JobHistory.open({
         directory: join(this.storageDirectory, 'history'),
         wasmPath: vscode.Uri.joinPath(this.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
-        maxActiveEntries: settings.get<number>('maxActiveEntries', 100),
-        retentionDays: settings.get<number>('archiveRetentionDays', 0),
+        maxActiveEntries: settings.historyMaxActiveEntries,
+        retentionDays: settings.historyRetentionDays,
         logger: this.logger,
         // The automatic backup before a schema migration: the image as it was, beside the history.
         beforeMigrate: async (image, from, to) => {

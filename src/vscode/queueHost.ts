@@ -8,6 +8,7 @@ import type { StorageEvent } from '../core/storage/storeEvents';
 import { jobFilePaths } from '../core/supervisors/supervisorProtocol';
 import { SupervisorRunner } from '../core/supervisors/supervisorRunner';
 import type { Logger } from '../core/logger';
+import { readSettings } from './settings';
 
 export interface QueueHostOptions {
   readonly storageDirectory: string;
@@ -51,6 +52,7 @@ export class QueueHost implements vscode.Disposable {
   static async open(options: QueueHostOptions): Promise<QueueHost> {
     const jobsDirectory = join(options.storageDirectory, 'jobs');
     const supervisorScript = vscode.Uri.joinPath(options.extensionUri, 'dist', 'supervisor.js').fsPath;
+    const settings = readSettings();
     const session = await QueueSession.open({
       storageDir: options.storageDirectory,
       baseDir: options.baseDir,
@@ -60,9 +62,9 @@ export class QueueHost implements vscode.Disposable {
         new SupervisorRunner({
           jobsDir: jobsDirectory,
           supervisorScript,
-          logLimitBytes: outputLimitBytes(),
-          stopWithoutHostAfterMs: stopWithoutHostAfterMs(),
-          killGraceMs: killGraceMs(),
+          logLimitBytes: settings.outputLimitBytes,
+          stopWithoutHostAfterMs: settings.stopWithoutHostAfterMs,
+          killGraceMs: settings.killGraceMs,
           logger: options.logger,
         }),
     });
@@ -108,29 +110,6 @@ export class QueueHost implements vscode.Disposable {
   dispose(): void {
     void this.close();
   }
-}
-
-/** `lifeline.jobs.outputLimitMB`: the cap of each job's output log (head and tail kept). */
-function outputLimitBytes(): number {
-  const megabytes = vscode.workspace.getConfiguration('lifeline').get<number>('jobs.outputLimitMB', 8);
-  return Math.max(1, megabytes) * 1024 * 1024;
-}
-
-/** `lifeline.jobs.killGraceSeconds`: between SIGTERM and SIGKILL when a job is cancelled or times out. */
-function killGraceMs(): number {
-  const seconds = vscode.workspace.getConfiguration('lifeline').get<number>('jobs.killGraceSeconds', 10);
-  return Math.min(3600, Math.max(0, Number.isFinite(seconds) ? seconds : 10)) * 1000;
-}
-
-/**
- * `lifeline.jobs.whenVSCodeCloses` and `lifeline.jobs.stopGraceSeconds`: undefined lets running
- * jobs finish on their own; otherwise how long no window may hold the queue before they stop.
- */
-function stopWithoutHostAfterMs(): number | undefined {
-  const configuration = vscode.workspace.getConfiguration('lifeline');
-  if (configuration.get<string>('jobs.whenVSCodeCloses', 'finish') !== 'stopAfterGrace') return undefined;
-  const seconds = configuration.get<number>('jobs.stopGraceSeconds', 60);
-  return Math.max(1, Number.isFinite(seconds) ? seconds : 60) * 1000;
 }
 
 /**

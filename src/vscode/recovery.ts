@@ -4,8 +4,7 @@ import { MAX_AUTO_RESUMED_INTERRUPTIONS } from '../core/queue/jobModel';
 import { describeRecovery } from '../core/queue/jobSummary';
 import type { Logger } from '../core/logger';
 import type { QueueHost } from './queueHost';
-
-export type RecoveryPolicy = 'prompt' | 'auto' | 'off';
+import { readSettings } from './settings';
 
 /**
  * Applies `lifeline.recovery.policy` to interrupted jobs: those found when this window becomes the
@@ -43,7 +42,7 @@ export class RecoveryController implements vscode.Disposable {
   /** Runs the policy over the interruptions not handled yet in this window. */
   async recover(): Promise<void> {
     if (this.queue.role !== 'holder') return;
-    const policy = vscode.workspace.getConfiguration('lifeline').get<RecoveryPolicy>('recovery.policy', 'prompt');
+    const policy = readSettings().recoveryPolicy;
     const fresh = this.queue.jobs.filter((job) => job.state === 'interrupted' && !this.seen.has(key(job)));
     for (const job of fresh) this.seen.add(key(job));
     if (fresh.length === 0 || policy === 'off') return;

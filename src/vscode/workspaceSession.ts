@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
+import { onDidChangeSettings, readSettings } from './settings';
 import { WorkspaceJobs } from './workspaceJobs';
 
 /**
@@ -30,9 +31,7 @@ export class WorkspaceSession implements vscode.Disposable {
       queue.onDidChangeRole((role) => {
         if (role === 'holder') void this.applyConcurrency();
       }),
-      vscode.workspace.onDidChangeConfiguration((event) => {
-        if (event.affectsConfiguration('lifeline.queue.concurrency')) void this.applyConcurrency();
-      }),
+      onDidChangeSettings(['queue.concurrency'], () => void this.applyConcurrency()),
     );
     if (queue.role === 'holder') void this.applyConcurrency();
     this.updateContext();
@@ -52,7 +51,7 @@ export class WorkspaceSession implements vscode.Disposable {
 
   /** The setting is the truth; the queue's flag follows it (written by the holder only). */
   private async applyConcurrency(): Promise<void> {
-    const limit = Math.min(256, Math.max(1, Math.floor(vscode.workspace.getConfiguration('lifeline').get<number>('queue.concurrency', 2))));
+    const limit = readSettings().concurrency;
     if (this.queue.role !== 'holder' || this.queue.flags?.concurrency === limit) return;
     await this.queue.execute({ type: 'setConcurrency', limit }).then(
       () => this.logger.info(`[queue] concurrency set to ${limit}`),

@@ -1,0 +1,97 @@
+import * as vscode from 'vscode';
+
+/** `lifeline.recovery.policy`: what happens to jobs found interrupted. */
+export type RecoveryPolicySetting = 'prompt' | 'auto' | 'off';
+/** `lifeline.jobs.whenVSCodeCloses`. */
+export type WhenVSCodeCloses = 'finish' | 'stopAfterGrace';
+
+type NumberSpec = { readonly type: 'integer' | 'number'; readonly minimum: number; readonly maximum?: number };
+type EnumSpec = { readonly type: 'string'; readonly enum: readonly string[] };
+
+/**
+ * Every setting Lifeline reads, with the type and bounds its manifest entry declares. The defaults
+ * are not here: they live in package.json only, and VS Code supplies them. An integration test
+ * compares this table with `contributes.configuration` both ways, so the two cannot drift.
+ */
+export const SETTING_SPECS = {
+  'queue.concurrency': { type: 'integer', minimum: 1, maximum: 256 },
+  'recovery.policy': { type: 'string', enum: ['prompt', 'auto', 'off'] },
+  'jobs.outputLimitMB': { type: 'number', minimum: 1, maximum: 1024 },
+  'jobs.whenVSCodeCloses': { type: 'string', enum: ['finish', 'stopAfterGrace'] },
+  'jobs.stopGraceSeconds': { type: 'number', minimum: 1, maximum: 86_400 },
+  'jobs.killGraceSeconds': { type: 'number', minimum: 0, maximum: 3600 },
+  'history.maxActiveEntries': { type: 'integer', minimum: 10, maximum: 100_000 },
+  'history.archiveRetentionDays': { type: 'integer', minimum: 0 },
+} as const satisfies Record<string, NumberSpec | EnumSpec>;
+
+export type SettingKey = keyof typeof SETTING_SPECS;
+
+/** Lifeline's settings as plain options, in the units the core takes. */
+export interface LifelineSettings {
+  /** Jobs run at once (`lifeline.queue.concurrency`). */
+  readonly concurrency: number;
+  readonly recoveryPolicy: RecoveryPolicySetting;
+  /** The cap of each job's output log, head and tail kept (`lifeline.jobs.outputLimitMB`). */
+  readonly outputLimitBytes: number;
+  /**
+   * How long no window may hold the queue before running jobs are stopped
+   * (`lifeline.jobs.whenVSCodeCloses` = stopAfterGrace, `lifeline.jobs.stopGraceSeconds`);
+   * undefined lets them finish on their own.
+   */
+  readonly stopWithoutHostAfterMs: number | undefined;
+  /** Between SIGTERM and SIGKILL when a job is cancelled or times out (`lifeline.jobs.killGraceSeconds`). */
+  readonly killGraceMs: number;
+  readonly historyMaxActiveEntries: number;
+  /** 0 keeps archived history forever. */
+  readonly historyRetentionDays: number;
+}
+
+/** What the reader needs of a `WorkspaceConfiguration` for the `lifeline` section. */
+export type LifelineConfiguration = Pick<vscode.WorkspaceConfiguration, 'get' | 'inspect'>;
+
+/**
+ * Reads Lifeline's settings. A value of the wrong type (hand-edited settings.json) falls back to
+ * the manifest's default; a number outside its bounds is clamped to them, as the Settings editor
+ * would have refused it.
+ */
+export function readSettings(configuration: LifelineConfiguration = vscode.workspace.getConfiguration('lifeline')): LifelineSettings {
+  const number = (key: SettingKey): number => readNumber(configuration, key);
+  const text = <T extends string>(key: SettingKey): T => readEnum(configuration, key) as T;
+  return {
+    concurrency: number('queue.concurrency'),
+    recoveryPolicy: text<RecoveryPolicySetting>('recovery.policy'),
+    outputLimitBytes: number('jobs.outputLimitMB') * 1024 * 1024,
+    stopWithoutHostAfterMs: text<WhenVSCodeCloses>('jobs.whenVSCodeCloses') === 'stopAfterGrace' ? number('jobs.stopGraceSeconds') * 1000 : undefined,
+    killGraceMs: number('jobs.killGraceSeconds') * 1000,
+    historyMaxActiveEntries: number('history.maxActiveEntries'),
+    historyRetentionDays: number('history.archiveRetentionDays'),
+  };
+}
+
+/** Calls `listener` when any of `keys` changes (in any scope of this window). */
+export function onDidChangeSettings(keys: readonly SettingKey[], listener: () => void): vscode.Disposable {
+  return vscode.workspace.onDidChangeConfiguration((event) => {
+    if (keys.some((key) => event.affectsConfiguration(`lifeline.${key}`))) listener();
+  });
+}
+
+function manifestDefault(configuration: LifelineConfiguration, key: SettingKey): unknown {
+  return configuration.inspect(key)?.defaultValue;
+}
+
+function readNumber(configuration: LifelineConfiguration, key: SettingKey): number {
+  const spec = SETTING_SPECS[key];
+  if (spec.type === 'string') throw new TypeError(`lifeline.${key} is not a number setting`);
+  const raw = configuration.get<unknown>(key);
+  const value = typeof raw === 'number' && Number.isFinite(raw) ? raw : Number(manifestDefault(configuration, key));
+  const whole = spec.type === 'integer' ? Math.floor(value) : value;
+  const maximum = 'maximum' in spec ? spec.maximum : Number.POSITIVE_INFINITY;
+  return Math.min(maximum, Math.max(spec.minimum, whole));
+}
+
+function readEnum(configuration: LifelineConfiguration, key: SettingKey): string {
+  const spec = SETTING_SPECS[key];
+  if (spec.type !== 'string') throw new TypeError(`lifeline.${key} is not a choice setting`);
+  const raw = configuration.get<unknown>(key);
+  return typeof raw === 'string' && (spec.enum as readonly string[]).includes(raw) ? raw : String(manifestDefault(configuration, key));
+}
