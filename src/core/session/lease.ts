@@ -1,18 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs, lstatSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { fsyncDirectory, writeFileAtomic } from '../storage/atomicFile';
 
 /**
- * The writer lease: one file, `<storage>/queue.lease`, whose holder alone writes the queue, runs
- * the scheduler and serves the socket. It is created exclusively (link of a complete temp file, so
- * a reader never sees half a lease), refreshed by a heartbeat, marked `releasing` while its holder
- * shuts down, and removed on release. A lease whose pid is dead (same host) or whose heartbeat is
- * older than the stale limit is taken over under a small lock directory, so that two clients
- * never both take it.
+ * The writer lease: `<storage>/queue.lease`, whose holder alone writes the queue, runs the
+ * scheduler and serves the socket. It is created exclusively, refreshed by a heartbeat, marked
+ * `releasing` while its holder shuts down, and removed on release. A lease whose pid is dead (same
+ * host) or whose heartbeat is older than the stale limit is taken over under a small lock
+ * directory, so that two clients never both take it.
+ *
+ * `queue.lease` is a symbolic link to the holder's own file, `queue.lease.<activationId>`, and a
+ * heartbeat rewrites only that file. A holder frozen (SIGSTOP, a debugger) between checking that
+ * the lease is its own and writing its heartbeat may wake after it was taken over: writing its own
+ * file then changes nothing anyone reads, where rewriting `queue.lease` itself would put the
+ * replaced holder back over the new one (both would then write the queue). Readers follow the link
+ * and see the same JSON as before; a lease written as a plain file (Windows, where links need
+ * privileges, or an older Lifeline) is still read, refreshed and taken over.
  */
 export const leaseSchema = z.object({
   version: z.literal(1),
@@ -28,6 +35,13 @@ export type Lease = z.infer<typeof leaseSchema>;
 
 export const LEASE_FILE = 'queue.lease';
 const UNREADABLE = 'unreadable';
+/** Links need privileges on Windows: there the lease is one plain file, rewritten in place. */
+const LINKED_LEASE = process.platform !== 'win32';
+
+/** The holder's own lease file, which `queue.lease` links to. */
+function ownLeaseFile(storageDir: string, activationId: string): string {
+  return join(storageDir, `${LEASE_FILE}.${activationId}`);
+}
 
 /** A lease for this process; `socketPath` gets the activation id, so that each holder has its own socket. */
 export function newLease(socketPath: (activationId: string) => string): Lease {
@@ -47,21 +61,28 @@ function parseLease(text: string): Lease {
   }
 }
 
+/**
+ * The lease, undefined when there is none. A link whose file is gone (a holder released, or crashed
+ * while releasing, between removing its file and its link) reads as an unreadable, stale lease, so
+ * the next contender takes it over: a plain create would fail on the link still there.
+ */
 export async function readLease(storageDir: string): Promise<Lease | undefined> {
+  const path = join(storageDir, LEASE_FILE);
   try {
-    return parseLease(await fs.readFile(join(storageDir, LEASE_FILE), 'utf8'));
+    return parseLease(await fs.readFile(path, 'utf8'));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return isLink(path) ? unreadableLease : undefined;
     throw error;
   }
 }
 
 /** For the write fence, which must decide before a commit goes out. */
 export function readLeaseSync(storageDir: string): Lease | undefined {
+  const path = join(storageDir, LEASE_FILE);
   try {
-    return parseLease(readFileSync(join(storageDir, LEASE_FILE), 'utf8'));
+    return parseLease(readFileSync(path, 'utf8'));
   } catch {
-    return undefined;
+    return isLink(path) ? unreadableLease : undefined;
   }
 }
 
@@ -101,6 +122,23 @@ export class StalenessObserver {
 /** Creates the lease if nobody holds it. True when `lease` is now the lease. */
 export async function tryCreateLease(storageDir: string, lease: Lease): Promise<boolean> {
   const path = join(storageDir, LEASE_FILE);
+  if (!LINKED_LEASE) return linkCompleteFile(storageDir, lease, path);
+  const own = ownLeaseFile(storageDir, lease.activationId);
+  // Complete and synced before the link names it: a reader never sees half a lease.
+  await writeFileAtomic(own, JSON.stringify(lease));
+  try {
+    await fs.symlink(basename(own), path);
+  } catch (error) {
+    await fs.rm(own, { force: true });
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  await fsyncDirectory(storageDir);
+  return true;
+}
+
+/** The plain-file lease: a complete temp file linked into place, which fails if one exists. */
+async function linkCompleteFile(storageDir: string, lease: Lease, path: string): Promise<boolean> {
   const temp = `${path}.${lease.activationId}.tmp`;
   await fs.writeFile(temp, JSON.stringify(lease), { mode: 0o600 });
   const handle = await fs.open(temp, 'r');
@@ -138,24 +176,60 @@ export async function takeOverLease(storageDir: string, stale: Lease, lease: Lea
     // Only the very lease judged stale (same activation, same heartbeat) may be replaced.
     if (current && (current.activationId !== stale.activationId || current.heartbeatAt !== stale.heartbeatAt || current.state !== stale.state)) return false;
     await fs.rm(join(storageDir, LEASE_FILE), { force: true });
-    return await tryCreateLease(storageDir, lease);
+    const taken = await tryCreateLease(storageDir, lease);
+    // The replaced holder's own file; if it wakes and writes it again, it removes it itself.
+    if (taken && LINKED_LEASE) await fs.rm(ownLeaseFile(storageDir, stale.activationId), { force: true });
+    return taken;
   } finally {
     await fs.rm(lock, { recursive: true, force: true });
   }
 }
 
-/** Rewrites our lease with a new heartbeat or state. False when the lease is no longer ours. */
+/**
+ * Writes our lease's new heartbeat or state. False when the lease is no longer ours: then nothing
+ * anyone reads has changed, even if it was taken over while this ran (see the top of this file).
+ */
 export async function refreshLease(storageDir: string, lease: Lease): Promise<boolean> {
+  const path = join(storageDir, LEASE_FILE);
   const current = await readLease(storageDir);
   if (!current || current.activationId !== lease.activationId) return false;
-  await writeFileAtomic(join(storageDir, LEASE_FILE), JSON.stringify(lease));
-  return true;
+  if (!LINKED_LEASE || !isLink(path)) {
+    await writeFileAtomic(path, JSON.stringify(lease));
+    return true;
+  }
+  const own = ownLeaseFile(storageDir, lease.activationId);
+  await writeFileAtomic(own, JSON.stringify(lease));
+  // Taken over between the check and the write: the link names another file now.
+  if ((await readLease(storageDir))?.activationId === lease.activationId) return true;
+  await fs.rm(own, { force: true });
+  return false;
 }
 
 /** Removes the lease if it is still ours. */
 export async function removeLease(storageDir: string, lease: Lease): Promise<void> {
+  const path = join(storageDir, LEASE_FILE);
   const current = await readLease(storageDir);
   if (current?.activationId !== lease.activationId) return;
-  await fs.rm(join(storageDir, LEASE_FILE), { force: true });
-  await fsyncDirectory(dirname(join(storageDir, LEASE_FILE)));
+  if (LINKED_LEASE && isLink(path)) {
+    const own = ownLeaseFile(storageDir, lease.activationId);
+    // The file first: a link left without it reads as a stale lease, never as ours.
+    await fs.rm(own, { force: true });
+    // Then the link, only while it still names our file: checked and removed in one turn.
+    try {
+      if (readlinkSync(path) === basename(own)) unlinkSync(path);
+    } catch {
+      // Already gone, or replaced by a new holder's: not ours to remove.
+    }
+  } else {
+    await fs.rm(path, { force: true });
+  }
+  await fsyncDirectory(storageDir);
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

@@ -1,10 +1,10 @@
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fsPromises, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FencedQueueLog } from '../../../src/core/session/fencedQueueLog';
 import { JobError } from '../../../src/core/queue/jobErrors';
-import { LEASE_FILE, newLease, readLease, refreshLease, StalenessObserver, takeOverLease, tryCreateLease } from '../../../src/core/session/lease';
+import { LEASE_FILE, newLease, readLease, refreshLease, removeLease, StalenessObserver, takeOverLease, tryCreateLease } from '../../../src/core/session/lease';
 import { MemoryQueueLog } from '../../../src/core/queue/queueLog';
 
 describe('jobs: lease', () => {
@@ -59,5 +59,62 @@ describe('jobs: lease', () => {
     holder = false;
     await assert.rejects(log.commit([{ t: 'cmd', id: 'c2', result: {} }]), (error) => JobError.is(error, 'leaseLost'));
     assert.equal(inner.commits, 1);
+  });
+});
+
+describe('jobs: lease heartbeats of a holder that was replaced', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lifeline-lease-race-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const lease = () => newLease((id) => `/tmp/lifeline-x-${id}.sock`);
+
+  it('a heartbeat that was past its check when the lease was taken over leaves the new holder in place', async () => {
+    const old = lease();
+    assert.equal(await tryCreateLease(dir, old), true);
+    const judged = { ...old };
+    const taker = lease();
+    // The old holder freezes between reading the lease (still its own) and writing its heartbeat,
+    // and a client takes the lease over meanwhile: the takeover runs at the heartbeat's first write.
+    const original = fsPromises.open;
+    let armed = true;
+    (fsPromises as { open: typeof fsPromises.open }).open = async (...args: Parameters<typeof fsPromises.open>) => {
+      if (armed && String(args[0]).includes(LEASE_FILE)) {
+        armed = false;
+        assert.equal(await takeOverLease(dir, judged, taker, 5000), true);
+      }
+      return original(...args);
+    };
+    try {
+      old.heartbeatAt += 1000;
+      assert.equal(await refreshLease(dir, old), false, 'the old holder learns it lost the lease');
+    } finally {
+      (fsPromises as { open: typeof fsPromises.open }).open = original;
+    }
+    assert.equal(armed, false, 'the takeover ran inside the heartbeat');
+    assert.equal((await readLease(dir))?.activationId, taker.activationId, 'the new holder keeps the lease');
+    assert.equal(await refreshLease(dir, taker), true);
+    assert.deepEqual(readdirSync(dir).filter((name) => name.startsWith(LEASE_FILE)).sort(), [LEASE_FILE, `${LEASE_FILE}.${taker.activationId}`], 'the old holder left no file behind');
+  });
+
+  it('a released lease is gone, and a link left without its file is taken over at once', async () => {
+    const first = lease();
+    assert.equal(await tryCreateLease(dir, first), true);
+    await removeLease(dir, first);
+    assert.equal(await readLease(dir), undefined);
+    assert.deepEqual(readdirSync(dir), []);
+    const second = lease();
+    assert.equal(await tryCreateLease(dir, second), true);
+    // A holder that crashed between removing its file and its link.
+    rmSync(join(dir, `${LEASE_FILE}.${second.activationId}`));
+    const dangling = await readLease(dir);
+    assert.ok(dangling);
+    assert.equal(new StalenessObserver(60_000).isStale(dangling), true);
+    const third = lease();
+    assert.equal(await tryCreateLease(dir, third), false, 'the link is still there');
+    assert.equal(await takeOverLease(dir, dangling, third, 5000), true);
+    assert.equal((await readLease(dir))?.activationId, third.activationId);
   });
 });

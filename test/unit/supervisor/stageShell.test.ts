@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shellQuote, stageScript, StageShells } from '../../../src/supervisor/stageShell';
 import { isAlive } from '../drivenProcess';
-import { waitUntil } from './supervisorTestKit';
+import { waitUntil } from '../supervisors/supervisorTestKit';
 
 /** Resolves with the exit code once the process has exited and its output is read. */
 function closed(child: ChildProcess): Promise<number | null> {

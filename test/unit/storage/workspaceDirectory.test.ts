@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openWorkspaceDirectory, WorkspaceDirectoryError, workspaceDirectoryName } from '../../src/core/storage/workspaceDirectory';
+import { openWorkspaceDirectory, WorkspaceDirectoryError, workspaceDirectoryName } from '../../../src/core/storage/workspaceDirectory';
 
 describe('workspace directory', () => {
   let root: string;

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
-import type { PanelTab, TabRecoveryInput } from '../../src/core/panels/panelRecoveryPlan';
-import { RecreationBudget, planTabRecovery, readyTimeoutMs } from '../../src/core/panels/panelRecoveryPlan';
+import type { PanelTab, TabRecoveryInput } from '../../../src/core/panels/panelRecoveryPlan';
+import { RecreationBudget, planTabRecovery, readyTimeoutMs } from '../../../src/core/panels/panelRecoveryPlan';
 
 const GRACE = 2500;
 const tab = (column: number, active: boolean): PanelTab => ({ key: `${column}:Lifeline Queue`, column, active });

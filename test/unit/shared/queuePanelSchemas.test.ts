@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { queuePanelCommandSchema, queuePanelStateSchema } from '../../src/shared/queuePanelSchemas';
+import { queuePanelCommandSchema, queuePanelStateSchema } from '../../../src/shared/queuePanelSchemas';
 
 describe('Queue dashboard messages', () => {
   it('accepts the messages the webview sends', () => {
