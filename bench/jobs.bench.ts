@@ -83,7 +83,7 @@ async function enqueue500(context: BenchContext): Promise<BenchFigure[]> {
   await seedQueue(queueDir, context.scratchDir, existing - 200, 200);
   const queue = await JobQueue.open({ log: new DurableQueueLog({ directory: queueDir }), runner: new NoopRunner(), baseDir: context.scratchDir });
   // Each enqueue is acknowledged only on disk, so one after another they cost at least one
-  // fdatasync each: measure that floor in the same loop, interleaved (platform-facts.md).
+  // fdatasync each: measure that floor in the same loop, interleaved (docs/platform.md).
   const floorFile = await fs.open(join(context.scratchDir, 'enqueue-floor.bin'), 'w');
   const payload = Buffer.alloc(700, 7);
   let floor = 0;

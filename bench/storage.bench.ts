@@ -23,7 +23,7 @@ async function fillStore(directory: string, keys: number, journalRecords: number
 /**
  * The floor and the stores are measured interleaved, set by set, in one loop, and the floor is
  * synced the same way the store syncs (fs.promises FileHandle.datasync): fdatasync latency on
- * these virtual disks moves a lot from pass to pass (../shared/notes/platform-facts.md).
+ * these virtual disks moves a lot from pass to pass (docs/platform.md).
  * Stores run with compaction off here so that each sample is the commit path alone.
  */
 async function run(context: BenchContext): Promise<BenchFigure[]> {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Sets up the test host on first use: a real VS Code (code-server 4.100.3 from the npm registry)
 // and playwright-core, in the git-ignored `.vscode-test/` folder, plus the Debian packages they need.
-// Nothing is downloaded from anywhere but the npm registry and Debian. See ../shared/notes/real-vscode.md.
+// Nothing is downloaded from anywhere but the npm registry and Debian. See docs/platform.md (the test hosts).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,4 +1,4 @@
-/** A disposable thing; everything the queue creates is one (STYLE.md rule 7). */
+/** A disposable thing; everything the queue creates is one, disposed exactly once. */
 export interface Disposable {
   dispose(): void;
 }

@@ -7,7 +7,7 @@
  * against a runaway peer.
  *
  * Only the new chunk is searched for a line end, never what is already waiting: a peer that
- * streams without a newline costs linear time, not quadratic (issue 14, item 10).
+ * streams without a newline costs linear time, not quadratic: a peer cannot wear the host down with one endless line.
  */
 export function splitLines(
   onLine: (line: string) => boolean | void,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { codeServerBin, runsDir } from './paths';
 
 /**
- * Starts a real VS Code (code-server 4.100.3) the way ../shared/notes/real-vscode.md proves it:
+ * Starts a real VS Code (code-server 4.100.3) the way docs/platform.md (the test hosts) describes:
  * in its own session (so the whole tree, extension host included, stops with one kill), with
  * TMPDIR and XDG_* pointed at a scratch folder, stdio to a file (a detached child that inherits
  * the test runner's pipes keeps CI waiting), and the settings that keep focus on the workbench.

@@ -5,7 +5,7 @@ import type { StorageEvent } from '../../src/core/storage/storeEvents';
 import type { TortureSubject } from './tortureHarness';
 
 /**
- * The job queue's torture subject (issue 7): queue commands instead of key-value sets. The model
+ * The job queue's torture subject: queue commands instead of key-value sets. The model
  * is total: a command that the queue would refuse (cancel of a job that is not waiting, say) is a
  * no-op in it, so an intent whose refusal was cut off by the kill still predicts the store.
  */

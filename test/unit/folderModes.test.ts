@@ -12,7 +12,7 @@ import { wasmPath } from './history/historyFixtures';
 const repoRoot = join(__dirname, '..', '..', '..');
 const modeOf = (path: string): number => statSync(path).mode & 0o777;
 
-/** Issue 14: every folder Lifeline creates is its owner's only, whatever the umask; secrets are 0600. */
+/** Every folder Lifeline creates is its owner's only, whatever the umask; secrets are 0600. */
 describe('security: folders Lifeline creates are 0700, its secrets 0600', () => {
   let dir: string;
   let umask: number;

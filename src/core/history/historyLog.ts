@@ -29,7 +29,7 @@ export function encodeHistoryRecord(record: HistoryRecord): Uint8Array {
   return Buffer.from(JSON.stringify(record), 'utf8');
 }
 
-/** Validates on read (STYLE.md rule 4): a record that does not parse is damage, not a crash later. */
+/** Validates on read: a record that does not parse is damage, not a crash later. */
 export function decodeHistoryRecord(bytes: Uint8Array): HistoryRecord {
   const parsed = recordSchema.parse(JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')));
   return parsed.t === 'add' ? { t: 'add', seq: parsed.seq, entry: parseEntry(parsed.entry) } : parsed;
@@ -64,7 +64,7 @@ export interface HistoryLog {
   open<S>(codec: DurableCodec<S, HistoryRecord>): Promise<{ store: HistoryStore<S>; events: readonly StorageEvent[] }>;
 }
 
-/** The in-memory twin (STYLE.md rule 2): same contract, nothing on disk. Survives close and reopen. */
+/** The in-memory twin: same contract, nothing on disk, for tests that need no disk. Survives close and reopen. */
 export class MemoryHistoryLog implements HistoryLog {
   /** Snapshot payload (the exported database), as the durable log would write it. */
   image: Uint8Array | undefined;

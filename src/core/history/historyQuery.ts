@@ -76,7 +76,7 @@ export function filterSql(filter: HistoryFilter, key: 'seq' | 'id'): { where: st
 
 /**
  * The seekable keyset bound: `(v <= ? AND (v < ? OR k < ?))` rather than the row-value form, so
- * SQLite can seek the index to the bound instead of scanning from the top (platform-facts.md).
+ * SQLite can seek the index to the bound instead of scanning from the top (docs/platform.md, sql.js).
  */
 export function keysetSql(valueSql: string, keySql: string, direction: SortDirection): string {
   return direction === 'desc'

@@ -1,5 +1,5 @@
 /**
- * The decisions behind Lifeline's single-instance webview panels coming back live (issue 14),
+ * The decisions behind Lifeline's single-instance webview panels coming back live (docs/panels.md),
  * free of VS Code types so that they run in plain Node tests. src/vscode/panelKeeper.ts feeds
  * them what `window.tabGroups` and the live panel say and carries the steps out.
  */

@@ -293,7 +293,7 @@ export class JobQueue {
 
   /**
    * Deletes the declared outputs of a discarded job's unfinished stages, and only inside the
-   * workspace folder (the queue's base directory), judged on real paths (issue 14, item 9): a
+   * workspace folder (the queue's base directory), judged on real paths (docs/security.md, deletion): a
    * stage whose working folder is outside it keeps its outputs, an output declared as `.`, `..`
    * or an absolute path elsewhere is left alone, one reached through a link out of the stage's
    * folder is left alone, and a symbolic link is removed as the link, never its target. Each

@@ -3,7 +3,7 @@ import type { QueueRecord, QueueSnapshot } from './jobModel';
 
 /**
  * The queue's persistence, kept this small so that the queue does not care whether it sits on the
- * storage core, a plain journal file, or memory (STYLE.md rule 2).
+ * storage core, a plain journal file, or memory (an in-memory twin with the same contract, for tests).
  */
 export interface QueueLog {
   /** The last snapshot (if any) and every record committed after it, in order. */

@@ -106,7 +106,7 @@ export class QueueClient {
 
   /**
    * Sends a command, or keeps it until fewer than the holder's per-client limit are unanswered:
-   * the holder refuses more rather than queue them for an unknown peer (issue 14, item 10).
+   * the holder refuses more rather than queue them for an unknown peer (docs/security.md, the queue's socket).
    */
   send(commandId: string, command: unknown): void {
     if (this.inFlight.size >= QUEUE_SOCKET_LIMITS.maxInFlightPerClient) {

@@ -30,7 +30,7 @@ export const clientMessageSchema = z.discriminatedUnion('t', [
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /**
- * Limits of the holder's socket (issue 14, item 10). Before its hello a connection may send only
+ * Limits of the holder's socket (docs/security.md). Before its hello a connection may send only
  * a hello line; after it, one command line at a time up to `maxCommandChars`.
  */
 export const QUEUE_SOCKET_LIMITS = {

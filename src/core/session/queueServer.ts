@@ -15,7 +15,7 @@ import { clientMessageSchema, errorMessage, QUEUE_SOCKET_LIMITS, readMessages, s
  * one that has not said it within `helloTimeoutMs`, sends more than a hello's worth first, or
  * sends a wrong token is closed. Connections and each client's waiting commands are capped, so a
  * process of the same user without the token can neither read the queue's events nor wear the
- * holder down (issue 14, item 10).
+ * holder down (docs/security.md, the queue's socket).
  */
 export class QueueServer {
   /** Every open connection, authenticated or not: the count the connection limit applies to. */

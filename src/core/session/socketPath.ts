@@ -6,7 +6,7 @@ import { JobError } from '../queue/jobErrors';
 
 /**
  * Node silently truncates a Unix socket path past 107 bytes (103 on macOS), so two long storage
- * paths could meet at one socket (platform-facts.md). The socket therefore lives in a short
+ * paths could meet at one socket (docs/platform.md). The socket therefore lives in a short
  * private folder, named by a hash of the storage directory, and its length is checked.
  */
 export const MAX_SOCKET_PATH_BYTES = 103;

@@ -4,7 +4,7 @@ import { StorageError } from './errors';
 
 /**
  * A recovery key is the encryption key written so a person can copy it onto paper and type it
- * back (the OS keychain behind SecretStorage can lose a key: see platform-facts.md).
+ * back (the OS keychain behind SecretStorage can lose a key: see docs/platform.md).
  *
  * Layout: the 32 key bytes plus a 3-byte checksum (35 bytes = 280 bits = exactly 56 characters of
  * Crockford base32), cut into 8 groups of 7 characters, each followed by a Luhn mod 32 check

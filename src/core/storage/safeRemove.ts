@@ -25,7 +25,7 @@ export async function realPathOf(path: string): Promise<string | undefined> {
  * paths: its parent is resolved with `realpath` (a link anywhere above it is followed, then the
  * result checked), and the target itself is looked at with `lstat`, never followed, so a symbolic
  * link is removed as the link and its target stays. A lexical check alone is not enough: with
- * `link -> ../outside`, `link/victim.txt` names a file outside (issue 14, item 9).
+ * `link -> ../outside`, `link/victim.txt` names a file outside (docs/security.md, deletion).
  * A folder is removed recursively; Node's recursive removal does not follow links inside it.
  * A link swapped in between the check and the removal by a process of the same user is not
  * guarded against (see docs/security.md).

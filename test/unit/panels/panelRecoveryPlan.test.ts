@@ -6,7 +6,7 @@ const GRACE = 2500;
 const tab = (column: number, active: boolean): PanelTab => ({ key: `${column}:Lifeline Queue`, column, active });
 const plan = (input: Partial<TabRecoveryInput> & { tabs: readonly PanelTab[] }) => planTabRecovery({ live: undefined, orphanSince: new Map(), now: 10_000, graceMs: GRACE, ...input });
 
-describe('which leftover panel tabs are replaced (issue 14)', () => {
+describe('which leftover panel tabs are replaced', () => {
   it('waits the grace for the serializer before replacing a visible tab no live panel backs', () => {
     const first = plan({ tabs: [tab(1, true)] });
     assert.equal(first.replace, undefined);

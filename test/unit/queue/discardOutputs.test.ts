@@ -8,7 +8,7 @@ import { MemoryQueueLog } from '../../../src/core/queue/queueLog';
 import { MemoryLogger } from '../../../src/core/logger';
 import { FakeRunner, settle } from './jobTestKit';
 
-/** Issue 14, item 9: Discard deleted files outside the workspace through a link, or in a stage working outside it. */
+/** Discard never deletes files outside the workspace, through a link or in a stage working outside it (docs/security.md). */
 describe('jobs: discard deletes only inside the workspace folder', () => {
   let root: string;
   let workspace: string;

@@ -47,7 +47,7 @@ function drainedOrClosed(socket: Socket): Promise<void> {
   });
 }
 
-/** Issue 14, item 10: the holder's socket trusted connections before their hello and could be worn down by them. */
+/** The holder's socket trusts no connection before its hello and cannot be worn down by many (docs/security.md). */
 describe('jobs: the queue socket tells nothing before a hello and bounds what it accepts', () => {
   let dir: string;
   let queue: JobQueue;

@@ -34,7 +34,7 @@ function run(command: string, args: string[]): { ok: boolean; output: string } {
 }
 
 // A real full disk: tmpfs never fails an fsync and root ignores chmod, so this mounts a small ext4
-// image through a loop device (needs root), as ../shared/notes/platform-facts.md advises.
+// image through a loop device (needs root), as docs/platform.md explains.
 describe('storage: disk full on a real filesystem', function () {
   this.timeout(60_000);
   let temp: ReturnType<typeof makeTempDir>;

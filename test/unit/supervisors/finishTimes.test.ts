@@ -13,7 +13,7 @@ import { openHistory } from '../history/historyFixtures';
 import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';
 
 /**
- * Issue 14 (3): a job that ends while no host is alive is finished at the time its supervisor
+ * A job that ends while no host is alive is finished at the time its supervisor
  * recorded, not when the next host noticed, and its duration runs from its process's recorded
  * start to that exit: in the queue and in the history.
  */

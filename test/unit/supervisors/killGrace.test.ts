@@ -14,7 +14,7 @@ import { isAlive } from '../drivenProcess';
 import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';
 
 /**
- * Issue 14 (4): cancel and timeouts stop a job the way service managers do: SIGTERM to its process
+ * Cancel and timeouts stop a job the way service managers do: SIGTERM to its process
  * group, SIGKILL once its kill grace has passed, both sent by its supervisor. Real processes,
  * real signals.
  */

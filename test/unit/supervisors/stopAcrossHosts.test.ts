@@ -7,7 +7,7 @@ import type { HostProcess } from './supervisorTestKit';
 import { jobRecords, useHostFolder, waitUntil } from './supervisorTestKit';
 
 /**
- * Issue 14 (4): a stop survives the host that asked for it. The host dies during the kill grace;
+ * A stop survives the host that asked for it. The host dies during the kill grace;
  * the job still ends as asked (cancelled, or failed as timed out) and is never run again, whether
  * its supervisor finishes the stop or dies as well.
  */

@@ -37,7 +37,7 @@ function rawConnect(socketPath: string): Promise<{ socket: Socket; lines: string
 
 const line = (message: unknown): string => `${JSON.stringify(message)}\n`;
 
-/** Issue 14, item 11: the host↔supervisor channel had no authentication in either direction. */
+/** The host↔supervisor channel is authenticated in both directions (docs/security.md). */
 describe('supervisor: the channel is authenticated both ways', function () {
   this.timeout(20_000);
   let dir: string;
