@@ -49,6 +49,21 @@ export const stageDefinitionSchema = z
   })
   .strict();
 
+/**
+ * A job's retry settings as written in `.vscode/lifeline.json`, in seconds. The queue stores them
+ * in milliseconds, with its defaults; its stored policy (core/queue/retryPolicy.ts) is built from
+ * these fields, so the two formats cannot disagree on what a valid value is.
+ */
+export const retriesDefinitionSchema = z
+  .object({
+    maxAttempts: z.number().int().min(1).max(100).describe('Attempts in all, the first included.'),
+    backoff: z.enum(['fixed', 'exponential']).optional(),
+    delaySeconds: z.number().nonnegative().optional(),
+    doNotRetryExitCodes: z.array(z.number().int()).optional(),
+  })
+  .strict();
+export type RetriesDefinition = z.infer<typeof retriesDefinitionSchema>;
+
 const jobCommon = {
   name,
   cwd: cwd.optional(),
@@ -57,15 +72,7 @@ const jobCommon = {
   tags: z.array(z.string().min(1).max(50)).max(20).optional(),
   timeoutSeconds: z.number().positive().optional().describe('Kill the job after this many seconds.'),
   killGraceSeconds: killGraceSeconds.describe('When the job is cancelled or times out, its processes get SIGTERM, then SIGKILL after this many seconds. Default: the setting lifeline.jobs.killGraceSeconds (10).'),
-  retries: z
-    .object({
-      maxAttempts: z.number().int().min(1).max(100).describe('Attempts in all, the first included.'),
-      backoff: z.enum(['fixed', 'exponential']).optional(),
-      delaySeconds: z.number().nonnegative().optional(),
-      doNotRetryExitCodes: z.array(z.number().int()).optional(),
-    })
-    .strict()
-    .optional(),
+  retries: retriesDefinitionSchema.optional(),
 };
 
 export const commandJobDefinitionSchema = z.object({ ...jobCommon, command }).strict();

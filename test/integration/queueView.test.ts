@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { Job } from '../../src/core/queue/jobModel';
-import { retryPolicySchema } from '../../src/core/queue/jobModel';
+import { retryPolicySchema } from '../../src/core/queue/retryPolicy';
 import type { LifelineApi, LifelineQueueApi } from '../../src/extension';
 import type { QueueTreeNode } from '../../src/vscode/queueTreeProvider';
 import { QueueTreeProvider } from '../../src/vscode/queueTreeProvider';

@@ -1,3 +1,5 @@
+import { LifelineError } from '../errors';
+
 /**
  * Typed errors of the job history. Callers branch on `reason`, never on message text
  * (STYLE.md rule 8). Kept apart from storage/errors.ts so the two cores can change independently.
@@ -21,17 +23,8 @@ export type HistoryErrorReason =
   | 'invalidCursor'
   | 'closed';
 
-export class HistoryError extends Error {
-  constructor(
-    readonly reason: HistoryErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'HistoryError';
-  }
-
-  static is(error: unknown, reason?: HistoryErrorReason): error is HistoryError {
-    return error instanceof HistoryError && (reason === undefined || error.reason === reason);
+export class HistoryError extends LifelineError<HistoryErrorReason> {
+  constructor(reason: HistoryErrorReason, message: string, options?: { cause?: unknown }) {
+    super('HistoryError', reason, message, options);
   }
 }

@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import type { Clock } from '../clock';
+import { systemClock } from '../clock';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import type { AuditSink } from '../storage/auditLog';
@@ -67,7 +69,8 @@ export interface JobHistoryOptions {
   /** The automatic backup before a schema migration: gets the image as it was. */
   readonly beforeMigrate?: (image: Uint8Array, fromVersion: number, toVersion: number) => Promise<void>;
   readonly logger?: Logger;
-  readonly now?: () => number;
+  /** Decides retention cut-offs, statistics windows and the compaction interval. @default systemClock */
+  readonly clock?: Clock;
   /** For tests: the schema steps and target version. */
   readonly migrations?: readonly Migration[];
   readonly targetVersion?: number;
@@ -85,6 +88,8 @@ export class JobHistory {
   private maintenance: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly maxActive: number;
+  private readonly clock: Clock;
+  private lastCompact: number;
 
   private constructor(
     readonly active: ActiveHistory,
@@ -95,6 +100,8 @@ export class JobHistory {
     private readonly logger: Logger,
   ) {
     this.maxActive = options.maxActiveEntries ?? 100;
+    this.clock = options.clock ?? systemClock;
+    this.lastCompact = this.clock.now();
   }
 
   static async open(options: JobHistoryOptions): Promise<{ history: JobHistory; report: HistoryOpenReport }> {
@@ -206,13 +213,12 @@ export class JobHistory {
     this.assertOpen();
     await this.active.commit([{ t: 'add', entry: parseEntry(input) }]);
     if (this.active.count > this.maxActive + (this.options.archiveMargin ?? 20)) this.schedule(() => this.archiveOverflow(0));
-    const due = this.now() - this.lastCompact > (this.options.compactIntervalMs ?? 600_000);
+    const due = this.clock.now() - this.lastCompact > (this.options.compactIntervalMs ?? 600_000);
     if (this.active.journalBytes > (this.options.compactAfterBytes ?? 1024 * 1024) || due) {
-      this.lastCompact = this.now();
+      this.lastCompact = this.clock.now();
       this.schedule(() => this.active.compact());
     }
   }
-  private lastCompact = Date.now();
 
   /** Runs maintenance one task at a time, off the caller's path; failures are logged, never thrown at a caller that did not ask. */
   private schedule(task: () => Promise<unknown>): void {
@@ -281,7 +287,7 @@ export class JobHistory {
   private async retention(): Promise<number> {
     const days = this.options.retentionDays ?? 0;
     if (days <= 0) return 0;
-    const removed = await this.archive.applyRetention(this.now() - days * 86_400_000);
+    const removed = await this.archive.applyRetention(this.clock.now() - days * 86_400_000);
     return removed.reduce((sum, shard) => sum + shard.count, 0);
   }
 
@@ -325,7 +331,7 @@ export class JobHistory {
 
   statistics(request: StatisticsRequest): Promise<HistoryStatistics> {
     this.assertOpen();
-    return computeStatistics(this.active, this.archive, { now: this.now(), ...request });
+    return computeStatistics(this.active, this.archive, { now: this.clock.now(), ...request });
   }
 
   earlierRuns(job: Pick<HistoryEntry, 'command' | 'stages'>, request?: EarlierRunsRequest): Promise<HistoryEntry[]> {
@@ -336,10 +342,6 @@ export class JobHistory {
   estimateDuration(job: Pick<HistoryEntry, 'command' | 'stages' | 'name'>): Promise<DurationEstimate | undefined> {
     this.assertOpen();
     return estimateDuration(this.active, this.archive, job);
-  }
-
-  private now(): number {
-    return this.options.now ? this.options.now() : Date.now();
   }
 
   private assertOpen(): void {

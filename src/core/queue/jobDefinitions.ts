@@ -4,7 +4,8 @@ import type { z } from 'zod';
 import { commandJobDefinitionSchema, pipelineJobDefinitionSchema } from '../../shared/workspaceConfig';
 import { JobError } from './jobErrors';
 import type { Job, QueueCommand, Stage } from './jobModel';
-import { DEFAULT_GROUP, retryPolicySchema } from './jobModel';
+import { DEFAULT_GROUP } from './jobModel';
+import { retryPolicyOf } from './retryPolicy';
 
 type EnqueueCommand = Extract<QueueCommand, { type: 'enqueue' }>;
 
@@ -39,11 +40,7 @@ export function buildJob(command: EnqueueCommand, context: { id: string; now: nu
         }))
       : [{ name: 'main', command: definition.command, cwd: jobCwd, env: definition.env, outputs: [], timeoutMs: undefined, ...graceOf(definition.killGraceSeconds) }];
   for (const stage of stages) checkDirectory(stage, 'stages' in definition);
-  const retries = definition.retries;
-  const retry = retryPolicySchema.parse({
-    ...(retries ? { maxAttempts: retries.maxAttempts, backoff: retries.backoff, delayMs: retries.delaySeconds === undefined ? undefined : retries.delaySeconds * 1000, doNotRetryExitCodes: retries.doNotRetryExitCodes } : {}),
-    ...command.retry,
-  });
+  const retry = retryPolicyOf(definition.retries, command.retry);
   const delayed = command.runAt !== undefined && command.runAt > context.now;
   return {
     id: context.id,

@@ -1,3 +1,5 @@
+import { LifelineError } from '../errors';
+
 /**
  * Typed errors of the job queue. Callers branch on `reason`, never on message text (STYLE.md
  * rule 8); the message names the problem for the person who reads it.
@@ -24,17 +26,8 @@ export type JobErrorReason =
   /** A process at a supervisor's socket failed the handshake: it does not know the jobs folder's secret. */
   | 'untrustedSupervisor';
 
-export class JobError extends Error {
-  constructor(
-    readonly reason: JobErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'JobError';
-  }
-
-  static is(error: unknown, reason?: JobErrorReason): error is JobError {
-    return error instanceof JobError && (reason === undefined || error.reason === reason);
+export class JobError extends LifelineError<JobErrorReason> {
+  constructor(reason: JobErrorReason, message: string, options?: { cause?: unknown }) {
+    super('JobError', reason, message, options);
   }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { JobDefinition } from '../../shared/workspaceConfig';
 import { processIdentitySchema } from '../supervisors/processIdentity';
+import { retryOverrideSchema, retryPolicySchema } from './retryPolicy';
 
 /**
  * The queue's data model. A job is stored whole: every change writes the job's new value as one
@@ -32,32 +33,6 @@ export const stageSchema = z.object({
   killGraceMs: z.number().nonnegative().optional(),
 });
 export type Stage = z.infer<typeof stageSchema>;
-
-export const retryPolicySchema = z.object({
-  /** Attempts in all, the first included. */
-  maxAttempts: z.number().int().min(1).max(100).default(1),
-  backoff: z.enum(['fixed', 'exponential']).default('exponential'),
-  delayMs: z.number().nonnegative().default(1000),
-  /** Exponential backoff never waits longer than this. */
-  maxDelayMs: z.number().nonnegative().default(3_600_000),
-  /** Fraction of the delay added or removed at random, so retries of many jobs do not align. */
-  jitter: z.number().min(0).max(1).default(0.2),
-  doNotRetryExitCodes: z.array(z.number().int()).default([]),
-});
-export type RetryPolicy = z.infer<typeof retryPolicySchema>;
-
-/** Overrides of a definition's retry settings at enqueue; no defaults, so only what is given applies. */
-export const retryOverrideSchema = z
-  .object({
-    maxAttempts: z.number().int().min(1).max(100),
-    backoff: z.enum(['fixed', 'exponential']),
-    delayMs: z.number().nonnegative(),
-    maxDelayMs: z.number().nonnegative(),
-    jitter: z.number().min(0).max(1),
-    doNotRetryExitCodes: z.array(z.number().int()),
-  })
-  .partial()
-  .strict();
 
 export const jobResultSchema = z.object({
   exitCode: z.number().int().nullable(),

@@ -39,6 +39,12 @@ export type RunEvent =
       /** Set when the job could not be started or run at all (spawn failure). */
       readonly error: string | undefined;
       /**
+       * Set when the run failed in a way no retry can fix (the same request would fail the same
+       * way): the job fails at once, whatever attempts it has left (retryPolicy.ts). A failed spawn
+       * is not one: a missing folder can come back (a remounted drive) and EAGAIN passes.
+       */
+      readonly unrecoverable?: boolean;
+      /**
        * Set when the runner lost the job without an exit record (its supervisor died while a host
        * watched): the job did not fail, so the scheduler makes it interrupted, with what
        * {@link JobRunner.recover} knows, as if the loss had been found at startup.

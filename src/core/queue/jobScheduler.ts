@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { formatDuration } from '../../shared/jobDisplay';
 import type { Logger } from '../logger';
 import type { CommitOptions } from '../storage/durableStore';
-import { backoffDelay } from './backoff';
 import type { Clock, TimerHandle } from '../clock';
 import { setDeadline } from '../clock';
 import type { Disposable } from '../emitter';
@@ -11,6 +9,7 @@ import type { Job, QueueRecord } from './jobModel';
 import type { JobRunner, RecoveredRun, RunEvent } from './jobRunner';
 import { stopOrphanedGroup } from '../supervisors/processIdentity';
 import type { QueueState } from './queueState';
+import { decideAfterExit } from './retryPolicy';
 
 /** What the scheduler needs from the queue: its state and the one way to change it durably. */
 export interface SchedulerHost {
@@ -223,8 +222,9 @@ export class JobScheduler {
   }
 
   /**
-   * What a run's end makes of the job. Its start and finish times are the runner's when it has
-   * them (a supervisor's records): a job may end long before a host hears of it.
+   * What a run's end makes of the job, as decided by its retry policy (retryPolicy.ts). Its start
+   * and finish times are the runner's when it has them (a supervisor's records): a job may end long
+   * before a host hears of it.
    */
   private settled(job: Job, exit: RunExit): Job {
     const now = this.clock.now();
@@ -233,27 +233,17 @@ export class JobScheduler {
     const files = job.stages.filter((stage) => job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => resolve(stage.cwd, output)).filter((path) => existsSync(path)));
     const base: Job = { ...job, startedAt, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, finishedAt, actualDurationMs: startedAt === undefined ? undefined : Math.max(0, finishedAt - startedAt) };
     const result = { exitCode: exit.exitCode, signal: exit.signal, warnings: [], files };
-    let next: Job;
-    if (job.stopReason === 'cancel') {
-      next = { ...base, state: 'cancelled', result: { ...result, error: 'cancelled' } };
-    } else if (exit.exitCode === 0 && exit.error === undefined && job.stopReason === undefined) {
-      next = { ...base, state: 'succeeded', result, progress: { ...job.progress, fraction: 1 } };
-    } else {
-      const stage = job.currentStage === undefined ? undefined : job.stages[job.currentStage];
-      const stageName = stage?.name;
-      const stageTimeoutMs = stage?.timeoutMs;
-      const error =
-        job.stopReason === 'jobTimeout'
-          ? `timed out after ${formatDuration(job.timeoutMs ?? 0)}`
-          : job.stopReason === 'stageTimeout'
-            ? `stage "${stageName}" timed out after ${formatDuration(stageTimeoutMs ?? 0)}`
-            : (exit.error ?? (exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.exitCode}`));
-      const retryable = job.attempts < job.retry.maxAttempts && !(exit.exitCode !== null && job.retry.doNotRetryExitCodes.includes(exit.exitCode));
-      next = retryable
-        ? { ...base, state: 'delayed', finishedAt: undefined, notBefore: now + backoffDelay(job.retry, job.attempts, this.random), result: { ...result, error } }
-        : { ...base, state: 'failed', result: { ...result, error, ...(job.stopReason === 'jobTimeout' || job.stopReason === 'stageTimeout' ? { timedOut: true } : {}) } };
+    const decision = decideAfterExit(job, exit, now, this.random);
+    switch (decision.kind) {
+      case 'cancelled':
+        return { ...base, state: 'cancelled', result: { ...result, error: 'cancelled' } };
+      case 'succeeded':
+        return { ...base, state: 'succeeded', result, progress: { ...job.progress, fraction: 1 } };
+      case 'retry':
+        return { ...base, state: 'delayed', finishedAt: undefined, notBefore: decision.at, result: { ...result, error: decision.error } };
+      case 'failed':
+        return { ...base, state: 'failed', result: { ...result, error: decision.error, ...(decision.timedOut ? { timedOut: true } : {}) } };
     }
-    return next;
   }
 
   /**
@@ -364,7 +354,7 @@ export function firstStageToRun(job: Pick<Job, 'stages' | 'completedStages'>): n
   return Math.max(0, index);
 }
 
-type RunExit = Pick<Extract<RunEvent, { type: 'exited' }>, 'exitCode' | 'signal' | 'error' | 'at' | 'startedAt'>;
+type RunExit = Pick<Extract<RunEvent, { type: 'exited' }>, 'exitCode' | 'signal' | 'error' | 'unrecoverable' | 'at' | 'startedAt'>;
 
 /** Folds a runner's records of an interrupted run into the queue's copy of the job, which can lag them. */
 function withRecoveredRun(job: Job, run: RecoveredRun | undefined): Job {

@@ -1,4 +1,6 @@
 import { promises as fs } from 'node:fs';
+import type { Clock } from '../clock';
+import { systemClock } from '../clock';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 
@@ -26,7 +28,8 @@ export interface AuditLogOptions {
   readonly maxBytes?: number;
   /** Entries are written at most this long after they are recorded. @default 1000 */
   readonly flushDelayMs?: number;
-  readonly clock?: () => number;
+  /** Stamps each entry. @default systemClock */
+  readonly clock?: Clock;
 }
 
 /**
@@ -40,15 +43,15 @@ export class AuditLog implements AuditSink {
   private writing: Promise<void> = Promise.resolve();
   private size: number | undefined;
   private readonly maxBytes: number;
-  private readonly clock: () => number;
+  private readonly clock: Clock;
 
   constructor(private readonly options: AuditLogOptions) {
     this.maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
-    this.clock = options.clock ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   record(entry: Omit<AuditEntry, 'at'>): void {
-    this.buffer.push(JSON.stringify({ at: this.clock(), ...entry }));
+    this.buffer.push(JSON.stringify({ at: this.clock.now(), ...entry }));
     if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), this.options.flushDelayMs ?? 1000);
       this.timer.unref();
@@ -104,9 +107,9 @@ export async function readAuditLog(path: string): Promise<AuditEntry[]> {
 
 export class MemoryAuditLog implements AuditSink {
   readonly entries: AuditEntry[] = [];
-  constructor(private readonly clock: () => number = Date.now) {}
+  constructor(private readonly clock: Clock = systemClock) {}
   record(entry: Omit<AuditEntry, 'at'>): void {
-    this.entries.push({ at: this.clock(), ...entry });
+    this.entries.push({ at: this.clock.now(), ...entry });
   }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}

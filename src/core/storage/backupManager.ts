@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import type { Clock } from '../clock';
+import { systemClock } from '../clock';
 import { fsyncDirectory } from './atomicFile';
 import { readBackupFile, readBackupHeader, readBackupSummary, writeBackupFile } from './backupFileIo';
 import type { DecodedBackup } from './backupFile';
@@ -27,8 +29,8 @@ export interface BackupManagerOptions {
   readonly keepAutomatic?: number | Partial<Record<AutomaticBackupReason, number>>;
   /** @default defaultBackupLimits */
   readonly limits?: Partial<BackupLimits>;
-  /** @default () => new Date() */
-  readonly now?: () => Date;
+  /** Dates each new backup (its file name and manifest). @default systemClock */
+  readonly clock?: Clock;
   /** Told about problems that do not fail the operation (a rotation that could not delete a file). */
   readonly log?: (message: string) => void;
 }
@@ -235,7 +237,7 @@ export class BackupManager {
     await fs.mkdir(directory, { recursive: true, mode: 0o700 });
     await this.removeStaleTemporaries();
     // Strictly increasing times keep "newest first" exact even for backups made in one millisecond.
-    const now = Math.max((this.options.now ?? (() => new Date()))().getTime(), this.lastCreated + 1);
+    const now = Math.max((this.options.clock ?? systemClock).now(), this.lastCreated + 1);
     this.lastCreated = now;
     const createdAt = new Date(now);
     const id = `backup-${stamp(createdAt)}-${reason}-${randomBytes(4).toString('hex')}${BACKUP_FILE_EXTENSION}`;

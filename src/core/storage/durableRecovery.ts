@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { AuditSink } from './auditLog';
 import type { RecordCipher } from './cipher';
@@ -67,7 +68,7 @@ export interface RecoveryContext<S, R> extends StoreLayout {
   readonly audit: AuditSink | undefined;
   readonly loadFallback: (() => Promise<Uint8Array | undefined>) | undefined;
   readonly emit: (event: StorageEvent) => void;
-  readonly now: () => number;
+  readonly clock: Clock;
 }
 
 export interface Recovered<S> {
@@ -121,7 +122,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   let fallbackUsed: 'backup' | 'none' | undefined;
 
   const quarantine = async (path: string, reason: 'corruptSnapshot' | 'corruptJournal' | 'sequenceGap', detail: string): Promise<void> => {
-    const quarantinePath = await quarantineFile(path, context.directory, context.now());
+    const quarantinePath = await quarantineFile(path, context.directory, context.clock.now());
     corruptions++;
     lossy = true;
     logger.error(`${tag} ${detail}: moved ${path} to ${quarantinePath}`);

@@ -1,6 +1,8 @@
 import { promises as fs } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Clock } from '../clock';
+import { systemClock } from '../clock';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import type { AuditSink } from './auditLog';
@@ -35,7 +37,8 @@ export interface DurableStoreOptions<S, R> {
   readonly onEvent?: (event: StorageEvent) => void;
   /** When to fold the journal into a new snapshot in the background; `false` for never. */
   readonly compaction?: false | { readonly maxJournalBytes?: number; readonly maxJournalRecords?: number };
-  readonly clock?: () => number;
+  /** Stamps quarantined files and the last compaction. @default systemClock */
+  readonly clock?: Clock;
   /** How the journal writes: see JournalOptions. @default thread-pool writes */
   readonly journal?: JournalOptions;
 }
@@ -117,7 +120,7 @@ export class DurableStore<S, R> {
         early.push(event);
         options.onEvent?.(event);
       },
-      now: options.clock ?? Date.now,
+      clock: options.clock ?? systemClock,
     }).catch((error: unknown) => {
       // Whatever went wrong (a folder we may not read, a quarantine that cannot move), the caller
       // gets a typed error it can act on.
@@ -329,7 +332,7 @@ export class DurableStore<S, R> {
       this.snapshotBytes = await writeSnapshot(snapshotPath(this.options), payload, { generation, sequence, cipher: this.options.cipher, compress });
       await this.removeJournalsBelow(generation);
       const durationMs = performance.now() - started;
-      this.lastCompaction = { at: (this.options.clock ?? Date.now)(), durationMs, snapshotBytes: this.snapshotBytes };
+      this.lastCompaction = { at: (this.options.clock ?? systemClock).now(), durationMs, snapshotBytes: this.snapshotBytes };
       this.options.audit?.record({ store: this.name, action: 'compact', detail: { generation, sequence, bytes: this.snapshotBytes } });
       this.emit({ type: 'compacted', store: this.name, generation, snapshotBytes: this.snapshotBytes, durationMs });
     } catch (error) {

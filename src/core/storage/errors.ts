@@ -1,3 +1,5 @@
+import { LifelineError } from '../errors';
+
 /**
  * Typed errors of the storage core. Callers branch on `reason`, never on message text
  * (STYLE.md rule 8); messages are written for the person who will read them in a notification.
@@ -23,17 +25,8 @@ export type StorageErrorReason =
   | 'closed'
   | 'locked';
 
-export class StorageError extends Error {
-  constructor(
-    readonly reason: StorageErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'StorageError';
-  }
-
-  static is(error: unknown, reason?: StorageErrorReason): error is StorageError {
-    return error instanceof StorageError && (reason === undefined || error.reason === reason);
+export class StorageError extends LifelineError<StorageErrorReason> {
+  constructor(reason: StorageErrorReason, message: string, options?: { cause?: unknown }) {
+    super('StorageError', reason, message, options);
   }
 }

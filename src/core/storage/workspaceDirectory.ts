@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { LifelineError } from '../errors';
 import { writeFileAtomic } from './atomicFile';
 
 /**
@@ -26,16 +27,11 @@ export function workspaceDirectoryName(workspaceKey: string): string {
   return createHash('sha256').update(workspaceKey).digest('hex').slice(0, 24);
 }
 
-export class WorkspaceDirectoryError extends Error {
-  constructor(
-    readonly reason: 'manifestMismatch' | 'manifestUnreadable',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'WorkspaceDirectoryError';
-  }
-  static is(error: unknown, reason?: WorkspaceDirectoryError['reason']): error is WorkspaceDirectoryError {
-    return error instanceof WorkspaceDirectoryError && (reason === undefined || error.reason === reason);
+export type WorkspaceDirectoryErrorReason = 'manifestMismatch' | 'manifestUnreadable';
+
+export class WorkspaceDirectoryError extends LifelineError<WorkspaceDirectoryErrorReason> {
+  constructor(reason: WorkspaceDirectoryErrorReason, message: string) {
+    super('WorkspaceDirectoryError', reason, message);
   }
 }
 

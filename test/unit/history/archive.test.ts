@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { systemClock } from '../../../src/core/clock';
 import { parseEntry } from '../../../src/core/history/historyEntry';
 import { HistoryError } from '../../../src/core/history/historyErrors';
 import { MemoryHistoryLog } from '../../../src/core/history/historyLog';
@@ -166,7 +167,7 @@ describe('history archive', () => {
 
   it('deletes whole shards past the retention, and keeps everything at 0 days', async () => {
     let now = epoch + 200 * 3_600_000;
-    const options = { log: new MemoryHistoryLog(), maxActiveEntries: 10, archiveMargin: 0, maxShardBytes: 32 * 1024, now: () => now };
+    const options = { log: new MemoryHistoryLog(), maxActiveEntries: 10, archiveMargin: 0, maxShardBytes: 32 * 1024, clock: { ...systemClock, now: () => now } };
     const keepAll = await openHistory(dir.path, { ...options, retentionDays: 0 });
     await fill(keepAll.history, 1, 200);
     await keepAll.history.whenIdle();

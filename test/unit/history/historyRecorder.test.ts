@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import type { Job } from '../../../src/core/queue/jobModel';
-import { retryPolicySchema } from '../../../src/core/queue/jobModel';
+import { retryPolicySchema } from '../../../src/core/queue/retryPolicy';
 import { historyEntryId, historyEntryOf, HistoryRecorder } from '../../../src/core/history/historyRecorder';
 import { openHistory, tempDir } from './historyFixtures';
 

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { ManualClock } from '../../../src/core/clock';
 import { HistoryError } from '../../../src/core/history/historyErrors';
 import type { HistoryEntry } from '../../../src/core/history/historyEntry';
 import { MemoryHistoryLog } from '../../../src/core/history/historyLog';
@@ -24,7 +25,7 @@ describe('history queries', () => {
   before(async () => {
     dir = tempDir('queries');
     // 120 active entries (ids 181..300) and 180 archived, hourly from 2026-01-01.
-    ({ history } = await openHistory(dir.path, { log: new MemoryHistoryLog(), maxActiveEntries: 120, archiveMargin: 0, maxShardBytes: 48 * 1024, now: () => epoch + 300 * 3_600_000 }));
+    ({ history } = await openHistory(dir.path, { log: new MemoryHistoryLog(), maxActiveEntries: 120, archiveMargin: 0, maxShardBytes: 48 * 1024, clock: new ManualClock(epoch + 300 * 3_600_000) }));
     for (let i = 1; i <= 300; i++) {
       await history.append(makeEntry(i, i === 250 ? { name: 'deploy site', command: 'rsync -a "out dir"/ host:/srv', durationMs: undefined } : i === 260 ? { command: undefined, stages: [{ name: 'lint', command: 'npm run lint' }, { name: 'test', command: 'npm test' }] } : {}));
     }

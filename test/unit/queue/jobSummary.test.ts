@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job } from '../../../src/core/queue/jobModel';
-import { retryPolicySchema } from '../../../src/core/queue/jobModel';
+import { retryPolicySchema } from '../../../src/core/queue/retryPolicy';
 import { describeJobState, describeRecovery, recoveryInfo } from '../../../src/core/queue/jobSummary';
 
 function pipeline(dir: string, overrides: Partial<Job> = {}): Job {

@@ -143,6 +143,19 @@ describe('jobs: scheduler', () => {
     assert.equal(h.runner.started.length, 1);
   });
 
+  it('does not retry a run its runner reports as unrecoverable', async () => {
+    h = await openHarness();
+    const id = await add('doomed', { retries: { maxAttempts: 5 } });
+    await settle(h.queue);
+    const attempt = h.runner.running.get(id)?.attempt ?? 0;
+    h.runner.running.delete(id);
+    h.runner.emit({ type: 'exited', jobId: id, attempt, exitCode: null, signal: null, error: 'no such stage', unrecoverable: true });
+    await settle(h.queue);
+    assert.equal(h.queue.getJob(id)?.state, 'failed');
+    assert.equal(h.queue.getJob(id)?.result?.error, 'no such stage');
+    assert.equal(h.runner.started.length, 1);
+  });
+
   it('kills a job at its timeout and a stage at its own', async () => {
     h = await openHarness({ concurrency: 2 });
     const slow = await add('slow', { timeoutSeconds: 5 });

@@ -2,6 +2,8 @@ import * as assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as fc from 'fast-check';
+import type { Clock } from '../../../src/core/clock';
+import { ManualClock, systemClock } from '../../../src/core/clock';
 import { AesGcmCipher, generateKey } from '../../../src/core/storage/aesGcmCipher';
 import { encodeBackup } from '../../../src/core/storage/backupFile';
 import { InvalidBackupError } from '../../../src/core/storage/backupFormat';
@@ -16,9 +18,9 @@ const reason = (expected: StorageError['reason']) => (error: unknown) => Storage
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString();
 
 /** A clock that moves one minute per call, so backups have distinct, known times. */
-function steppingClock(start = Date.parse('2026-11-22T10:00:00.000Z')): () => Date {
+function steppingClock(start = Date.parse('2026-11-22T10:00:00.000Z')): Clock {
   let t = start;
-  return () => new Date((t += 60_000));
+  return { ...systemClock, now: () => (t += 60_000) };
 }
 
 describe('storage: backup manager', () => {
@@ -26,7 +28,7 @@ describe('storage: backup manager', () => {
   let source: FakeSource;
   const backupsDir = (): string => join(dir.path, 'backups');
   const manager = (options: Partial<BackupManagerOptions> = {}): BackupManager =>
-    new BackupManager({ directory: backupsDir(), source, appVersion: '0.1.0', now: steppingClock(), ...options });
+    new BackupManager({ directory: backupsDir(), source, appVersion: '0.1.0', clock: steppingClock(), ...options });
   const files = (): string[] => readdirSync(backupsDir()).sort();
   const snapshotOfFolder = (): Record<string, string> =>
     Object.fromEntries(files().map((name) => [name, readFileSync(join(backupsDir(), name)).toString('hex')]));
@@ -289,7 +291,7 @@ describe('storage: backup manager', () => {
   });
 
   it('runs concurrent creates one at a time with distinct, ordered ids', async () => {
-    const backups = manager({ now: () => new Date('2026-11-22T10:00:00.000Z') });
+    const backups = manager({ clock: new ManualClock(Date.parse('2026-11-22T10:00:00.000Z')) });
     const created = await Promise.all(Array.from({ length: 5 }, () => backups.create('manual')));
     assert.equal(new Set(created.map((info) => info.id)).size, 5);
     assert.deepEqual((await backups.list()).map((info) => info.id), created.map((info) => info.id).reverse());

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { systemClock } from '../../../src/core/clock';
 import { AuditLog, readAuditLog } from '../../../src/core/storage/auditLog';
 import { StorageError } from '../../../src/core/storage/errors';
 import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, writeSnapshot } from '../../../src/core/storage/snapshot';
@@ -76,7 +77,7 @@ describe('storage: audit log', () => {
   it('appends what, when and which store, and rotates at its size cap', async () => {
     const path = join(temp.dir, 'audit.log');
     let now = 1000;
-    const log = new AuditLog({ path, maxBytes: 400, clock: () => now++ });
+    const log = new AuditLog({ path, maxBytes: 400, clock: { ...systemClock, now: () => now++ } });
     for (let index = 0; index < 10; index++) log.record({ store: 'state', action: 'set', detail: { key: `k${index}` } });
     await log.flush();
     for (let index = 10; index < 20; index++) {
