@@ -145,12 +145,17 @@ export class JobScheduler {
     const job = this.host.state.jobs.get(event.jobId);
     if (!job || job.state !== 'running' || job.attempts !== event.attempt) return;
     switch (event.type) {
-      case 'started':
+      case 'started': {
         // Its process started when its runner says, a little after the start was recorded here:
-        // its duration counts from then. Its time limit stays armed from the recorded start,
-        // which is on disk before the process exists, so no restart can lose or extend it.
-        void this.update({ ...job, pid: event.pid, startedAt: event.at ?? job.startedAt });
+        // its duration counts from then, and so does its time limit, so that a job stopped after
+        // "1 s" never shows a shorter run. The limit armed from the recorded start is on disk
+        // before the process exists and is only ever moved later, so no restart can lose it.
+        const deadlineAt = job.timeoutMs === undefined || event.at === undefined ? job.deadlineAt : Math.max(job.deadlineAt ?? 0, this.clock.now() + job.timeoutMs - this.elapsedSince(event.at));
+        const updated = { ...job, pid: event.pid, startedAt: event.at ?? job.startedAt, deadlineAt };
+        if (deadlineAt !== job.deadlineAt) this.armJobTimeout(updated);
+        void this.update(updated);
         break;
+      }
       case 'stageStarted': {
         const stage = job.stages[event.stage];
         const updated = { ...job, currentStage: event.stage, process: event.process, stageDeadlineAt: stage?.timeoutMs === undefined ? undefined : this.clock.now() + stage.timeoutMs - this.elapsedSince(event.at) };
