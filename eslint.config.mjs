@@ -68,6 +68,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
       eqeqeq: ['error', 'always'],
+      // Prettier breaks a long braceless `if (...) statement;` onto two lines; then it needs braces.
+      curly: ['error', 'multi-line'],
       'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'No barrel files: import from the module that defines the symbol.' }],
     },
   },
