@@ -1,10 +1,60 @@
 import js from '@eslint/js';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 const vscodeImport = {
   name: 'vscode',
-  message: 'src/core and src/supervisor run in plain Node and never import vscode: pass what they need through their context object.',
+  message:
+    'Layer rule "no vscode below src/vscode": src/core, src/supervisor and src/shared run in plain Node and never import vscode; pass what they need through their context object (docs/architecture.md, Layers).',
 };
+
+const root = import.meta.dirname;
+const layers = 'docs/architecture.md, Layers';
+
+/**
+ * The layer picture of docs/architecture.md as import-x/no-restricted-paths zones. Zones match resolved
+ * file paths, so `../queue/jobModel` and `../../core/queue/jobModel` are caught alike. Each zone is a
+ * named constant so a temporary exemption below can drop exactly one zone for exactly one file.
+ */
+const storageIsTheBottom = {
+  target: 'src/core/storage',
+  from: [
+    'src/core/queue',
+    'src/core/session',
+    'src/core/supervisors',
+    'src/core/history',
+    'src/core/runtime',
+    'src/core/workspaceConfig',
+    'src/core/panels',
+    'src/supervisor',
+    'src/vscode',
+  ],
+  message: `Layer rule "storage is the bottom": src/core/storage imports only itself and the generic src/core/*.ts files (${layers}).`,
+};
+const historyBelowTheQueue = {
+  target: 'src/core/history',
+  from: ['src/core/queue', 'src/core/session', 'src/core/supervisors', 'src/core/runtime', 'src/supervisor', 'src/vscode'],
+  message: `Layer rule "history does not know the queue": src/core/history imports storage and generic src/core files; src/core/runtime links jobs to history (${layers}).`,
+};
+const sharedIsALeaf = {
+  target: 'src/shared',
+  from: ['src/core', 'src/vscode', 'src/supervisor'],
+  message: `Layer rule "shared is a leaf": src/shared is seen by the host, the webviews and the supervisor, so it imports no core, editor or supervisor code (${layers}).`,
+};
+const supervisorStandsAlone = {
+  target: 'src/supervisor',
+  from: ['src/core/queue', 'src/core/session', 'src/core/supervisors', 'src/core/history', 'src/core/runtime', 'src/core/workspaceConfig', 'src/core/panels', 'src/vscode'],
+  message: `Layer rule "the supervisor stands alone": src/supervisor imports only src/shared (the wire format), src/core/storage and generic src/core files (${layers}).`,
+};
+const webviewsSeeShared = {
+  target: 'media',
+  from: ['src'],
+  except: ['./shared'],
+  message: `Layer rule "webviews see src/shared only": media/ runs in a browser and imports only src/shared (${layers}).`,
+};
+const layerZones = [storageIsTheBottom, historyBelowTheQueue, sharedIsALeaf, supervisorStandsAlone, webviewsSeeShared];
+const restrictedPaths = (zones) => ['error', { basePath: root, zones }];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'out/**', 'node_modules/**', '.vscode-test/**', 'samples/**', '**/*.d.ts'] },
@@ -18,6 +68,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
       eqeqeq: ['error', 'always'],
+      // Prettier breaks a long braceless `if (...) statement;` onto two lines; then it needs braces.
+      curly: ['error', 'multi-line'],
       'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'No barrel files: import from the module that defines the symbol.' }],
     },
   },
@@ -25,18 +77,57 @@ export default tseslint.config(
     // The boundary of STYLE.md rule 1: the core and the supervisor never import vscode.
     files: ['src/core/**/*.ts', 'src/supervisor/**/*.ts', 'src/shared/**/*.ts', 'test/unit/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [vscodeImport], patterns: [{ group: ['**/vscode/**', '../vscode/*'], message: 'The core never depends on the VS Code layer (src/vscode).' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [vscodeImport],
+          patterns: [{ group: ['**/vscode/**', '../vscode/*'], message: `Layer rule "no vscode below src/vscode": the core never depends on the VS Code layer (src/vscode) (${layers}).` }],
+        },
+      ],
     },
   },
   {
-    // Webview front-ends see only the shared protocol files.
+    // Webview front-ends see only the shared protocol files (also a zone below; this one needs no resolver).
     files: ['media/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [vscodeImport], patterns: [{ group: ['**/src/core/**', '**/src/vscode/**', '**/src/supervisor/**'], message: 'Webviews import only from src/shared.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [vscodeImport], patterns: [{ group: ['**/src/core/**', '**/src/vscode/**', '**/src/supervisor/**'], message: webviewsSeeShared.message }] },
+      ],
+    },
+  },
+  {
+    // The layer picture and no import cycles. Type-only imports do not count as a cycle (they vanish at
+    // runtime); a value cycle makes module load order decide what is undefined.
+    files: ['src/**/*.ts', 'media/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      // The rules parse what a file imports (to follow a cycle), and skip files of other extensions.
+      'import-x/extensions': ['.ts'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: `${root}/tsconfig.json` })],
+    },
+    rules: {
+      'import-x/no-restricted-paths': restrictedPaths(layerZones),
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
     },
   },
   {
     files: ['**/*.mjs', 'scripts/**'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  // TEMPORARY (issue 15 merge): exemptions for imports other helpers are removing right now. Each drops
+  // one zone for the named files only; delete the block when its files no longer need it.
+  {
+    // TEMPORARY (issue 15 merge): removed when the supervisor's wire format lives in src/shared and the
+    // supervisor no longer imports core/queue, core/session or core/supervisors (the supervisor helper).
+    files: ['src/supervisor/hostWatch.ts', 'src/supervisor/jobExecution.ts', 'src/supervisor/main.ts', 'src/supervisor/supervisor.ts'],
+    rules: { 'import-x/no-restricted-paths': restrictedPaths(layerZones.filter((zone) => zone !== supervisorStandsAlone)) },
+  },
+  {
+    // TEMPORARY (issue 15 merge): removed when src/core/runtime links finished jobs to the history (the
+    // runtime helper) and historyRecorder.ts no longer needs the queue's Job, JobState and FINISHED_STATES.
+    files: ['src/core/history/historyRecorder.ts'],
+    rules: { 'import-x/no-restricted-paths': restrictedPaths(layerZones.filter((zone) => zone !== historyBelowTheQueue)) },
   },
 );

@@ -39,7 +39,7 @@ export interface DurableQueueLogOptions {
   readonly logger?: Logger;
   readonly onEvent?: (event: StorageEvent) => void;
   readonly loadFallback?: () => Promise<Uint8Array | undefined>;
-  /** @default the store's own thresholds */
+  /** When the store folds the journal by itself: the one place that decides. @default the store's own thresholds */
   readonly compaction?: DurableStoreOptions<QueueState, QueueRecord>['compaction'];
 }
 
@@ -47,11 +47,6 @@ export class DurableQueueLog implements QueueLog {
   private store: DurableStore<QueueState, QueueRecord> | undefined;
 
   constructor(private readonly options: DurableQueueLogOptions) {}
-
-  /** The store compacts by itself on its own thresholds, so the queue never has to ask. */
-  get recordsSinceCompaction(): number {
-    return 0;
-  }
 
   /** The underlying store, for metrics and backups. */
   get durableStore(): DurableStore<QueueState, QueueRecord> | undefined {
@@ -81,6 +76,7 @@ export class DurableQueueLog implements QueueLog {
     return this.store.commit(records, options);
   }
 
+  /** The store keeps its own copy of the acknowledged state, so the queue's snapshot is not needed. */
   async compact(): Promise<void> {
     await this.store?.compact();
   }

@@ -94,12 +94,15 @@ export type Job = z.infer<typeof jobSchema>;
 /** A job interrupted this many times in a row is left for the user to resume. */
 export const MAX_AUTO_RESUMED_INTERRUPTIONS = 2;
 
+/** Most jobs that run at once: the limit the queue accepts, and the setting's maximum in package.json. */
+export const MAX_CONCURRENCY = 256;
+
 export const queueFlagsSchema = z.object({
   /** The user paused the queue: nothing new starts until resumed. */
   paused: z.boolean().default(false),
   /** Start scheduling by itself when the queue opens (unless paused). */
   autoRun: z.boolean().default(true),
-  concurrency: z.number().int().min(1).max(256).default(1),
+  concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(1),
 });
 export type QueueFlags = z.infer<typeof queueFlagsSchema>;
 
@@ -137,7 +140,7 @@ export const queueCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('clearFinished') }).strict(),
   z.object({ type: z.literal('setPaused'), paused: z.boolean() }).strict(),
   z.object({ type: z.literal('setAutoRun'), autoRun: z.boolean() }).strict(),
-  z.object({ type: z.literal('setConcurrency'), limit: z.number().int().min(1).max(256) }).strict(),
+  z.object({ type: z.literal('setConcurrency'), limit: z.number().int().min(1).max(MAX_CONCURRENCY) }).strict(),
 ]);
 export type QueueCommand = z.infer<typeof queueCommandSchema>;
 

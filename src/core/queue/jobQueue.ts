@@ -34,8 +34,6 @@ export interface JobQueueOptions {
   readonly random?: () => number;
   /** Relative working directories resolve against it (the workspace folder). @default process.cwd() */
   readonly baseDir?: string;
-  /** Compact once the journal holds this many records. @default 5000 */
-  readonly compactAfterRecords?: number;
 }
 
 /**
@@ -154,12 +152,10 @@ export class JobQueue {
   }
 
   private onQuiet(): void {
-    const threshold = this.options.compactAfterRecords ?? 5000;
-    if (!this.compacting && !this.disposed && this.options.log.recordsSinceCompaction >= threshold) void this.compact();
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** Folds the journal into a new snapshot. */
+  /** Folds the journal into a new snapshot now. When to do so by itself is the log's decision (QueueLog.compact). */
   compact(): Promise<void> {
     if (this.compacting) return this.compacting;
     const snapshot = this.state.toSnapshot();

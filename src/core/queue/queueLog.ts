@@ -14,10 +14,12 @@ export interface QueueLog {
    * when they are on disk; never when the commit fails first.
    */
   commit(records: readonly QueueRecord[], options?: CommitOptions): Promise<void>;
-  /** Replaces snapshot and journal by `snapshot`; commits made after it was taken wait. */
+  /**
+   * Replaces snapshot and journal by `snapshot`; commits made after it was taken wait. Only when
+   * asked (JobQueue.compact): when to compact on its own is the log's decision, never the queue's
+   * (the durable one follows its store's thresholds, DurableStoreOptions.compaction).
+   */
   compact(snapshot: QueueSnapshot): Promise<void>;
-  /** Records committed since the last compaction: the queue compacts when this grows. */
-  readonly recordsSinceCompaction: number;
   close(): Promise<void>;
 }
 
@@ -28,10 +30,6 @@ export class MemoryQueueLog implements QueueLog {
   commits = 0;
   /** When set, the next commit fails with it: for storage-failure tests. */
   failNext: Error | undefined;
-
-  get recordsSinceCompaction(): number {
-    return this.records.length;
-  }
 
   async load(): Promise<{ snapshot: QueueSnapshot | undefined; records: QueueRecord[] }> {
     // A structured clone, so the queue cannot mutate what was "on disk".

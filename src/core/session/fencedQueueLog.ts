@@ -16,10 +16,6 @@ export class FencedQueueLog implements QueueLog {
     private readonly stillHolder: () => boolean,
   ) {}
 
-  get recordsSinceCompaction(): number {
-    return this.inner.recordsSinceCompaction;
-  }
-
   load(): Promise<{ snapshot: QueueSnapshot | undefined; records: QueueRecord[] }> {
     return this.inner.load();
   }

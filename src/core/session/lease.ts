@@ -34,6 +34,11 @@ export const leaseSchema = z.object({
 export type Lease = z.infer<typeof leaseSchema>;
 
 export const LEASE_FILE = 'queue.lease';
+/**
+ * How long a holder's heartbeat may stand still before its lease is stale: the one default of the
+ * queue session (which takes a stale lease over) and the supervisors (which stop jobs without a host).
+ */
+export const DEFAULT_LEASE_STALE_AFTER_MS = 5_000;
 const UNREADABLE = 'unreadable';
 /** Links need privileges on Windows: there the lease is one plain file, rewritten in place. */
 const LINKED_LEASE = process.platform !== 'win32';

@@ -16,7 +16,7 @@ import { JobQueue } from '../queue/jobQueue';
 import type { QueueEvent } from '../queue/jobQueue';
 import type { JobRunner } from '../queue/jobRunner';
 import type { Lease } from './lease';
-import { newLease, StalenessObserver, readLease, readLeaseSync, refreshLease, removeLease, takeOverLease, tryCreateLease } from './lease';
+import { DEFAULT_LEASE_STALE_AFTER_MS, newLease, StalenessObserver, readLease, readLeaseSync, refreshLease, removeLease, takeOverLease, tryCreateLease } from './lease';
 import type { QueueLog } from '../queue/queueLog';
 import { QueueClient } from './queueClient';
 import { QueueServer } from './queueServer';
@@ -35,7 +35,7 @@ export interface QueueSessionOptions {
   readonly random?: () => number;
   /** @default 1000 */
   readonly heartbeatMs?: number;
-  /** A heartbeat older than this makes the lease stale. @default 5000 */
+  /** A heartbeat older than this makes the lease stale. @default DEFAULT_LEASE_STALE_AFTER_MS (5000) */
   readonly staleAfterMs?: number;
   /** How long to wait for a lease marked releasing before taking it anyway. @default 3000 */
   readonly releaseWaitMs?: number;
@@ -95,7 +95,7 @@ export class QueueSession {
 
   private constructor(private readonly options: QueueSessionOptions) {
     this.logger = options.logger ?? nullLogger;
-    this.observer = new StalenessObserver(options.staleAfterMs ?? 5000);
+    this.observer = new StalenessObserver(options.staleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS);
   }
 
   static async open(options: QueueSessionOptions): Promise<QueueSession> {
@@ -209,7 +209,7 @@ export class QueueSession {
   private async becomeHolder(previous: Lease | undefined): Promise<boolean> {
     const { storageDir } = this.options;
     const lease = newLease((activationId) => socketPathFor(storageDir, activationId, this.options.socketDir));
-    const taken = previous ? await takeOverLease(storageDir, previous, lease, this.options.staleAfterMs ?? 5000) : await tryCreateLease(storageDir, lease);
+    const taken = previous ? await takeOverLease(storageDir, previous, lease, this.options.staleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS) : await tryCreateLease(storageDir, lease);
     if (!taken) return false;
     // The socket of a holder that died is left behind: remove it, but only a socket of ours.
     if (previous && process.platform !== 'win32' && basename(previous.socketPath).startsWith('lifeline-') && previous.socketPath.endsWith('.sock')) await fs.rm(previous.socketPath, { force: true }).catch(() => undefined);
@@ -245,7 +245,7 @@ export class QueueSession {
 
   /** Cheap while heartbeats are on time; when one is late, the lease file decides. */
   private stillHolder(lease: Lease): boolean {
-    if (performance.now() - this.lastBeat < (this.options.staleAfterMs ?? 5000) / 2) return true;
+    if (performance.now() - this.lastBeat < (this.options.staleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS) / 2) return true;
     return readLeaseSync(this.options.storageDir)?.activationId === lease.activationId;
   }
 

@@ -176,7 +176,8 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   let append: { path: string; generation: number; validLength: number; records: number; encrypted: boolean; fingerprint: string } | undefined;
   let maxGeneration = Math.max(startGeneration, journals.at(-1)?.generation ?? 0);
   const live = journals.filter((journal) => journal.generation >= startGeneration);
-  for (const journal of journals) if (journal.generation < startGeneration) await fs.rm(journal.path, { force: true }); // covered by the snapshot
+  // Journals below the snapshot's generation are covered by it.
+  for (const journal of journals) if (journal.generation < startGeneration) await fs.rm(journal.path, { force: true });
   for (let index = 0; index < live.length; index++) {
     const journal = live[index] as { generation: number; path: string };
     const isLast = index === live.length - 1;

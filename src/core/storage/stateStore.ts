@@ -115,7 +115,8 @@ export class StateStore {
     }
     this.schemas.set(name, options);
     if (current < target && storedJson === undefined && this.keys(name).length === 0) {
-      await this.backend.commit([{ op: 'set', namespace: name, key: VERSION_KEY, json: JSON.stringify(target) }]); // fresh: nothing to migrate
+      // A fresh namespace: nothing to migrate.
+      await this.backend.commit([{ op: 'set', namespace: name, key: VERSION_KEY, json: JSON.stringify(target) }]);
       current = target;
     }
     for (const migration of migrations) {

@@ -7,6 +7,7 @@ import type { Disposable } from '../emitter';
 import { deleteJobFiles, SWEEP_QUIET_MS } from './jobFiles';
 import { JobJournalReader, summarizeRun } from './jobJournalReader';
 import type { JobRunner, RecoveredRun, RunEvent, RunRequest } from '../queue/jobRunner';
+import { DEFAULT_LEASE_STALE_AFTER_MS } from '../session/lease';
 import type { ProcessIdentity } from './processIdentity';
 import { isSameProcessAlive, signalOrphanedGroup, stopOrphanedGroup } from './processIdentity';
 import { DEFAULT_KILL_GRACE_MS } from './processTree';
@@ -50,7 +51,7 @@ export interface SupervisorRunnerOptions {
   readonly killGraceMs?: number;
   /** The folder of the queue's lease. @default the parent of jobsDir (the workspace's storage folder) */
   readonly leaseDir?: string;
-  /** When the supervisor judges the lease stale: the queue session's own limit. @default 5000 */
+  /** When the supervisor judges the lease stale: the queue session's own limit. @default DEFAULT_LEASE_STALE_AFTER_MS (5000) */
   readonly leaseStaleAfterMs?: number;
   readonly logger?: Logger;
 }
@@ -283,7 +284,7 @@ export class SupervisorRunner implements JobRunner {
   private stopWithoutHost(): Pick<Extract<HostMessage, { op: 'run' }>, 'stopWithoutHost'> {
     const afterMs = this.options.stopWithoutHostAfterMs;
     if (afterMs === undefined) return {};
-    return { stopWithoutHost: { afterMs: Math.max(1, Math.round(afterMs)), leaseDir: this.options.leaseDir ?? dirname(this.options.jobsDir), leaseStaleAfterMs: this.options.leaseStaleAfterMs ?? 5000 } };
+    return { stopWithoutHost: { afterMs: Math.max(1, Math.round(afterMs)), leaseDir: this.options.leaseDir ?? dirname(this.options.jobsDir), leaseStaleAfterMs: this.options.leaseStaleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS } };
   }
 
   private get staleAfterMs(): number {

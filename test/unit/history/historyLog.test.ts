@@ -78,7 +78,10 @@ describe('history on the durable store', () => {
     await again.close();
   });
 
-  /** A history with entries 1-10 in a compacted snapshot, a backup of it, and 11-13 in the journal only; copied as a kill would leave it. */
+  /**
+   * A history with entries 1-10 in a compacted snapshot, a backup of it, and 11-13 in the journal
+   * only; copied as a kill would leave it.
+   */
   async function damagedAfterBackup(): Promise<{ copy: string; manager: BackupManager }> {
     const { history } = await openHistory(dir.path);
     const store = history.log instanceof DurableHistoryLog ? history.log.durableStore : undefined;
