@@ -19,8 +19,6 @@ export interface DurableHistoryLogOptions {
   readonly onEvent?: (event: StorageEvent) => void;
   /** The history part of the newest good backup, asked for only when the snapshot is damaged. */
   readonly loadFallback?: () => Promise<Uint8Array | undefined>;
-  /** Compact in the background once the journal passes this size. @default 1 MiB */
-  readonly compactAfterBytes?: number;
 }
 
 /**
@@ -49,7 +47,10 @@ export class DurableHistoryLog implements HistoryLog {
       audit: this.options.audit,
       onEvent: this.options.onEvent,
       loadFallback: this.options.loadFallback,
-      compaction: { maxJournalBytes: this.options.compactAfterBytes ?? 1024 * 1024, maxJournalRecords: Number.MAX_SAFE_INTEGER },
+      // JobHistory alone decides when to compact (journal size, an interval, idle time, close);
+      // the store's own trigger stays armed only in name, so that it still finishes a compaction
+      // a crash cut short when it opens.
+      compaction: { maxJournalBytes: Number.MAX_SAFE_INTEGER, maxJournalRecords: Number.MAX_SAFE_INTEGER },
     });
     this.store = store as DurableStore<unknown, HistoryRecord>;
     return { store, events: store.openEvents };

@@ -116,7 +116,6 @@ export class JobHistory {
         audit: options.audit,
         onEvent: options.onStorageEvent,
         loadFallback: options.loadFallback,
-        compactAfterBytes: options.compactAfterBytes,
       });
     const { active, report } = await ActiveHistory.open(SQL, log, options);
     let opened: Awaited<ReturnType<typeof Archive.open>>;
