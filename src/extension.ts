@@ -7,11 +7,12 @@ import type { SessionRole } from './core/session/queueSession';
 import type { Logger } from './core/logger';
 import { ViewStateFiles } from './core/storage/viewStateFiles';
 import { openWorkspaceDirectory } from './core/storage/workspaceDirectory';
+import { CommandIds } from './shared/commandIds';
 import { registerHistoryCommands } from './vscode/historyCommands';
-import { HistoryPanel } from './vscode/historyPanel';
 import { registerJobCommands } from './vscode/jobCommands';
 import { createLogChannel } from './vscode/logChannel';
-import { QueuePanel } from './vscode/queuePanel';
+import { registerHistoryPanel } from './vscode/panels/historyPanel';
+import { registerQueuePanel } from './vscode/panels/queuePanel';
 import { QueueStatusIndicator } from './vscode/queueStatus';
 import { QueueTreeProvider } from './vscode/queueTreeProvider';
 import { currentWorkspaceKey } from './vscode/workspaceKey';
@@ -70,7 +71,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     !vscode.workspace.isTrusted ? 'this workspace is in Restricted Mode, where Lifeline runs nothing. Trust it to run jobs.' : unavailable;
   const queueChanged = new vscode.EventEmitter<void>();
   context.subscriptions.push(queueChanged);
-  QueuePanel.source = {
+  const panelServices = { extensionUri: context.extensionUri, logger, viewState: () => viewState };
+  // Serializers first: a restored panel must find its serializer as soon as activation starts.
+  const queuePanel = registerQueuePanel(panelServices, {
     get queue() {
       return session?.queue;
     },
@@ -78,8 +81,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       return unavailableReason();
     },
     onDidChangeQueue: queueChanged.event,
-  };
-  HistoryPanel.source = {
+  });
+  const historyPanel = registerHistoryPanel(panelServices, {
     get host() {
       return session?.history;
     },
@@ -87,15 +90,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       return unavailableReason();
     },
     onDidChangeHost: queueChanged.event,
-  };
-
-  // Serializers first: a restored panel must find its serializer as soon as activation starts.
+  });
   context.subscriptions.push(
-    QueuePanel.register(context.extensionUri, logger),
-    HistoryPanel.register(context.extensionUri, logger),
-    vscode.commands.registerCommand('lifeline.showLog', () => channel.show(true)),
-    vscode.commands.registerCommand('lifeline.openQueuePanel', () => {
-      QueuePanel.show();
+    queuePanel,
+    historyPanel,
+    vscode.commands.registerCommand(CommandIds.showLog, () => channel.show(true)),
+    vscode.commands.registerCommand(CommandIds.openQueuePanel, () => {
+      queuePanel.show();
+    }),
+    vscode.commands.registerCommand(CommandIds.showHistory, () => {
+      historyPanel.show();
     }),
   );
 
@@ -118,8 +122,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       const directory = await openWorkspaceDirectory(context.globalStorageUri.fsPath, workspaceKey);
       storageDirectory = directory.path;
       viewState = new ViewStateFiles(join(directory.path, 'ui'), { logger });
-      QueuePanel.viewState = viewState;
-      HistoryPanel.viewState = viewState;
     } catch (error) {
       unavailable = `Lifeline cannot open its storage folder: ${(error as Error).message}`;
       queueStatus.set('unavailable');
@@ -131,8 +133,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   }
 
   // Tabs an earlier extension host left (it crashed) are replaced from the view state read above.
-  QueuePanel.recoverTabs();
-  HistoryPanel.recoverTabs();
+  queuePanel.recoverTabs();
+  historyPanel.recoverTabs();
 
   let opening: Promise<WorkspaceSession | undefined> = Promise.resolve(undefined);
   let openStarted = false;

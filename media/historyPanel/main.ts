@@ -1,5 +1,6 @@
-import type { HistoryPanelCommand, HistoryPanelNotification, HistoryPanelState, HistoryQuery, HistoryRow, HistoryState, HistorySummary } from '../../src/shared/historyPanelProtocol';
-import { defaultHistoryPanelState, historyStates, isHistoryNotification } from '../../src/shared/historyPanelProtocol';
+import type { HistoryPanelCommand, HistoryPanelHostMessage, HistoryPanelState, HistoryQuery, HistoryRow, HistoryState, HistorySummary } from '../../src/shared/historyPanelProtocol';
+import { HistoryChangedNotification, HistoryInitNotification, HistoryStatusNotification, PageReply, QueryErrorReply, defaultHistoryPanelState, historyStates } from '../../src/shared/historyPanelProtocol';
+import { anyOf } from '../../src/shared/panelProtocol';
 import { displayStateLabels, displayStates, formatDuration } from '../../src/shared/jobDisplay';
 import { element, icon, vsCodeApi } from '../common/dom';
 import './style.css';
@@ -244,7 +245,7 @@ function onListKey(event: KeyboardEvent): void {
   if (next) select(next.jobId);
 }
 
-function onMessage(message: HistoryPanelNotification): void {
+function onMessage(message: HistoryPanelHostMessage): void {
   switch (message.type) {
     case 'init':
       if (!restoredState()) state = message.state;
@@ -291,8 +292,10 @@ function onMessage(message: HistoryPanelNotification): void {
   }
 }
 
+const isHostMessage = anyOf<HistoryPanelHostMessage>(HistoryInitNotification, HistoryStatusNotification, HistoryChangedNotification, PageReply, QueryErrorReply);
+
 window.addEventListener('message', (event: MessageEvent<unknown>) => {
-  if (isHistoryNotification(event.data)) onMessage(event.data);
+  if (isHostMessage(event.data)) onMessage(event.data);
 });
 
 vscode.postMessage({ type: 'ready' });

@@ -1,7 +1,7 @@
 import type { DisplayState } from '../../src/shared/jobDisplay';
 import { displayStateLabels, displayStates } from '../../src/shared/jobDisplay';
-import type { JobAction, JobRow, JobsNotification, QueuePanelCommand, QueuePanelState, QueueStatus } from '../../src/shared/queuePanelProtocol';
-import { defaultQueuePanelState, isInitNotification, isJobsNotification } from '../../src/shared/queuePanelProtocol';
+import type { JobAction, JobRow, QueuePanelCommand, QueuePanelState, QueueStatus } from '../../src/shared/queuePanelProtocol';
+import { InitNotification, JobsNotification, defaultQueuePanelState } from '../../src/shared/queuePanelProtocol';
 import { element, icon, vsCodeApi } from '../common/dom';
 import './style.css';
 
@@ -208,8 +208,8 @@ function onJobs(message: JobsNotification): void {
 
 window.addEventListener('message', (event: MessageEvent<unknown>) => {
   const message = event.data;
-  if (isJobsNotification(message)) return onJobs(message);
-  if (!isInitNotification(message)) return;
+  if (JobsNotification.is(message)) return onJobs(message);
+  if (!InitNotification.is(message)) return;
   // The host's copy is used only when the webview has none of its own (a panel restored by the
   // host from Lifeline's store rather than from VS Code's saved webview state).
   if (!restoredState()) state = message.state;

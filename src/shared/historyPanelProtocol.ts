@@ -1,14 +1,18 @@
 /**
- * Messages between the History panel webview and the extension host. No run-time dependency
- * (the webview bundle stays small); the host validates inbound messages with
- * historyPanelSchemas.ts before acting on them.
+ * Messages between the History panel webview and the extension host, in the style of
+ * panelProtocol.ts. No run-time dependency (the webview bundle stays small); the host validates
+ * inbound messages with historyPanelSchemas.ts before acting on them.
  */
+
+import type { MessageKind, PanelReply, PanelRequest, ReadyCommand, StateChangedCommand } from './panelProtocol';
+import { hostMessage } from './panelProtocol';
 
 export const historyPanelViewType = 'lifeline.historyPanel';
 
 export const historyStates = ['succeeded', 'failed', 'cancelled', 'timedOut', 'interrupted'] as const;
 export type HistoryState = (typeof historyStates)[number];
-export type HistorySource = 'active' | 'archive';
+export const historySources = ['active', 'archive'] as const;
+export type HistorySource = (typeof historySources)[number];
 
 /** What the panel restores after a reload: the view, never the data. */
 export interface HistoryPanelState {
@@ -31,16 +35,30 @@ export interface HistoryQuery {
   readonly source: HistorySource;
 }
 
-// webview -> host
-export type HistoryPanelCommand =
-  | { readonly type: 'ready' }
-  | { readonly type: 'stateChanged'; readonly state: HistoryPanelState }
-  /** A page of entries: `cursor` from the previous page, absent for the first. */
-  | { readonly type: 'query'; readonly requestId: number; readonly query: HistoryQuery; readonly cursor?: string | undefined }
-  /** Copies an archived entry into the active history as its newest entry. */
-  | { readonly type: 'restore'; readonly shard: string; readonly jobId: string }
-  | { readonly type: 'export' }
-  | { readonly type: 'archiveNow' };
+// webview -> host: commands
+export type HistoryStateChangedCommand = StateChangedCommand<HistoryPanelState>;
+/** Copies an archived entry into the active history as its newest entry. */
+export interface RestoreCommand {
+  readonly type: 'restore';
+  readonly shard: string;
+  readonly jobId: string;
+}
+export interface ExportCommand {
+  readonly type: 'export';
+}
+export interface ArchiveNowCommand {
+  readonly type: 'archiveNow';
+}
+
+// webview -> host: requests
+/** A page of entries: `cursor` from the previous page, absent for the first. Answered by a `QueryReply`. */
+export interface QueryRequest extends PanelRequest<'query'> {
+  readonly query: HistoryQuery;
+  readonly cursor?: string | undefined;
+}
+
+/** Everything the webview sends. */
+export type HistoryPanelCommand = ReadyCommand | HistoryStateChangedCommand | QueryRequest | RestoreCommand | ExportCommand | ArchiveNowCommand;
 
 /** One entry as the panel shows it. */
 export interface HistoryRow {
@@ -69,16 +87,43 @@ export interface HistorySummary {
   readonly archiveShards: number;
 }
 
-// host -> webview
-export type HistoryPanelNotification =
-  | { readonly type: 'init'; readonly state: HistoryPanelState; readonly workspaceName: string }
-  /** The history opened or closed, or `unavailable` says why there is none in this window. */
-  | { readonly type: 'status'; readonly unavailable: string | undefined; readonly summary: HistorySummary | undefined }
-  | { readonly type: 'page'; readonly requestId: number; readonly rows: readonly HistoryRow[]; readonly nextCursor: string | undefined; readonly lost: number }
-  | { readonly type: 'error'; readonly requestId: number | undefined; readonly message: string }
-  /** Something was recorded or restored: the panel reloads what it shows. */
-  | { readonly type: 'changed' };
-
-export function isHistoryNotification(message: unknown): message is HistoryPanelNotification {
-  return typeof message === 'object' && message !== null && typeof (message as { type?: unknown }).type === 'string';
+// host -> webview: replies
+export interface PageReply extends PanelReply<'page'> {
+  readonly rows: readonly HistoryRow[];
+  readonly nextCursor: string | undefined;
+  /** Archive shards that could not be read for this page. */
+  readonly lost: number;
 }
+/** A query failed (a stale cursor, a malformed search): said in the panel, which stays. */
+export interface QueryErrorReply extends PanelReply<'error'> {
+  readonly message: string;
+}
+/** What a `QueryRequest` is answered with. */
+export type QueryReply = PageReply | QueryErrorReply;
+
+// host -> webview: notifications
+export interface HistoryInitNotification {
+  readonly type: 'init';
+  readonly state: HistoryPanelState;
+  readonly workspaceName: string;
+}
+/** The history opened or closed, or `unavailable` says why there is none in this window. */
+export interface HistoryStatusNotification {
+  readonly type: 'status';
+  readonly unavailable: string | undefined;
+  readonly summary: HistorySummary | undefined;
+}
+/** Something was recorded or restored: the panel reloads what it shows. */
+export interface HistoryChangedNotification {
+  readonly type: 'changed';
+}
+export type HistoryPanelNotification = HistoryInitNotification | HistoryStatusNotification | HistoryChangedNotification;
+
+/** Everything the host posts. */
+export type HistoryPanelHostMessage = HistoryPanelNotification | QueryReply;
+
+export const HistoryInitNotification: MessageKind<HistoryInitNotification> = hostMessage('init');
+export const HistoryStatusNotification: MessageKind<HistoryStatusNotification> = hostMessage('status');
+export const HistoryChangedNotification: MessageKind<HistoryChangedNotification> = hostMessage('changed');
+export const PageReply: MessageKind<PageReply> = hostMessage('page');
+export const QueryErrorReply: MessageKind<QueryErrorReply> = hostMessage('error');

@@ -1,11 +1,13 @@
 /**
- * Messages between the Queue dashboard webview and the extension host.
- * The webview's tsconfig sees only src/shared, and this file carries no run-time dependency, so
- * the browser bundle stays small; the host validates inbound messages with the zod schemas in
- * queuePanelSchemas.ts before acting on them.
+ * Messages between the Queue dashboard webview and the extension host, in the style of
+ * panelProtocol.ts. The webview's tsconfig sees only src/shared, and this file carries no run-time
+ * dependency, so the browser bundle stays small; the host validates inbound messages with the
+ * zod schemas in queuePanelSchemas.ts before acting on them.
  */
 
 import type { DisplayState } from './jobDisplay';
+import type { MessageKind, ReadyCommand, StateChangedCommand } from './panelProtocol';
+import { hostMessage } from './panelProtocol';
 
 export const queuePanelViewType = 'lifeline.queuePanel';
 
@@ -21,19 +23,14 @@ export interface QueuePanelState {
 
 export const defaultQueuePanelState: QueuePanelState = { version: 1, filter: '', scrollTop: 0 };
 
-// webview -> host
-export interface ReadyCommand {
-  readonly type: 'ready';
-}
-export interface StateChangedCommand {
-  readonly type: 'stateChanged';
-  readonly state: QueuePanelState;
-}
+export const jobActions = ['cancel', 'retry', 'resume', 'discard', 'showOutput'] as const;
+export type JobAction = (typeof jobActions)[number];
+
+// webview -> host: commands
+export type QueueStateChangedCommand = StateChangedCommand<QueuePanelState>;
 export interface ShowLogCommand {
   readonly type: 'showLog';
 }
-export type JobAction = 'cancel' | 'retry' | 'resume' | 'discard' | 'showOutput';
-export const jobActions: readonly JobAction[] = ['cancel', 'retry', 'resume', 'discard', 'showOutput'];
 /** A button on a job row: the host checks the job's state again before acting. */
 export interface JobActionCommand {
   readonly type: 'jobAction';
@@ -43,9 +40,9 @@ export interface JobActionCommand {
 export interface RunJobCommand {
   readonly type: 'runJob';
 }
-export type QueuePanelCommand = ReadyCommand | StateChangedCommand | ShowLogCommand | JobActionCommand | RunJobCommand;
+export type QueuePanelCommand = ReadyCommand | QueueStateChangedCommand | ShowLogCommand | JobActionCommand | RunJobCommand;
 
-// host -> webview
+// host -> webview: notifications
 export interface InitNotification {
   readonly type: 'init';
   readonly state: QueuePanelState;
@@ -84,10 +81,5 @@ export interface JobsNotification {
 }
 export type QueuePanelNotification = InitNotification | JobsNotification;
 
-export function isJobsNotification(message: unknown): message is JobsNotification {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'jobs';
-}
-
-export function isInitNotification(message: unknown): message is InitNotification {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'init';
-}
+export const InitNotification: MessageKind<InitNotification> = hostMessage('init');
+export const JobsNotification: MessageKind<JobsNotification> = hostMessage('jobs');

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { displayStates } from './jobDisplay';
+import type { MessageSchemas } from './panelSchemas';
+import { inboundKinds, inboundSchema, readyCommandSchema, stateChangedCommandSchema } from './panelSchemas';
 import type { QueuePanelCommand, QueuePanelState } from './queuePanelProtocol';
+import { jobActions } from './queuePanelProtocol';
 
 export const queuePanelStateSchema = z
   .object({
@@ -12,10 +15,14 @@ export const queuePanelStateSchema = z
   })
   .strict() satisfies z.ZodType<QueuePanelState>;
 
-export const queuePanelCommandSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready') }).strict(),
-  z.object({ type: z.literal('stateChanged'), state: queuePanelStateSchema }).strict(),
-  z.object({ type: z.literal('showLog') }).strict(),
-  z.object({ type: z.literal('runJob') }).strict(),
-  z.object({ type: z.literal('jobAction'), action: z.enum(['cancel', 'retry', 'resume', 'discard', 'showOutput']), jobId: z.string().min(1).max(200) }).strict(),
-]) satisfies z.ZodType<QueuePanelCommand>;
+/** Each command the dashboard's webview may send, and nothing else. */
+export const queuePanelCommandSchemas = {
+  ready: readyCommandSchema,
+  stateChanged: stateChangedCommandSchema(queuePanelStateSchema),
+  showLog: z.object({ type: z.literal('showLog') }).strict(),
+  runJob: z.object({ type: z.literal('runJob') }).strict(),
+  jobAction: z.object({ type: z.literal('jobAction'), action: z.enum(jobActions), jobId: z.string().min(1).max(200) }).strict(),
+} satisfies MessageSchemas<QueuePanelCommand>;
+
+export const queuePanelCommandSchema = inboundSchema<QueuePanelCommand>(queuePanelCommandSchemas);
+export const queuePanelCommands = inboundKinds<QueuePanelCommand>(queuePanelCommandSchemas);

@@ -6,9 +6,9 @@ import { exportHistory } from '../core/history/historyExport';
 import type { JobHistory } from '../core/history/jobHistory';
 import type { Logger } from '../core/logger';
 import type { HistoryHost } from './historyHost';
-import { HistoryPanel } from './historyPanel';
+import { CommandIds } from '../shared/commandIds';
 
-/** The history commands: the panel, export (streamed to a file the user picks) and archival on demand. */
+/** The history commands (the panel's is registered with the panel): export (streamed to a file the user picks) and archival on demand. */
 export function registerHistoryCommands(host: () => HistoryHost | undefined, unavailableReason: () => string | undefined, logger: Logger): vscode.Disposable[] {
   const requireHistory = async (): Promise<JobHistory | undefined> => {
     const history = await host()?.whenOpen();
@@ -17,17 +17,14 @@ export function registerHistoryCommands(host: () => HistoryHost | undefined, una
   };
 
   return [
-    vscode.commands.registerCommand('lifeline.showHistory', () => {
-      HistoryPanel.show();
-    }),
-    vscode.commands.registerCommand('lifeline.archiveHistoryNow', async () => {
+    vscode.commands.registerCommand(CommandIds.archiveHistoryNow, async () => {
       const history = await requireHistory();
       if (!history) return undefined;
       const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Lifeline: archiving old history' }, () => history.archiveNow());
       void vscode.window.showInformationMessage(result.archived > 0 ? `Lifeline: archived ${result.archived} entries in ${result.batches} batch(es).` : 'Lifeline: nothing to archive; the recent history is within its limit.');
       return result.archived;
     }),
-    vscode.commands.registerCommand('lifeline.exportHistory', async (options?: { target?: vscode.Uri; format?: ExportFormat; scope?: ExportScope }) => {
+    vscode.commands.registerCommand(CommandIds.exportHistory, async (options?: { target?: vscode.Uri; format?: ExportFormat; scope?: ExportScope }) => {
       const history = await requireHistory();
       if (!history) return undefined;
       const scope = options?.scope ?? (await pickScope());

@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger';
 import { savePreMigrationCopy } from '../core/history/preMigration';
 import type { QueueHost } from './queueHost';
 import { readSettings } from './settings';
+import { CommandIds } from '../shared/commandIds';
 
 /** Idle maintenance (archival, compaction) runs at most this often, and only with no job running. */
 const IDLE_CHECK_MS = 60_000;
@@ -101,7 +102,7 @@ export class HistoryHost implements vscode.Disposable {
         onLostShard: (lost) => {
           this.logger.error(`[history] an archive shard was damaged or missing and is in quarantine: ${JSON.stringify(lost)}`);
           void vscode.window.showWarningMessage('Lifeline: part of the archived job history was damaged and set aside in quarantine. Restore a backup to bring it back.', 'Show Log').then((choice) => {
-            if (choice) void vscode.commands.executeCommand('lifeline.showLog');
+            if (choice) void vscode.commands.executeCommand(CommandIds.showLog);
           });
         },
       });
@@ -110,7 +111,7 @@ export class HistoryHost implements vscode.Disposable {
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error(`[history] could not open the job history: ${message}`);
       void vscode.window.showErrorMessage(`Lifeline: the job history could not be opened: ${message}`, 'Show Log').then((choice) => {
-        if (choice) void vscode.commands.executeCommand('lifeline.showLog');
+        if (choice) void vscode.commands.executeCommand(CommandIds.showLog);
       });
       this.changeEmitter.fire();
       return;

@@ -8,6 +8,7 @@ import type { JobDefinition } from '../shared/workspaceConfig';
 import type { QueueHost } from './queueHost';
 import type { QueueTreeNode } from './queueTreeProvider';
 import type { WorkspaceJobs } from './workspaceJobs';
+import { CommandIds } from '../shared/commandIds';
 
 /** What the commands need from the extension: the queue once it is open, and the definitions. */
 export interface JobCommandContext {
@@ -34,7 +35,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
     });
 
   return [
-    vscode.commands.registerCommand('lifeline.runJob', async (argument?: string | JobDefinition) => {
+    vscode.commands.registerCommand(CommandIds.runJob, async (argument?: string | JobDefinition) => {
       const queue = requireQueue(ctx);
       if (!queue) return undefined;
       const chosen = await chooseDefinition(ctx, argument);
@@ -43,7 +44,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       if (chosen.fromFile && !(await allowFoldersOutside(ctx, chosen.definition))) return undefined;
       return enqueue(ctx, queue, chosen.definition);
     }),
-    vscode.commands.registerCommand('lifeline.runShellCommand', async (commandLine?: string) => {
+    vscode.commands.registerCommand(CommandIds.runShellCommand, async (commandLine?: string) => {
       const queue = requireQueue(ctx);
       if (!queue) return undefined;
       const command =
@@ -57,10 +58,10 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       if (!command?.trim()) return undefined;
       return enqueue(ctx, queue, { name: command.trim().slice(0, 200), command: command.trim() });
     }),
-    jobCommand('lifeline.cancelJob', ACTION_STATES.cancel, 'cancel', (job) => ({ type: 'cancel', jobId: job.id })),
-    jobCommand('lifeline.retryJob', ACTION_STATES.retry, 'run again', (job) => ({ type: 'retry', jobId: job.id })),
-    jobCommand('lifeline.resumeJob', ACTION_STATES.resume, 'resume', (job) => ({ type: 'resume', jobId: job.id })),
-    vscode.commands.registerCommand('lifeline.discardJob', async (argument: JobArgument) => {
+    jobCommand(CommandIds.cancelJob, ACTION_STATES.cancel, 'cancel', (job) => ({ type: 'cancel', jobId: job.id })),
+    jobCommand(CommandIds.retryJob, ACTION_STATES.retry, 'run again', (job) => ({ type: 'retry', jobId: job.id })),
+    jobCommand(CommandIds.resumeJob, ACTION_STATES.resume, 'resume', (job) => ({ type: 'resume', jobId: job.id })),
+    vscode.commands.registerCommand(CommandIds.discardJob, async (argument: JobArgument) => {
       const queue = requireQueue(ctx);
       if (!queue) return undefined;
       const job = await resolveJob(queue, argument, ACTION_STATES.discard, 'discard');
@@ -77,7 +78,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       }
       return run(ctx, queue, { type: 'discard', jobId: job.id });
     }),
-    vscode.commands.registerCommand('lifeline.resumeAllInterrupted', async () => {
+    vscode.commands.registerCommand(CommandIds.resumeAllInterrupted, async () => {
       const queue = requireQueue(ctx);
       if (!queue) return undefined;
       const interrupted = queue.jobs.filter((job) => job.state === 'interrupted');
@@ -90,10 +91,10 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       if (failed.length > 0) void vscode.window.showErrorMessage(`Lifeline: ${failed.length} of ${interrupted.length} jobs could not be resumed: ${messageOf(failed[0]?.reason)}`);
       return results.length - failed.length;
     }),
-    vscode.commands.registerCommand('lifeline.pauseQueue', () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: true }))),
-    vscode.commands.registerCommand('lifeline.resumeQueue', () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: false }))),
-    vscode.commands.registerCommand('lifeline.clearFinished', () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'clearFinished' }))),
-    vscode.commands.registerCommand('lifeline.showJobOutput', async (argument: JobArgument) => {
+    vscode.commands.registerCommand(CommandIds.pauseQueue, () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: true }))),
+    vscode.commands.registerCommand(CommandIds.resumeQueue, () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: false }))),
+    vscode.commands.registerCommand(CommandIds.clearFinished, () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'clearFinished' }))),
+    vscode.commands.registerCommand(CommandIds.showJobOutput, async (argument: JobArgument) => {
       const queue = ctx.queue();
       if (!queue) return void vscode.window.showInformationMessage(`Lifeline: ${ctx.unavailableReason() ?? 'the queue is not open yet.'}`);
       const job = await resolveJob(queue, argument, ['running', 'succeeded', 'failed', 'cancelled', 'interrupted', 'queued'], 'show the output of');
@@ -104,7 +105,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       await vscode.window.showTextDocument(document, { preview: true });
       return path;
     }),
-    vscode.commands.registerCommand('lifeline.openJobDefinitions', async () => {
+    vscode.commands.registerCommand(CommandIds.openJobDefinitions, async () => {
       const jobs = ctx.workspaceJobs();
       if (!jobs) return void vscode.window.showInformationMessage('Lifeline: open a folder to define its jobs.');
       const exists = await vscode.workspace.fs.stat(jobs.uri).then(
@@ -228,8 +229,8 @@ async function chooseDefinition(ctx: JobCommandContext, argument: string | JobDe
     placeHolder: problem ? `⚠ ${problem}` : definitions.length > 0 ? 'Pick a job from .vscode/lifeline.json' : 'No jobs defined in .vscode/lifeline.json yet',
     matchOnDescription: true,
   });
-  if (picked?.action === 'shell') await vscode.commands.executeCommand('lifeline.runShellCommand');
-  if (picked?.action === 'open') await vscode.commands.executeCommand('lifeline.openJobDefinitions');
+  if (picked?.action === 'shell') await vscode.commands.executeCommand(CommandIds.runShellCommand);
+  if (picked?.action === 'open') await vscode.commands.executeCommand(CommandIds.openJobDefinitions);
   return picked?.definition && { definition: picked.definition, fromFile: true };
 }
 

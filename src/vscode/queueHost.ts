@@ -9,6 +9,7 @@ import { jobFilePaths } from '../core/supervisors/supervisorProtocol';
 import { SupervisorRunner } from '../core/supervisors/supervisorRunner';
 import type { Logger } from '../core/logger';
 import { readSettings } from './settings';
+import { CommandIds } from '../shared/commandIds';
 
 export interface QueueHostOptions {
   readonly storageDirectory: string;
@@ -124,7 +125,7 @@ function reportStorageEvent(event: StorageEvent, logger: Logger): void {
     case 'quarantined':
       logger.error(`[queue] ${event.file} was damaged (${event.detail}) and moved to ${event.quarantinePath}`);
       void vscode.window.showErrorMessage(`Lifeline: part of the saved queue was damaged and set aside in quarantine (${event.reason}); the queue opened from what could be read. The log says what was kept.`, 'Show Log').then((choice) => {
-        if (choice) void vscode.commands.executeCommand('lifeline.showLog');
+        if (choice) void vscode.commands.executeCommand(CommandIds.showLog);
       });
       return;
     case 'recoveredFromBackup':

@@ -1,9 +1,10 @@
 import * as vscode from 'vscode';
 import type { z } from 'zod';
-import type { Logger } from '../core/logger';
-import type { PanelTab } from '../core/panels/panelRecoveryPlan';
-import { RecreationBudget, planTabRecovery, readyTimeoutMs } from '../core/panels/panelRecoveryPlan';
+import type { Logger } from '../../core/logger';
+import type { PanelTab } from '../../core/panels/panelRecoveryPlan';
+import { RecreationBudget, planTabRecovery, readyTimeoutMs } from '../../core/panels/panelRecoveryPlan';
 import { webviewOptions } from './webviewHtml';
+import { CommandIds } from '../../shared/commandIds';
 
 /** What a panel class builds around a webview panel. */
 export interface KeptPanel<S> extends vscode.Disposable {
@@ -228,7 +229,7 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
       logger.error(`[panels] ${description} did not load after ${this.budget.max} re-creations; it is left as it is`);
       if (this.budget.shouldReportExhausted()) {
         void vscode.window.showWarningMessage(`Lifeline: ${description} did not load. Close its tab and open it again.`, 'Show Log').then((choice) => {
-          if (choice) void vscode.commands.executeCommand('lifeline.showLog');
+          if (choice) void vscode.commands.executeCommand(CommandIds.showLog);
         });
       }
       return;
