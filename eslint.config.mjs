@@ -32,7 +32,7 @@ export default tseslint.config(
     // Webview front-ends see only the shared protocol files.
     files: ['media/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [vscodeImport], patterns: [{ group: ['**/src/core/**', '**/src/vscode/**', '**/src/supervisor/**'], message: 'Webviews import only from src/shared.' }] }],
+      'no-restricted-imports': ['error', { paths: [vscodeImport], patterns: [{ group: ['**/src/core/**', '**/src/vscode/**', '**/src/supervisor/**', '**/src/shared/supervisor/node/**'], message: 'Webviews import only from src/shared, never its Node-only src/shared/supervisor/node.' }] }],
     },
   },
   {

@@ -9,7 +9,7 @@ import { setDeadline } from '../clock';
 import type { Disposable } from '../emitter';
 import type { Job, QueueRecord } from './jobModel';
 import type { JobRunner, RecoveredRun, RunEvent } from './jobRunner';
-import { stopOrphanedGroup } from '../supervisors/processIdentity';
+import { stopOrphanedGroup } from '../../shared/supervisor/node/processIdentity';
 import type { QueueState } from './queueState';
 
 /** What the scheduler needs from the queue: its state and the one way to change it durably. */

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
+import type { Lease } from '../../shared/supervisor/node/leaseFile';
+import { LEASE_FILE, parseLease } from '../../shared/supervisor/node/leaseFile';
 import { fsyncDirectory, writeFileAtomic } from '../storage/atomicFile';
 
 /**
@@ -12,39 +12,14 @@ import { fsyncDirectory, writeFileAtomic } from '../storage/atomicFile';
  * a reader never sees half a lease), refreshed by a heartbeat, marked `releasing` while its holder
  * shuts down, and removed on release. A lease whose pid is dead (same host) or whose heartbeat is
  * older than the stale limit is taken over under a small lock directory, so that two clients
- * never both take it.
+ * never both take it. The file's format, and how a reader judges it stale (StalenessObserver), are
+ * in src/shared/supervisor/node/leaseFile.ts: a detached supervisor reads the lease too.
  */
-export const leaseSchema = z.object({
-  version: z.literal(1),
-  pid: z.number().int(),
-  hostname: z.string(),
-  activationId: z.string(),
-  heartbeatAt: z.number(),
-  state: z.enum(['held', 'releasing']),
-  socketPath: z.string(),
-  token: z.string(),
-});
-export type Lease = z.infer<typeof leaseSchema>;
-
-export const LEASE_FILE = 'queue.lease';
-const UNREADABLE = 'unreadable';
 
 /** A lease for this process; `socketPath` gets the activation id, so that each holder has its own socket. */
 export function newLease(socketPath: (activationId: string) => string): Lease {
   const activationId = randomBytes(12).toString('hex');
   return { version: 1, pid: process.pid, hostname: hostname(), activationId, heartbeatAt: Date.now(), state: 'held', socketPath: socketPath(activationId), token: randomBytes(32).toString('hex') };
-}
-
-const unreadableLease: Lease = { version: 1, pid: -1, hostname: '', activationId: UNREADABLE, heartbeatAt: 0, state: 'held', socketPath: '', token: '' };
-
-function parseLease(text: string): Lease {
-  try {
-    const parsed = leaseSchema.safeParse(JSON.parse(text));
-    // An unreadable lease is treated as a stale one with no holder to contact.
-    return parsed.success ? parsed.data : unreadableLease;
-  } catch {
-    return unreadableLease;
-  }
 }
 
 export async function readLease(storageDir: string): Promise<Lease | undefined> {
@@ -53,48 +28,6 @@ export async function readLease(storageDir: string): Promise<Lease | undefined> 
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
-  }
-}
-
-/** For the write fence, which must decide before a commit goes out. */
-export function readLeaseSync(storageDir: string): Lease | undefined {
-  try {
-    return parseLease(readFileSync(join(storageDir, LEASE_FILE), 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Judges whether a lease is stale: at once when its pid is dead on this host (or the file is
- * unreadable), otherwise when its heartbeat has not moved for `staleAfterMs` of this process's own
- * monotonic time. Comparing wall-clock heartbeats across processes would call a live holder stale
- * after a clock jump or a sleep of the machine, when every process wakes with an old heartbeat.
- */
-export class StalenessObserver {
-  private seen: { activationId: string; heartbeatAt: number; since: number } | undefined;
-
-  constructor(private readonly staleAfterMs: number) {}
-
-  isStale(lease: Lease, now = performance.now()): boolean {
-    if (lease.activationId === UNREADABLE) return true;
-    if (lease.hostname === hostname() && !pidAlive(lease.pid)) return true;
-    const seen = this.seen;
-    if (!seen || seen.activationId !== lease.activationId || seen.heartbeatAt !== lease.heartbeatAt) {
-      this.seen = { activationId: lease.activationId, heartbeatAt: lease.heartbeatAt, since: now };
-      return false;
-    }
-    return now - seen.since > this.staleAfterMs;
   }
 }
 
