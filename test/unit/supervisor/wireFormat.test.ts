@@ -44,7 +44,8 @@ describe('supervisor wire: the format on disk and on the socket', function () {
   });
 
   it('records as a supervisor of the build before the move wrote them parse unchanged', () => {
-    // Lines copied from a journal of main 6984ece (payloads of its frames).
+    // Payloads in the exact form a supervisor of main 6984ece writes them (the record's fields, then
+    // `at`); that build's own schema was checked to accept each one, to the same value.
     const lines = [
       '{"t":"started","jobId":"j","attempt":1,"supervisor":{"pid":4242,"startTime":"123456","host":"box"},"socketPath":"/run/user/1000/lifeline-sup-0123456789ab-0123456789ab.sock","fromStage":0,"at":1765000000000}',
       '{"t":"stageStarted","stage":0,"process":{"pid":4243,"startTime":"123460","host":"box"},"at":1765000000001}',
