@@ -131,8 +131,8 @@ export class SupervisorConnection {
   }
 
   /**
-   * One connection and the handshake of supervisorAuth.ts: the supervisor must prove the secret
-   * before this host proves it back and hears which job it owns.
+   * One connection and the handshake of src/shared/supervisor/handshake.ts: the supervisor must
+   * prove the secret before this host proves it back and hears which job it owns.
    */
   private static connectOnce(socketPath: string, secret: Buffer): Promise<SupervisorConnection> {
     return new Promise((resolve, reject) => {
