@@ -92,7 +92,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [vscodeImport], patterns: [{ group: ['**/src/core/**', '**/src/vscode/**', '**/src/supervisor/**'], message: webviewsSeeShared.message }] },
+        { paths: [vscodeImport], patterns: [{ group: ['**/src/core/**', '**/src/vscode/**', '**/src/supervisor/**', '**/src/shared/supervisor/node/**'], message: `${webviewsSeeShared.message} Never its Node-only src/shared/supervisor/node.` }] },
       ],
     },
   },
@@ -118,12 +118,6 @@ export default tseslint.config(
   },
   // TEMPORARY (issue 15 merge): exemptions for imports other helpers are removing right now. Each drops
   // one zone for the named files only; delete the block when its files no longer need it.
-  {
-    // TEMPORARY (issue 15 merge): removed when the supervisor's wire format lives in src/shared and the
-    // supervisor no longer imports core/queue, core/session or core/supervisors (the supervisor helper).
-    files: ['src/supervisor/hostWatch.ts', 'src/supervisor/jobExecution.ts', 'src/supervisor/main.ts', 'src/supervisor/supervisor.ts'],
-    rules: { 'import-x/no-restricted-paths': restrictedPaths(layerZones.filter((zone) => zone !== supervisorStandsAlone)) },
-  },
   {
     // TEMPORARY (issue 15 merge): removed when src/core/runtime links finished jobs to the history (the
     // runtime helper) and historyRecorder.ts no longer needs the queue's Job, JobState and FINISHED_STATES.

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { readLeaseSync, StalenessObserver } from '../core/session/lease';
-import type { StopWithoutHost } from '../core/supervisors/supervisorProtocol';
+import { readLeaseSync, StalenessObserver } from '../shared/supervisor/node/leaseFile';
+import type { StopWithoutHost } from '../shared/supervisor/supervisorWire';
 
 export type HostWatchVerdict = 'held' | 'counting' | 'expired';
 

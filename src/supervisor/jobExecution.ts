@@ -2,14 +2,13 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CHECKPOINT_POLL_MS, CheckpointFile, checkpointFilePath } from '../core/queue/checkpointFile';
-import { parseJobLine } from '../core/queue/jobRunner';
-import type { RunRequest } from '../core/queue/jobRunner';
-import type { ProcessIdentity } from '../core/supervisors/processIdentity';
-import { identifyProcess } from '../core/supervisors/processIdentity';
-import { DEFAULT_KILL_GRACE_MS, killProcessTree, signalProcessTree } from '../core/supervisors/processTree';
-import type { JobRecord, StopWithoutHost } from '../core/supervisors/supervisorProtocol';
-import { stoppedWithoutHostMessage } from '../core/supervisors/supervisorProtocol';
+import { parseJobLine } from '../shared/supervisor/jobLine';
+import { CHECKPOINT_POLL_MS, CheckpointFile, checkpointFilePath } from '../shared/supervisor/node/checkpointFile';
+import type { ProcessIdentity } from '../shared/supervisor/node/processIdentity';
+import { identifyProcess } from '../shared/supervisor/node/processIdentity';
+import { DEFAULT_KILL_GRACE_MS, killProcessTree, signalProcessTree } from '../shared/supervisor/node/processTree';
+import type { JobRecord, StopWithoutHost, WireRunRequest } from '../shared/supervisor/supervisorWire';
+import { stoppedWithoutHostMessage } from '../shared/supervisor/supervisorWire';
 import { fsyncDirectory } from '../core/storage/atomicFile';
 import { createJournalFileSync, Journal } from '../core/storage/journal';
 import { CappedLog } from './cappedLog';
@@ -31,7 +30,7 @@ type Exit = { exitCode: number | null; signal: string | null; error?: string; st
 type StageEnd = Exit & { readonly recorded: Promise<void> };
 
 export interface ExecutionOptions {
-  readonly request: RunRequest;
+  readonly request: WireRunRequest;
   readonly journalPath: string;
   readonly logPath: string;
   readonly logLimitBytes: number;

@@ -2,11 +2,11 @@
  * Entry point of the detached supervisor process (dist/supervisor.js), started by the extension
  * host with its own runtime (`process.execPath`, ELECTRON_RUN_AS_NODE=1 in desktop VS Code):
  * `supervisor --socket <path> [--idle-exit-ms <ms>]`, with the jobs folder's handshake secret
- * (64 hex digits) on stdin. It serves the protocol of src/core/supervisors/supervisorProtocol.ts behind
- * the handshake of supervisorAuth.ts; `--version` prints the protocol version.
+ * (64 hex digits) on stdin. It serves the protocol of src/shared/supervisor/supervisorWire.ts behind
+ * the handshake of handshake.ts; `--version` prints the protocol version.
  */
-import { parseSecret } from '../core/supervisors/supervisorAuth';
-import { SUPERVISOR_PROTOCOL_VERSION } from '../core/supervisors/supervisorProtocol';
+import { parseSecret } from '../shared/supervisor/node/handshakeProof';
+import { SUPERVISOR_PROTOCOL_VERSION } from '../shared/supervisor/supervisorWire';
 import { Supervisor } from './supervisor';
 
 const DEFAULT_IDLE_EXIT_MS = 10_000;

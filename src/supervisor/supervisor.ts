@@ -3,11 +3,12 @@ import { chmod } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
 import { createServer } from 'node:net';
 import { splitLines } from '../core/lineSplitter';
-import type { Challenge } from '../core/supervisors/supervisorAuth';
-import { HANDSHAKE_TIMEOUT_MS, handshakeAuthSchema, handshakeHelloSchema, handshakeProof, MAX_HANDSHAKE_LINE_CHARS, MAX_SUPERVISOR_LINE_CHARS, newNonce, proofMatches } from '../core/supervisors/supervisorAuth';
-import type { HostMessage, SupervisorMessage } from '../core/supervisors/supervisorProtocol';
-import { hostMessageSchema, SUPERVISOR_PROTOCOL_VERSION } from '../core/supervisors/supervisorProtocol';
-import { identifyProcess } from '../core/supervisors/processIdentity';
+import type { Challenge } from '../shared/supervisor/handshake';
+import { HANDSHAKE_TIMEOUT_MS, handshakeAuthSchema, handshakeHelloSchema, MAX_HANDSHAKE_LINE_CHARS, MAX_SUPERVISOR_LINE_CHARS } from '../shared/supervisor/handshake';
+import { handshakeProof, newNonce, proofMatches } from '../shared/supervisor/node/handshakeProof';
+import { identifyProcess } from '../shared/supervisor/node/processIdentity';
+import type { HostMessage, RunMessage, SupervisorMessage } from '../shared/supervisor/supervisorWire';
+import { hostMessageSchema, SUPERVISOR_PROTOCOL_VERSION } from '../shared/supervisor/supervisorWire';
 import { JobExecution } from './jobExecution';
 import { StageShells } from './stageShell';
 
@@ -19,7 +20,7 @@ function stageBaseEnvironment(): NodeJS.ProcessEnv {
 
 export interface SupervisorOptions {
   readonly socketPath: string;
-  /** The jobs folder's handshake secret, read from stdin at start (supervisorAuth.ts). */
+  /** The jobs folder's handshake secret, read from stdin at start (src/shared/supervisor/handshake.ts). */
   readonly secret: Buffer;
   /** How long it waits with no job and no host before it exits. */
   readonly idleExitMs: number;
@@ -60,7 +61,7 @@ export class Supervisor {
   }
 
   /**
-   * A connection is a host only once it has proven the secret (supervisorAuth.ts): until then it
+   * A connection is a host only once it has proven the secret (src/shared/supervisor/handshake.ts): until then it
    * is sent nothing but the challenge, may send a hello's worth of bytes, does not keep this
    * process alive, and is closed after HANDSHAKE_TIMEOUT_MS. One that fails is closed and logged.
    */
@@ -143,7 +144,7 @@ export class Supervisor {
     }
   }
 
-  private startJob(socket: Socket, message: Extract<HostMessage, { op: 'run' }>): void {
+  private startJob(socket: Socket, message: RunMessage): void {
     const { request } = message;
     let nudging = false;
     const execution = new JobExecution({

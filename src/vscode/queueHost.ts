@@ -5,7 +5,7 @@ import type { SessionRole } from '../core/session/queueSession';
 import { DurableQueueLog } from '../core/queue/durableQueueLog';
 import { QueueSession } from '../core/session/queueSession';
 import type { StorageEvent } from '../core/storage/storeEvents';
-import { jobFilePaths } from '../core/supervisors/supervisorProtocol';
+import { jobFilePaths } from '../shared/supervisor/node/jobFilePaths';
 import { SupervisorRunner } from '../core/supervisors/supervisorRunner';
 import type { Logger } from '../core/logger';
 import { readSettings } from './settings';

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { JobDefinition } from '../../shared/workspaceConfig';
-import { processIdentitySchema } from '../supervisors/processIdentity';
 import { retryOverrideSchema, retryPolicySchema } from './retryPolicy';
 
 /**
@@ -18,6 +17,14 @@ export const FINISHED_STATES: ReadonlySet<JobState> = new Set(['succeeded', 'fai
 export const PENDING_STATES: ReadonlySet<JobState> = new Set(['queued', 'delayed']);
 
 export const DEFAULT_GROUP = 'default';
+
+/**
+ * The process a running stage is (pid, the kernel's start time of that pid, host), kept with the
+ * job so that an orphaned group can be stopped after its runner died. The queue's own copy of the
+ * shape; the supervisor's wire has its own (src/shared/supervisor/supervisorWire.ts).
+ */
+export const processIdentitySchema = z.object({ pid: z.number().int().positive(), startTime: z.string().optional(), host: z.string() });
+export type ProcessIdentity = z.infer<typeof processIdentitySchema>;
 
 const envSchema = z.record(z.string(), z.string());
 

@@ -7,7 +7,7 @@ import { setDeadline } from '../clock';
 import type { Disposable } from '../emitter';
 import type { Job, QueueRecord } from './jobModel';
 import type { JobRunner, RecoveredRun, RunEvent } from './jobRunner';
-import { stopOrphanedGroup } from '../supervisors/processIdentity';
+import { stopOrphanedGroup } from '../../shared/supervisor/node/processIdentity';
 import type { QueueState } from './queueState';
 import { decideAfterExit } from './retryPolicy';
 

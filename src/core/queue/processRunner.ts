@@ -3,12 +3,12 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { CHECKPOINT_POLL_MS, CheckpointFile } from './checkpointFile';
+import { CHECKPOINT_POLL_MS, CheckpointFile } from '../../shared/supervisor/node/checkpointFile';
 import { Emitter } from '../emitter';
 import type { JobRunner, RunEvent, RunRequest } from './jobRunner';
-import { parseJobLine } from './jobRunner';
-import { identifyProcess } from '../supervisors/processIdentity';
-import { DEFAULT_KILL_GRACE_MS } from '../supervisors/processTree';
+import { parseJobLine } from '../../shared/supervisor/jobLine';
+import { identifyProcess } from '../../shared/supervisor/node/processIdentity';
+import { DEFAULT_KILL_GRACE_MS } from '../../shared/supervisor/node/processTree';
 import { removeOwnFile } from '../storage/safeRemove';
 
 interface RunningJob {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { promises as fs, lstatSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { promises as fs, readlinkSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
-import { z } from 'zod';
+import type { Lease } from '../../shared/supervisor/node/leaseFile';
+import { isLink, LEASE_FILE, parseLease, unreadableLease } from '../../shared/supervisor/node/leaseFile';
 import { fsyncDirectory, writeFileAtomic } from '../storage/atomicFile';
 
 /**
@@ -19,27 +19,16 @@ import { fsyncDirectory, writeFileAtomic } from '../storage/atomicFile';
  * file then changes nothing anyone reads, where rewriting `queue.lease` itself would put the
  * replaced holder back over the new one (both would then write the queue). Readers follow the link
  * and see the same JSON as before; a lease written as a plain file (Windows, where links need
- * privileges, or an older Lifeline) is still read, refreshed and taken over.
+ * privileges, or an older Lifeline) is still read, refreshed and taken over. The file's format,
+ * and how a reader judges it stale (StalenessObserver), are in src/shared/supervisor/node/leaseFile.ts:
+ * a detached supervisor reads the lease too.
  */
-export const leaseSchema = z.object({
-  version: z.literal(1),
-  pid: z.number().int(),
-  hostname: z.string(),
-  activationId: z.string(),
-  heartbeatAt: z.number(),
-  state: z.enum(['held', 'releasing']),
-  socketPath: z.string(),
-  token: z.string(),
-});
-export type Lease = z.infer<typeof leaseSchema>;
 
-export const LEASE_FILE = 'queue.lease';
 /**
  * How long a holder's heartbeat may stand still before its lease is stale: the one default of the
  * queue session (which takes a stale lease over) and the supervisors (which stop jobs without a host).
  */
 export const DEFAULT_LEASE_STALE_AFTER_MS = 5_000;
-const UNREADABLE = 'unreadable';
 /** Links need privileges on Windows: there the lease is one plain file, rewritten in place. */
 const LINKED_LEASE = process.platform !== 'win32';
 
@@ -54,18 +43,6 @@ export function newLease(socketPath: (activationId: string) => string): Lease {
   return { version: 1, pid: process.pid, hostname: hostname(), activationId, heartbeatAt: Date.now(), state: 'held', socketPath: socketPath(activationId), token: randomBytes(32).toString('hex') };
 }
 
-const unreadableLease: Lease = { version: 1, pid: -1, hostname: '', activationId: UNREADABLE, heartbeatAt: 0, state: 'held', socketPath: '', token: '' };
-
-function parseLease(text: string): Lease {
-  try {
-    const parsed = leaseSchema.safeParse(JSON.parse(text));
-    // An unreadable lease is treated as a stale one with no holder to contact.
-    return parsed.success ? parsed.data : unreadableLease;
-  } catch {
-    return unreadableLease;
-  }
-}
-
 /**
  * The lease, undefined when there is none. A link whose file is gone (a holder released, or crashed
  * while releasing, between removing its file and its link) reads as an unreadable, stale lease, so
@@ -78,49 +55,6 @@ export async function readLease(storageDir: string): Promise<Lease | undefined> 
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return isLink(path) ? unreadableLease : undefined;
     throw error;
-  }
-}
-
-/** For the write fence, which must decide before a commit goes out. */
-export function readLeaseSync(storageDir: string): Lease | undefined {
-  const path = join(storageDir, LEASE_FILE);
-  try {
-    return parseLease(readFileSync(path, 'utf8'));
-  } catch {
-    return isLink(path) ? unreadableLease : undefined;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Judges whether a lease is stale: at once when its pid is dead on this host (or the file is
- * unreadable), otherwise when its heartbeat has not moved for `staleAfterMs` of this process's own
- * monotonic time. Comparing wall-clock heartbeats across processes would call a live holder stale
- * after a clock jump or a sleep of the machine, when every process wakes with an old heartbeat.
- */
-export class StalenessObserver {
-  private seen: { activationId: string; heartbeatAt: number; since: number } | undefined;
-
-  constructor(private readonly staleAfterMs: number) {}
-
-  isStale(lease: Lease, now = performance.now()): boolean {
-    if (lease.activationId === UNREADABLE) return true;
-    if (lease.hostname === hostname() && !pidAlive(lease.pid)) return true;
-    const seen = this.seen;
-    if (!seen || seen.activationId !== lease.activationId || seen.heartbeatAt !== lease.heartbeatAt) {
-      this.seen = { activationId: lease.activationId, heartbeatAt: lease.heartbeatAt, since: now };
-      return false;
-    }
-    return now - seen.since > this.staleAfterMs;
   }
 }
 
@@ -229,12 +163,4 @@ export async function removeLease(storageDir: string, lease: Lease): Promise<voi
     await fs.rm(path, { force: true });
   }
   await fsyncDirectory(storageDir);
-}
-
-function isLink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
-  }
 }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger';
 import { removeOwnFile } from '../storage/safeRemove';
-import { jobIdOfFile } from './supervisorProtocol';
+import { jobIdOfFile } from '../../shared/supervisor/node/jobFilePaths';
 
 /**
  * A sweep leaves a job's files alone while any of them changed this recently: a running supervisor

@@ -1,8 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { scanJournal } from '../storage/journalFormat';
-import type { RecoveredRun } from '../queue/jobRunner';
-import type { JobRecord } from './supervisorProtocol';
-import { jobRecordSchema } from './supervisorProtocol';
+import type { JobRecord } from '../../shared/supervisor/supervisorWire';
+import { jobRecordSchema } from '../../shared/supervisor/supervisorWire';
 
 /**
  * Follows a job's journal while its supervisor appends to it: each `read()` returns the records
@@ -86,16 +85,3 @@ export class JobJournalReader {
 
 /** Read into, then copied out of: one buffer for every reader in the process. */
 const scratch = Buffer.allocUnsafe(64 * 1024);
-
-/** The last facts of a run, from its journal's records. */
-export function summarizeRun(records: readonly JobRecord[]): RecoveredRun {
-  let stage: number | undefined;
-  let checkpoint: string | undefined;
-  const succeededStages: number[] = [];
-  for (const record of records) {
-    if (record.t === 'stageStarted') stage = record.stage;
-    else if (record.t === 'checkpoint') checkpoint = record.checkpoint;
-    else if (record.t === 'stageFinished' && record.exitCode === 0) succeededStages.push(record.stage);
-  }
-  return { stage, checkpoint, succeededStages };
-}

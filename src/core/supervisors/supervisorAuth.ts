@@ -1,63 +1,18 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import { newNonce, parseSecret } from '../../shared/supervisor/node/handshakeProof';
 import { JobError } from '../queue/jobErrors';
 
 /**
- * The handshake that opens every connection between a host and a supervisor (issue 14, item 11).
- * Both ends know one secret per jobs folder; each sends a fresh nonce and proves the secret with
- * an HMAC over both nonces and its own role, so neither a process that only found a socket
- * (a forged host) nor one listening where a journal points (a forged supervisor) is accepted,
- * and a proof seen on one connection is worth nothing on the next.
- *
- *   host → supervisor   { op: 'hello', protocol, nonce: Nh }
- *   supervisor → host   { ev: 'challenge', protocol, nonce: Ns, proof: HMAC(secret, supervisor|Nh|Ns) }
- *   host → supervisor   { op: 'auth', proof: HMAC(secret, host|Nh|Ns) }
- *   supervisor → host   { ev: 'hello', protocol, pid, job }     (then the protocol of supervisorProtocol.ts)
- *
- * The secret reaches a supervisor on its stdin at spawn (never its command line or environment,
- * so neither `ps` nor a stage process sees it) and stays in `<jobsDir>/supervisor.key`, mode 0600,
- * where the next host finds it to re-adopt running supervisors after a reload or a crash.
+ * The host's half of the handshake's secret (the handshake itself, which both ends run, is in
+ * src/shared/supervisor/handshake.ts). Both ends know one secret per jobs folder. The secret
+ * reaches a supervisor on its stdin at spawn (never its command line or environment, so neither
+ * `ps` nor a stage process sees it) and stays in `<jobsDir>/supervisor.key`, mode 0600, where the
+ * next host finds it to re-adopt running supervisors after a reload or a crash.
  */
 
 /** The secret's file in the jobs folder: inside the workspace's private storage folder. */
 export const SUPERVISOR_SECRET_FILE = 'supervisor.key';
-
-/** A connection that has not finished the handshake by then is closed. */
-export const HANDSHAKE_TIMEOUT_MS = 2000;
-/** Handshake lines are a nonce and a proof: anything longer before it is done ends the connection. */
-export const MAX_HANDSHAKE_LINE_CHARS = 4 * 1024;
-/** One message after the handshake: a run request with its stages fits many times over. */
-export const MAX_SUPERVISOR_LINE_CHARS = 8 * 1024 * 1024;
-
-const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
-export const handshakeHelloSchema = z.object({ op: z.literal('hello'), protocol: z.number().int(), nonce: hex64 });
-export const handshakeAuthSchema = z.object({ op: z.literal('auth'), proof: hex64 });
-export const challengeSchema = z.object({ ev: z.literal('challenge'), protocol: z.number().int(), nonce: hex64, proof: hex64 });
-export type Challenge = z.infer<typeof challengeSchema>;
-
-export function newNonce(): string {
-  return randomBytes(32).toString('hex');
-}
-
-/** What `role` sends to prove the secret on the connection with these two nonces. */
-export function handshakeProof(secret: Buffer, role: 'host' | 'supervisor', hostNonce: string, supervisorNonce: string): string {
-  return createHmac('sha256', secret).update(`lifeline-supervisor-handshake\0${role}\0${hostNonce}\0${supervisorNonce}`).digest('hex');
-}
-
-/** Compares in constant time; a proof of the wrong length is simply wrong. */
-export function proofMatches(secret: Buffer, role: 'host' | 'supervisor', hostNonce: string, supervisorNonce: string, given: string): boolean {
-  const expected = Buffer.from(handshakeProof(secret, role, hostNonce, supervisorNonce), 'hex');
-  const actual = Buffer.from(given, 'hex');
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
-}
-
-/** The secret from the text a supervisor read on its stdin; undefined unless it is 64 hex digits. */
-export function parseSecret(text: string): Buffer | undefined {
-  const trimmed = text.trim();
-  return hex64.safeParse(trimmed).success ? Buffer.from(trimmed, 'hex') : undefined;
-}
 
 /**
  * The jobs folder's secret: read from `<jobsDir>/supervisor.key`, or created there (exclusively,

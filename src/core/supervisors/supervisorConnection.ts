@@ -7,10 +7,13 @@ import { join } from 'node:path';
 import { Emitter } from '../emitter';
 import { JobError } from '../queue/jobErrors';
 import { splitLines } from '../lineSplitter';
-import type { Challenge } from './supervisorAuth';
-import { challengeSchema, HANDSHAKE_TIMEOUT_MS, handshakeProof, loadSupervisorSecret, MAX_HANDSHAKE_LINE_CHARS, newNonce, proofMatches } from './supervisorAuth';
-import type { HostMessage, SupervisorMessage } from './supervisorProtocol';
-import { lineReader, SUPERVISOR_PROTOCOL_VERSION, supervisorMessageSchema, supervisorSocketPath } from './supervisorProtocol';
+import type { Challenge } from '../../shared/supervisor/handshake';
+import { challengeSchema, HANDSHAKE_TIMEOUT_MS, MAX_HANDSHAKE_LINE_CHARS } from '../../shared/supervisor/handshake';
+import { handshakeProof, newNonce, proofMatches } from '../../shared/supervisor/node/handshakeProof';
+import type { HostMessage, RunMessage, SupervisorMessage } from '../../shared/supervisor/supervisorWire';
+import { SUPERVISOR_PROTOCOL_VERSION, supervisorMessageSchema } from '../../shared/supervisor/supervisorWire';
+import { loadSupervisorSecret } from './supervisorAuth';
+import { lineReader, supervisorSocketPath } from './supervisorProtocol';
 
 export interface SpawnSupervisorOptions {
   /** The supervisor's entry script (dist/supervisor.js). */
@@ -128,8 +131,8 @@ export class SupervisorConnection {
   }
 
   /**
-   * One connection and the handshake of supervisorAuth.ts: the supervisor must prove the secret
-   * before this host proves it back and hears which job it owns.
+   * One connection and the handshake of src/shared/supervisor/handshake.ts: the supervisor must
+   * prove the secret before this host proves it back and hears which job it owns.
    */
   private static connectOnce(socketPath: string, secret: Buffer): Promise<SupervisorConnection> {
     return new Promise((resolve, reject) => {
@@ -192,7 +195,7 @@ export class SupervisorConnection {
    * Hands a job over; resolves once the supervisor recorded its start. Rejects when it was busy,
    * could not create the journal, or went away.
    */
-  run(message: Extract<HostMessage, { op: 'run' }>): Promise<void> {
+  run(message: RunMessage): Promise<void> {
     return new Promise((resolve, reject) => {
       const answer = this.onMessage((reply) => {
         if (reply.ev === 'accepted' && reply.jobId === message.request.jobId) done(undefined);

@@ -5,17 +5,19 @@ import { nullLogger } from '../logger';
 import { Emitter } from '../emitter';
 import type { Disposable } from '../emitter';
 import { deleteJobFiles, SWEEP_QUIET_MS } from './jobFiles';
-import { JobJournalReader, summarizeRun } from './jobJournalReader';
+import { JobJournalReader } from './jobJournalReader';
 import type { JobRunner, RecoveredRun, RunEvent, RunRequest } from '../queue/jobRunner';
 import { DEFAULT_LEASE_STALE_AFTER_MS } from '../session/lease';
-import type { ProcessIdentity } from './processIdentity';
-import { isSameProcessAlive, signalOrphanedGroup, stopOrphanedGroup } from './processIdentity';
-import { DEFAULT_KILL_GRACE_MS } from './processTree';
+import { jobFilePaths } from '../../shared/supervisor/node/jobFilePaths';
+import type { ProcessIdentity } from '../../shared/supervisor/node/processIdentity';
+import { isSameProcessAlive, signalOrphanedGroup, stopOrphanedGroup } from '../../shared/supervisor/node/processIdentity';
+import { DEFAULT_KILL_GRACE_MS } from '../../shared/supervisor/node/processTree';
+import type { JobRecord, RunMessage } from '../../shared/supervisor/supervisorWire';
 import { loadSupervisorSecret } from './supervisorAuth';
 import { SupervisorConnection } from './supervisorConnection';
 import { SupervisorPool } from './supervisorPool';
-import type { HostMessage, JobRecord } from './supervisorProtocol';
-import { jobFilePaths, retireEarlierRun, stoppedWithoutHostMessage } from './supervisorProtocol';
+import { retireEarlierRun } from './supervisorProtocol';
+import { runEventOf, summarizeRun, toWireRunRequest } from './wireMapping';
 
 export interface SupervisorRunnerOptions {
   /** Folder of the jobs' journals and logs, inside the workspace's storage folder. */
@@ -136,8 +138,7 @@ export class SupervisorRunner implements JobRunner {
       .then(async (connection) => {
         if (this.disposed) return connection.dispose();
         this.attach(job, connection);
-        const { checkpoint, ...rest } = request;
-        await connection.run({ op: 'run', request: { ...rest, stages: [...request.stages], ...(checkpoint !== undefined ? { checkpoint } : {}) }, journalPath, logPath, logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024, heartbeatMs: this.heartbeatMs, killGraceMs: this.killGraceMs, ...this.stopWithoutHost() });
+        await connection.run({ op: 'run', request: toWireRunRequest(request), journalPath, logPath, logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024, heartbeatMs: this.heartbeatMs, killGraceMs: this.killGraceMs, ...this.stopWithoutHost() });
         // Its `started` record is on disk now: read it, so that the supervisor is watched from here on.
         this.poll(job);
         if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
@@ -281,7 +282,7 @@ export class SupervisorRunner implements JobRunner {
     this.emitter.dispose();
   }
 
-  private stopWithoutHost(): Pick<Extract<HostMessage, { op: 'run' }>, 'stopWithoutHost'> {
+  private stopWithoutHost(): Pick<RunMessage, 'stopWithoutHost'> {
     const afterMs = this.options.stopWithoutHostAfterMs;
     if (afterMs === undefined) return {};
     return { stopWithoutHost: { afterMs: Math.max(1, Math.round(afterMs)), leaseDir: this.options.leaseDir ?? dirname(this.options.jobsDir), leaseStaleAfterMs: this.options.leaseStaleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS } };
@@ -364,35 +365,17 @@ export class SupervisorRunner implements JobRunner {
   private apply(job: TrackedJob, record: JobRecord): void {
     if (this.jobs.get(job.jobId) !== job) return;
     job.lastRecordAt = record.at;
-    const { jobId, attempt } = job;
-    switch (record.t) {
-      case 'started':
-        job.supervisor = record.supervisor;
-        job.startedAt = record.at;
-        return this.fire({ type: 'started', jobId, attempt, pid: record.supervisor.pid, at: record.at });
-      case 'stageStarted':
-        job.stageProcess = record.process;
-        return this.fire({ type: 'stageStarted', jobId, attempt, stage: record.stage, process: record.process, at: record.at });
-      case 'progress':
-        return this.fire({ type: 'progress', jobId, attempt, fraction: record.fraction, message: record.message });
-      case 'checkpoint':
-        return this.fire({ type: 'checkpoint', jobId, attempt, checkpoint: record.checkpoint });
-      case 'stageFinished':
-        return this.fire({ type: 'stageFinished', jobId, attempt, stage: record.stage, exitCode: record.exitCode, signal: record.signal });
-      case 'exited': {
-        // When it really ended, by the supervisor that saw it: maybe long before this host read it.
-        const times = { at: record.at, ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}) };
-        if (record.stoppedWithoutHost) {
-          // The setting stopped it, not a fault of its own: interrupted, resumable.
-          const error = stoppedWithoutHostMessage(record.stoppedWithoutHost.afterMs);
-          this.logger.warn(`[supervisors] ${jobId} was ${error}`);
-          return this.finish(job, { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error, interrupted: true, ...times });
-        }
-        return this.finish(job, { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error: record.error, ...times });
-      }
-      case 'heartbeat':
-        return;
+    if (record.t === 'started') {
+      job.supervisor = record.supervisor;
+      job.startedAt = record.at;
+    } else if (record.t === 'stageStarted') {
+      job.stageProcess = record.process;
     }
+    const event = runEventOf(record, job);
+    if (event?.type !== 'exited') return event && this.fire(event);
+    // The setting stopped it, not a fault of its own: interrupted, resumable.
+    if (record.t === 'exited' && record.stoppedWithoutHost) this.logger.warn(`[supervisors] ${job.jobId} was ${event.error}`);
+    this.finish(job, event);
   }
 
   /** Ends tracking with the one `exited` event; a supervisor that ran it goes back to the pool. */

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunEvent, RunRequest } from '../../../src/core/queue/jobRunner';
-import { parseJobLine } from '../../../src/core/queue/jobRunner';
+import { parseJobLine } from '../../../src/shared/supervisor/jobLine';
 import { ProcessRunner } from '../../../src/core/queue/processRunner';
 import { nextExit, runRequest } from '../runnerTestKit';
 

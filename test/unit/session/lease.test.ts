@@ -4,7 +4,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FencedQueueLog } from '../../../src/core/session/fencedQueueLog';
 import { JobError } from '../../../src/core/queue/jobErrors';
-import { LEASE_FILE, newLease, readLease, refreshLease, removeLease, StalenessObserver, takeOverLease, tryCreateLease } from '../../../src/core/session/lease';
+import { newLease, readLease, refreshLease, removeLease, takeOverLease, tryCreateLease } from '../../../src/core/session/lease';
+import { LEASE_FILE, StalenessObserver } from '../../../src/shared/supervisor/node/leaseFile';
 import { MemoryQueueLog } from '../../../src/core/queue/queueLog';
 
 describe('jobs: lease', () => {

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CheckpointFile, checkpointFilePath } from '../../../src/core/queue/checkpointFile';
+import { CheckpointFile, checkpointFilePath } from '../../../src/shared/supervisor/node/checkpointFile';
 
 describe('supervisor: the LIFELINE_CHECKPOINT_FILE reader', () => {
   let dir: string;

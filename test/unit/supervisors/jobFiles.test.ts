@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DurableQueueLog } from '../../../src/core/queue/durableQueueLog';
 import type { Job, JobState } from '../../../src/core/queue/jobModel';
 import { JobQueue } from '../../../src/core/queue/jobQueue';
-import { jobIdOfFile } from '../../../src/core/supervisors/supervisorProtocol';
+import { jobIdOfFile } from '../../../src/shared/supervisor/node/jobFilePaths';
 import { SupervisorRunner } from '../../../src/core/supervisors/supervisorRunner';
 import { killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';
 

@@ -8,7 +8,7 @@ import { DurableQueueLog } from '../../../src/core/queue/durableQueueLog';
 import type { Job, JobState } from '../../../src/core/queue/jobModel';
 import { JobQueue } from '../../../src/core/queue/jobQueue';
 import type { JobRunner } from '../../../src/core/queue/jobRunner';
-import { jobFilePaths } from '../../../src/core/supervisors/supervisorProtocol';
+import { jobFilePaths } from '../../../src/shared/supervisor/node/jobFilePaths';
 import { SupervisorRunner } from '../../../src/core/supervisors/supervisorRunner';
 import { isAlive } from '../drivenProcess';
 import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil, untilJobState } from './supervisorTestKit';

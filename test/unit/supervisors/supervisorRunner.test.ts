@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunEvent, RunRequest } from '../../../src/core/queue/jobRunner';
 import { SupervisorConnection } from '../../../src/core/supervisors/supervisorConnection';
-import { jobFilePaths } from '../../../src/core/supervisors/supervisorProtocol';
+import { jobFilePaths } from '../../../src/shared/supervisor/node/jobFilePaths';
 import { SupervisorRunner } from '../../../src/core/supervisors/supervisorRunner';
 import { isAlive } from '../drivenProcess';
 import { jobRecords, killSupervisorsOf, supervisorScript, waitUntil } from './supervisorTestKit';

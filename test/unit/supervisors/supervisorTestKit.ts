@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import type { Job } from '../../../src/core/queue/jobModel';
 import { JobJournalReader } from '../../../src/core/supervisors/jobJournalReader';
 import { readLease } from '../../../src/core/session/lease';
-import { stopOrphanedGroup } from '../../../src/core/supervisors/processIdentity';
+import { stopOrphanedGroup } from '../../../src/shared/supervisor/node/processIdentity';
 import { socketDirectory } from '../../../src/core/session/socketPath';
 import { DrivenProcess } from '../drivenProcess';
-import type { JobRecord } from '../../../src/core/supervisors/supervisorProtocol';
-import { jobFilePaths } from '../../../src/core/supervisors/supervisorProtocol';
+import { jobFilePaths } from '../../../src/shared/supervisor/node/jobFilePaths';
+import type { JobRecord } from '../../../src/shared/supervisor/supervisorWire';
 
 /**
  * The real supervisor entry, as tsc compiled it (out/src/supervisor/main.js); set

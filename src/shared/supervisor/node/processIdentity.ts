@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { z } from 'zod';
+import type { WireProcessIdentity } from '../supervisorWire';
 
 /**
- * Which process a running stage is, durably: pid, the kernel's start time of that pid (so that a
- * reused pid is never mistaken for it) and the host. Linux gives the start time in /proc; where
- * it cannot be read, an orphan is never killed on a guess.
+ * Which process a supervisor or a running stage is, durably (supervisorWire.ts): pid, the kernel's
+ * start time of that pid (so that a reused pid is never mistaken for it) and the host. Linux gives
+ * the start time in /proc; where it cannot be read, an orphan is never killed on a guess. Both the
+ * supervisor (naming itself and its stages) and the host (judging them later) use these.
  */
-export const processIdentitySchema = z.object({ pid: z.number().int().positive(), startTime: z.string().optional(), host: z.string() });
-export type ProcessIdentity = z.infer<typeof processIdentitySchema>;
+export type ProcessIdentity = WireProcessIdentity;
 
 function startTimeOf(pid: number): string | undefined {
   if (process.platform !== 'linux') return undefined;
