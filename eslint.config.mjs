@@ -74,7 +74,7 @@ export default tseslint.config(
     },
   },
   {
-    // The boundary of STYLE.md rule 1: the core and the supervisor never import vscode.
+    // The first boundary (docs/architecture.md): the core and the supervisor never import vscode.
     files: ['src/core/**/*.ts', 'src/supervisor/**/*.ts', 'src/shared/**/*.ts', 'test/unit/**/*.ts'],
     rules: {
       'no-restricted-imports': [

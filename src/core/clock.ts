@@ -13,7 +13,7 @@ export interface Clock {
   setTimer(callback: () => void, delayMs: number): TimerHandle;
 }
 
-/** Node fires a timeout longer than this after 1 ms (platform-facts.md), so longer waits are chunked. */
+/** Node fires a timeout longer than this after 1 ms (docs/platform.md), so longer waits are chunked. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
 export const systemClock: Clock = {

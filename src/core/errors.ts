@@ -1,5 +1,5 @@
 /**
- * The base of Lifeline's typed errors (STYLE.md rule 8): each carries a `reason` that callers
+ * The base of Lifeline's typed errors (docs/errors.md): each carries a `reason` that callers
  * branch on, never the message text, which is written for the person who reads it. Each part of
  * the core keeps its own subclass and its own union of reasons, so the parts can change apart.
  */

@@ -1,5 +1,5 @@
 /**
- * The shape every panel protocol follows (STYLE.md rule 5), shared by the host and the webviews.
+ * The shape every panel protocol follows (docs/panels.md), shared by the host and the webviews.
  * A panel's protocol file names its messages in three groups:
  *
  * - commands, webview to host: the host validates each one with its zod schema (the panel's

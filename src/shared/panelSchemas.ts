@@ -4,7 +4,7 @@ import type { MessageKinds, PanelMessage } from './panelProtocol';
 /**
  * One strict zod schema for each kind of message a webview sends, keyed by its `type`: the
  * compiler checks that every kind of the protocol's union has one, and that each accepts only
- * its kind. The host validates every inbound message with them (STYLE.md rule 5).
+ * its kind. The host validates every inbound message with them (docs/panels.md).
  */
 export type MessageSchemas<U extends PanelMessage> = { readonly [T in U['type']]: z.ZodType<Extract<U, { type: T }>> };
 

@@ -23,7 +23,7 @@ async function lint(code: string, filePath: string): Promise<LintMessage[]> {
   return result?.messages ?? [];
 }
 
-/** The eslint rule of STYLE.md rule 1 really fails on a vscode import in the core. */
+/** The eslint rule that the core never imports vscode really fails on a vscode import in the core. */
 describe('lint boundary: the core never imports vscode', () => {
   const vscodeImport = "import * as vscode from 'vscode';\nexport const x = vscode.version;\n";
 

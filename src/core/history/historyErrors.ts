@@ -2,7 +2,7 @@ import { LifelineError } from '../errors';
 
 /**
  * Typed errors of the job history. Callers branch on `reason`, never on message text
- * (STYLE.md rule 8). Kept apart from storage/errors.ts so the two cores can change independently.
+ * (docs/errors.md). Kept apart from storage/errors.ts so the two cores can change independently.
  */
 export type HistoryErrorReason =
   /** sql.js could not be loaded (missing or unreadable wasm). */

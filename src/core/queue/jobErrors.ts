@@ -1,8 +1,8 @@
 import { LifelineError } from '../errors';
 
 /**
- * Typed errors of the job queue. Callers branch on `reason`, never on message text (STYLE.md
- * rule 8); the message names the problem for the person who reads it.
+ * Typed errors of the job queue. Callers branch on `reason`, never on message text
+ * (docs/errors.md); the message names the problem for the person who reads it.
  */
 export type JobErrorReason =
   /** A command or job definition failed validation; `message` names the field and the problem. */

@@ -3,7 +3,7 @@ import type { ProcessIdentity, Stage } from './jobModel';
 
 /**
  * The only way the scheduler starts, observes and stops jobs. The in-process runner
- * (processRunner.ts) serves the tests of issue 7; detached supervisors (supervisorRunner.ts)
+ * (processRunner.ts) serves tests that need no detached process; detached supervisors (supervisorRunner.ts)
  * implement the same interface. `attempt` is echoed in every event so that a late event of an
  * earlier attempt is told apart from the current one.
  */

@@ -2,7 +2,7 @@ import { LifelineError } from '../errors';
 
 /**
  * Typed errors of the storage core. Callers branch on `reason`, never on message text
- * (STYLE.md rule 8); messages are written for the person who will read them in a notification.
+ * (docs/errors.md); messages are written for the person who will read them in a notification.
  */
 export type StorageErrorReason =
   | 'corruptSnapshot'

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 
 /**
- * The handshake that opens every connection between a host and a supervisor (issue 14, item 11).
+ * The handshake that opens every connection between a host and a supervisor (docs/security.md).
  * Both ends know one secret per jobs folder; each sends a fresh nonce and proves the secret with
  * an HMAC over both nonces and its own role, so neither a process that only found a socket
  * (a forged host) nor one listening where a journal points (a forged supervisor) is accepted,

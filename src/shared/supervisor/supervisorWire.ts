@@ -20,7 +20,7 @@ import * as z from 'zod/mini';
  *
  * Nothing here may use Node: webviews type-check src/shared (node-using helpers are in ./node).
  */
-/** 2: every connection opens with the handshake of handshake.ts (issue 14, item 11). */
+/** 2: every connection opens with the handshake of handshake.ts (docs/security.md). */
 export const SUPERVISOR_PROTOCOL_VERSION = 2;
 
 const nonEmpty = () => z.string().check(z.minLength(1));

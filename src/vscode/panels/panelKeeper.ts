@@ -41,7 +41,7 @@ export interface PanelKeeperOptions<S, P extends KeptPanel<S>> {
 }
 
 /**
- * Keeps a single-instance webview panel live (issue 14): restores it through its serializer,
+ * Keeps a single-instance webview panel live (docs/panels.md): restores it through its serializer,
  * re-creates it when its page does not say `ready` soon after it is created, restored or shown
  * again (a restored webview can come back blank, its resources never loaded), and replaces the
  * tabs an earlier extension host left behind (after a host crash VS Code keeps the tabs, with

@@ -79,7 +79,7 @@ export function registerPanel<S, P extends KeptPanel<S>>(
 export type OwnCommand<C extends PanelMessage> = Exclude<C, { readonly type: (ReadyCommand | StateChangedCommand<unknown>)['type'] }>;
 
 /**
- * A webview panel of Lifeline (STYLE.md rules 5 to 7): its page, the ready handshake (nothing is
+ * A webview panel of Lifeline (docs/panels.md): its page, the ready handshake (nothing is
  * posted before the page says `ready`, and the keeper re-creates a page that does not), the view
  * state (restored by the serializer, else from Lifeline's copy, saved on every change), the
  * validation of every inbound message, throttled posting, and disposal. A subclass handles its

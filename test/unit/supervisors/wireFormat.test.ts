@@ -10,7 +10,7 @@ import { nextExit, runRequest } from '../runnerTestKit';
 import { killSupervisorsOf, supervisorScript } from './supervisorTestKit';
 
 /**
- * Issue 15: the wire format lives in src/shared/supervisor. What a real supervisor writes parses
+ * The wire format lives in src/shared/supervisor. What a real supervisor writes parses
  * with its schemas, record by record (the host's reader skips what does not parse, which would
  * hide a drift), and what builds before the move sent and wrote is still understood.
  */

@@ -4,7 +4,7 @@ import { runEventOf, summarizeRun, toProcessIdentity, toWireRunRequest } from '.
 import type { JobRecord } from '../../../src/shared/supervisor/supervisorWire';
 import { hostMessageSchema } from '../../../src/shared/supervisor/supervisorWire';
 
-/** Issue 15: the queue's model and the supervisor's wire meet in one module, both ways. */
+/** The queue's model and the supervisor's wire meet in one module, both ways. */
 describe('supervisor wire: the mapping between the queue and the wire', () => {
   const request: RunRequest = {
     jobId: 'j',
