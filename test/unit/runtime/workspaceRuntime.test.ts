@@ -1,5 +1,8 @@
 import * as assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HistoryEntry } from '../../../src/core/history/historyEntry';
+import type { RuntimeReport } from '../../../src/core/runtime/runtimeReports';
 import type { WorkspaceRuntime } from '../../../src/core/runtime/workspaceRuntime';
 import { until, useRuntimeFolders } from './runtimeTestKit';
 
@@ -49,5 +52,31 @@ describe('WorkspaceRuntime: one workspace opened from plain Node', () => {
     runtime.updateOptions({ concurrency: 5 });
     await until(runtime.queue.onDidChange, () => runtime.queue.flags?.concurrency === 5, 'concurrency 5');
     assert.equal(runtime.options.concurrency, 5);
+  });
+});
+
+describe('WorkspaceRuntime: reports', () => {
+  const folders = useRuntimeFolders();
+
+  it('tells the listener of its context about damage found while the queue opens', async () => {
+    const first = await folders.open();
+    await first.queue.execute({ type: 'setPaused', paused: true });
+    await first.close();
+    const snapshot = join(first.storageDirectory, 'queue', 'queue.snapshot');
+    writeFileSync(snapshot, 'not a snapshot');
+    const reports: RuntimeReport[] = [];
+    await folders.open({ onDidReport: (report) => reports.push(report) });
+    assert.ok(
+      reports.some((report) => report.type === 'queueStorage' && report.event.type === 'quarantined'),
+      `a quarantined queue file is reported, got ${JSON.stringify(reports.map((report) => report.type))}`,
+    );
+  });
+
+  it('reports a history that cannot open, and does not try it again', async () => {
+    const reports: RuntimeReport[] = [];
+    const runtime = await folders.open({ sqlWasmPath: join(folders.workspace, 'missing.wasm'), onDidReport: (report) => reports.push(report) });
+    assert.equal(await runtime.history.whenOpen(), undefined);
+    assert.equal(runtime.history.openFailed, true);
+    assert.equal(reports.filter((report) => report.type === 'historyOpenFailed').length, 1);
   });
 });
