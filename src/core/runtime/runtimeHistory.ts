@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { Emitter } from '../emitter';
 import { HistoryRecorder, OUTPUT_TAIL_BYTES } from '../history/historyRecorder';
 import { JobHistory } from '../history/jobHistory';
@@ -185,7 +184,3 @@ export class RuntimeHistory {
   }
 }
 
-/** Where a runtime's history lives in its storage folder. */
-export function historyDirectoryOf(storageDirectory: string): string {
-  return join(storageDirectory, 'history');
-}
