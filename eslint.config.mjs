@@ -116,12 +116,4 @@ export default tseslint.config(
     files: ['**/*.mjs', 'scripts/**'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
-  // TEMPORARY (issue 15 merge): exemptions for imports other helpers are removing right now. Each drops
-  // one zone for the named files only; delete the block when its files no longer need it.
-  {
-    // TEMPORARY (issue 15 merge): removed when src/core/runtime links finished jobs to the history (the
-    // runtime helper) and historyRecorder.ts no longer needs the queue's Job, JobState and FINISHED_STATES.
-    files: ['src/core/history/historyRecorder.ts'],
-    rules: { 'import-x/no-restricted-paths': restrictedPaths(layerZones.filter((zone) => zone !== historyBelowTheQueue)) },
-  },
 );

@@ -8,7 +8,9 @@ import { queueFlagsSchema } from '../src/core/queue/jobModel';
 import { retryPolicySchema } from '../src/core/queue/retryPolicy';
 import { JobQueue } from '../src/core/queue/jobQueue';
 import type { JobRunner, RunEvent, RunRequest } from '../src/core/queue/jobRunner';
-import { QueueSession } from '../src/core/session/queueSession';
+import { nullLogger } from '../src/core/logger';
+import { WorkspaceRuntime } from '../src/core/runtime/workspaceRuntime';
+import { openWorkspaceDirectory } from '../src/core/storage/workspaceDirectory';
 import type { BenchContext, BenchFigure, BenchSuite } from './harness';
 import { percentile } from './harness';
 
@@ -131,12 +133,28 @@ async function timerSkew(context: BenchContext): Promise<BenchFigure> {
 }
 
 async function clientCommand(context: BenchContext): Promise<BenchFigure[]> {
-  const storageDir = join(context.scratchDir, 'sessions');
-  await fs.mkdir(storageDir, { recursive: true });
-  const options = { storageDir, baseDir: storageDir, createRunner: () => new NoopRunner(), heartbeatMs: 1000, staleAfterMs: 5000 };
-  const holder = await QueueSession.open(options);
-  const client = await QueueSession.open(options);
+  // Two processes' runtimes on one workspace, as the product opens them (the supervisors replaced
+  // by a runner that runs nothing): the second is a client of the first.
+  const workspaceKey = `file:${context.scratchDir}`;
+  const { path: storageDirectory } = await openWorkspaceDirectory(join(context.scratchDir, 'globalStorage'), workspaceKey);
+  const open = (): Promise<WorkspaceRuntime> =>
+    WorkspaceRuntime.open({
+      storageDirectory,
+      workspaceKey,
+      baseDir: context.scratchDir,
+      logger: nullLogger,
+      role: 'bench',
+      supervisorScript: join(__dirname, '..', 'src', 'supervisor', 'main.js'),
+      sqlWasmPath: join(__dirname, '..', '..', 'node_modules', 'sql.js', 'dist', 'sql-wasm.wasm'),
+      overrides: { createRunner: () => new NoopRunner(), lease: { heartbeatMs: 1000, staleAfterMs: 5000 } },
+    });
+  const holderRuntime = await open();
+  const clientRuntime = await open();
+  const holder = holderRuntime.queue;
+  const client = clientRuntime.queue;
   if (holder.role !== 'holder' || client.role !== 'client') throw new Error('unexpected roles');
+  // The holder's history opens in the background: measured commands do not race its opening.
+  await holderRuntime.history.whenOpen();
   await client.execute({ type: 'setPaused', paused: true });
   const { jobId } = await client.execute({ type: 'enqueue', definition: { name: 'target', command: 'true' } });
   // The fsync floor, synced as the queue log syncs: a positional write and fdatasync through fs.promises.
@@ -157,8 +175,8 @@ async function clientCommand(context: BenchContext): Promise<BenchFigure[]> {
     command.push(performance.now() - started);
   }
   await floorFile.close();
-  await client.dispose();
-  await holder.dispose();
+  await clientRuntime.close();
+  await holderRuntime.close();
   const floorP50 = percentile(floor, 50);
   return [
     { name: 'jobs.clientCommand.p50Ms', value: percentile(command, 50), unit: 'ms', note: `client → socket → holder → fdatasync → reply; p99 ${percentile(command, 99).toFixed(3)} ms` },

@@ -140,11 +140,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   let openStarted = false;
   const openSession = (): Promise<WorkspaceSession | undefined> => {
     // Once per activation: trust granted while the queue opens must not open a second one.
-    if (!storageDirectory || !folder || openStarted) return opening;
+    if (!storageDirectory || !folder || workspaceKey === undefined || openStarted) return opening;
     openStarted = true;
     queueStatus.set('opening');
     const dir = storageDirectory;
-    opening = WorkspaceSession.open({ storageDirectory: dir, extensionUri: context.extensionUri, folder, logger }).then(
+    opening = WorkspaceSession.open({ storageDirectory: dir, workspaceKey, extensionUri: context.extensionUri, folder, logger }).then(
       async (opened) => {
         // Deactivated while it opened: release the lease at once rather than hold it, unseen.
         if (deactivated) {
@@ -175,12 +175,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       queue: () => session?.queue,
       workspaceJobs: () => session?.jobs,
       unavailableReason,
-      estimateDuration: async (definition) => {
-        const history = session?.history.history;
-        if (!history) return undefined;
-        const estimate = await history.estimateDuration('stages' in definition ? { name: definition.name, stages: definition.stages.map((stage) => ({ name: stage.name, command: stage.command })) } : { name: definition.name, command: definition.command });
-        return estimate?.estimatedMs;
-      },
+      estimateDuration: async (definition) => session?.history.estimateDuration(definition),
       logger,
     }),
     ...registerHistoryCommands(() => session?.history, unavailableReason, logger),

@@ -1,62 +1,67 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/logger';
+import { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
-import { onDidChangeSettings, readSettings } from './settings';
+import { runtimeOptionsOf } from './runtimeOptions';
+import { showRuntimeReport } from './runtimeReports';
+import { onDidChangeSettings, readSettings, SETTING_SPECS } from './settings';
+import type { SettingKey } from './settings';
 import { WorkspaceJobs } from './workspaceJobs';
 
 /**
- * Everything Lifeline runs for the open folder once it may run anything: the queue (lease holder
- * or client), the job definitions, recovery, and the settings and context keys that follow the
- * queue. Opened on activation in a trusted workspace, or when trust is granted.
+ * Everything Lifeline runs for the open folder once it may run anything: the workspace runtime
+ * (queue, supervisors, history, recovery policy; src/core/runtime) and what this window adds to
+ * it: the job definitions, the recovery prompts, the notifications, the context keys, and the
+ * settings as the runtime's options. Opened on activation in a trusted workspace, or when trust
+ * is granted.
  */
 export class WorkspaceSession implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
 
+  readonly queue: QueueHost;
   readonly history: HistoryHost;
 
   private constructor(
-    readonly queue: QueueHost,
+    readonly runtime: WorkspaceRuntime,
     readonly jobs: WorkspaceJobs,
-    storageDirectory: string,
-    extensionUri: vscode.Uri,
-    private readonly logger: Logger,
   ) {
-    this.history = new HistoryHost(queue, storageDirectory, extensionUri, logger);
+    this.queue = new QueueHost(runtime);
+    this.history = new HistoryHost(runtime.history, () => runtime.queue.role);
     this.disposables.push(
       jobs,
-      new RecoveryController(queue, logger),
-      queue.onDidChange(() => this.updateContext()),
-      queue.onDidChangeRole((role) => {
-        if (role === 'holder') void this.applyConcurrency();
-      }),
-      onDidChangeSettings(['queue.concurrency'], () => void this.applyConcurrency()),
+      this.queue.onDidChange(() => this.updateContext()),
+      onDidChangeSettings(Object.keys(SETTING_SPECS) as SettingKey[], () => runtime.updateOptions(runtimeOptionsOf(readSettings()))),
     );
-    if (queue.role === 'holder') void this.applyConcurrency();
     this.updateContext();
   }
 
-  static async open(options: { storageDirectory: string; extensionUri: vscode.Uri; folder: vscode.WorkspaceFolder; logger: Logger }): Promise<WorkspaceSession> {
+  static async open(options: { storageDirectory: string; workspaceKey: string; extensionUri: vscode.Uri; folder: vscode.WorkspaceFolder; logger: Logger }): Promise<WorkspaceSession> {
     const jobs = new WorkspaceJobs(options.folder, options.logger, options.storageDirectory);
+    const recovery = new RecoveryController();
     try {
-      const queue = await QueueHost.open({ storageDirectory: options.storageDirectory, extensionUri: options.extensionUri, baseDir: options.folder.uri.fsPath, logger: options.logger });
-      options.logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
-      return new WorkspaceSession(queue, jobs, options.storageDirectory, options.extensionUri, options.logger);
+      const runtime = await WorkspaceRuntime.open({
+        storageDirectory: options.storageDirectory,
+        workspaceKey: options.workspaceKey,
+        baseDir: options.folder.uri.fsPath,
+        logger: options.logger,
+        options: runtimeOptionsOf(readSettings()),
+        role: 'extension',
+        supervisorScript: vscode.Uri.joinPath(options.extensionUri, 'dist', 'supervisor.js').fsPath,
+        sqlWasmPath: vscode.Uri.joinPath(options.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
+        onDidReport: (report) => {
+          showRuntimeReport(report);
+          recovery.handle(report);
+        },
+      });
+      const session = new WorkspaceSession(runtime, jobs);
+      recovery.queue = session.queue;
+      return session;
     } catch (error) {
       jobs.dispose();
       throw error;
     }
-  }
-
-  /** The setting is the truth; the queue's flag follows it (written by the holder only). */
-  private async applyConcurrency(): Promise<void> {
-    const limit = readSettings().concurrency;
-    if (this.queue.role !== 'holder' || this.queue.flags?.concurrency === limit) return;
-    await this.queue.execute({ type: 'setConcurrency', limit }).then(
-      () => this.logger.info(`[queue] concurrency set to ${limit}`),
-      (error: unknown) => this.logger.warn(`[queue] could not set the concurrency: ${String(error)}`),
-    );
   }
 
   private readonly contextKeys = new Map<string, boolean>();
@@ -75,9 +80,10 @@ export class WorkspaceSession implements vscode.Disposable {
 
   async close(): Promise<void> {
     while (this.disposables.length) this.disposables.pop()?.dispose();
-    // The history first: jobs that finish meanwhile are recorded by the next holder's reconcile.
-    await this.history.close();
-    await this.queue.close();
+    // The runtime closes the history first, then the queue; the views see both go.
+    await this.runtime.close();
+    this.history.dispose();
+    this.queue.dispose();
   }
 
   dispose(): void {

@@ -113,12 +113,6 @@ describe('lint boundary: the layers of docs/architecture.md', () => {
       }
     });
   }
-
-  it('a temporary exemption covers only the file it names', async () => {
-    // historyRecorder.ts is exempt (TEMPORARY, issue 15); its neighbour is not.
-    assert.deepEqual(layerErrors(await lint(importOf('../queue/jobModel'), 'src/core/history/historyRecorder.ts')), []);
-    assert.equal(layerErrors(await lint(importOf('../queue/jobModel'), 'src/core/history/historyQuery.ts')).length, 1);
-  });
 });
 
 describe('lint boundary: no import cycles in src', () => {

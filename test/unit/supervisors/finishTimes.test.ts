@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobHistory } from '../../../src/core/history/jobHistory';
-import { HistoryRecorder } from '../../../src/core/history/historyRecorder';
+import { HistoryRecorder } from '../../../src/core/runtime/historyRecorder';
 import { DurableQueueLog } from '../../../src/core/queue/durableQueueLog';
 import type { Disposable } from '../../../src/core/emitter';
 import type { Job, JobState } from '../../../src/core/queue/jobModel';

@@ -66,8 +66,9 @@ export function killSupervisorsOf(jobsDir: string): void {
 
 /** One host-side process (fixtures/hostProcess.ts), driven over stdin and stdout. */
 export class HostProcess extends DrivenProcess {
-  static start(storageDir: string, jobsDir: string, label: string, options: { killGraceMs?: number } = {}): HostProcess {
-    const config = { storageDir, jobsDir, supervisorScript, label, ...options };
+  /** The runtime it opens keeps its jobs in `<storageDir>/jobs`. */
+  static start(storageDir: string, label: string, options: { killGraceMs?: number } = {}): HostProcess {
+    const config = { storageDir, supervisorScript, label, ...options };
     return new HostProcess(label, DrivenProcess.spawnScript(join(__dirname, 'fixtures', 'hostProcess.js'), config));
   }
 
@@ -109,7 +110,7 @@ export function useHostFolder(prefix: string): { readonly dir: string; readonly 
       return join(dir, 'jobs');
     },
     async startHost(label, options = {}) {
-      const host = HostProcess.start(dir, join(dir, 'jobs'), label, options);
+      const host = HostProcess.start(dir, label, options);
       hosts.push(host);
       await host.holder();
       return host;

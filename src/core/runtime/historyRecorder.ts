@@ -2,8 +2,8 @@ import type { Job, JobState } from '../queue/jobModel';
 import { FINISHED_STATES } from '../queue/jobModel';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
-import type { HistoryEntryInput, JobFinalState } from './historyEntry';
-import type { JobHistory } from './jobHistory';
+import type { HistoryEntryInput, JobFinalState } from '../history/historyEntry';
+import type { JobHistory } from '../history/jobHistory';
 
 /** How much of a job's output the history keeps: the end, where the error usually is. */
 export const OUTPUT_TAIL_BYTES = 4096;

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import type { Job } from '../../../src/core/queue/jobModel';
 import { retryPolicySchema } from '../../../src/core/queue/retryPolicy';
-import { historyEntryId, historyEntryOf, HistoryRecorder } from '../../../src/core/history/historyRecorder';
-import { openHistory, tempDir } from './historyFixtures';
+import { historyEntryId, historyEntryOf, HistoryRecorder } from '../../../src/core/runtime/historyRecorder';
+import { openHistory, tempDir } from '../history/historyFixtures';
 
 function job(id: string, overrides: Partial<Job> = {}): Job {
   return {

@@ -1,0 +1,60 @@
+import type { Clock } from '../clock';
+import type { Listener } from '../emitter';
+import type { Logger } from '../logger';
+import type { JobRunner } from '../queue/jobRunner';
+import type { QueueSessionOptions } from '../session/queueSession';
+import type { RuntimeOptions } from './runtimeOptions';
+import type { RuntimeReport } from './runtimeReports';
+
+/** Who opened a runtime: named in its log lines. */
+export type RuntimeRole = 'extension' | 'cli' | 'mcp' | 'test' | 'bench';
+
+/**
+ * Where the key for encryption at rest comes from (issue 17 fills it: an OS keychain, a
+ * passphrase). Accepted by the runtime and not used yet: nothing is encrypted today.
+ */
+export interface KeyProvider {
+  /** The workspace's data key, or undefined when its data is not encrypted. */
+  getKey(): Promise<Uint8Array | undefined>;
+}
+
+/** Everything a workspace runtime is opened from; nothing in it is VS Code's. */
+export interface RuntimeContext {
+  /**
+   * The workspace's own storage folder, as `openWorkspaceDirectory(globalStorage, workspaceKey)`
+   * (core/storage/workspaceDirectory.ts) returns it: every entry point that opens the same key
+   * under the same global storage shares the queue and the history.
+   */
+  readonly storageDirectory: string;
+  /** The workspace's key (`file:<folder path>` for a folder), for the log. */
+  readonly workspaceKey: string;
+  /** Relative working directories of jobs resolve against it: the workspace folder. */
+  readonly baseDir: string;
+  readonly logger: Logger;
+  /** @default the system clock */
+  readonly clock?: Clock;
+  /** @default DEFAULT_RUNTIME_OPTIONS */
+  readonly options?: Partial<RuntimeOptions>;
+  /** Encryption at rest (issue 17); accepted, unused for now. */
+  readonly keyProvider?: KeyProvider;
+  readonly role: RuntimeRole;
+  /** The supervisor's entry point: dist/supervisor.js beside the bundle. */
+  readonly supervisorScript: string;
+  /** sql-wasm.wasm: dist/sql-wasm.wasm beside the bundle. */
+  readonly sqlWasmPath: string;
+  /**
+   * Subscribed before anything opens, so that damage found while the queue opens, and questions
+   * about jobs found interrupted, reach it (`onDidReport` is there for later listeners).
+   */
+  readonly onDidReport?: Listener<RuntimeReport>;
+  /** For benchmarks and tests only; the product never sets it. */
+  readonly overrides?: RuntimeOverrides;
+}
+
+/** Replacements for parts of the runtime, for benchmarks and tests that need them. */
+export interface RuntimeOverrides {
+  /** Runs jobs instead of the detached supervisors (a bench's no-op runner, in-process runs). */
+  readonly createRunner?: (jobsDirectory: string) => JobRunner;
+  /** The lease's timing (tests that kill a holder want a short staleness). */
+  readonly lease?: Pick<QueueSessionOptions, 'heartbeatMs' | 'staleAfterMs' | 'releaseWaitMs' | 'socketDir'>;
+}

@@ -1,0 +1,42 @@
+import type { RecoveryPolicy } from './recoveryPolicy';
+
+/**
+ * What a workspace runtime may be tuned by. The VS Code layer maps Lifeline's settings onto it
+ * (src/vscode/runtimeOptions.ts); a terminal command or an agent server passes its own. Every
+ * field has a default equal to the manifest's (an integration test compares the two).
+ */
+export interface RuntimeOptions {
+  /** Jobs run at once; the queue's flag follows it while this runtime holds the queue. @default 2 */
+  readonly concurrency: number;
+  /** What happens to jobs found interrupted. @default 'prompt' */
+  readonly recoveryPolicy: RecoveryPolicy;
+  /** The cap of each job's output log, head and tail kept. @default 8 MiB */
+  readonly outputLimitBytes: number;
+  /** How long no process may hold the queue before running jobs are stopped; undefined lets them finish. @default undefined */
+  readonly stopWithoutHostAfterMs: number | undefined;
+  /** Between SIGTERM and SIGKILL when a job is cancelled or times out. @default 10000 */
+  readonly killGraceMs: number;
+  /** Entries the history keeps active before archiving. @default 100 */
+  readonly historyMaxActiveEntries: number;
+  /** Archived history older than this many days is deleted; 0 keeps it forever. @default 0 */
+  readonly historyRetentionDays: number;
+}
+
+/** The defaults, equal to package.json's `contributes.configuration` defaults. */
+export const DEFAULT_CONCURRENCY = 2;
+export const DEFAULT_RECOVERY_POLICY: RecoveryPolicy = 'prompt';
+export const DEFAULT_OUTPUT_LIMIT_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_STOP_WITHOUT_HOST_AFTER_MS: number | undefined = undefined;
+export const DEFAULT_KILL_GRACE_MS = 10_000;
+export const DEFAULT_HISTORY_MAX_ACTIVE_ENTRIES = 100;
+export const DEFAULT_HISTORY_RETENTION_DAYS = 0;
+
+export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
+  concurrency: DEFAULT_CONCURRENCY,
+  recoveryPolicy: DEFAULT_RECOVERY_POLICY,
+  outputLimitBytes: DEFAULT_OUTPUT_LIMIT_BYTES,
+  stopWithoutHostAfterMs: DEFAULT_STOP_WITHOUT_HOST_AFTER_MS,
+  killGraceMs: DEFAULT_KILL_GRACE_MS,
+  historyMaxActiveEntries: DEFAULT_HISTORY_MAX_ACTIVE_ENTRIES,
+  historyRetentionDays: DEFAULT_HISTORY_RETENTION_DAYS,
+});

@@ -1,0 +1,243 @@
+import { join } from 'node:path';
+import type { Disposable } from '../emitter';
+import { Emitter } from '../emitter';
+import type { Logger } from '../logger';
+import { DurableQueueLog } from '../queue/durableQueueLog';
+import type { Job } from '../queue/jobModel';
+import { describeRecovery } from '../queue/jobSummary';
+import type { JobRunner } from '../queue/jobRunner';
+import { QueueSession } from '../session/queueSession';
+import type { StorageEvent } from '../storage/storeEvents';
+import { jobFilePaths } from '../../shared/supervisor/node/jobFilePaths';
+import { SupervisorRunner } from '../supervisors/supervisorRunner';
+import { decideRecovery, interruptionKey } from './recoveryPolicy';
+import type { RuntimeContext, RuntimeRole } from './runtimeContext';
+import { RuntimeHistory } from './runtimeHistory';
+import { DEFAULT_RUNTIME_OPTIONS } from './runtimeOptions';
+import type { RuntimeOptions } from './runtimeOptions';
+import type { RuntimeReport } from './runtimeReports';
+
+/** A part the next issues add to the runtime; closed before the history and the queue. */
+export interface RuntimeService {
+  close(): Promise<void>;
+}
+
+/**
+ * The places the next issues fill, each opened after the queue and closed before the history.
+ * Empty today.
+ */
+export interface RuntimeServices {
+  /** The workspace's state store (panels' and extensions' durable state). */
+  stateStore?: RuntimeService;
+  /** Scheduled backups of the queue, the history and the state store, and restore. */
+  backups?: RuntimeService;
+  /** Health checks of the storage folder, reported as runtime reports. */
+  health?: RuntimeService;
+}
+
+/**
+ * Everything Lifeline runs for one workspace, with nothing of VS Code in it: the queue (lease
+ * holder or client of the process that holds it), its runner (the detached supervisors), the
+ * job history and the link from finished jobs to it, the recovery policy and the concurrency
+ * option. The extension, a terminal command, an agent server, the tests and the benchmarks all
+ * open a workspace through it. docs/runtime.md says what it owns and in which order it closes.
+ */
+export class WorkspaceRuntime {
+  private readonly reportEmitter: Emitter<RuntimeReport>;
+  /** Damage found, the history failing, jobs to ask about: see {@link RuntimeReport}. */
+  readonly onDidReport: Emitter<RuntimeReport>['event'];
+  readonly history: RuntimeHistory;
+  readonly services: RuntimeServices = {};
+  private readonly subscriptions: Disposable[];
+  /** Interruptions the recovery policy has handled (`jobId:interruptions`). */
+  private readonly handledInterruptions = new Set<string>();
+  private recovering: Promise<void> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly queue: QueueSession,
+    private readonly context: RuntimeContext,
+    reportEmitter: Emitter<RuntimeReport>,
+    /** Shared with the queue's runner factory: a runner made later (a takeover) gets the options of then. */
+    private readonly current: { options: RuntimeOptions },
+  ) {
+    this.reportEmitter = reportEmitter;
+    this.onDidReport = reportEmitter.event;
+    this.history = new RuntimeHistory({
+      queue,
+      directory: join(context.storageDirectory, 'history'),
+      jobsDirectory: this.jobsDirectory,
+      wasmPath: context.sqlWasmPath,
+      logger: context.logger,
+      clock: context.clock,
+      options: () => this.current.options,
+      report: (report) => this.reportEmitter.fire(report),
+    });
+    this.subscriptions = [
+      queue.onDidChangeRole((role) => {
+        if (role !== 'holder') return;
+        this.scheduleRecovery();
+        void this.applyConcurrency();
+      }),
+      queue.onDidChange(() => {
+        if (queue.role === 'holder' && queue.jobs.some((job) => job.state === 'interrupted' && !this.handledInterruptions.has(interruptionKey(job)))) this.scheduleRecovery();
+      }),
+    ];
+    if (queue.role === 'holder') {
+      this.scheduleRecovery();
+      void this.applyConcurrency();
+    }
+  }
+
+  /** Opens the workspace: takes the queue's lease or connects to its holder, then follows the role. */
+  static async open(context: RuntimeContext): Promise<WorkspaceRuntime> {
+    const { logger } = context;
+    const reportEmitter = new Emitter<RuntimeReport>((error) => logger.error(`[runtime] a report listener failed: ${String(error)}`));
+    if (context.onDidReport) reportEmitter.event(context.onDidReport);
+    const options: RuntimeOptions = { ...DEFAULT_RUNTIME_OPTIONS, ...context.options };
+    const current = { options };
+    const jobsDirectory = join(context.storageDirectory, 'jobs');
+    const queue = await QueueSession.open({
+      storageDir: context.storageDirectory,
+      baseDir: context.baseDir,
+      logger,
+      clock: context.clock,
+      ...context.overrides?.lease,
+      createLog: (queueDir) =>
+        new DurableQueueLog({
+          directory: queueDir,
+          logger,
+          onEvent: (event) => {
+            logQueueStorageEvent(event, logger);
+            reportEmitter.fire({ type: 'queueStorage', event });
+          },
+        }),
+      // Asked each time this process becomes the holder: the options as they are then.
+      createRunner: (): JobRunner => context.overrides?.createRunner?.(jobsDirectory) ?? createSupervisorRunner(jobsDirectory, context, current.options),
+    });
+    logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
+    logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
+    return new WorkspaceRuntime(queue, context, reportEmitter, current);
+  }
+
+  get role(): RuntimeRole {
+    return this.context.role;
+  }
+
+  get storageDirectory(): string {
+    return this.context.storageDirectory;
+  }
+
+  /** Where the supervisors keep each job's journal and output log. */
+  get jobsDirectory(): string {
+    return join(this.context.storageDirectory, 'jobs');
+  }
+
+  get options(): RuntimeOptions {
+    return this.current.options;
+  }
+
+  /**
+   * Changes options. The concurrency applies at once (while this runtime holds the queue), the
+   * recovery policy at its next pass; the runner's and the history's options when they next open.
+   */
+  updateOptions(options: Partial<RuntimeOptions>): void {
+    this.current.options = { ...this.current.options, ...options };
+    void this.applyConcurrency();
+  }
+
+  /** The output log of the job's latest attempt (undefined before it first ran). */
+  outputLogPath(job: Job): string | undefined {
+    if (job.attempts === 0) return undefined;
+    return jobFilePaths(this.jobsDirectory, job.id, job.attempts).logPath;
+  }
+
+  /** The option is the truth; the queue's flag follows it (written by the holder only). */
+  private async applyConcurrency(): Promise<void> {
+    const limit = this.current.options.concurrency;
+    if (this.queue.role !== 'holder' || this.queue.flags?.concurrency === limit) return;
+    await this.queue.execute({ type: 'setConcurrency', limit }).then(
+      () => this.context.logger.info(`[queue] concurrency set to ${limit}`),
+      (error: unknown) => this.context.logger.warn(`[queue] could not set the concurrency: ${String(error)}`),
+    );
+  }
+
+  /** One pass at a time: a pass that resumes jobs must not be overtaken by the next change. */
+  private scheduleRecovery(): void {
+    this.recovering = this.recovering.then(() => this.recover()).catch((error: unknown) => this.context.logger.error(`[recovery] ${String(error)}`));
+  }
+
+  /**
+   * Runs the recovery policy over the interruptions not handled yet by this runtime. Only the
+   * holder decides, so two processes never both ask or both resume.
+   */
+  private async recover(): Promise<void> {
+    if (this.queue.role !== 'holder') return;
+    const policy = this.current.options.recoveryPolicy;
+    const decision = decideRecovery(this.queue.jobs, this.handledInterruptions, policy);
+    for (const job of decision.fresh) this.handledInterruptions.add(interruptionKey(job));
+    if (decision.fresh.length === 0 || policy === 'off') return;
+    const { logger } = this.context;
+    logger.info(`[recovery] ${decision.fresh.length} interrupted job(s), policy ${policy}: ${decision.fresh.map((job) => `"${job.name}" (${describeRecovery(job) || 'from the start'})`).join('; ')}`);
+    for (const job of decision.resume) {
+      await this.queue.execute({ type: 'resume', jobId: job.id }).then(
+        () => logger.info(`[recovery] resumed "${job.name}" automatically`),
+        (error: unknown) => logger.warn(`[recovery] could not resume "${job.name}": ${String(error)}`),
+      );
+    }
+    // Not awaited by anyone: a question left unanswered must not hold back the next interruption.
+    if (decision.ask.length > 0) this.reportEmitter.fire({ type: 'recoveryNeeded', jobs: decision.ask, question: decision.question });
+  }
+
+  /**
+   * Closes the workspace: the services, then the history (recordings in flight finish; jobs that
+   * finish meanwhile are recorded by the next holder's reconcile), then the queue (the lease is
+   * released, running jobs stay with their supervisors).
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.subscriptions.length) this.subscriptions.pop()?.dispose();
+      for (const service of [this.services.health, this.services.backups, this.services.stateStore]) {
+        await service?.close().catch((error: unknown) => this.context.logger.warn(`[runtime] closing: ${String(error)}`));
+      }
+      await this.history.close();
+      await this.queue.dispose();
+      this.reportEmitter.dispose();
+    })();
+    return this.closing;
+  }
+}
+
+function createSupervisorRunner(jobsDir: string, context: RuntimeContext, options: RuntimeOptions): JobRunner {
+  return new SupervisorRunner({
+    jobsDir,
+    supervisorScript: context.supervisorScript,
+    logLimitBytes: options.outputLimitBytes,
+    stopWithoutHostAfterMs: options.stopWithoutHostAfterMs,
+    killGraceMs: options.killGraceMs,
+    logger: context.logger,
+  });
+}
+
+/** Storage events of the queue, logged always; a person is told through the report. */
+function logQueueStorageEvent(event: StorageEvent, logger: Logger): void {
+  switch (event.type) {
+    case 'journalTailCut':
+      logger.warn(`[queue] the last write before a crash was incomplete and was cut (${event.bytesCut} bytes of ${event.file})`);
+      return;
+    case 'quarantined':
+      logger.error(`[queue] ${event.file} was damaged (${event.detail}) and moved to ${event.quarantinePath}`);
+      return;
+    case 'recoveredFromBackup':
+      logger.warn(`[queue] opened from the backup of sequence ${event.sequence}, with ${event.journalRecordsReplayed} later record(s) replayed`);
+      return;
+    case 'stateLost':
+      logger.error(`[queue] the saved queue could not be read and no backup holds it: ${event.detail}`);
+      return;
+    case 'compactionFailed':
+      logger.warn(`[queue] compaction failed; the journal keeps growing until the next one: ${event.error.message}`);
+      return;
+    case 'compacted':
+      return;
+  }
+}
