@@ -44,7 +44,16 @@ const sharedIsALeaf = {
 };
 const supervisorStandsAlone = {
   target: 'src/supervisor',
-  from: ['src/core/queue', 'src/core/session', 'src/core/supervisors', 'src/core/history', 'src/core/runtime', 'src/core/workspaceConfig', 'src/core/panels', 'src/vscode'],
+  from: [
+    'src/core/queue',
+    'src/core/session',
+    'src/core/supervisors',
+    'src/core/history',
+    'src/core/runtime',
+    'src/core/workspaceConfig',
+    'src/core/panels',
+    'src/vscode',
+  ],
   message: `Layer rule "the supervisor stands alone": src/supervisor imports only src/shared (the wire format), src/core/storage and generic src/core files (${layers}).`,
 };
 const webviewsSeeShared = {
@@ -62,7 +71,17 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+      },
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -70,7 +89,10 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
       // Prettier breaks a long braceless `if (...) statement;` onto two lines; then it needs braces.
       curly: ['error', 'multi-line'],
-      'no-restricted-syntax': ['error', { selector: 'ExportAllDeclaration', message: 'No barrel files: import from the module that defines the symbol.' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportAllDeclaration', message: 'No barrel files: import from the module that defines the symbol.' },
+      ],
     },
   },
   {
@@ -81,7 +103,12 @@ export default tseslint.config(
         'error',
         {
           paths: [vscodeImport],
-          patterns: [{ group: ['**/vscode/**', '../vscode/*'], message: `Layer rule "no vscode below src/vscode": the core never depends on the VS Code layer (src/vscode) (${layers}).` }],
+          patterns: [
+            {
+              group: ['**/vscode/**', '../vscode/*'],
+              message: `Layer rule "no vscode below src/vscode": the core never depends on the VS Code layer (src/vscode) (${layers}).`,
+            },
+          ],
         },
       ],
     },
@@ -92,7 +119,15 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [vscodeImport], patterns: [{ group: ['**/src/core/**', '**/src/vscode/**', '**/src/supervisor/**', '**/src/shared/supervisor/node/**'], message: `${webviewsSeeShared.message} Never its Node-only src/shared/supervisor/node.` }] },
+        {
+          paths: [vscodeImport],
+          patterns: [
+            {
+              group: ['**/src/core/**', '**/src/vscode/**', '**/src/supervisor/**', '**/src/shared/supervisor/node/**'],
+              message: `${webviewsSeeShared.message} Never its Node-only src/shared/supervisor/node.`,
+            },
+          ],
+        },
       ],
     },
   },

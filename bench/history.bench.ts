@@ -71,7 +71,9 @@ export function makeEntries(count: number, from: number, span: number, seed: num
 async function seedActive(dir: string, count: number): Promise<void> {
   const SQL = await loadSqlJs(wasmPath);
   const { active } = await ActiveHistory.open(SQL, new MemoryHistoryLog());
-  const insert = active.db.prepare(`INSERT INTO entries(seq, ${entryColumns.join(', ')}) VALUES (?, ${entryColumns.map(() => '?').join(', ')})`);
+  const insert = active.db.prepare(
+    `INSERT INTO entries(seq, ${entryColumns.join(', ')}) VALUES (?, ${entryColumns.map(() => '?').join(', ')})`,
+  );
   active.db.exec('BEGIN');
   makeEntries(count, start, threeYears, 7, 'seed-').forEach((entry, index) => {
     const row = entryToRow(entry);
@@ -85,11 +87,20 @@ async function seedActive(dir: string, count: number): Promise<void> {
 }
 
 /** A store append, then a floor append (same bytes, fdatasync'd the same way), set by set in one loop. */
-async function appendFigures(context: BenchContext, active: number, label: string): Promise<{ figures: BenchFigure[]; history: JobHistory }> {
+async function appendFigures(
+  context: BenchContext,
+  active: number,
+  label: string,
+): Promise<{ figures: BenchFigure[]; history: JobHistory }> {
   const dir = join(context.scratchDir, `append-${label}`);
   mkdirSync(dir, { recursive: true });
   await seedActive(dir, active);
-  const { history } = await JobHistory.open({ directory: dir, wasmPath, maxActiveEntries: 10_000_000, compactAfterBytes: Number.MAX_SAFE_INTEGER });
+  const { history } = await JobHistory.open({
+    directory: dir,
+    wasmPath,
+    maxActiveEntries: 10_000_000,
+    compactAfterBytes: Number.MAX_SAFE_INTEGER,
+  });
   const floor = await fs.open(join(dir, 'floor.log'), 'a');
   const rounds = Math.max(100, Math.round(1000 * context.scale));
   const entries = makeEntries(rounds, start + threeYears, 86_400_000, 11, `append-${label}-`);
@@ -139,7 +150,9 @@ async function generateArchive(context: BenchContext, dir: string, total: number
   }
   await writeIndex(join(dir, 'archive'), { formatVersion: 1, nextBatch: 2, shards });
   const bytes = shards.reduce((sum, s) => sum + s.bytes, 0);
-  context.log(`generated ${total} archived entries in ${shards.length} shards (${round(bytes / 1048576, 1)} MB) in ${round((performance.now() - t) / 1000, 1)} s`);
+  context.log(
+    `generated ${total} archived entries in ${shards.length} shards (${round(bytes / 1048576, 1)} MB) in ${round((performance.now() - t) / 1000, 1)} s`,
+  );
 }
 
 async function archiveFigures(context: BenchContext): Promise<BenchFigure[]> {
@@ -149,12 +162,34 @@ async function archiveFigures(context: BenchContext): Promise<BenchFigure[]> {
   // A fresh process: cold means nothing open and nothing cached, and its memory is not the generator's.
   const child = spawnSync(process.execPath, ['--expose-gc', join(__dirname, 'historyBrowseChild.js'), dir, wasmPath], { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`browse child failed: ${child.stderr}`);
-  const result = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { coldMs: number; scrollMs: number[]; beforeAny: number; peak: number; seen: number; browseMs: number; openAtEnd: number };
-  context.log(`browsed ${result.seen} archived entries in ${round(result.browseMs / 1000, 1)} s; ${result.openAtEnd} shards open at the end`);
+  const result = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as {
+    coldMs: number;
+    scrollMs: number[];
+    beforeAny: number;
+    peak: number;
+    seen: number;
+    browseMs: number;
+    openAtEnd: number;
+  };
+  context.log(
+    `browsed ${result.seen} archived entries in ${round(result.browseMs / 1000, 1)} s; ${result.openAtEnd} shards open at the end`,
+  );
   return [
-    { name: 'history.page.coldMs', value: result.coldMs, unit: 'ms', target: { max: 20 }, note: 'newest 50 failed, fresh process, no shard open' },
+    {
+      name: 'history.page.coldMs',
+      value: result.coldMs,
+      unit: 'ms',
+      target: { max: 20 },
+      note: 'newest 50 failed, fresh process, no shard open',
+    },
     { name: 'history.page.scrollP50Ms', value: percentile(result.scrollMs, 50), unit: 'ms', target: { max: 5 }, note: 'next 100 pages' },
-    { name: 'history.browseArchive.rssMB', value: (result.peak - result.beforeAny) / 1048576, unit: 'MB', target: { max: 100 }, note: `peak ${round(result.peak / 1048576, 0)} MB over ${round(result.beforeAny / 1048576, 0)} MB open, ${result.seen} entries paged` },
+    {
+      name: 'history.browseArchive.rssMB',
+      value: (result.peak - result.beforeAny) / 1048576,
+      unit: 'MB',
+      target: { max: 100 },
+      note: `peak ${round(result.peak / 1048576, 0)} MB over ${round(result.beforeAny / 1048576, 0)} MB open, ${result.seen} entries paged`,
+    },
   ];
 }
 
@@ -195,13 +230,24 @@ export const suite: BenchSuite = {
     const batchDir = join(context.scratchDir, 'batch');
     mkdirSync(batchDir, { recursive: true });
     // 1,100 jobs of one day: the batch is the oldest 1,000, one month, so one or two shards.
-    const batch = await JobHistory.open({ directory: batchDir, wasmPath, maxActiveEntries: 100, archiveMargin: 10_000_000, archiveBatchSize: 1000 });
+    const batch = await JobHistory.open({
+      directory: batchDir,
+      wasmPath,
+      maxActiveEntries: 100,
+      archiveMargin: 10_000_000,
+      archiveBatchSize: 1000,
+    });
     for (const entry of makeEntries(1100, start + threeYears, 86_400_000, 5, 'batch-')) await batch.history.append(entry);
     await batch.history.whenIdle();
     gc?.();
     t = performance.now();
     const archived = await batch.history.archiveNow();
-    figures.push({ name: 'history.archiveBatch.ms', value: performance.now() - t, unit: 'ms', note: `${archived.archived} entries, ${batch.history.archive.shards.length} shard(s)` });
+    figures.push({
+      name: 'history.archiveBatch.ms',
+      value: performance.now() - t,
+      unit: 'ms',
+      note: `${archived.archived} entries, ${batch.history.archive.shards.length} shard(s)`,
+    });
     await batch.history.close();
 
     figures.push(...(await archiveFigures(context)));

@@ -54,7 +54,9 @@ function syntheticJob(i: number, dir: string, state: Job['state'], now: number):
 async function seedQueue(queueDir: string, workDir: string, finished: number, queued: number): Promise<void> {
   const now = Date.now();
   const records: QueueRecord[] = [{ t: 'flags', flags: queueFlagsSchema.parse({ paused: true }) }];
-  for (let i = 0; i < finished + queued; i++) records.push({ t: 'job', job: syntheticJob(i, workDir, i < finished ? (i % 10 === 0 ? 'failed' : 'succeeded') : 'queued', now) });
+  for (let i = 0; i < finished + queued; i++) {
+    records.push({ t: 'job', job: syntheticJob(i, workDir, i < finished ? (i % 10 === 0 ? 'failed' : 'succeeded') : 'queued', now) });
+  }
   const log = new DurableQueueLog({ directory: queueDir });
   await log.load();
   await log.commit(records);
@@ -71,12 +73,22 @@ async function restore10k(context: BenchContext): Promise<BenchFigure> {
   const samples: number[] = [];
   for (let run = 0; run < 5; run++) {
     const started = performance.now();
-    const queue = await JobQueue.open({ log: new DurableQueueLog({ directory: queueDir }), runner: new NoopRunner(), baseDir: context.scratchDir });
+    const queue = await JobQueue.open({
+      log: new DurableQueueLog({ directory: queueDir }),
+      runner: new NoopRunner(),
+      baseDir: context.scratchDir,
+    });
     queue.state.nextRunnable();
     samples.push(performance.now() - started);
     await queue.dispose();
   }
-  return { name: 'jobs.restore10k.ms', value: median(samples), unit: 'ms', target: { max: 200 }, note: `${total} jobs (90% finished), median of 5 opens` };
+  return {
+    name: 'jobs.restore10k.ms',
+    value: median(samples),
+    unit: 'ms',
+    target: { max: 200 },
+    note: `${total} jobs (90% finished), median of 5 opens`,
+  };
 }
 
 async function enqueue500(context: BenchContext): Promise<BenchFigure[]> {
@@ -84,7 +96,11 @@ async function enqueue500(context: BenchContext): Promise<BenchFigure[]> {
   const adding = Math.round(500 * context.scale);
   const queueDir = join(context.scratchDir, 'enqueue', 'queue');
   await seedQueue(queueDir, context.scratchDir, existing - 200, 200);
-  const queue = await JobQueue.open({ log: new DurableQueueLog({ directory: queueDir }), runner: new NoopRunner(), baseDir: context.scratchDir });
+  const queue = await JobQueue.open({
+    log: new DurableQueueLog({ directory: queueDir }),
+    runner: new NoopRunner(),
+    baseDir: context.scratchDir,
+  });
   // Each enqueue is acknowledged only on disk, so one after another they cost at least one
   // fdatasync each: measure that floor in the same loop, interleaved (docs/platform.md).
   const floorFile = await fs.open(join(context.scratchDir, 'enqueue-floor.bin'), 'w');
@@ -102,20 +118,42 @@ async function enqueue500(context: BenchContext): Promise<BenchFigure[]> {
   }
   await floorFile.close();
   const started = performance.now();
-  await Promise.all(Array.from({ length: adding }, (_, i) => queue.command({ type: 'enqueue', definition: { name: `burst ${i}`, command: `echo ${i}` } })));
+  await Promise.all(
+    Array.from({ length: adding }, (_, i) => queue.command({ type: 'enqueue', definition: { name: `burst ${i}`, command: `echo ${i}` } })),
+  );
   const concurrent = performance.now() - started;
   await queue.dispose();
   return [
-    { name: 'jobs.enqueue500into2500.ms', value: sequential, unit: 'ms', target: { max: 500 }, note: `${adding} enqueues one after another into ${existing}, each acknowledged on disk` },
-    { name: 'jobs.enqueue500into2500.floor.ms', value: floor, unit: 'ms', note: `${adding} fdatasync'd appends of one record's size, interleaved with the above` },
-    { name: 'jobs.enqueue500into2500.concurrent.ms', value: concurrent, unit: 'ms', note: `${adding} more sent at once (group commit), into ${existing + adding}` },
+    {
+      name: 'jobs.enqueue500into2500.ms',
+      value: sequential,
+      unit: 'ms',
+      target: { max: 500 },
+      note: `${adding} enqueues one after another into ${existing}, each acknowledged on disk`,
+    },
+    {
+      name: 'jobs.enqueue500into2500.floor.ms',
+      value: floor,
+      unit: 'ms',
+      note: `${adding} fdatasync'd appends of one record's size, interleaved with the above`,
+    },
+    {
+      name: 'jobs.enqueue500into2500.concurrent.ms',
+      value: concurrent,
+      unit: 'ms',
+      note: `${adding} more sent at once (group commit), into ${existing + adding}`,
+    },
   ];
 }
 
 async function timerSkew(context: BenchContext): Promise<BenchFigure> {
   const count = Math.max(20, Math.round(200 * context.scale));
   const runner = new NoopRunner();
-  const queue = await JobQueue.open({ log: new DurableQueueLog({ directory: join(context.scratchDir, 'timers', 'queue') }), runner, baseDir: context.scratchDir });
+  const queue = await JobQueue.open({
+    log: new DurableQueueLog({ directory: join(context.scratchDir, 'timers', 'queue') }),
+    runner,
+    baseDir: context.scratchDir,
+  });
   await queue.command({ type: 'setConcurrency', limit: 256 });
   const base = Date.now() + 300;
   const runAt = new Map<string, number>();
@@ -129,7 +167,12 @@ async function timerSkew(context: BenchContext): Promise<BenchFigure> {
   while (runner.startedAt.size < count) await new Promise((resolve) => setTimeout(resolve, 20));
   const skews = [...runAt].map(([id, at]) => (runner.startedAt.get(id) as number) - at);
   await queue.dispose();
-  return { name: 'jobs.timerSkew.p99Ms', value: percentile(skews, 99), unit: 'ms', note: `${count} delayed jobs over 1.5 s; start = handed to the runner (start recorded on disk first); p50 ${percentile(skews, 50)} ms` };
+  return {
+    name: 'jobs.timerSkew.p99Ms',
+    value: percentile(skews, 99),
+    unit: 'ms',
+    note: `${count} delayed jobs over 1.5 s; start = handed to the runner (start recorded on disk first); p50 ${percentile(skews, 50)} ms`,
+  };
 }
 
 async function clientCommand(context: BenchContext): Promise<BenchFigure[]> {
@@ -179,8 +222,18 @@ async function clientCommand(context: BenchContext): Promise<BenchFigure[]> {
   await holderRuntime.close();
   const floorP50 = percentile(floor, 50);
   return [
-    { name: 'jobs.clientCommand.p50Ms', value: percentile(command, 50), unit: 'ms', note: `client → socket → holder → fdatasync → reply; p99 ${percentile(command, 99).toFixed(3)} ms` },
-    { name: 'jobs.fsyncFloor.p50Ms', value: floorP50, unit: 'ms', note: `1 KB fdatasync'd append, interleaved; p99 ${percentile(floor, 99).toFixed(3)} ms` },
+    {
+      name: 'jobs.clientCommand.p50Ms',
+      value: percentile(command, 50),
+      unit: 'ms',
+      note: `client → socket → holder → fdatasync → reply; p99 ${percentile(command, 99).toFixed(3)} ms`,
+    },
+    {
+      name: 'jobs.fsyncFloor.p50Ms',
+      value: floorP50,
+      unit: 'ms',
+      note: `1 KB fdatasync'd append, interleaved; p99 ${percentile(floor, 99).toFixed(3)} ms`,
+    },
     { name: 'jobs.clientCommand.vsFloor.ratio', value: percentile(command, 50) / floorP50, unit: 'ratio' },
   ];
 }

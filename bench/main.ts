@@ -24,7 +24,11 @@ async function runChild(name: string, out: string, quick: boolean): Promise<void
   mkdirSync(scratchRoot, { recursive: true });
   const scratchDir = mkdtempSync(join(scratchRoot, `${suite.name}-`));
   try {
-    const figures = await suite.run({ scratchDir, scale: quick ? 0.1 : 1, log: (message) => process.stderr.write(`[bench] ${suite.name}: ${message}\n`) });
+    const figures = await suite.run({
+      scratchDir,
+      scale: quick ? 0.1 : 1,
+      log: (message) => process.stderr.write(`[bench] ${suite.name}: ${message}\n`),
+    });
     writeFileSync(out, JSON.stringify(figures));
   } finally {
     rmSync(scratchDir, { recursive: true, force: true });
@@ -50,7 +54,9 @@ async function main(argv: readonly string[]): Promise<void> {
     if (only.length > 0 && !only.includes(suite.name)) continue;
     process.stderr.write(`[bench] ${suite.name}…\n`);
     const out = join(mkdtempSync(join(scratchRoot, 'figures-')), 'figures.json');
-    const run = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', suite.name, out, ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const run = spawnSync(process.execPath, [...process.execArgv, __filename, '--child', suite.name, out, ...(quick ? ['--quick'] : [])], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     if (run.status !== 0) throw new Error(`the ${suite.name} suite failed (exit ${run.status ?? run.signal})`);
     figures.push(...(JSON.parse(readFileSync(out, 'utf8')) as BenchFigure[]));
     rmSync(join(out, '..'), { recursive: true, force: true });

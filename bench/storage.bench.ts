@@ -11,7 +11,9 @@ async function fillStore(directory: string, keys: number, journalRecords: number
   const store = await StateStore.open({ directory, compaction: false });
   for (let start = 0; start < keys; start += 1000) {
     const batch = [];
-    for (let index = start; index < Math.min(keys, start + 1000); index++) batch.push({ namespace: 'bench', key: `key${index}`, value: valueOf(index) });
+    for (let index = start; index < Math.min(keys, start + 1000); index++) {
+      batch.push({ namespace: 'bench', key: `key${index}`, value: valueOf(index) });
+    }
     await store.batch(batch);
   }
   await store.durable?.compact();
@@ -69,7 +71,11 @@ async function run(context: BenchContext): Promise<BenchFigure[]> {
       big100k.push(performance.now() - started);
 
       if (index % 10 === 0) {
-        const operations = Array.from({ length: 100 }, (_, offset) => ({ namespace: 'bench', key: `key${(index + offset) % 1000}`, value: valueOf(index + offset) }));
+        const operations = Array.from({ length: 100 }, (_, offset) => ({
+          namespace: 'bench',
+          key: `key${(index + offset) % 1000}`,
+          value: valueOf(index + offset),
+        }));
         started = performance.now();
         await small.batch(operations);
         batch100.push(performance.now() - started);
@@ -89,10 +95,31 @@ async function run(context: BenchContext): Promise<BenchFigure[]> {
     { name: 'storage.durableWrite.p50Ms', value: percentile(small1k, 50), unit: 'ms', note: '1 KB set(), 1,000 keys' },
     { name: 'storage.durableWrite.p99Ms', value: smallP99, unit: 'ms', note: '1 KB set(), 1,000 keys' },
     { name: 'storage.durableWrite.ratioP99', value: smallP99 / floorP99, unit: 'ratio', target: { max: 2 }, note },
-    { name: 'storage.sizeGrowth.p99Ms', value: percentile(big100k, 99), unit: 'ms', note: `1 KB set(), ${bigKeys.toLocaleString('en')} keys` },
-    { name: 'storage.sizeGrowth.ratioP99', value: percentile(big100k, 99) / smallP99, unit: 'ratio', target: { max: 1.2 }, note: `${bigKeys.toLocaleString('en')} keys over 1,000` },
-    { name: 'storage.open100k.ms', value: percentile(opens, 50), unit: 'ms', note: `${bigKeys.toLocaleString('en')} keys of 1 KB + ${bigJournal.toLocaleString('en')} journal records, median of 3` },
-    { name: 'storage.batch100.p99Ms', value: percentile(batch100, 99), unit: 'ms', note: `atomic batch of 100 x 1 KB, ${batch100.length} samples` },
+    {
+      name: 'storage.sizeGrowth.p99Ms',
+      value: percentile(big100k, 99),
+      unit: 'ms',
+      note: `1 KB set(), ${bigKeys.toLocaleString('en')} keys`,
+    },
+    {
+      name: 'storage.sizeGrowth.ratioP99',
+      value: percentile(big100k, 99) / smallP99,
+      unit: 'ratio',
+      target: { max: 1.2 },
+      note: `${bigKeys.toLocaleString('en')} keys over 1,000`,
+    },
+    {
+      name: 'storage.open100k.ms',
+      value: percentile(opens, 50),
+      unit: 'ms',
+      note: `${bigKeys.toLocaleString('en')} keys of 1 KB + ${bigJournal.toLocaleString('en')} journal records, median of 3`,
+    },
+    {
+      name: 'storage.batch100.p99Ms',
+      value: percentile(batch100, 99),
+      unit: 'ms',
+      note: `atomic batch of 100 x 1 KB, ${batch100.length} samples`,
+    },
   ];
 }
 

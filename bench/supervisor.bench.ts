@@ -30,7 +30,9 @@ function newestSourceMs(): number {
   let newest = 0;
   for (const dir of supervisorSources) {
     if (!existsSync(dir)) continue;
-    for (const name of readdirSync(dir, { recursive: true }) as string[]) if (name.endsWith('.ts')) newest = Math.max(newest, statSync(join(dir, name)).mtimeMs);
+    for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+      if (name.endsWith('.ts')) newest = Math.max(newest, statSync(join(dir, name)).mtimeMs);
+    }
   }
   return newest;
 }
@@ -38,17 +40,23 @@ function newestSourceMs(): number {
 /** A wait that fails the suite with `what` instead of hanging it when the stack breaks. */
 function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Finds dist/supervisor.js, building it with `node esbuild.mjs` when it is missing or stale. */
 function ensureSupervisorBundle(log: (message: string) => void): void {
   if (existsSync(supervisorScript) && statSync(supervisorScript).mtimeMs >= newestSourceMs()) return;
-  log(`${existsSync(supervisorScript) ? 'dist/supervisor.js is older than its sources' : 'dist/supervisor.js is missing'}: running node esbuild.mjs`);
+  log(
+    `${existsSync(supervisorScript) ? 'dist/supervisor.js is older than its sources' : 'dist/supervisor.js is missing'}: running node esbuild.mjs`,
+  );
   const build = spawnSync(process.execPath, [join(root, 'esbuild.mjs')], { cwd: root, stdio: 'inherit' });
   if (build.status !== 0 || !existsSync(supervisorScript)) {
-    throw new Error(`The supervisor bundle ${supervisorScript} is missing and \`node esbuild.mjs\` could not build it (exit ${build.status}); build it first.`);
+    throw new Error(
+      `The supervisor bundle ${supervisorScript} is missing and \`node esbuild.mjs\` could not build it (exit ${build.status}); build it first.`,
+    );
   }
 }
 
@@ -153,7 +161,10 @@ async function openStack(directory: string, concurrency: number): Promise<Stack>
 
 async function runJobs(queue: JobQueue, finished: (jobId: string) => Promise<string>, count: number, command: string): Promise<void> {
   const jobs = await Promise.all(Array.from({ length: count }, (_, i) => queue.enqueue({ definition: { name: `warm ${i}`, command } })));
-  const states = await within(Promise.all(jobs.map((job) => finished(job.id))), `${count} warm-up jobs (see supervisors.log in the jobs folder)`);
+  const states = await within(
+    Promise.all(jobs.map((job) => finished(job.id))),
+    `${count} warm-up jobs (see supervisors.log in the jobs folder)`,
+  );
   const failed = states.filter((state) => state !== 'succeeded').length;
   if (failed > 0) throw new Error(`${failed} of ${count} jobs did not succeed (${command}); see supervisors.log in the jobs folder`);
 }
@@ -204,9 +215,25 @@ async function startOverhead(context: BenchContext): Promise<BenchFigure[]> {
   // A fork copies its parent's page tables: the baseline's cost depends on this process's size.
   const rssMb = process.memoryUsage().rss / 1e6;
   return [
-    { name: 'jobs.startOverhead.p50Ms', value: realP50, unit: 'ms', note: `enqueue() until the job's process writes to a FIFO; real queue + warm supervisor; p90 ${percentile(real, 90).toFixed(2)} ms, ${rounds} rounds` },
-    { name: 'jobs.rawSpawn.p50Ms', value: rawP50, unit: 'ms', note: `bare spawn of the same shell command from this process (RSS ${rssMb.toFixed(0)} MB), same FIFO, interleaved; p90 ${percentile(raw, 90).toFixed(2)} ms` },
-    { name: 'jobs.startOverhead.ratio', value: realP50 / rawP50, unit: 'ratio', target: { max: 1.5 }, note: 'p50 over p50; task-spooler 2.1, nq 2.3 on this machine kind' },
+    {
+      name: 'jobs.startOverhead.p50Ms',
+      value: realP50,
+      unit: 'ms',
+      note: `enqueue() until the job's process writes to a FIFO; real queue + warm supervisor; p90 ${percentile(real, 90).toFixed(2)} ms, ${rounds} rounds`,
+    },
+    {
+      name: 'jobs.rawSpawn.p50Ms',
+      value: rawP50,
+      unit: 'ms',
+      note: `bare spawn of the same shell command from this process (RSS ${rssMb.toFixed(0)} MB), same FIFO, interleaved; p90 ${percentile(raw, 90).toFixed(2)} ms`,
+    },
+    {
+      name: 'jobs.startOverhead.ratio',
+      value: realP50 / rawP50,
+      unit: 'ratio',
+      target: { max: 1.5 },
+      note: 'p50 over p50; task-spooler 2.1, nq 2.3 on this machine kind',
+    },
   ];
 }
 
@@ -216,7 +243,8 @@ async function startOverhead(context: BenchContext): Promise<BenchFigure[]> {
  */
 function machineBusyMs(): number | undefined {
   try {
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] =
+      readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
     return (user + nice + system + irq + softirq) * 10;
   } catch {
     return undefined;
@@ -265,7 +293,9 @@ async function throughput(context: BenchContext): Promise<BenchFigure[]> {
   const realCpu = { ms: 0 };
   const realBatch = async (round: number): Promise<number> => {
     const started = performance.now();
-    const jobs = await Promise.all(Array.from({ length: batch }, (_, i) => stack.queue.enqueue({ definition: { name: `t${round}.${i}`, command: 'true' } })));
+    const jobs = await Promise.all(
+      Array.from({ length: batch }, (_, i) => stack.queue.enqueue({ definition: { name: `t${round}.${i}`, command: 'true' } })),
+    );
     const states = await within(Promise.all(jobs.map((job) => stack.finished(job.id))), `${batch} jobs to finish`, 300_000);
     const elapsed = performance.now() - started;
     const failed = states.filter((state) => state !== 'succeeded').length;
@@ -291,14 +321,34 @@ async function throughput(context: BenchContext): Promise<BenchFigure[]> {
   const realRate = (total * 1000) / realMs;
   const rawRate = (total * 1000) / rawMs;
   return [
-    { name: 'jobs.throughput.perSec', value: realRate, unit: 'per s', note: `${total} \`true\` jobs at concurrency ${slots}, ${rounds} rounds of ${batch} enqueued at once, until the last success is on disk` },
-    { name: 'jobs.rawSpawnPool.perSec', value: rawRate, unit: 'per s', note: `${total} bare spawns of \`true\`, ${slots} at a time, interleaved round by round` },
+    {
+      name: 'jobs.throughput.perSec',
+      value: realRate,
+      unit: 'per s',
+      note: `${total} \`true\` jobs at concurrency ${slots}, ${rounds} rounds of ${batch} enqueued at once, until the last success is on disk`,
+    },
+    {
+      name: 'jobs.rawSpawnPool.perSec',
+      value: rawRate,
+      unit: 'per s',
+      note: `${total} bare spawns of \`true\`, ${slots} at a time, interleaved round by round`,
+    },
     { name: 'jobs.throughput.ratio', value: realRate / rawRate, unit: 'ratio', target: { min: 0.8 }, note: 'task-spooler 0.46' },
     ...(Number.isNaN(realCpu.ms)
       ? []
       : ([
-          { name: 'jobs.throughput.cpuPerJob.ms', value: realCpu.ms / total, unit: 'ms', note: `busy CPU of the whole machine per job (all cores, kernel included; 10 ms ticks); bare spawns ${(rawCpu.ms / total).toFixed(2)} ms each` },
-          { name: 'jobs.throughput.cpuVsRaw.ratio', value: realCpu.ms / rawCpu.ms, unit: 'ratio', note: `why the ratio above stays low on ${cpus().length} cores: the work per job, not waiting` },
+          {
+            name: 'jobs.throughput.cpuPerJob.ms',
+            value: realCpu.ms / total,
+            unit: 'ms',
+            note: `busy CPU of the whole machine per job (all cores, kernel included; 10 ms ticks); bare spawns ${(rawCpu.ms / total).toFixed(2)} ms each`,
+          },
+          {
+            name: 'jobs.throughput.cpuVsRaw.ratio',
+            value: realCpu.ms / rawCpu.ms,
+            unit: 'ratio',
+            note: `why the ratio above stays low on ${cpus().length} cores: the work per job, not waiting`,
+          },
         ] satisfies BenchFigure[])),
   ];
 }
@@ -333,7 +383,12 @@ async function checkpointLatency(context: BenchContext): Promise<BenchFigure[]> 
     if (event.type === 'jobChanged' && event.job.checkpoint !== undefined) queueWaiters.get(event.job.checkpoint)?.(performance.now());
   });
   try {
-    const job = await stack.queue.enqueue({ definition: { name: 'checkpoints', command: `while read token; do [ "$token" = end ] && exit 0; echo "::lifeline checkpoint $token"; done < ${input}` } });
+    const job = await stack.queue.enqueue({
+      definition: {
+        name: 'checkpoints',
+        command: `while read token; do [ "$token" = end ] && exit 0; echo "::lifeline checkpoint $token"; done < ${input}`,
+      },
+    });
     const finished = stack.finished(job.id);
     for (let i = -5; i < samples; i++) {
       let started = performance.now();
@@ -367,9 +422,24 @@ async function checkpointLatency(context: BenchContext): Promise<BenchFigure[]> 
   const floorP99 = percentile(floor, 99);
   const durableP99 = percentile(durable, 99);
   return [
-    { name: 'jobs.checkpoint.p99Ms', value: durableP99, unit: 'ms', note: `line written → in the queue on disk (2 fdatasyncs: job journal, queue); p50 ${percentile(durable, 50).toFixed(2)} ms; host runner saw it at p50 ${percentile(observed, 50).toFixed(2)}, p99 ${percentile(observed, 99).toFixed(2)} ms; ${samples} samples` },
-    { name: 'jobs.checkpoint.fsyncFloor.p99Ms', value: floorP99, unit: 'ms', note: `1 KB fdatasync'd append, interleaved; p50 ${percentile(floor, 50).toFixed(3)} ms` },
-    { name: 'jobs.checkpoint.vsFloor.ratio', value: durableP99 / floorP99, unit: 'ratio', note: 'p99 over p99; the path holds two syncs in a row' },
+    {
+      name: 'jobs.checkpoint.p99Ms',
+      value: durableP99,
+      unit: 'ms',
+      note: `line written → in the queue on disk (2 fdatasyncs: job journal, queue); p50 ${percentile(durable, 50).toFixed(2)} ms; host runner saw it at p50 ${percentile(observed, 50).toFixed(2)}, p99 ${percentile(observed, 99).toFixed(2)} ms; ${samples} samples`,
+    },
+    {
+      name: 'jobs.checkpoint.fsyncFloor.p99Ms',
+      value: floorP99,
+      unit: 'ms',
+      note: `1 KB fdatasync'd append, interleaved; p50 ${percentile(floor, 50).toFixed(3)} ms`,
+    },
+    {
+      name: 'jobs.checkpoint.vsFloor.ratio',
+      value: durableP99 / floorP99,
+      unit: 'ratio',
+      note: 'p99 over p99; the path holds two syncs in a row',
+    },
   ];
 }
 

@@ -14,10 +14,14 @@ const outIndex = process.argv.indexOf('--out');
 const out = outIndex > 0 ? resolve(process.argv[outIndex + 1]) : join(root, `lifeline-${version}.vsix`);
 
 // vsce runs `vscode:prepublish` (the production build) itself.
-const vsce = spawnSync(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', out], {
-  cwd: root,
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+const vsce = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', out],
+  {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
 if (vsce.status !== 0) process.exit(vsce.status ?? 1);
 const size = statSync(out).size;
 const within = size <= BUDGET_BYTES;

@@ -53,7 +53,9 @@ for (const result of results) {
   passed += result.passed;
   failed += result.failed;
   if (result.passed + result.failed === 0) empty = true;
-  process.stdout.write(`  ${result.tier.padEnd(12)} ${result.passed} passed, ${result.failed} failed${result.passed + result.failed === 0 ? '  (ran no test)' : ''}\n`);
+  process.stdout.write(
+    `  ${result.tier.padEnd(12)} ${result.passed} passed, ${result.failed} failed${result.passed + result.failed === 0 ? '  (ran no test)' : ''}\n`,
+  );
   for (const failure of result.failures) process.stdout.write(`    ✗ ${failure}\n`);
 }
 process.stdout.write(`\n${passed} passed, ${failed} failed\n`);

@@ -108,7 +108,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   const queueView = vscode.window.createTreeView('lifeline.queue', { treeDataProvider: queueTree, showCollapseAll: true });
   const recoveryView = vscode.window.createTreeView('lifeline.recovery', { treeDataProvider: recoveryTree });
   const queueStatus = new QueueStatusIndicator([queueView, recoveryView]);
-  context.subscriptions.push(queueTree, recoveryTree, queueView, recoveryView, queueStatus, queueTree.onDidListRows((rows) => queueStatus.setListed(rows)));
+  context.subscriptions.push(
+    queueTree,
+    recoveryTree,
+    queueView,
+    recoveryView,
+    queueStatus,
+    queueTree.onDidListRows((rows) => queueStatus.setListed(rows)),
+  );
 
   const workspaceKey = currentWorkspaceKey();
   const folder = vscode.workspace.workspaceFolders?.[0];
@@ -207,7 +214,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       const opened = await opening;
       const history = await opened?.history.whenOpen();
       if (!opened || !history) return undefined;
-      return { recent: (limit = 50) => history.page({ sort: 'finishedAt', direction: 'desc', limit }).entries, onDidChange: opened.history.onDidChange };
+      return {
+        recent: (limit = 50) => history.page({ sort: 'finishedAt', direction: 'desc', limit }).entries,
+        onDidChange: opened.history.onDidChange,
+      };
     },
   };
 }

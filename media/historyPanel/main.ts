@@ -1,5 +1,21 @@
-import type { HistoryPanelCommand, HistoryPanelHostMessage, HistoryPanelState, HistoryQuery, HistoryRow, HistoryState, HistorySummary } from '../../src/shared/historyPanelProtocol';
-import { HistoryChangedNotification, HistoryInitNotification, HistoryStatusNotification, PageReply, QueryErrorReply, defaultHistoryPanelState, historyStates } from '../../src/shared/historyPanelProtocol';
+import type {
+  HistoryPanelCommand,
+  HistoryPanelHostMessage,
+  HistoryPanelState,
+  HistoryQuery,
+  HistoryRow,
+  HistoryState,
+  HistorySummary,
+} from '../../src/shared/historyPanelProtocol';
+import {
+  HistoryChangedNotification,
+  HistoryInitNotification,
+  HistoryStatusNotification,
+  PageReply,
+  QueryErrorReply,
+  defaultHistoryPanelState,
+  historyStates,
+} from '../../src/shared/historyPanelProtocol';
 import { anyOf } from '../../src/shared/panelProtocol';
 import { displayStateLabels, displayStates, formatDuration } from '../../src/shared/jobDisplay';
 import { element, icon, vsCodeApi } from '../common/dom';
@@ -13,7 +29,9 @@ function restoredState(): HistoryPanelState | undefined {
   return {
     version: 1,
     search: saved.search,
-    states: Array.isArray(saved.states) ? saved.states.filter((s): s is HistoryState => (historyStates as readonly string[]).includes(s)) : [],
+    states: Array.isArray(saved.states)
+      ? saved.states.filter((s): s is HistoryState => (historyStates as readonly string[]).includes(s))
+      : [],
     source: saved.source === 'archive' ? 'archive' : 'active',
     scrollTop: saved.scrollTop,
     selectedJobId: typeof saved.selectedJobId === 'string' ? saved.selectedJobId : undefined,
@@ -39,9 +57,14 @@ function saveState(next: HistoryPanelState): void {
   vscode.postMessage({ type: 'stateChanged', state });
 }
 
-
 /** The same icons and words as the Queue view and dashboard; the Failed chip leaves timed-out runs to the Timed out chip. */
-const STATE_ICONS: Record<HistoryState, string> = { succeeded: 'pass', failed: 'error', cancelled: 'circle-slash', timedOut: 'watch', interrupted: 'debug-disconnect' };
+const STATE_ICONS: Record<HistoryState, string> = {
+  succeeded: 'pass',
+  failed: 'error',
+  cancelled: 'circle-slash',
+  timedOut: 'watch',
+  interrupted: 'debug-disconnect',
+};
 const STATE_LABELS: Record<HistoryState, string> = displayStateLabels;
 
 function duration(ms: number | undefined): string {
@@ -75,7 +98,13 @@ let searchTimer: number | undefined;
 function renderShell(workspaceName: string): void {
   const app = document.getElementById('app');
   if (!app) return;
-  const search = element('input', { id: 'search', type: 'search', placeholder: 'Search name and command', value: state.search, spellcheck: false });
+  const search = element('input', {
+    id: 'search',
+    type: 'search',
+    placeholder: 'Search name and command',
+    value: state.search,
+    spellcheck: false,
+  });
   search.setAttribute('aria-label', 'Search the history');
   search.addEventListener('input', () => {
     window.clearTimeout(searchTimer);
@@ -102,7 +131,10 @@ function renderShell(workspaceName: string): void {
   }
   const source = element('div', { className: 'segmented', id: 'source' });
   source.setAttribute('role', 'radiogroup');
-  for (const [value, label] of [['active', 'Recent'], ['archive', 'Archive']] as const) {
+  for (const [value, label] of [
+    ['active', 'Recent'],
+    ['archive', 'Archive'],
+  ] as const) {
     const button = element('button', { type: 'button' }, label);
     button.dataset.source = value;
     button.setAttribute('role', 'radio');
@@ -115,9 +147,19 @@ function renderShell(workspaceName: string): void {
     });
     source.append(button);
   }
-  const exportButton = element('button', { type: 'button', id: 'export', title: 'Export the history to CSV or JSON' }, icon('export'), ' Export');
+  const exportButton = element(
+    'button',
+    { type: 'button', id: 'export', title: 'Export the history to CSV or JSON' },
+    icon('export'),
+    ' Export',
+  );
   exportButton.addEventListener('click', () => vscode.postMessage({ type: 'export' }));
-  const archiveButton = element('button', { type: 'button', id: 'archive-now', title: 'Move entries past the active limit into the archive now' }, icon('archive'), ' Archive now');
+  const archiveButton = element(
+    'button',
+    { type: 'button', id: 'archive-now', title: 'Move entries past the active limit into the archive now' },
+    icon('archive'),
+    ' Archive now',
+  );
   archiveButton.addEventListener('click', () => vscode.postMessage({ type: 'archiveNow' }));
 
   const list = element('div', { id: 'entries', className: 'entries', tabIndex: 0 });
@@ -131,7 +173,12 @@ function renderShell(workspaceName: string): void {
   });
 
   app.replaceChildren(
-    element('header', {}, element('h1', {}, icon('history'), ` History — ${workspaceName}`), element('span', { id: 'summary', className: 'summary' })),
+    element(
+      'header',
+      {},
+      element('h1', {}, icon('history'), ` History — ${workspaceName}`),
+      element('span', { id: 'summary', className: 'summary' }),
+    ),
     element('div', { className: 'toolbar' }, search, source, exportButton, archiveButton),
     chips,
     list,
@@ -157,14 +204,36 @@ function renderList(): void {
   if (!list) return;
   const children: HTMLElement[] = rows.map(renderRow);
   if (rows.length === 0) {
-    const text = unavailable ?? errorText ?? (loading ? 'Loading…' : state.search || state.states.length ? 'No finished job matches.' : state.source === 'archive' ? 'The archive is empty.' : 'No job has finished yet.');
+    const text =
+      unavailable ??
+      errorText ??
+      (loading
+        ? 'Loading…'
+        : state.search || state.states.length
+          ? 'No finished job matches.'
+          : state.source === 'archive'
+            ? 'The archive is empty.'
+            : 'No job has finished yet.');
     children.push(element('p', { className: 'empty' }, icon(unavailable ? 'info' : 'inbox'), ` ${text}`));
   } else if (errorText) {
     children.push(element('p', { className: 'empty error' }, icon('warning'), ` ${errorText}`));
   }
-  if (lostShards > 0) children.push(element('p', { className: 'empty error' }, icon('warning'), ` ${lostShards} damaged archive shard(s) were set aside; their entries are missing.`));
+  if (lostShards > 0) {
+    children.push(
+      element(
+        'p',
+        { className: 'empty error' },
+        icon('warning'),
+        ` ${lostShards} damaged archive shard(s) were set aside; their entries are missing.`,
+      ),
+    );
+  }
   if (nextCursor && !unavailable) {
-    const more = element('button', { type: 'button', id: 'load-more', className: 'load-more', disabled: loading }, loading ? 'Loading…' : 'Load more');
+    const more = element(
+      'button',
+      { type: 'button', id: 'load-more', className: 'load-more', disabled: loading },
+      loading ? 'Loading…' : 'Load more',
+    );
     more.addEventListener('click', () => {
       saveState({ ...state, pages: state.pages + 1 });
       requestPage(nextCursor);
@@ -292,7 +361,13 @@ function onMessage(message: HistoryPanelHostMessage): void {
   }
 }
 
-const isHostMessage = anyOf<HistoryPanelHostMessage>(HistoryInitNotification, HistoryStatusNotification, HistoryChangedNotification, PageReply, QueryErrorReply);
+const isHostMessage = anyOf<HistoryPanelHostMessage>(
+  HistoryInitNotification,
+  HistoryStatusNotification,
+  HistoryChangedNotification,
+  PageReply,
+  QueryErrorReply,
+);
 
 window.addEventListener('message', (event: MessageEvent<unknown>) => {
   if (isHostMessage(event.data)) onMessage(event.data);

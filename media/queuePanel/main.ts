@@ -11,8 +11,16 @@ const vscode = vsCodeApi<QueuePanelCommand, QueuePanelState>();
 function restoredState(): QueuePanelState | undefined {
   const saved = vscode.getState() as Partial<QueuePanelState> | undefined;
   if (saved && saved.version === 1 && typeof saved.filter === 'string' && typeof saved.scrollTop === 'number') {
-    const states = Array.isArray(saved.states) ? saved.states.filter((s): s is DisplayState => (displayStates as readonly string[]).includes(s)) : [];
-    return { version: 1, filter: saved.filter, scrollTop: saved.scrollTop, selectedJobId: typeof saved.selectedJobId === 'string' ? saved.selectedJobId : undefined, states };
+    const states = Array.isArray(saved.states)
+      ? saved.states.filter((s): s is DisplayState => (displayStates as readonly string[]).includes(s))
+      : [];
+    return {
+      version: 1,
+      filter: saved.filter,
+      scrollTop: saved.scrollTop,
+      selectedJobId: typeof saved.selectedJobId === 'string' ? saved.selectedJobId : undefined,
+      states,
+    };
   }
   return undefined;
 }
@@ -67,7 +75,12 @@ function renderChips(): HTMLElement {
   chips.setAttribute('role', 'group');
   chips.setAttribute('aria-label', 'Filter by state');
   for (const s of displayStates) {
-    const chip = element('button', { type: 'button', className: 'chip' }, icon(STATE_ICONS[s].replace(' codicon-modifier-spin', '')), ` ${displayStateLabels[s]}`);
+    const chip = element(
+      'button',
+      { type: 'button', className: 'chip' },
+      icon(STATE_ICONS[s].replace(' codicon-modifier-spin', '')),
+      ` ${displayStateLabels[s]}`,
+    );
     chip.dataset.state = s;
     chip.setAttribute('aria-pressed', String(state.states?.includes(s) ?? false));
     chip.addEventListener('click', () => {
@@ -85,7 +98,13 @@ function renderChips(): HTMLElement {
 function renderShell(workspaceName: string, trusted: boolean): void {
   const app = document.getElementById('app');
   if (!app) return;
-  const filter = element('input', { id: 'filter', type: 'search', placeholder: 'Filter jobs by name, command, state or tag', value: state.filter, spellcheck: false });
+  const filter = element('input', {
+    id: 'filter',
+    type: 'search',
+    placeholder: 'Filter jobs by name, command, state or tag',
+    value: state.filter,
+    spellcheck: false,
+  });
   filter.setAttribute('aria-label', 'Filter jobs');
   filter.addEventListener('input', () => {
     saveState({ ...state, filter: filter.value });
@@ -110,7 +129,12 @@ function renderShell(workspaceName: string, trusted: boolean): void {
     element('span', { className: 'badge warning', id: 'paused', hidden: true }, 'paused'),
     element('span', { className: 'badge warning', id: 'queue-status', hidden: true }),
   );
-  const runButton = element('button', { id: 'run-job', type: 'button', title: 'Queue a job', disabled: !trusted }, icon('play'), ' Run Job');
+  const runButton = element(
+    'button',
+    { id: 'run-job', type: 'button', title: 'Queue a job', disabled: !trusted },
+    icon('play'),
+    ' Run Job',
+  );
   runButton.addEventListener('click', () => vscode.postMessage({ type: 'runJob' }));
   const logButton = element('button', { id: 'show-log', type: 'button', title: 'Show the Lifeline log' }, icon('output'), ' Log');
   logButton.addEventListener('click', () => vscode.postMessage({ type: 'showLog' }));
@@ -133,7 +157,13 @@ function renderJobs(): void {
   }
   const visible = jobs.filter((job) => matches(job, state.filter));
   if (visible.length === 0) {
-    const text = unavailable ?? (jobs.length === 0 ? 'No jobs in the queue.' : state.filter.trim() ? `No job matches “${state.filter}”${state.states?.length ? ' in the chosen states' : ''}.` : 'No job is in the chosen states.');
+    const text =
+      unavailable ??
+      (jobs.length === 0
+        ? 'No jobs in the queue.'
+        : state.filter.trim()
+          ? `No job matches “${state.filter}”${state.states?.length ? ' in the chosen states' : ''}.`
+          : 'No job is in the chosen states.');
     list.replaceChildren(element('p', { className: 'empty' }, icon(unavailable ? 'info' : 'inbox'), ` ${text}`));
     return;
   }

@@ -38,9 +38,12 @@ export function setDeadline(clock: Clock, at: number, callback: () => void): Tim
     if (remaining > MAX_TIMER_MS) {
       current = clock.setTimer(arm, MAX_TIMER_MS);
     } else {
-      current = clock.setTimer(() => {
-        if (!disposed) callback();
-      }, Math.max(0, remaining));
+      current = clock.setTimer(
+        () => {
+          if (!disposed) callback();
+        },
+        Math.max(0, remaining),
+      );
     }
   };
   arm();

@@ -15,7 +15,8 @@ export function splitLines(
 ): (chunk: Buffer | string) => void {
   let buffered = '';
   let stopped = false;
-  const limit = (): number => (limits === undefined ? Infinity : typeof limits.maxLineChars === 'number' ? limits.maxLineChars : limits.maxLineChars());
+  const limit = (): number =>
+    limits === undefined ? Infinity : typeof limits.maxLineChars === 'number' ? limits.maxLineChars : limits.maxLineChars();
   const overflow = (): void => {
     buffered = '';
     stopped = true;

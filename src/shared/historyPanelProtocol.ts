@@ -58,7 +58,8 @@ export interface QueryRequest extends PanelRequest<'query'> {
 }
 
 /** Everything the webview sends. */
-export type HistoryPanelCommand = ReadyCommand | HistoryStateChangedCommand | QueryRequest | RestoreCommand | ExportCommand | ArchiveNowCommand;
+export type HistoryPanelCommand =
+  ReadyCommand | HistoryStateChangedCommand | QueryRequest | RestoreCommand | ExportCommand | ArchiveNowCommand;
 
 /** One entry as the panel shows it. */
 export interface HistoryRow {

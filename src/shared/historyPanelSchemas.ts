@@ -16,13 +16,17 @@ export const historyPanelStateSchema = z
   })
   .strict() satisfies z.ZodType<HistoryPanelState>;
 
-const querySchema = z.object({ search: z.string().max(500), states: z.array(z.enum(historyStates)).max(historyStates.length), source: z.enum(historySources) }).strict();
+const querySchema = z
+  .object({ search: z.string().max(500), states: z.array(z.enum(historyStates)).max(historyStates.length), source: z.enum(historySources) })
+  .strict();
 
 /** Each command and request the History panel's webview may send, and nothing else. */
 export const historyPanelCommandSchemas = {
   ready: readyCommandSchema,
   stateChanged: stateChangedCommandSchema(historyPanelStateSchema),
-  query: z.object({ type: z.literal('query'), requestId: z.number().int().min(0), query: querySchema, cursor: z.string().max(2000).optional() }).strict(),
+  query: z
+    .object({ type: z.literal('query'), requestId: z.number().int().min(0), query: querySchema, cursor: z.string().max(2000).optional() })
+    .strict(),
   restore: z.object({ type: z.literal('restore'), shard: z.string().min(1).max(300), jobId: z.string().min(1).max(300) }).strict(),
   export: z.object({ type: z.literal('export') }).strict(),
   archiveNow: z.object({ type: z.literal('archiveNow') }).strict(),

@@ -31,7 +31,10 @@ export const displayStateLabels: Readonly<Record<DisplayState, string>> = {
 };
 
 /** The state to show for a job: `failed` with `result.timedOut` reads as `timedOut`. */
-export function displayState(job: { readonly state: StoredJobState; readonly result?: { readonly timedOut?: boolean | undefined } | undefined }): DisplayState {
+export function displayState(job: {
+  readonly state: StoredJobState;
+  readonly result?: { readonly timedOut?: boolean | undefined } | undefined;
+}): DisplayState {
   return job.state === 'failed' && job.result?.timedOut === true ? 'timedOut' : job.state;
 }
 

@@ -23,6 +23,9 @@ export function inboundSchema<U extends PanelMessage>(schemas: MessageSchemas<U>
 
 /** The `is()` guard of each inbound kind: true only for a message that kind's schema accepts. */
 export function inboundKinds<U extends PanelMessage>(schemas: MessageSchemas<U>): MessageKinds<U> {
-  const entries = Object.entries(schemas as Record<string, z.ZodType>).map(([type, schema]) => [type, { type, is: (message: unknown) => schema.safeParse(message).success }]);
+  const entries = Object.entries(schemas as Record<string, z.ZodType>).map(([type, schema]) => [
+    type,
+    { type, is: (message: unknown) => schema.safeParse(message).success },
+  ]);
   return Object.fromEntries(entries) as MessageKinds<U>;
 }

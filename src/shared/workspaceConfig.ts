@@ -45,7 +45,9 @@ export const stageDefinitionSchema = z
       .optional()
       .describe('Files the stage produces; on resume a finished stage is skipped only when all of them still exist.'),
     timeoutSeconds: z.number().positive().optional().describe('Kill the stage after this many seconds.'),
-    killGraceSeconds: killGraceSeconds.describe("When the stage is cancelled or times out: seconds between SIGTERM and SIGKILL. Default: the job's, else the setting lifeline.jobs.killGraceSeconds."),
+    killGraceSeconds: killGraceSeconds.describe(
+      "When the stage is cancelled or times out: seconds between SIGTERM and SIGKILL. Default: the job's, else the setting lifeline.jobs.killGraceSeconds.",
+    ),
   })
   .strict();
 
@@ -71,7 +73,9 @@ const jobCommon = {
   priority: z.number().int().min(-100).max(100).optional().describe('Higher runs first. Default 0.'),
   tags: z.array(z.string().min(1).max(50)).max(20).optional(),
   timeoutSeconds: z.number().positive().optional().describe('Kill the job after this many seconds.'),
-  killGraceSeconds: killGraceSeconds.describe('When the job is cancelled or times out, its processes get SIGTERM, then SIGKILL after this many seconds. Default: the setting lifeline.jobs.killGraceSeconds (10).'),
+  killGraceSeconds: killGraceSeconds.describe(
+    'When the job is cancelled or times out, its processes get SIGTERM, then SIGKILL after this many seconds. Default: the setting lifeline.jobs.killGraceSeconds (10).',
+  ),
   retries: retriesDefinitionSchema.optional(),
 };
 
@@ -88,7 +92,9 @@ export const pipelineJobDefinitionSchema = z
   .strict();
 
 // The message is what a job matching neither form (or both) is told: see workspaceConfigProblems.ts.
-export const jobDefinitionSchema = z.union([commandJobDefinitionSchema, pipelineJobDefinitionSchema], { error: 'a job has either a "command" or "stages" (exactly one of the two)' });
+export const jobDefinitionSchema = z.union([commandJobDefinitionSchema, pipelineJobDefinitionSchema], {
+  error: 'a job has either a "command" or "stages" (exactly one of the two)',
+});
 
 export const workspaceConfigSchema = z
   .object({

@@ -52,7 +52,13 @@ export class CappedLog {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (this.cut > 0) this.writeAll(Buffer.from(`\n[lifeline: ${this.cut} bytes of output were cut here; the log keeps its first and last ${this.tailLimit} bytes]\n`));
+      if (this.cut > 0) {
+        this.writeAll(
+          Buffer.from(
+            `\n[lifeline: ${this.cut} bytes of output were cut here; the log keeps its first and last ${this.tailLimit} bytes]\n`,
+          ),
+        );
+      }
       for (const part of this.tail) this.writeAll(part);
     } finally {
       closeSync(this.fd);

@@ -108,7 +108,14 @@ export class JobExecution {
     this.journal = new Journal(createJournalFileSync(journalPath, 1, undefined), 0, { writeOnCallingThread: true });
     // The journal's exclusive create proved this run new: a checkpoint file by its name is an earlier run's.
     this.checkpointFile.reset();
-    this.startedDurable = this.record({ t: 'started', jobId: request.jobId, attempt: request.attempt, supervisor: this.options.supervisor, socketPath: this.options.socketPath, fromStage: request.fromStage });
+    this.startedDurable = this.record({
+      t: 'started',
+      jobId: request.jobId,
+      attempt: request.attempt,
+      supervisor: this.options.supervisor,
+      socketPath: this.options.socketPath,
+      fromStage: request.fromStage,
+    });
     this.startedDurable.catch(() => undefined);
   }
 
@@ -124,7 +131,10 @@ export class JobExecution {
       this.record({ t: 'heartbeat' }).catch(() => undefined);
       this.watchHost();
     }, this.options.heartbeatMs);
-    const checkpointPoll = setInterval(() => void this.readCheckpointFile(false).catch(() => undefined), this.options.checkpointPollMs ?? CHECKPOINT_POLL_MS);
+    const checkpointPoll = setInterval(
+      () => void this.readCheckpointFile(false).catch(() => undefined),
+      this.options.checkpointPollMs ?? CHECKPOINT_POLL_MS,
+    );
     try {
       for (let index = request.fromStage; index < request.stages.length && !this.killed; index++) {
         const { recorded, ...end } = await this.runStage(index);
@@ -163,8 +173,9 @@ export class JobExecution {
     if (!this.hostWatch || this.killed) return;
     const verdict = this.hostWatch.check();
     const seconds = this.hostWatch.afterMs / 1000;
-    if (verdict === 'counting' && this.hostVerdict === 'held') this.note(`no VS Code window holds the queue; the job stops in ${seconds} s unless one opens`);
-    else if (verdict === 'held' && this.hostVerdict !== 'held') this.note('a VS Code window holds the queue again; the job goes on');
+    if (verdict === 'counting' && this.hostVerdict === 'held') {
+      this.note(`no VS Code window holds the queue; the job stops in ${seconds} s unless one opens`);
+    } else if (verdict === 'held' && this.hostVerdict !== 'held') this.note('a VS Code window holds the queue again; the job goes on');
     this.hostVerdict = verdict;
     if (verdict !== 'expired') return;
     this.note(stoppedWithoutHostMessage(this.hostWatch.afterMs));
@@ -232,7 +243,14 @@ export class JobExecution {
     const { request } = this.options;
     const stage = request.stages[index];
     if (!stage) return Promise.resolve({ exitCode: null, signal: null, error: 'no such stage', recorded: Promise.resolve() });
-    const env: Record<string, string> = { ...stage.env, LIFELINE_JOB_ID: request.jobId, LIFELINE_ATTEMPT: String(request.attempt), LIFELINE_STAGE: stage.name, LIFELINE_CHECKPOINT_FILE: this.checkpointFile.path, ...(request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: request.checkpoint, LIFELINE_RESUME: request.checkpoint } : {}) };
+    const env: Record<string, string> = {
+      ...stage.env,
+      LIFELINE_JOB_ID: request.jobId,
+      LIFELINE_ATTEMPT: String(request.attempt),
+      LIFELINE_STAGE: stage.name,
+      LIFELINE_CHECKPOINT_FILE: this.checkpointFile.path,
+      ...(request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: request.checkpoint, LIFELINE_RESUME: request.checkpoint } : {}),
+    };
     return new Promise((resolve) => {
       const child =
         this.options.stageShells?.launch(stage.command, stage.cwd, env) ??
@@ -256,7 +274,9 @@ export class JobExecution {
         this.child = undefined;
         resolve(exit);
       };
-      child.once('error', (error) => settle({ exitCode: null, signal: null, error: `could not start: ${error.message}`, recorded: Promise.resolve() }));
+      child.once('error', (error) =>
+        settle({ exitCode: null, signal: null, error: `could not start: ${error.message}`, recorded: Promise.resolve() }),
+      );
       // The process exists once spawn() returns with a pid: its identity is in the journal's file
       // (with `started`, for the first stage) before anything else happens here, so that a host
       // finds the process group even if this supervisor dies now; the sync runs in the background.
@@ -271,7 +291,12 @@ export class JobExecution {
         log = this.openLog();
       } catch (error) {
         if (child.pid !== undefined) killProcessTree(child.pid);
-        settle({ exitCode: null, signal: null, error: `the supervisor failed: ${error instanceof Error ? error.message : String(error)}`, recorded: Promise.resolve() });
+        settle({
+          exitCode: null,
+          signal: null,
+          error: `the supervisor failed: ${error instanceof Error ? error.message : String(error)}`,
+          recorded: Promise.resolve(),
+        });
         return;
       }
       if (this.killed) this.stopChild();
@@ -316,7 +341,9 @@ export class JobExecution {
       this.checkpointFile.noteCheckpoint(parsed.checkpoint);
       this.record({ t: 'checkpoint', checkpoint: parsed.checkpoint }).catch(() => undefined);
     } else {
-      this.record({ t: 'progress', fraction: parsed.fraction, ...(parsed.message !== undefined ? { message: parsed.message } : {}) }).catch(() => undefined);
+      this.record({ t: 'progress', fraction: parsed.fraction, ...(parsed.message !== undefined ? { message: parsed.message } : {}) }).catch(
+        () => undefined,
+      );
     }
   }
 

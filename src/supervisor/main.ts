@@ -53,7 +53,9 @@ function main(argv: readonly string[]): void {
     }
     const supervisor = new Supervisor({ socketPath, idleExitMs, secret });
     supervisor.listen().catch((error: unknown) => {
-      process.stderr.write(`lifeline-supervisor: cannot listen on ${socketPath}: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `lifeline-supervisor: cannot listen on ${socketPath}: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       process.exitCode = 1;
       supervisor.close();
     });

@@ -10,7 +10,33 @@ const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * macOS and some Linux distributions), or changing how the waiting shell reads its script. A
  * stage that sets one is spawned the usual way, so it gets exactly what it set.
  */
-const SHELL_OWNED = new Set(['UID', 'EUID', 'PPID', 'GROUPS', 'SHELLOPTS', 'RANDOM', 'SRANDOM', 'SECONDS', 'LINENO', 'HISTCMD', 'EPOCHSECONDS', 'EPOCHREALTIME', 'PIPESTATUS', 'DIRSTACK', 'FUNCNAME', 'OPTIND', 'OPTARG', 'IFS', 'PWD', 'CDPATH', 'POSIXLY_CORRECT', 'ENV', 'PS1', 'PS2', 'PS4']);
+const SHELL_OWNED = new Set([
+  'UID',
+  'EUID',
+  'PPID',
+  'GROUPS',
+  'SHELLOPTS',
+  'RANDOM',
+  'SRANDOM',
+  'SECONDS',
+  'LINENO',
+  'HISTCMD',
+  'EPOCHSECONDS',
+  'EPOCHREALTIME',
+  'PIPESTATUS',
+  'DIRSTACK',
+  'FUNCNAME',
+  'OPTIND',
+  'OPTARG',
+  'IFS',
+  'PWD',
+  'CDPATH',
+  'POSIXLY_CORRECT',
+  'ENV',
+  'PS1',
+  'PS2',
+  'PS4',
+]);
 
 function shellCanExport(name: string): boolean {
   return SHELL_NAME.test(name) && !SHELL_OWNED.has(name) && !name.startsWith('BASH');
@@ -27,7 +53,12 @@ export function shellQuote(value: string): string {
  * is what `spawn(command, { shell: true, cwd, env })` makes, in the waiting shell's process (its
  * pid, and the group it leads). Undefined when a variable's name cannot be exported by a shell.
  */
-export function stageScript(command: string, cwd: string, env: Readonly<Record<string, string>>, baseEnv: NodeJS.ProcessEnv): string | undefined {
+export function stageScript(
+  command: string,
+  cwd: string,
+  env: Readonly<Record<string, string>>,
+  baseEnv: NodeJS.ProcessEnv,
+): string | undefined {
   const lines: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!shellCanExport(name)) return undefined;

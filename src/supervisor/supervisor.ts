@@ -4,7 +4,13 @@ import type { Server, Socket } from 'node:net';
 import { createServer } from 'node:net';
 import { splitLines } from '../core/lineSplitter';
 import type { Challenge } from '../shared/supervisor/handshake';
-import { HANDSHAKE_TIMEOUT_MS, handshakeAuthSchema, handshakeHelloSchema, MAX_HANDSHAKE_LINE_CHARS, MAX_SUPERVISOR_LINE_CHARS } from '../shared/supervisor/handshake';
+import {
+  HANDSHAKE_TIMEOUT_MS,
+  handshakeAuthSchema,
+  handshakeHelloSchema,
+  MAX_HANDSHAKE_LINE_CHARS,
+  MAX_SUPERVISOR_LINE_CHARS,
+} from '../shared/supervisor/handshake';
 import { handshakeProof, newNonce, proofMatches } from '../shared/supervisor/node/handshakeProof';
 import { identifyProcess } from '../shared/supervisor/node/processIdentity';
 import type { HostMessage, RunMessage, SupervisorMessage } from '../shared/supervisor/supervisorWire';
@@ -101,11 +107,18 @@ export class Supervisor {
             const hello = handshakeHelloSchema.safeParse(raw);
             if (!hello.success) return refuse('no hello with a nonce first');
             hostNonce = hello.data.nonce;
-            this.send(socket, { ev: 'challenge', protocol: SUPERVISOR_PROTOCOL_VERSION, nonce, proof: handshakeProof(this.options.secret, 'supervisor', hostNonce, nonce) });
+            this.send(socket, {
+              ev: 'challenge',
+              protocol: SUPERVISOR_PROTOCOL_VERSION,
+              nonce,
+              proof: handshakeProof(this.options.secret, 'supervisor', hostNonce, nonce),
+            });
             return true;
           }
           const auth = handshakeAuthSchema.safeParse(raw);
-          if (!auth.success || !proofMatches(this.options.secret, 'host', hostNonce, nonce, auth.data.proof)) return refuse('the host could not prove it knows the secret');
+          if (!auth.success || !proofMatches(this.options.secret, 'host', hostNonce, nonce, auth.data.proof)) {
+            return refuse('the host could not prove it knows the secret');
+          }
           authenticated = true;
           clearTimeout(timer);
           this.hosts.add(socket);
@@ -113,7 +126,10 @@ export class Supervisor {
           this.send(socket, { ev: 'hello', protocol: SUPERVISOR_PROTOCOL_VERSION, pid: process.pid, job: this.currentJob ?? null });
           return true;
         },
-        { maxLineChars: () => (authenticated ? MAX_SUPERVISOR_LINE_CHARS : MAX_HANDSHAKE_LINE_CHARS), onOverflow: () => refuse('an oversized line') },
+        {
+          maxLineChars: () => (authenticated ? MAX_SUPERVISOR_LINE_CHARS : MAX_HANDSHAKE_LINE_CHARS),
+          onOverflow: () => refuse('an oversized line'),
+        },
       ),
     );
   }
@@ -189,7 +205,8 @@ export class Supervisor {
           );
           await running;
         },
-        (error: unknown) => this.send(socket, { ev: 'refused', jobId: request.jobId, error: error instanceof Error ? error.message : String(error) }),
+        (error: unknown) =>
+          this.send(socket, { ev: 'refused', jobId: request.jobId, error: error instanceof Error ? error.message : String(error) }),
       )
       .catch(() => undefined)
       .finally(() => this.release(execution));

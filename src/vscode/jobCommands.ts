@@ -71,7 +71,13 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
         const outputs = job.stages.filter((stage) => !job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs);
         const choice = await vscode.window.showWarningMessage(
           `Discard the interrupted job "${job.name}"?`,
-          { modal: true, detail: outputs.length > 0 ? `The partial outputs of its unfinished stages are deleted: ${outputs.join(', ')}.` : 'It will not be resumed.' },
+          {
+            modal: true,
+            detail:
+              outputs.length > 0
+                ? `The partial outputs of its unfinished stages are deleted: ${outputs.join(', ')}.`
+                : 'It will not be resumed.',
+          },
           'Discard',
         );
         if (choice !== 'Discard') return undefined;
@@ -88,16 +94,29 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       }
       const results = await Promise.allSettled(interrupted.map((job) => queue.execute({ type: 'resume', jobId: job.id })));
       const failed = results.filter((result) => result.status === 'rejected');
-      if (failed.length > 0) void vscode.window.showErrorMessage(`Lifeline: ${failed.length} of ${interrupted.length} jobs could not be resumed: ${messageOf(failed[0]?.reason)}`);
+      if (failed.length > 0) {
+        void vscode.window.showErrorMessage(
+          `Lifeline: ${failed.length} of ${interrupted.length} jobs could not be resumed: ${messageOf(failed[0]?.reason)}`,
+        );
+      }
       return results.length - failed.length;
     }),
-    vscode.commands.registerCommand(CommandIds.pauseQueue, () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: true }))),
-    vscode.commands.registerCommand(CommandIds.resumeQueue, () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: false }))),
+    vscode.commands.registerCommand(CommandIds.pauseQueue, () =>
+      withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: true })),
+    ),
+    vscode.commands.registerCommand(CommandIds.resumeQueue, () =>
+      withQueue(ctx, (queue) => run(ctx, queue, { type: 'setPaused', paused: false })),
+    ),
     vscode.commands.registerCommand(CommandIds.clearFinished, () => withQueue(ctx, (queue) => run(ctx, queue, { type: 'clearFinished' }))),
     vscode.commands.registerCommand(CommandIds.showJobOutput, async (argument: JobArgument) => {
       const queue = ctx.queue();
       if (!queue) return void vscode.window.showInformationMessage(`Lifeline: ${ctx.unavailableReason() ?? 'the queue is not open yet.'}`);
-      const job = await resolveJob(queue, argument, ['running', 'succeeded', 'failed', 'cancelled', 'interrupted', 'queued'], 'show the output of');
+      const job = await resolveJob(
+        queue,
+        argument,
+        ['running', 'succeeded', 'failed', 'cancelled', 'interrupted', 'queued'],
+        'show the output of',
+      );
       if (!job) return undefined;
       const path = queue.outputLogPath(job);
       if (!path || !existsSync(path)) return void vscode.window.showInformationMessage(`Lifeline: "${job.name}" has no output yet.`);
@@ -201,7 +220,10 @@ async function allowFoldersOutside(ctx: JobCommandContext, definition: JobDefini
   }
 }
 
-async function chooseDefinition(ctx: JobCommandContext, argument: string | JobDefinition | undefined): Promise<{ definition: JobDefinition; fromFile: boolean } | undefined> {
+async function chooseDefinition(
+  ctx: JobCommandContext,
+  argument: string | JobDefinition | undefined,
+): Promise<{ definition: JobDefinition; fromFile: boolean } | undefined> {
   const workspaceJobs = ctx.workspaceJobs();
   const definitions = (await workspaceJobs?.definitions()) ?? [];
   // Handed over whole (API, tests): the caller chose it, so it is not asked about.
@@ -210,7 +232,9 @@ async function chooseDefinition(ctx: JobCommandContext, argument: string | JobDe
     const found = definitions.find((definition) => definition.name === argument);
     if (!found) {
       const problem = workspaceJobs?.problem;
-      void vscode.window.showErrorMessage(`Lifeline: no job named "${argument}" in .vscode/lifeline.json${problem ? `; ${problem.replace(/\.$/, '')}` : ''}.`);
+      void vscode.window.showErrorMessage(
+        `Lifeline: no job named "${argument}" in .vscode/lifeline.json${problem ? `; ${problem.replace(/\.$/, '')}` : ''}.`,
+      );
     }
     return found && { definition: found, fromFile: true };
   }
@@ -222,11 +246,18 @@ async function chooseDefinition(ctx: JobCommandContext, argument: string | JobDe
     definition,
   }));
   if (items.length > 0) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-  items.push({ label: '$(terminal) Run a shell command…', action: 'shell', alwaysShow: true }, { label: '$(gear) Edit job definitions (.vscode/lifeline.json)', action: 'open', alwaysShow: true });
+  items.push(
+    { label: '$(terminal) Run a shell command…', action: 'shell', alwaysShow: true },
+    { label: '$(gear) Edit job definitions (.vscode/lifeline.json)', action: 'open', alwaysShow: true },
+  );
   const problem = workspaceJobs?.problem;
   const picked = await vscode.window.showQuickPick(items, {
     title: 'Lifeline: Run Job',
-    placeHolder: problem ? `⚠ ${problem}` : definitions.length > 0 ? 'Pick a job from .vscode/lifeline.json' : 'No jobs defined in .vscode/lifeline.json yet',
+    placeHolder: problem
+      ? `⚠ ${problem}`
+      : definitions.length > 0
+        ? 'Pick a job from .vscode/lifeline.json'
+        : 'No jobs defined in .vscode/lifeline.json yet',
     matchOnDescription: true,
   });
   if (picked?.action === 'shell') await vscode.commands.executeCommand(CommandIds.runShellCommand);
@@ -247,7 +278,12 @@ async function resolveJob(queue: QueueHost, argument: JobArgument, states: reado
     return undefined;
   }
   const picked = await vscode.window.showQuickPick(
-    candidates.map((job) => ({ label: job.name, description: describeJobState(job), detail: job.state === 'interrupted' ? describeRecovery(job) : undefined, job })),
+    candidates.map((job) => ({
+      label: job.name,
+      description: describeJobState(job),
+      detail: job.state === 'interrupted' ? describeRecovery(job) : undefined,
+      job,
+    })),
     { title: `Lifeline: ${verb[0]?.toUpperCase()}${verb.slice(1)} Job`, placeHolder: `Pick a job to ${verb}` },
   );
   return picked?.job;

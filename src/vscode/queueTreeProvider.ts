@@ -4,7 +4,8 @@ import { describeJobState, describeRecovery, recoveryInfo } from '../core/queue/
 import type { DisplayState } from '../shared/jobDisplay';
 import { displayState, formatDuration } from '../shared/jobDisplay';
 
-export type QueueTreeNode = { readonly kind: 'job'; readonly job: Job } | { readonly kind: 'stage'; readonly job: Job; readonly index: number };
+export type QueueTreeNode =
+  { readonly kind: 'job'; readonly job: Job } | { readonly kind: 'stage'; readonly job: Job; readonly index: number };
 
 /** What the views need of the queue: the QueueHost, or the extension's queue API. */
 export interface QueueTreeSource {
@@ -201,11 +202,22 @@ export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>
 
 /** Everything a job's row and its stage rows show, so that a change that shows nothing new redraws nothing. */
 function rowSignature(job: Job): string {
-  return JSON.stringify([job.name, job.state, displayState(job), describeJobState(job), job.kind === 'pipeline' ? [job.currentStage, job.completedStages] : 0, job.attempts, job.tags]);
+  return JSON.stringify([
+    job.name,
+    job.state,
+    displayState(job),
+    describeJobState(job),
+    job.kind === 'pipeline' ? [job.currentStage, job.completedStages] : 0,
+    job.attempts,
+    job.tags,
+  ]);
 }
 
 function jobItem(job: Job): vscode.TreeItem {
-  const item = new vscode.TreeItem(job.name, job.kind === 'pipeline' ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+  const item = new vscode.TreeItem(
+    job.name,
+    job.kind === 'pipeline' ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+  );
   // The id includes the kind so that a collapsed pipeline keeps its state across refreshes.
   item.id = `job:${job.id}`;
   item.description = describeJobState(job);
@@ -223,8 +235,17 @@ function stageItem(job: Job, index: number): vscode.TreeItem {
   item.id = `stage:${job.id}:${index}`;
   const done = stage !== undefined && job.completedStages.includes(stage.name);
   const current = job.state === 'running' && job.currentStage === index;
-  item.iconPath = new vscode.ThemeIcon(done ? 'check' : current ? 'loading~spin' : 'circle-outline', done ? new vscode.ThemeColor('testing.iconPassed') : undefined);
-  item.description = done ? 'done' : current ? 'running' : job.state === 'interrupted' && job.currentStage === index ? 'interrupted here' : '';
+  item.iconPath = new vscode.ThemeIcon(
+    done ? 'check' : current ? 'loading~spin' : 'circle-outline',
+    done ? new vscode.ThemeColor('testing.iconPassed') : undefined,
+  );
+  item.description = done
+    ? 'done'
+    : current
+      ? 'running'
+      : job.state === 'interrupted' && job.currentStage === index
+        ? 'interrupted here'
+        : '';
   item.tooltip = stage?.command;
   item.contextValue = 'lifeline.stage';
   return item;
@@ -233,11 +254,17 @@ function stageItem(job: Job, index: number): vscode.TreeItem {
 function jobTooltip(job: Job): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${escape(job.name)}** — ${escape(describeJobState(job))}\n\n`);
-  for (const [index, stage] of job.stages.entries()) md.appendMarkdown(`${job.kind === 'pipeline' ? `${index + 1}. ${escape(stage.name)}: ` : ''}\`${stage.command.replace(/`/g, "'")}\`\n\n`);
+  for (const [index, stage] of job.stages.entries()) {
+    md.appendMarkdown(
+      `${job.kind === 'pipeline' ? `${index + 1}. ${escape(stage.name)}: ` : ''}\`${stage.command.replace(/`/g, "'")}\`\n\n`,
+    );
+  }
   if (job.attempts > 1) md.appendMarkdown(`Attempt ${job.attempts} of ${job.retry.maxAttempts}\n\n`);
   if (job.actualDurationMs !== undefined) md.appendMarkdown(`Took ${formatDuration(job.actualDurationMs)}\n\n`);
   if (job.result?.error && job.state !== 'succeeded') md.appendMarkdown(`Error: ${escape(job.result.error)}\n\n`);
-  if (job.state === 'interrupted') md.appendMarkdown(`Recovery: ${escape(describeRecovery(job, recoveryInfo(job)) || 'resumes from the start')}\n\n`);
+  if (job.state === 'interrupted') {
+    md.appendMarkdown(`Recovery: ${escape(describeRecovery(job, recoveryInfo(job)) || 'resumes from the start')}\n\n`);
+  }
   if (job.tags.length > 0) md.appendMarkdown(job.tags.map((tag) => `\`${tag}\``).join(' '));
   return md;
 }

@@ -41,7 +41,12 @@ export class RecoveryController {
       for (const job of jobs) {
         // Resumed meanwhile (another command, the Recovery view): nothing to do.
         if (queue.getJob(job.id)?.state !== 'interrupted') continue;
-        await queue.execute({ type: 'resume', jobId: job.id }).catch((error: unknown) => void vscode.window.showErrorMessage(`Lifeline: could not resume "${job.name}": ${(error as Error).message}`));
+        await queue
+          .execute({ type: 'resume', jobId: job.id })
+          .catch(
+            (error: unknown) =>
+              void vscode.window.showErrorMessage(`Lifeline: could not resume "${job.name}": ${(error as Error).message}`),
+          );
       }
     }
   }

@@ -11,17 +11,29 @@ export function showRuntimeReport(report: RuntimeReport): void {
   switch (report.type) {
     case 'queueStorage':
       if (report.event.type === 'quarantined') {
-        withShowLog(vscode.window.showErrorMessage(`Lifeline: part of the saved queue was damaged and set aside in quarantine (${report.event.reason}); the queue opened from what could be read. The log says what was kept.`, 'Show Log'));
+        withShowLog(
+          vscode.window.showErrorMessage(
+            `Lifeline: part of the saved queue was damaged and set aside in quarantine (${report.event.reason}); the queue opened from what could be read. The log says what was kept.`,
+            'Show Log',
+          ),
+        );
       }
       return;
     case 'historyOpenFailed':
       withShowLog(vscode.window.showErrorMessage(`Lifeline: the job history could not be opened: ${report.message}`, 'Show Log'));
       return;
     case 'historyDamaged':
-      void vscode.window.showErrorMessage('Lifeline: the saved job history was damaged; it was set aside in quarantine and the history opened from what could be read. See the log for what was lost.');
+      void vscode.window.showErrorMessage(
+        'Lifeline: the saved job history was damaged; it was set aside in quarantine and the history opened from what could be read. See the log for what was lost.',
+      );
       return;
     case 'archiveShardLost':
-      withShowLog(vscode.window.showWarningMessage('Lifeline: part of the archived job history was damaged and set aside in quarantine. Restore a backup to bring it back.', 'Show Log'));
+      withShowLog(
+        vscode.window.showWarningMessage(
+          'Lifeline: part of the archived job history was damaged and set aside in quarantine. Restore a backup to bring it back.',
+          'Show Log',
+        ),
+      );
       return;
     case 'historyStorage':
     case 'recoveryNeeded':

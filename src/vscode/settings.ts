@@ -61,7 +61,8 @@ export function readSettings(configuration: LifelineConfiguration = vscode.works
     concurrency: number('queue.concurrency'),
     recoveryPolicy: text<RecoveryPolicySetting>('recovery.policy'),
     outputLimitBytes: number('jobs.outputLimitMB') * 1024 * 1024,
-    stopWithoutHostAfterMs: text<WhenVSCodeCloses>('jobs.whenVSCodeCloses') === 'stopAfterGrace' ? number('jobs.stopGraceSeconds') * 1000 : undefined,
+    stopWithoutHostAfterMs:
+      text<WhenVSCodeCloses>('jobs.whenVSCodeCloses') === 'stopAfterGrace' ? number('jobs.stopGraceSeconds') * 1000 : undefined,
     killGraceMs: number('jobs.killGraceSeconds') * 1000,
     historyMaxActiveEntries: number('history.maxActiveEntries'),
     historyRetentionDays: number('history.archiveRetentionDays'),

@@ -50,7 +50,14 @@ export class WorkspaceJobs implements vscode.Disposable {
       clearTimeout(this.settling);
       this.settling = setTimeout(() => void this.reload(true), SETTLE_MS);
     };
-    this.disposables.push({ dispose: () => clearTimeout(this.settling) }, this.diagnostics, watcher, watcher.onDidCreate(reread), watcher.onDidChange(reread), watcher.onDidDelete(reread));
+    this.disposables.push(
+      { dispose: () => clearTimeout(this.settling) },
+      this.diagnostics,
+      watcher,
+      watcher.onDidCreate(reread),
+      watcher.onDidChange(reread),
+      watcher.onDidDelete(reread),
+    );
     this.reading = this.safeRead(false);
   }
 
@@ -81,7 +88,9 @@ export class WorkspaceJobs implements vscode.Disposable {
    */
   async foldersToAllow(definition: JobDefinition): Promise<string[]> {
     await this.allowedFolders.load();
-    const outside = jobFoldersOutside(definition, this.folder.uri.fsPath).filter((found) => !this.allowedFolders.isAllowed(definition.name, found.folder));
+    const outside = jobFoldersOutside(definition, this.folder.uri.fsPath).filter(
+      (found) => !this.allowedFolders.isAllowed(definition.name, found.folder),
+    );
     return [...new Set(outside.map((found) => found.folder))];
   }
 
@@ -98,7 +107,9 @@ export class WorkspaceJobs implements vscode.Disposable {
 
   /** A read that fails unexpectedly is logged; the next change of the file reads again. */
   private safeRead(notify: boolean): Promise<void> {
-    return this.read(notify).catch((error: unknown) => this.logger.error(`[workspaceJobs] reading ${WORKSPACE_CONFIG_PATH} failed: ${String(error)}`));
+    return this.read(notify).catch((error: unknown) =>
+      this.logger.error(`[workspaceJobs] reading ${WORKSPACE_CONFIG_PATH} failed: ${String(error)}`),
+    );
   }
 
   private async read(notify: boolean): Promise<void> {
@@ -106,7 +117,8 @@ export class WorkspaceJobs implements vscode.Disposable {
     try {
       input = { text: new TextDecoder().decode(await vscode.workspace.fs.readFile(this.uri)) };
     } catch (error) {
-      input = error instanceof vscode.FileSystemError && error.code === 'FileNotFound' ? { missing: true } : { failed: (error as Error).message };
+      input =
+        error instanceof vscode.FileSystemError && error.code === 'FileNotFound' ? { missing: true } : { failed: (error as Error).message };
     }
     await this.allowedFolders.load();
     if (this.disposed) return; // the session closed meanwhile: its diagnostics are gone with it

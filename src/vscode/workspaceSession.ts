@@ -37,7 +37,13 @@ export class WorkspaceSession implements vscode.Disposable {
     this.updateContext();
   }
 
-  static async open(options: { storageDirectory: string; workspaceKey: string; extensionUri: vscode.Uri; folder: vscode.WorkspaceFolder; logger: Logger }): Promise<WorkspaceSession> {
+  static async open(options: {
+    storageDirectory: string;
+    workspaceKey: string;
+    extensionUri: vscode.Uri;
+    folder: vscode.WorkspaceFolder;
+    logger: Logger;
+  }): Promise<WorkspaceSession> {
     const jobs = new WorkspaceJobs(options.folder, options.logger, options.storageDirectory);
     const recovery = new RecoveryController();
     try {
@@ -69,7 +75,10 @@ export class WorkspaceSession implements vscode.Disposable {
   /** Context keys for menus; set only when they change, since progress changes the queue often. */
   private updateContext(): void {
     this.setContext('lifeline.queuePaused', this.queue.flags?.paused ?? false);
-    this.setContext('lifeline.hasInterrupted', this.queue.jobs.some((job) => job.state === 'interrupted'));
+    this.setContext(
+      'lifeline.hasInterrupted',
+      this.queue.jobs.some((job) => job.state === 'interrupted'),
+    );
   }
 
   private setContext(key: string, value: boolean): void {

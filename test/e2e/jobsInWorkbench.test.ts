@@ -6,7 +6,17 @@ import type { CodeServer } from '../host/codeServer';
 import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, showLifelineViews, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
+import {
+  lifelineLogText,
+  lifelineStorageFolders,
+  pickQuickItem,
+  runCommand,
+  screenshot,
+  showLifelineViews,
+  waitForWorkbench,
+  waitUntil,
+  webviewFrame,
+} from '../host/workbench';
 
 /**
  * Stages mark their start (with the pid of their shell, whose parent is the job's supervisor) and
@@ -29,7 +39,12 @@ describe('jobs in the workbench (e2e)', () => {
 
   const marksOf = (file: string) => (): string[] => {
     const path = join(workspace, file);
-    return existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').map((line) => line.replace(/ \d+$/, '')) : [];
+    return existsSync(path)
+      ? readFileSync(path, 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => line.replace(/ \d+$/, ''))
+      : [];
   };
   const row = (name: string, state: string) => page.locator(`.monaco-list-row[aria-label^="${name}, ${state}"]`);
 
@@ -49,7 +64,12 @@ describe('jobs in the workbench (e2e)', () => {
     server = await startCodeServer({ home });
     browser = await launchBrowser(home);
     page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await page.goto(
+      workbenchUrl(server, workspace, [
+        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
+        ['skipWelcome', 'true'],
+      ]),
+    );
     await waitForWorkbench(page);
     await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'Lifeline to activate and create its storage folder');
     await waitUntil(() => /\[queue\] opened as holder/.test(lifelineLogText(server.userDataDir)), 'the queue to open');
@@ -80,10 +100,17 @@ describe('jobs in the workbench (e2e)', () => {
     const marks = marksOf('recovery-marks.txt');
     await runJob('Recovery pipeline');
     await waitUntil(() => marks().includes('start build'), 'the second stage to start', 30_000);
-    const line = readFileSync(join(workspace, 'recovery-marks.txt'), 'utf8').trim().split('\n').find((l) => l.startsWith('start build')) as string;
+    const line = readFileSync(join(workspace, 'recovery-marks.txt'), 'utf8')
+      .trim()
+      .split('\n')
+      .find((l) => l.startsWith('start build')) as string;
     const stagePid = Number(line.split(' ').pop());
     // The stage's shell is a child of the job's supervisor: field 4 of /proc/<pid>/stat.
-    const supervisorPid = Number(readFileSync(`/proc/${stagePid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+    const supervisorPid = Number(
+      readFileSync(`/proc/${stagePid}/stat`, 'utf8')
+        .replace(/^.*\) /, '')
+        .split(' ')[1],
+    );
     assert.ok(supervisorPid > 1, `the supervisor of stage pid ${stagePid}`);
     process.kill(supervisorPid, 'SIGKILL');
 
@@ -116,7 +143,11 @@ describe('jobs in the workbench (e2e)', () => {
       await screenshot(page, 'jobs-malformed-config');
       await runCommand(page, 'Lifeline: Run Job…', { opensQuickPick: true });
       const rows = page.locator('.quick-input-widget .monaco-list-row .label-name');
-      await waitUntil(async () => (await rows.allInnerTexts()).some((text) => text.includes('Reload pipeline')), 'the jobs read before to stay on offer', 10_000);
+      await waitUntil(
+        async () => (await rows.allInnerTexts()).some((text) => text.includes('Reload pipeline')),
+        'the jobs read before to stay on offer',
+        10_000,
+      );
       const placeholder = await page.locator('.quick-input-widget input').getAttribute('placeholder');
       assert.match(placeholder ?? '', /not valid JSON: value expected \(line 4, column 26\)/);
       await page.keyboard.press('Escape');
@@ -159,7 +190,9 @@ describe('jobs in the workbench (e2e)', () => {
     const [storage] = lifelineStorageFolders(server.userDataDir);
     assert.ok(storage);
     const queueDir = join(storage, 'queue');
-    const journals = readdirSync(queueDir).filter((name) => name.endsWith('.journal')).sort((a, b) => statSync(join(queueDir, b)).size - statSync(join(queueDir, a)).size);
+    const journals = readdirSync(queueDir)
+      .filter((name) => name.endsWith('.journal'))
+      .sort((a, b) => statSync(join(queueDir, b)).size - statSync(join(queueDir, a)).size);
     const journal = journals[0];
     assert.ok(journal, `a queue journal in ${readdirSync(queueDir).join(', ')}`);
     // Damage inside the journal, with good records after it: not a torn tail but real corruption.
@@ -172,7 +205,10 @@ describe('jobs in the workbench (e2e)', () => {
     await waitForWorkbench(page);
     const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'part of the saved queue was damaged' });
     await toast.waitFor({ state: 'visible', timeout: 60_000 });
-    assert.ok(existsSync(join(queueDir, 'quarantine')) || existsSync(join(storage, 'quarantine')), 'the damaged file was kept in quarantine');
+    assert.ok(
+      existsSync(join(queueDir, 'quarantine')) || existsSync(join(storage, 'quarantine')),
+      'the damaged file was kept in quarantine',
+    );
     assert.match(lifelineLogText(server.userDataDir), /\[queue\] .*was damaged .* and moved to /);
     // The records before the damage verify: the jobs they hold are still there.
     await showLifelineViews(page);

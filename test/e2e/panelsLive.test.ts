@@ -7,7 +7,15 @@ import type { CodeServer } from '../host/codeServer';
 import { extensionHostPids, newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { codeServerBin, repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Frame, Page } from '../host/playwright';
-import { answerInputBox, lifelineLogText, lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+import {
+  answerInputBox,
+  lifelineLogText,
+  lifelineStorageFolders,
+  runCommand,
+  screenshot,
+  waitForWorkbench,
+  waitUntil,
+} from '../host/workbench';
 
 const QUEUE = '#filter';
 const HISTORY = '#search';
@@ -21,16 +29,23 @@ const RELOADS = 20;
  */
 async function panelFrame(page: Page, marker: string, what: string, timeoutMs = 60_000): Promise<Frame> {
   let found: Frame | undefined;
-  await waitUntil(async () => {
-    for (const frame of page.frames()) {
-      const count = await frame.locator(`body[data-ready="true"]:not([data-test-mark]) ${marker}`).count().catch(() => 0);
-      if (count > 0) {
-        found = frame;
-        return true;
+  await waitUntil(
+    async () => {
+      for (const frame of page.frames()) {
+        const count = await frame
+          .locator(`body[data-ready="true"]:not([data-test-mark]) ${marker}`)
+          .count()
+          .catch(() => 0);
+        if (count > 0) {
+          found = frame;
+          return true;
+        }
       }
-    }
-    return false;
-  }, what, timeoutMs);
+      return false;
+    },
+    what,
+    timeoutMs,
+  );
   return found as Frame;
 }
 
@@ -48,7 +63,9 @@ async function queueRoundTrip(frame: Frame): Promise<void> {
   // A row's buttons show on the selected row.
   await row.click();
   await row.locator(`button[data-action="${running ? 'cancel' : 'retry'}"]`).click();
-  await frame.locator(`.job[aria-label^="${LONG_JOB}, ${running ? 'cancelled' : 'running'}"]`).waitFor({ state: 'visible', timeout: 30_000 });
+  await frame
+    .locator(`.job[aria-label^="${LONG_JOB}, ${running ? 'cancelled' : 'running'}"]`)
+    .waitFor({ state: 'visible', timeout: 30_000 });
 }
 
 /** A filter chip: the panel asks the host for the page of entries and shows its answer. */
@@ -60,7 +77,11 @@ async function historyRoundTrip(frame: Frame): Promise<void> {
   if (pressing) {
     // Only cancelled runs: the succeeded one is gone and a cancelled one is listed.
     await frame.locator('.entry.state-cancelled').first().waitFor({ state: 'visible', timeout: 30_000 });
-    await waitUntil(async () => (await frame.locator('.entry.state-succeeded').count()) === 0, 'the filter to leave only cancelled runs', 30_000);
+    await waitUntil(
+      async () => (await frame.locator('.entry.state-succeeded').count()) === 0,
+      'the filter to leave only cancelled runs',
+      30_000,
+    );
   } else {
     await frame.locator('.entry.state-succeeded').first().waitFor({ state: 'visible', timeout: 30_000 });
   }
@@ -89,11 +110,18 @@ describe('Lifeline panels come back live after reloads and extension-host crashe
     this.timeout(600_000);
     home = newRunHome('e2e-panels');
     const vsix = join(home, 'lifeline.vsix');
-    execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out', vsix], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-    execFileSync(codeServerBin, ['--install-extension', vsix, '--extensions-dir', join(home, 'extensions'), '--user-data-dir', join(home, 'user-data')], {
-      env: scratchEnv(home),
+    execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out', vsix], {
+      cwd: repoRoot,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
+    execFileSync(
+      codeServerBin,
+      ['--install-extension', vsix, '--extensions-dir', join(home, 'extensions'), '--user-data-dir', join(home, 'user-data')],
+      {
+        env: scratchEnv(home),
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     const workspace = join(home, 'workspace');
     cpSync(sampleWorkspace, workspace, { recursive: true });
     server = await startCodeServer({ home });
@@ -113,7 +141,10 @@ describe('Lifeline panels come back live after reloads and extension-host crashe
     await runCommand(page, 'Lifeline: Show Job History');
     await panelFrame(page, HISTORY, 'the History panel to draw');
     await runCommand(page, 'View: Move Editor into Right Group');
-    await waitUntil(async () => (await groupOf(page, 'Lifeline History')) === 2 && (await groupOf(page, 'Lifeline Queue')) === 1, 'the two panels to be in two editor groups');
+    await waitUntil(
+      async () => (await groupOf(page, 'Lifeline History')) === 2 && (await groupOf(page, 'Lifeline Queue')) === 1,
+      'the two panels to be in two editor groups',
+    );
     // A cancelled run for the History panel's filter to find.
     await queueRoundTrip(await panelFrame(page, QUEUE, 'the dashboard to draw again'));
     await historyRoundTrip(await panelFrame(page, HISTORY, 'the History panel to draw in its group'));
@@ -121,7 +152,9 @@ describe('Lifeline panels come back live after reloads and extension-host crashe
   });
 
   afterEach(async function () {
-    if (this.currentTest?.state === 'failed' && page) await screenshot(page, `panels-failed-${(this.currentTest.title.match(/\w+/g) ?? []).slice(0, 4).join('-')}`);
+    if (this.currentTest?.state === 'failed' && page) {
+      await screenshot(page, `panels-failed-${(this.currentTest.title.match(/\w+/g) ?? []).slice(0, 4).join('-')}`);
+    }
   });
 
   after(async () => {
@@ -159,7 +192,9 @@ describe('Lifeline panels come back live after reloads and extension-host crashe
     }
     await screenshot(page, `panels-after-reload-${RELOADS}`);
     const needed = perReload.filter((count) => count > 0).length;
-    process.stdout.write(`      ${needed} of ${RELOADS} reloads needed a re-created panel (${perReload.reduce((a, b) => a + b, 0)} re-creations: ${perReload.join(' ')})\n`);
+    process.stdout.write(
+      `      ${needed} of ${RELOADS} reloads needed a re-created panel (${perReload.reduce((a, b) => a + b, 0)} re-creations: ${perReload.join(' ')})\n`,
+    );
   });
 
   it('after an extension-host crash (SIGKILL) both panels are live again without a reload, once each, and a job finished after the crash shows', async function () {

@@ -7,7 +7,18 @@ import type { CodeServer } from '../host/codeServer';
 import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { answerInputBox, lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, showLifelineViews, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
+import {
+  answerInputBox,
+  lifelineLogText,
+  lifelineStorageFolders,
+  pickQuickItem,
+  runCommand,
+  screenshot,
+  showLifelineViews,
+  waitForWorkbench,
+  waitUntil,
+  webviewFrame,
+} from '../host/workbench';
 
 describe('Queue dashboard in a real browser (e2e)', () => {
   let server: CodeServer;
@@ -26,7 +37,12 @@ describe('Queue dashboard in a real browser (e2e)', () => {
     server = await startCodeServer({ home });
     browser = await launchBrowser(home);
     page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await page.goto(
+      workbenchUrl(server, workspace, [
+        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
+        ['skipWelcome', 'true'],
+      ]),
+    );
     await waitForWorkbench(page);
     await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'Lifeline to activate and create its storage folder');
   });
@@ -124,7 +140,16 @@ describe('Queue dashboard in a real browser (e2e)', () => {
     // loses the lease at its next heartbeat and can neither reach nor replace the holder.
     const leasePath = join(storage, 'queue.lease');
     const writeLease = (): void => {
-      const lease = { version: 1, pid: process.pid, hostname: hostname(), activationId: 'e2e-silent-holder', heartbeatAt: Date.now(), state: 'held', socketPath: join(tmpdir(), 'lifeline-e2e-nobody.sock'), token: 'e2e' };
+      const lease = {
+        version: 1,
+        pid: process.pid,
+        hostname: hostname(),
+        activationId: 'e2e-silent-holder',
+        heartbeatAt: Date.now(),
+        state: 'held',
+        socketPath: join(tmpdir(), 'lifeline-e2e-nobody.sock'),
+        token: 'e2e',
+      };
       writeFileSync(`${leasePath}.e2e`, JSON.stringify(lease));
       renameSync(`${leasePath}.e2e`, leasePath);
     };
@@ -146,15 +171,23 @@ describe('Queue dashboard in a real browser (e2e)', () => {
     await waitUntil(() => leasesTaken() > taken, 'the window to hold the queue again', 30_000);
     await frame.locator('body[data-queue-status="open"]').waitFor({ state: 'attached', timeout: 30_000 });
     assert.equal(await frame.locator('#queue-status').isVisible(), false);
-    await page.locator('.part.sidebar .pane-body', { hasText: 'Waiting for the queue’s holder…' }).first().waitFor({ state: 'hidden', timeout: 10_000 });
+    await page
+      .locator('.part.sidebar .pane-body', { hasText: 'Waiting for the queue’s holder…' })
+      .first()
+      .waitFor({ state: 'hidden', timeout: 10_000 });
     await screenshot(page, 'queue-holder-back');
   });
 
-  it('comes back with its filter and selection in a new browser profile, where VS Code\'s own webview state is gone', async () => {
+  it("comes back with its filter and selection in a new browser profile, where VS Code's own webview state is gone", async () => {
     await browser.close();
     browser = await launchBrowser(server.home, 'browser-profile-2');
     page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await page.goto(
+      workbenchUrl(server, workspace, [
+        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
+        ['skipWelcome', 'true'],
+      ]),
+    );
     await waitForWorkbench(page);
     await runCommand(page, 'Lifeline: Open Queue Dashboard');
     const frame = webviewFrame(page);

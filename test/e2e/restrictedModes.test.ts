@@ -6,7 +6,15 @@ import type { CodeServer } from '../host/codeServer';
 import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineLogText, lifelineStorageFolders, runCommand, screenshot, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
+import {
+  lifelineLogText,
+  lifelineStorageFolders,
+  runCommand,
+  screenshot,
+  waitForWorkbench,
+  waitUntil,
+  webviewFrame,
+} from '../host/workbench';
 
 describe('restricted modes (e2e)', () => {
   let server: CodeServer | undefined;
@@ -23,8 +31,13 @@ describe('restricted modes (e2e)', () => {
     server = await startCodeServer({ home, workspaceTrust });
     browser = await launchBrowser(home);
     const page = browser.pages()[0] ?? (await browser.newPage());
-    const payload: [string, string][] = [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']];
-    const url = folder ? workbenchUrl(server, folder, payload) : `http://127.0.0.1:${server.port}/?ew=true&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    const payload: [string, string][] = [
+      ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
+      ['skipWelcome', 'true'],
+    ];
+    const url = folder
+      ? workbenchUrl(server, folder, payload)
+      : `http://127.0.0.1:${server.port}/?ew=true&payload=${encodeURIComponent(JSON.stringify(payload))}`;
     await page.goto(url);
     await waitForWorkbench(page);
     return page;
@@ -54,7 +67,10 @@ describe('restricted modes (e2e)', () => {
   it('with no folder open it activates without a storage folder and its commands still work', async () => {
     const home = newRunHome('e2e-nofolder');
     const page = await open(home, undefined, false);
-    await waitUntil(() => lifelineLogText(join(home, 'user-data')).includes('no folder is open'), 'Lifeline to activate in an empty window');
+    await waitUntil(
+      () => lifelineLogText(join(home, 'user-data')).includes('no folder is open'),
+      'Lifeline to activate in an empty window',
+    );
     await runCommand(page, 'Lifeline: Show Log');
     const logText = async () => (await page.locator('.part.panel .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
     await waitUntil(async () => (await logText()).includes('no folder is open'), 'the no-folder line in the Lifeline log');

@@ -17,7 +17,12 @@ async function historyFrame(page: Page): Promise<Frame> {
   let found: Frame | undefined;
   await waitUntil(async () => {
     for (const frame of page.frames()) {
-      if ((await frame.locator('body[data-ready="true"] #search').count().catch(() => 0)) > 0) {
+      if (
+        (await frame
+          .locator('body[data-ready="true"] #search')
+          .count()
+          .catch(() => 0)) > 0
+      ) {
         found = frame;
         return true;
       }
@@ -48,17 +53,31 @@ describe('a workspace opened from plain Node, then in VS Code (e2e)', () => {
     // Where startCodeServer puts the user data, and so the extension its globalStorage.
     const globalStorage = join(home, 'user-data', 'User', 'globalStorage', 'lifeline.lifeline');
     const script = join(__dirname, 'fixtures', 'plainNodeRuntime.js');
-    const config = { globalStorage, workspace, distDir: join(repoRoot, 'dist'), name: NAME, command: 'echo hello from a plain node runtime' };
+    const config = {
+      globalStorage,
+      workspace,
+      distDir: join(repoRoot, 'dist'),
+      name: NAME,
+      command: 'echo hello from a plain node runtime',
+    };
     const { stdout } = await promisify(execFile)(process.execPath, [script, JSON.stringify(config)], { cwd: workspace });
     const { entryId } = JSON.parse(stdout) as { jobId: string; entryId: string };
 
     server = await startCodeServer({ home });
     browser = await launchBrowser(home);
     const page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await page.goto(
+      workbenchUrl(server, workspace, [
+        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
+        ['skipWelcome', 'true'],
+      ]),
+    );
     await waitForWorkbench(page);
     const userDataDir = server.userDataDir;
-    await waitUntil(() => /\[queue\] opened as holder with 1 job\(s\)/.test(lifelineLogText(userDataDir)), 'the extension to open the queue with the job the plain Node runtime ran');
+    await waitUntil(
+      () => /\[queue\] opened as holder with 1 job\(s\)/.test(lifelineLogText(userDataDir)),
+      'the extension to open the queue with the job the plain Node runtime ran',
+    );
 
     await showLifelineViews(page);
     await page.locator(`.monaco-list-row[aria-label^="${NAME}, succeeded"]`).waitFor({ state: 'visible', timeout: 30_000 });
@@ -68,7 +87,11 @@ describe('a workspace opened from plain Node, then in VS Code (e2e)', () => {
     const entry = history.locator(`.entry[data-job-id="${entryId}"]`);
     await entry.waitFor({ state: 'visible', timeout: 30_000 });
     assert.match((await entry.getAttribute('aria-label')) ?? '', new RegExp(`^${NAME}, succeeded`));
-    assert.doesNotMatch(lifelineLogText(userDataDir), /recorded \d+ finished job\(s\) the history had not seen/, 'the history already held it: the extension recorded nothing');
+    assert.doesNotMatch(
+      lifelineLogText(userDataDir),
+      /recorded \d+ finished job\(s\) the history had not seen/,
+      'the history already held it: the extension recorded nothing',
+    );
     await screenshot(page, 'runtime-from-plain-node');
   });
 });

@@ -6,7 +6,16 @@ import type { CodeServer } from '../host/codeServer';
 import { extensionHostPids, newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { answerInputBox, lifelineLogText, lifelineStorageFolders, runCommand, screenshot, showLifelineViews, waitForWorkbench, waitUntil } from '../host/workbench';
+import {
+  answerInputBox,
+  lifelineLogText,
+  lifelineStorageFolders,
+  runCommand,
+  screenshot,
+  showLifelineViews,
+  waitForWorkbench,
+  waitUntil,
+} from '../host/workbench';
 
 /** Two windows on one folder: one holds the queue, the other is its client, and takes over. */
 describe('two windows on one workspace (e2e)', () => {
@@ -16,11 +25,17 @@ describe('two windows on one workspace (e2e)', () => {
   let second: Page;
   let workspace: string;
 
-  const opened = (role: string): number => (lifelineLogText(server.userDataDir).match(new RegExp(`\\[queue\\] opened as ${role}`, 'g')) ?? []).length;
+  const opened = (role: string): number =>
+    (lifelineLogText(server.userDataDir).match(new RegExp(`\\[queue\\] opened as ${role}`, 'g')) ?? []).length;
 
   async function openWindow(): Promise<Page> {
     const page = await browser.newPage();
-    await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await page.goto(
+      workbenchUrl(server, workspace, [
+        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
+        ['skipWelcome', 'true'],
+      ]),
+    );
     await waitForWorkbench(page);
     return page;
   }
@@ -40,7 +55,12 @@ describe('two windows on one workspace (e2e)', () => {
 
   it('the second window is a client of the first: a job it queues runs once and shows in both', async () => {
     first = browser.pages()[0] ?? (await browser.newPage());
-    await first.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await first.goto(
+      workbenchUrl(server, workspace, [
+        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
+        ['skipWelcome', 'true'],
+      ]),
+    );
     await waitForWorkbench(first);
     await waitUntil(() => opened('holder') === 1, 'the first window to hold the queue');
     second = await openWindow();
@@ -50,13 +70,19 @@ describe('two windows on one workspace (e2e)', () => {
     await answerInputBox(second, 'echo queued from the second window', 'Lifeline: Run Shell Command');
     for (const page of [second, first]) {
       await showLifelineViews(page);
-      await page.locator('.monaco-list-row[aria-label^="echo queued from the second window, succeeded"]').waitFor({ state: 'visible', timeout: 30_000 });
+      await page
+        .locator('.monaco-list-row[aria-label^="echo queued from the second window, succeeded"]')
+        .waitFor({ state: 'visible', timeout: 30_000 });
     }
-    assert.equal(await first.locator('.monaco-list-row[aria-label^="echo queued from the second window"]').count(), 1, 'one job, not one per window');
+    assert.equal(
+      await first.locator('.monaco-list-row[aria-label^="echo queued from the second window"]').count(),
+      1,
+      'one job, not one per window',
+    );
     await screenshot(second, 'two-windows-client');
   });
 
-  it('when the holder\'s extension host dies (SIGKILL), the client takes the queue over and runs the next job', async () => {
+  it("when the holder's extension host dies (SIGKILL), the client takes the queue over and runs the next job", async () => {
     const [storage] = lifelineStorageFolders(server.userDataDir);
     assert.ok(storage);
     const lease = JSON.parse(readFileSync(join(storage, 'queue.lease'), 'utf8')) as { pid: number };
@@ -67,8 +93,12 @@ describe('two windows on one workspace (e2e)', () => {
     await waitUntil(() => leases() > before, 'the client window to take the lease over', 30_000);
     await runCommand(second, 'Lifeline: Run Shell Command…', { opensQuickPick: true });
     await answerInputBox(second, 'echo after the takeover', 'Lifeline: Run Shell Command');
-    await second.locator('.monaco-list-row[aria-label^="echo after the takeover, succeeded"]').waitFor({ state: 'visible', timeout: 30_000 });
-    await second.locator('.monaco-list-row[aria-label^="echo queued from the second window, succeeded"]').waitFor({ state: 'visible', timeout: 10_000 });
+    await second
+      .locator('.monaco-list-row[aria-label^="echo after the takeover, succeeded"]')
+      .waitFor({ state: 'visible', timeout: 30_000 });
+    await second
+      .locator('.monaco-list-row[aria-label^="echo queued from the second window, succeeded"]')
+      .waitFor({ state: 'visible', timeout: 10_000 });
     await screenshot(second, 'two-windows-after-takeover');
   });
 });

@@ -7,7 +7,16 @@ import type { CodeServer } from '../host/codeServer';
 import { extensionHostPids, newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { codeServerBin, repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, showLifelineViews, waitForWorkbench, waitUntil } from '../host/workbench';
+import {
+  lifelineLogText,
+  lifelineStorageFolders,
+  pickQuickItem,
+  runCommand,
+  screenshot,
+  showLifelineViews,
+  waitForWorkbench,
+  waitUntil,
+} from '../host/workbench';
 
 /** Each stage marks its start and end, sleeps long enough for the host to be killed inside it, and writes its declared output. */
 function crashPipeline(): Record<string, unknown> {
@@ -28,12 +37,19 @@ describe('the packaged .vsix (e2e)', () => {
   before(async () => {
     home = newRunHome('e2e-vsix');
     const vsix = join(home, 'lifeline.vsix');
-    execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out', vsix], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-    const extensionsDir = join(home, 'extensions');
-    execFileSync(codeServerBin, ['--install-extension', vsix, '--extensions-dir', extensionsDir, '--user-data-dir', join(home, 'user-data')], {
-      env: scratchEnv(home),
+    execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), '--out', vsix], {
+      cwd: repoRoot,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
+    const extensionsDir = join(home, 'extensions');
+    execFileSync(
+      codeServerBin,
+      ['--install-extension', vsix, '--extensions-dir', extensionsDir, '--user-data-dir', join(home, 'user-data')],
+      {
+        env: scratchEnv(home),
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
   });
 
   after(async () => {
@@ -45,10 +61,19 @@ describe('the packaged .vsix (e2e)', () => {
     const installed = readdirSync(join(home, 'extensions')).filter((name) => name.startsWith('lifeline.lifeline-'));
     assert.equal(installed.length, 1, `installed extensions: ${installed.join(', ')}`);
     const dir = join(home, 'extensions', installed[0] as string);
-    for (const file of ['package.json', 'dist/extension.js', 'dist/supervisor.js', 'dist/sql-wasm.wasm', 'dist/webviews/queuePanel.js', 'dist/lifeline.schema.json']) {
+    for (const file of [
+      'package.json',
+      'dist/extension.js',
+      'dist/supervisor.js',
+      'dist/sql-wasm.wasm',
+      'dist/webviews/queuePanel.js',
+      'dist/lifeline.schema.json',
+    ]) {
       assert.ok(existsSync(join(dir, file)), `${file} is in the .vsix`);
     }
-    for (const file of ['src', 'node_modules', 'test', 'dist/extension.js.map']) assert.ok(!existsSync(join(dir, file)), `${file} is not in the .vsix`);
+    for (const file of ['src', 'node_modules', 'test', 'dist/extension.js.map']) {
+      assert.ok(!existsSync(join(dir, file)), `${file} is not in the .vsix`);
+    }
   });
 
   it('activates in a real VS Code and shows its log from the command palette', async () => {
@@ -63,7 +88,10 @@ describe('the packaged .vsix (e2e)', () => {
     page = browser.pages()[0] ?? (await browser.newPage());
     await page.goto(workbenchUrl(server, workspace));
     await waitForWorkbench(page);
-    await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'the installed Lifeline to activate and create its storage folder');
+    await waitUntil(
+      () => lifelineStorageFolders(server.userDataDir).length === 1,
+      'the installed Lifeline to activate and create its storage folder',
+    );
     await page.locator('.part.activitybar .action-item a[aria-label^="Lifeline"]').waitFor({ state: 'visible', timeout: 30_000 });
 
     await runCommand(page, 'Lifeline: Show Log');
@@ -95,7 +123,11 @@ describe('the packaged .vsix (e2e)', () => {
     assert.ok(restarted !== undefined && restarted !== hostPid);
 
     await waitUntil(() => lines().includes('end report'), 'the pipeline to finish after the crash', 60_000);
-    assert.deepEqual(lines(), ['start fetch', 'end fetch', 'start build', 'end build', 'start report', 'end report'], 'each stage ran exactly once');
+    assert.deepEqual(
+      lines(),
+      ['start fetch', 'end fetch', 'start build', 'end build', 'start report', 'end report'],
+      'each stage ran exactly once',
+    );
     await showLifelineViews(page);
     await row('succeeded').waitFor({ state: 'visible', timeout: 30_000 });
     assert.match(lifelineLogText(server.userDataDir), /\[queue\] opened as holder with 1 job/);

@@ -6,7 +6,15 @@ import type { CodeServer } from '../host/codeServer';
 import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+import {
+  lifelineLogText,
+  lifelineStorageFolders,
+  pickQuickItem,
+  runCommand,
+  screenshot,
+  waitForWorkbench,
+  waitUntil,
+} from '../host/workbench';
 
 describe('.vscode/lifeline.json in the workbench (e2e)', () => {
   let server: CodeServer;
@@ -29,7 +37,12 @@ describe('.vscode/lifeline.json in the workbench (e2e)', () => {
     server = await startCodeServer({ home });
     browser = await launchBrowser(home);
     page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, repoRoot)], ['skipWelcome', 'true']]));
+    await page.goto(
+      workbenchUrl(server, workspace, [
+        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
+        ['skipWelcome', 'true'],
+      ]),
+    );
     await waitForWorkbench(page);
     await waitUntil(() => /\[queue\] opened as holder/.test(lifelineLogText(server.userDataDir)), 'the queue to open');
   });
@@ -53,10 +66,17 @@ describe('.vscode/lifeline.json in the workbench (e2e)', () => {
 
     await runOutside();
     await dialog().waitFor({ state: 'visible', timeout: 30_000 });
-    assert.match(await dialog().innerText(), new RegExp(`Allow job "Outside" to run in ${home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} outside the workspace\\?`));
+    assert.match(
+      await dialog().innerText(),
+      new RegExp(`Allow job "Outside" to run in ${home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} outside the workspace\\?`),
+    );
     await screenshot(page, 'config-outside-folder-asked');
     await dialog().locator('.monaco-button', { hasText: 'Cancel' }).click();
-    await waitUntil(() => log().includes('"Outside" not run: its folder outside the workspace was not allowed'), 'the refusal to be logged', 10_000);
+    await waitUntil(
+      () => log().includes('"Outside" not run: its folder outside the workspace was not allowed'),
+      'the refusal to be logged',
+      10_000,
+    );
     assert.equal(existsSync(marker), false, 'nothing ran');
 
     await runOutside();
@@ -66,7 +86,9 @@ describe('.vscode/lifeline.json in the workbench (e2e)', () => {
     assert.equal(readFileSync(marker, 'utf8').trim(), home);
     const [storage] = lifelineStorageFolders(server.userDataDir);
     assert.ok(storage);
-    const allowed = JSON.parse(readFileSync(join(storage, 'allowed-folders.json'), 'utf8')) as { allowed: { jobName: string; folder: string }[] };
+    const allowed = JSON.parse(readFileSync(join(storage, 'allowed-folders.json'), 'utf8')) as {
+      allowed: { jobName: string; folder: string }[];
+    };
     assert.deepEqual(
       allowed.allowed.map((entry) => [entry.jobName, entry.folder]),
       [['Outside', home]],
@@ -101,7 +123,11 @@ describe('.vscode/lifeline.json in the workbench (e2e)', () => {
     await waitUntil(() => lines().some((line) => line.includes('version')), 'the problem to be logged', 30_000);
     await page.keyboard.press('Backspace');
     await page.keyboard.press('Control+S');
-    await waitUntil(() => lines().some((line, index) => index > 0 && line.includes('job definition(s) in')), 'the fix to be logged', 30_000);
+    await waitUntil(
+      () => lines().some((line, index) => index > 0 && line.includes('job definition(s) in')),
+      'the fix to be logged',
+      30_000,
+    );
     await screenshot(page, 'config-saved-from-editor');
     assert.equal(lines().length, 2, lines().join('\n'));
     assert.match(lines()[0] ?? '', /version: expected 1, got 10 \(line 3, column 14\)/);
@@ -118,10 +144,14 @@ describe('.vscode/lifeline.json in the workbench (e2e)', () => {
     await waitUntil(() => warnings().length > 0, 'the problem to be logged', 30_000);
     writeFileSync(configPath, good);
     // Reads are in order: once the fixed file is logged, every read of the broken one has been.
-    await waitUntil(() => {
-      const text = log().slice(before);
-      return text.indexOf('job definition(s) in .vscode/lifeline.json', text.indexOf('version')) > 0;
-    }, 'the fixed file to be logged', 30_000);
+    await waitUntil(
+      () => {
+        const text = log().slice(before);
+        return text.indexOf('job definition(s) in .vscode/lifeline.json', text.indexOf('version')) > 0;
+      },
+      'the fixed file to be logged',
+      30_000,
+    );
     assert.equal(warnings().length, 1, warnings().join('\n'));
     assert.match(warnings()[0] ?? '', /\[workspaceJobs\] \.vscode\/lifeline\.json: version: expected 1, got "1" \(line 3, column 14\)\./);
   });

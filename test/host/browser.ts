@@ -19,25 +19,27 @@ export async function launchBrowser(home: string, profile = 'browser-profile'): 
   // aborts the browser at start: a checkout at a deep path (CI's) made the run folder's scratch
   // too long. A short private folder under the OS temp folder keeps it well inside the limit.
   const shortTmp = mkdtempSync(join(tmpdir(), 'llbr-'));
-  const context = await loadPlaywright().chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1400, height: 900 },
-    env: { ...scratchEnv(home), TMPDIR: shortTmp },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-    ],
-  }).catch((error: unknown) => {
-    rmSync(shortTmp, { recursive: true, force: true });
-    throw error;
-  });
+  const context = await loadPlaywright()
+    .chromium.launchPersistentContext(profileDir, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      viewport: { width: 1400, height: 900 },
+      env: { ...scratchEnv(home), TMPDIR: shortTmp },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-dev-shm-usage',
+      ],
+    })
+    .catch((error: unknown) => {
+      rmSync(shortTmp, { recursive: true, force: true });
+      throw error;
+    });
   contexts.add(context);
   const close = context.close.bind(context);
   context.close = async () => {

@@ -120,7 +120,11 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     extensionsDir,
   ];
   if (!options.workspaceTrust) args.push('--disable-workspace-trust');
-  const child = spawn(codeServerBin, args, { detached: true, stdio: ['ignore', out, out], env: { ...scratchEnv(options.home), ...options.env } });
+  const child = spawn(codeServerBin, args, {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...scratchEnv(options.home), ...options.env },
+  });
   closeSync(out);
   child.unref();
   const pid = child.pid;

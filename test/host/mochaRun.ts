@@ -28,13 +28,23 @@ export function findTestFiles(dir: string): string[] {
  * Runs mocha programmatically and counts what really ran: a hook failure counts as a failure,
  * and the caller treats zero tests as a failed tier.
  */
-export async function runMocha(tier: string, files: readonly string[], options: { timeout: number; afterAll?: () => Promise<void>; grep?: string }): Promise<TierResult> {
+export async function runMocha(
+  tier: string,
+  files: readonly string[],
+  options: { timeout: number; afterAll?: () => Promise<void>; grep?: string },
+): Promise<TierResult> {
   // mocha 12 is ESM-only; require() of ESM works on Node 20.19 and later, which the
   // extension host of code-server 4.100.3 runs.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
   const loaded = require('mocha') as MochaConstructor | { default: MochaConstructor };
   const Mocha = 'default' in loaded ? loaded.default : loaded;
-  const mocha = new Mocha({ ui: 'bdd', timeout: options.timeout, color: false, reporter: 'spec', ...(options.grep ? { grep: options.grep } : {}) });
+  const mocha = new Mocha({
+    ui: 'bdd',
+    timeout: options.timeout,
+    color: false,
+    reporter: 'spec',
+    ...(options.grep ? { grep: options.grep } : {}),
+  });
   if (options.afterAll) mocha.rootHooks({ afterAll: options.afterAll });
   for (const file of files) mocha.addFile(file);
   let passed = 0;

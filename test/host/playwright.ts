@@ -75,7 +75,13 @@ interface PlaywrightCore {
   chromium: {
     launchPersistentContext(
       userDataDir: string,
-      options: { executablePath: string; headless: boolean; args: string[]; viewport?: { width: number; height: number }; env?: NodeJS.ProcessEnv },
+      options: {
+        executablePath: string;
+        headless: boolean;
+        args: string[];
+        viewport?: { width: number; height: number };
+        env?: NodeJS.ProcessEnv;
+      },
     ): Promise<BrowserContext>;
   };
 }

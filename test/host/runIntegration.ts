@@ -48,7 +48,12 @@ async function main(resultFile: string): Promise<number> {
   try {
     result = JSON.parse(readFileSync(testResults, 'utf8')) as TierResult;
   } catch {
-    result = { tier: 'integration', passed: 0, failed: 1, failures: [`the extension host reported no results (exit code ${code}); see ${server.logFile}`] };
+    result = {
+      tier: 'integration',
+      passed: 0,
+      failed: 1,
+      failures: [`the extension host reported no results (exit code ${code}); see ${server.logFile}`],
+    };
   }
   await closeAllBrowsers();
   await stopAllCodeServers();

@@ -32,7 +32,11 @@ export async function runCommand(page: Page, title: string, options: { opensQuic
     await openPalette(page, input);
     await input.fill(`>${title}`);
     try {
-      await waitUntil(async () => (await focused.count()) > 0 && (await focused.first().innerText()).trim() === title, `the palette to offer "${title}"`, 10_000);
+      await waitUntil(
+        async () => (await focused.count()) > 0 && (await focused.first().innerText()).trim() === title,
+        `the palette to offer "${title}"`,
+        10_000,
+      );
       break;
     } catch (error) {
       if (attempt >= 3) {
@@ -68,9 +72,17 @@ export async function pickQuickItem(page: Page, label: string): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
   const focused = page.locator('.quick-input-widget .monaco-list-row.focused .label-name');
   await input.waitFor({ state: 'visible', timeout: 10_000 });
-  await waitUntil(async () => (await input.inputValue()) === '' || !(await input.inputValue()).startsWith('>'), 'the command palette to give way to the command\'s quick pick', 10_000);
+  await waitUntil(
+    async () => (await input.inputValue()) === '' || !(await input.inputValue()).startsWith('>'),
+    "the command palette to give way to the command's quick pick",
+    10_000,
+  );
   await input.fill(label);
-  await waitUntil(async () => (await focused.count()) > 0 && (await focused.first().innerText()).includes(label), `the quick pick to offer "${label}"`, 10_000);
+  await waitUntil(
+    async () => (await focused.count()) > 0 && (await focused.first().innerText()).includes(label),
+    `the quick pick to offer "${label}"`,
+    10_000,
+  );
   await page.keyboard.press('Enter');
   await input.waitFor({ state: 'hidden', timeout: 10_000 });
 }
@@ -84,7 +96,10 @@ async function openPalette(page: Page, input: Locator): Promise<void> {
     } catch (error) {
       if (attempt >= 4) throw error;
       // Focus may be inside a webview, which keeps F1 to itself.
-      await page.locator('.monaco-workbench .part.statusbar').click().catch(() => undefined);
+      await page
+        .locator('.monaco-workbench .part.statusbar')
+        .click()
+        .catch(() => undefined);
     }
   }
 }
@@ -106,7 +121,9 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export function lifelineStorageFolders(userDataDir: string): string[] {
   const root = join(userDataDir, 'User', 'globalStorage', 'lifeline.lifeline', 'workspaces');
   if (!existsSync(root)) return [];
-  return readdirSync(root).filter((name) => existsSync(join(root, name, 'manifest.json'))).map((name) => join(root, name));
+  return readdirSync(root)
+    .filter((name) => existsSync(join(root, name, 'manifest.json')))
+    .map((name) => join(root, name));
 }
 
 /** Lines of the Lifeline log channel of the newest extension host session, from its file. */

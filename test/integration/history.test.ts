@@ -53,14 +53,24 @@ describe('job history (in a real extension host)', () => {
   it('records a succeeded pipeline with its stages', async () => {
     const history = await historyApi();
     const since = Date.now() - 1;
-    await vscode.commands.executeCommand('lifeline.runJob', { name: 'history pipeline', tags: ['it'], stages: [{ name: 'one', command: 'true' }, { name: 'two', command: 'true' }] });
+    await vscode.commands.executeCommand('lifeline.runJob', {
+      name: 'history pipeline',
+      tags: ['it'],
+      stages: [
+        { name: 'one', command: 'true' },
+        { name: 'two', command: 'true' },
+      ],
+    });
     const entry = await waitForEntry(history, 'history pipeline', since);
     assert.equal(entry.state, 'succeeded');
-    assert.deepEqual(entry.stages?.map((stage) => stage.name), ['one', 'two']);
+    assert.deepEqual(
+      entry.stages?.map((stage) => stage.name),
+      ['one', 'two'],
+    );
     assert.deepEqual(entry.tags, ['it']);
   });
 
-  it('estimates a new job\'s duration from its earlier runs', async () => {
+  it("estimates a new job's duration from its earlier runs", async () => {
     const history = await historyApi();
     const queue = await (await api()).whenQueueReady();
     assert.ok(queue);

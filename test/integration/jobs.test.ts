@@ -68,7 +68,11 @@ describe('jobs (in a real extension host)', () => {
     const job = await waitForJob(q, jobId, (j) => j.state === 'succeeded' || j.state === 'failed', 'the pipeline to finish');
     assert.equal(job.state, 'succeeded', JSON.stringify(job.result));
     assert.deepEqual(job.completedStages, ['fetch', 'build', 'report']);
-    assert.deepEqual(readFileSync(marks, 'utf8').trim().split('\n'), [`fetch fetch ${jobId}`, `build build ${jobId}`, `report report ${jobId}`]);
+    assert.deepEqual(readFileSync(marks, 'utf8').trim().split('\n'), [
+      `fetch fetch ${jobId}`,
+      `build build ${jobId}`,
+      `report report ${jobId}`,
+    ]);
     const log = q.outputLogPath(job);
     assert.ok(log && existsSync(log), 'the job has an output log');
     assert.match(readFileSync(log, 'utf8'), /stage fetch done[\s\S]*stage build done[\s\S]*stage report done/);
@@ -100,9 +104,17 @@ describe('jobs (in a real extension host)', () => {
 
   it('shows progress lines as a percentage and keeps the last checkpoint while the job runs', async () => {
     const q = await queue();
-    const jobId = await vscode.commands.executeCommand<string>('lifeline.runShellCommand', 'echo "::lifeline progress 40 rendering"; echo \'::lifeline checkpoint {"frame":120}\'; sleep 60');
+    const jobId = await vscode.commands.executeCommand<string>(
+      'lifeline.runShellCommand',
+      'echo "::lifeline progress 40 rendering"; echo \'::lifeline checkpoint {"frame":120}\'; sleep 60',
+    );
     assert.ok(jobId);
-    const job = await waitForJob(q, jobId, (j) => j.state === 'running' && j.progress?.fraction !== undefined && j.checkpoint !== undefined, 'the progress and the checkpoint');
+    const job = await waitForJob(
+      q,
+      jobId,
+      (j) => j.state === 'running' && j.progress?.fraction !== undefined && j.checkpoint !== undefined,
+      'the progress and the checkpoint',
+    );
     assert.equal(job.progress?.fraction, 0.4);
     assert.equal(job.progress?.message, 'rendering');
     assert.equal(job.checkpoint, '{"frame":120}');
@@ -124,10 +136,17 @@ describe('jobs (in a real extension host)', () => {
   it('refuses a job that could never run, and queues nothing', async () => {
     const q = await queue();
     const before = q.jobs.length;
-    const jobId = await vscode.commands.executeCommand<string | undefined>('lifeline.runJob', { name: 'bad', command: 'true', cwd: 'no/such/folder' });
+    const jobId = await vscode.commands.executeCommand<string | undefined>('lifeline.runJob', {
+      name: 'bad',
+      command: 'true',
+      cwd: 'no/such/folder',
+    });
     assert.equal(jobId, undefined);
     assert.equal(q.jobs.length, before);
-    await assert.rejects(q.execute({ type: 'enqueue', definition: { name: 'bad', command: 'true', cwd: 'no/such/folder' } }), /does not exist/);
+    await assert.rejects(
+      q.execute({ type: 'enqueue', definition: { name: 'bad', command: 'true', cwd: 'no/such/folder' } }),
+      /does not exist/,
+    );
   });
 
   it('clears finished jobs', async () => {

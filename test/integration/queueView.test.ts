@@ -80,7 +80,11 @@ describe('Queue view (its tree provider, in a real extension host)', () => {
 
   it('redraws only the row whose job printed progress, at most once per interval; a state change at once; the whole tree only when rows come or go', async () => {
     const intervalMs = 300;
-    const source = new ScriptedQueue([job('a', 'running', { position: 1 }), job('b', 'queued', { position: 2 }), job('c', 'succeeded', { position: 3 })]);
+    const source = new ScriptedQueue([
+      job('a', 'running', { position: 1 }),
+      job('b', 'queued', { position: 2 }),
+      job('c', 'succeeded', { position: 3 }),
+    ]);
     const provider = new QueueTreeProvider({ progressIntervalMs: intervalMs });
     disposables.push(source, provider);
     provider.attach(source);

@@ -14,9 +14,13 @@ interface ManifestSetting {
 }
 
 function manifestSettings(): Map<string, ManifestSetting> {
-  const manifest = vscode.extensions.getExtension('lifeline.lifeline')?.packageJSON as { contributes: { configuration: { properties: Record<string, ManifestSetting> } | { properties: Record<string, ManifestSetting> }[] } };
+  const manifest = vscode.extensions.getExtension('lifeline.lifeline')?.packageJSON as {
+    contributes: { configuration: { properties: Record<string, ManifestSetting> } | { properties: Record<string, ManifestSetting> }[] };
+  };
   const sections = [manifest.contributes.configuration].flat();
-  return new Map(sections.flatMap((section) => Object.entries(section.properties)).map(([key, value]) => [key.replace(/^lifeline\./, ''), value]));
+  return new Map(
+    sections.flatMap((section) => Object.entries(section.properties)).map(([key, value]) => [key.replace(/^lifeline\./, ''), value]),
+  );
 }
 
 /** A configuration with the manifest's defaults and the given user values, as VS Code reports it. */
@@ -31,7 +35,11 @@ function configurationWith(values: Record<string, unknown>): LifelineConfigurati
 describe('settings: one typed reader over contributes.configuration', () => {
   it('reads exactly the settings the manifest contributes, with the same types and bounds', () => {
     const manifest = manifestSettings();
-    assert.deepEqual([...manifest.keys()].sort(), Object.keys(SETTING_SPECS).sort(), 'every contributed setting has a reader entry and no other');
+    assert.deepEqual(
+      [...manifest.keys()].sort(),
+      Object.keys(SETTING_SPECS).sort(),
+      'every contributed setting has a reader entry and no other',
+    );
     for (const [key, spec] of Object.entries(SETTING_SPECS)) {
       const entry = manifest.get(key);
       assert.ok(entry, key);

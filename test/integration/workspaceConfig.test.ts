@@ -27,7 +27,12 @@ function lifelineDiagnostics(uri: vscode.Uri): vscode.Diagnostic[] {
 }
 
 /** Resolves once Lifeline's diagnostics on the file satisfy `done`, re-checking on every change of diagnostics. */
-function waitForDiagnostics(uri: vscode.Uri, done: (diagnostics: vscode.Diagnostic[]) => boolean, what: string, timeoutMs = 20_000): Promise<vscode.Diagnostic[]> {
+function waitForDiagnostics(
+  uri: vscode.Uri,
+  done: (diagnostics: vscode.Diagnostic[]) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<vscode.Diagnostic[]> {
   return new Promise((resolve, reject) => {
     const check = (): void => {
       const diagnostics = lifelineDiagnostics(uri);
@@ -39,7 +44,11 @@ function waitForDiagnostics(uri: vscode.Uri, done: (diagnostics: vscode.Diagnost
     const subscription = vscode.languages.onDidChangeDiagnostics(check);
     const timer = setTimeout(() => {
       subscription.dispose();
-      reject(new Error(`timed out waiting for ${what}; Lifeline's diagnostics: ${JSON.stringify(lifelineDiagnostics(uri).map((d) => d.message))}`));
+      reject(
+        new Error(
+          `timed out waiting for ${what}; Lifeline's diagnostics: ${JSON.stringify(lifelineDiagnostics(uri).map((d) => d.message))}`,
+        ),
+      );
     }, timeoutMs);
     check();
   });
@@ -122,17 +131,32 @@ describe('.vscode/lifeline.json problems (in a real extension host)', () => {
     const parent = realpathSync(dirname(dirname(dirname(uri.fsPath))));
     const marker = join(parent, 'lifeline-outside-pwd.txt');
     rmSync(marker, { force: true });
-    const lines = ['{', '  "version": 1,', '  "jobs": [', `    { "name": "Outside", "command": "pwd -P > lifeline-outside-pwd.txt", "cwd": ".." }`, '  ]', '}'];
+    const lines = [
+      '{',
+      '  "version": 1,',
+      '  "jobs": [',
+      `    { "name": "Outside", "command": "pwd -P > lifeline-outside-pwd.txt", "cwd": ".." }`,
+      '  ]',
+      '}',
+    ];
     await write(uri, lines.join('\n'));
     const [warning] = await waitForDiagnostics(uri, (d) => d.length > 0, 'a warning at the cwd');
     assert.ok(warning);
     assert.equal(warning.severity, vscode.DiagnosticSeverity.Warning);
     assert.equal(warning.range.start.line, 3);
     assert.equal(warning.range.start.character, (lines[3] ?? '').indexOf('".."'));
-    assert.match(warning.message, new RegExp(`^jobs\\[0\\]\\.cwd: "Outside" would run in ${parent.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, outside the workspace folder`));
+    assert.match(
+      warning.message,
+      new RegExp(
+        `^jobs\\[0\\]\\.cwd: "Outside" would run in ${parent.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, outside the workspace folder`,
+      ),
+    );
 
     // What "Allow" writes: with it on disk, the job is not asked about (a modal here would hang the test).
-    writeFileSync(join(api.storageDirectory, 'allowed-folders.json'), JSON.stringify({ version: 1, allowed: [{ jobName: 'Outside', folder: parent, allowedAt: Date.now() }] }));
+    writeFileSync(
+      join(api.storageDirectory, 'allowed-folders.json'),
+      JSON.stringify({ version: 1, allowed: [{ jobName: 'Outside', folder: parent, allowedAt: Date.now() }] }),
+    );
     const jobId = await vscode.commands.executeCommand<string | undefined>('lifeline.runJob', 'Outside');
     assert.ok(jobId, 'the allowed job is queued');
     const job = await waitForJob(queue, jobId, (j) => j.state === 'succeeded' || j.state === 'failed', 'the job to finish');

@@ -20,7 +20,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const kills = killsIndex >= 0 ? Number(argv[killsIndex + 1]) : 200;
   const subjectIndex = argv.indexOf('--subject');
   const subjectArg = subjectIndex >= 0 ? argv[subjectIndex + 1] : 'all';
-  const names: SubjectName[] = subjectArg === 'all' ? ['state', 'queue'] : subjectArg === 'state' || subjectArg === 'queue' ? [subjectArg] : [];
+  const names: SubjectName[] =
+    subjectArg === 'all' ? ['state', 'queue'] : subjectArg === 'state' || subjectArg === 'queue' ? [subjectArg] : [];
   if (!Number.isInteger(kills) || kills < 1 || names.length === 0) {
     process.stderr.write('usage: torture [--kills N] [--subject state|queue|all] [--keep]\n');
     return 2;

@@ -23,13 +23,18 @@ class IdleRunner implements JobRunner {
  */
 async function main(directory: string, round: number, firstId: number): Promise<void> {
   const random = seededRandom(round, 7);
-  const queue = await JobQueue.open({ log: new DurableQueueLog({ directory: queueDirectory(directory), compaction: queueTortureCompaction }), runner: new IdleRunner(), baseDir: directory });
+  const queue = await JobQueue.open({
+    log: new DurableQueueLog({ directory: queueDirectory(directory), compaction: queueTortureCompaction }),
+    runner: new IdleRunner(),
+    baseDir: directory,
+  });
   // Not an intent: the flags are not part of the model, and a paused queue starts nothing.
   if (!queue.flags.paused) await queue.command({ type: 'setPaused', paused: true });
   report('R');
   await commitForever<QueueIntent>(firstId, 4, (commitId) => {
     const waiting = [...queue.state.jobs.values()].filter((job) => job.state === 'queued');
-    const pick = (): string => (waiting.length > 0 && random() < 0.9 ? (waiting[Math.floor(random() * waiting.length)]?.id as string) : `missing-${commitId}`);
+    const pick = (): string =>
+      waiting.length > 0 && random() < 0.9 ? (waiting[Math.floor(random() * waiting.length)]?.id as string) : `missing-${commitId}`;
     const roll = random();
     const intent: QueueIntent =
       roll < 0.45
@@ -41,7 +46,11 @@ async function main(directory: string, round: number, firstId: number): Promise<
             : { op: 'clearFinished' };
     const command: QueueCommand =
       intent.op === 'enqueue'
-        ? { type: 'enqueue', jobId: intent.id, definition: { name: intent.id, command: `echo ${'p'.repeat(Math.floor(random() * 800))}`, priority: intent.priority } }
+        ? {
+            type: 'enqueue',
+            jobId: intent.id,
+            definition: { name: intent.id, command: `echo ${'p'.repeat(Math.floor(random() * 800))}`, priority: intent.priority },
+          }
         : intent.op === 'cancel'
           ? { type: 'cancel', jobId: intent.id }
           : intent.op === 'setPriority'

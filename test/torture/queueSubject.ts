@@ -25,11 +25,16 @@ export function queueDirectory(directory: string): string {
 }
 
 function render(entries: Iterable<readonly [string, { readonly state: string; readonly priority: number }]>): string {
-  return JSON.stringify([...entries].map(([id, job]) => [id, job.state, job.priority]).sort(([a], [b]) => (String(a) < String(b) ? -1 : 1)));
+  return JSON.stringify(
+    [...entries].map(([id, job]) => [id, job.state, job.priority]).sort(([a], [b]) => (String(a) < String(b) ? -1 : 1)),
+  );
 }
 
 export const queueSubject: TortureSubject<QueueModel, QueueIntent> = {
-  childCommand: (directory, round, firstId) => ({ script: join(__dirname, 'queueChild.js'), args: [directory, String(round), String(firstId)] }),
+  childCommand: (directory, round, firstId) => ({
+    script: join(__dirname, 'queueChild.js'),
+    args: [directory, String(round), String(firstId)],
+  }),
   emptyModel: () => new Map(),
   apply: (model, intent) => {
     const next = new Map(model);
@@ -43,13 +48,22 @@ export const queueSubject: TortureSubject<QueueModel, QueueIntent> = {
   render: (model) => render(model),
   readStore: async (directory) => {
     const events: StorageEvent[] = [];
-    const log = new DurableQueueLog({ directory: queueDirectory(directory), compaction: queueTortureCompaction, onEvent: (event) => events.push(event) });
+    const log = new DurableQueueLog({
+      directory: queueDirectory(directory),
+      compaction: queueTortureCompaction,
+      onEvent: (event) => events.push(event),
+    });
     try {
       const { snapshot, records } = await log.load();
       const state = QueueState.fromSnapshot(snapshot);
       for (const record of records) state.apply(record);
-      const problems = events.filter((event) => event.type !== 'journalTailCut').map((event) => `unexpected ${event.type}: ${JSON.stringify(event)}`);
-      return { rendered: render([...state.jobs].map(([id, job]) => [id, { state: job.state, priority: job.priority }] as const)), problems };
+      const problems = events
+        .filter((event) => event.type !== 'journalTailCut')
+        .map((event) => `unexpected ${event.type}: ${JSON.stringify(event)}`);
+      return {
+        rendered: render([...state.jobs].map(([id, job]) => [id, { state: job.state, priority: job.priority }] as const)),
+        problems,
+      };
     } finally {
       await log.close();
     }

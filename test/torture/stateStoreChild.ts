@@ -22,7 +22,10 @@ async function main(directory: string, round: number, firstId: number): Promise<
     }
     return {
       intent: { ops },
-      commit: () => store.batch(ops.map(([namespace, key, value]) => (value === null ? { namespace, key, delete: true as const } : { namespace, key, value }))),
+      commit: () =>
+        store.batch(
+          ops.map(([namespace, key, value]) => (value === null ? { namespace, key, delete: true as const } : { namespace, key, value })),
+        ),
     };
   });
 }

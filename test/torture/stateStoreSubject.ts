@@ -25,7 +25,10 @@ function flatten(data: StateData): [string, string][] {
 }
 
 export const stateStoreSubject: TortureSubject<StateModel, StateIntent> = {
-  childCommand: (directory, round, firstId) => ({ script: join(__dirname, 'stateStoreChild.js'), args: [directory, String(round), String(firstId)] }),
+  childCommand: (directory, round, firstId) => ({
+    script: join(__dirname, 'stateStoreChild.js'),
+    args: [directory, String(round), String(firstId)],
+  }),
   emptyModel: () => new Map(),
   apply: (model, intent) => {
     const next = new Map(model);
@@ -42,7 +45,9 @@ export const stateStoreSubject: TortureSubject<StateModel, StateIntent> = {
     try {
       const rendered = render(flatten(store.durable?.state ?? new Map()));
       // A torn tail is what a kill leaves; anything else means damage the kill should not cause.
-      const problems = events.filter((event) => event.type !== 'journalTailCut').map((event) => `unexpected ${event.type}: ${JSON.stringify(event)}`);
+      const problems = events
+        .filter((event) => event.type !== 'journalTailCut')
+        .map((event) => `unexpected ${event.type}: ${JSON.stringify(event)}`);
       return { rendered, problems };
     } finally {
       await store.close();

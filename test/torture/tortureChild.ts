@@ -14,7 +14,11 @@ export function seededRandom(round: number, salt: number): () => number {
  * compaction run), reporting `B <id> <intent>` before each starts, then `A <id>` once it is
  * acknowledged or `F <id>` if it failed. Never returns: the parent kills the child.
  */
-export async function commitForever<Intent>(firstId: number, depth: number, next: (commitId: number) => { intent: Intent; commit: () => Promise<unknown> }): Promise<never> {
+export async function commitForever<Intent>(
+  firstId: number,
+  depth: number,
+  next: (commitId: number) => { intent: Intent; commit: () => Promise<unknown> },
+): Promise<never> {
   let id = firstId;
   const inFlight = new Set<Promise<void>>();
   for (;;) {

@@ -101,7 +101,9 @@ export async function runTorture<Model, Intent>(subject: TortureSubject<Model, I
       await delay(random() * 60);
     }
     if (await kill(child, exited)) kills++;
-    if (child.exitCode !== null && child.exitCode !== 0) problems.push(`round ${round}: the child exited with ${child.exitCode}: ${stderr.trim().slice(0, 500)}`);
+    if (child.exitCode !== null && child.exitCode !== 0) {
+      problems.push(`round ${round}: the child exited with ${child.exitCode}: ${stderr.trim().slice(0, 500)}`);
+    }
     nextId = Math.max(nextId, ...issued.map((entry) => entry.id + 1));
 
     const mustHave = issued.reduce((last, entry, index) => (entry.acknowledged ? index + 1 : last), 0);
@@ -120,14 +122,17 @@ export async function runTorture<Model, Intent>(subject: TortureSubject<Model, I
     }
     // Which prefix of the issued commits is on disk? The longest one that matches.
     let candidate = model;
-    let match: { length: number; model: Model } | undefined = subject.render(candidate) === found.rendered ? { length: 0, model } : undefined;
+    let match: { length: number; model: Model } | undefined =
+      subject.render(candidate) === found.rendered ? { length: 0, model } : undefined;
     for (let index = 0; index < issued.length; index++) {
       candidate = subject.apply(candidate, (issued[index] as Issued<Intent>).intent);
       if (subject.render(candidate) === found.rendered) match = { length: index + 1, model: candidate };
     }
     if (!match) {
       lost += Math.max(1, mustHave);
-      problems.push(`round ${round}: the store matches no prefix of the ${issued.length} issued commits (a lost commit or a partial batch)`);
+      problems.push(
+        `round ${round}: the store matches no prefix of the ${issued.length} issued commits (a lost commit or a partial batch)`,
+      );
       options.log?.(`round ${round}: mismatch; continuing from what the store holds is impossible, stopping`);
       break;
     }

@@ -38,8 +38,14 @@ describe('lint boundary: the core never imports vscode', () => {
   }
 
   it('fails on an import of the VS Code layer from the core', async () => {
-    const messages = await lint("import { readSettings } from '../../vscode/settings';\nexport const y = readSettings;\n", 'src/core/queue/leak.ts');
-    assert.ok(messages.some((m) => m.ruleId === 'no-restricted-imports'), JSON.stringify(messages));
+    const messages = await lint(
+      "import { readSettings } from '../../vscode/settings';\nexport const y = readSettings;\n",
+      'src/core/queue/leak.ts',
+    );
+    assert.ok(
+      messages.some((m) => m.ruleId === 'no-restricted-imports'),
+      JSON.stringify(messages),
+    );
   });
 
   it('allows a vscode import in src/vscode', async () => {
@@ -69,7 +75,14 @@ describe('lint boundary: the layers of docs/architecture.md', () => {
     {
       rule: 'storage is the bottom',
       file: 'src/core/storage/leak.ts',
-      forbidden: ['../queue/jobModel', '../session/queueSession', '../supervisors/supervisorPool', '../history/historyEntry', '../workspaceConfig/jobFolders', '../panels/panelRecoveryPlan'],
+      forbidden: [
+        '../queue/jobModel',
+        '../session/queueSession',
+        '../supervisors/supervisorPool',
+        '../history/historyEntry',
+        '../workspaceConfig/jobFolders',
+        '../panels/panelRecoveryPlan',
+      ],
       allowed: ['./journal', '../logger', '../clock'],
     },
     {
@@ -87,7 +100,12 @@ describe('lint boundary: the layers of docs/architecture.md', () => {
     {
       rule: 'the supervisor stands alone',
       file: 'src/supervisor/leak.ts',
-      forbidden: ['../core/queue/jobModel', '../core/session/queueSession', '../core/supervisors/supervisorPool', '../core/history/historyEntry'],
+      forbidden: [
+        '../core/queue/jobModel',
+        '../core/session/queueSession',
+        '../core/supervisors/supervisorPool',
+        '../core/history/historyEntry',
+      ],
       allowed: ['../core/storage/journal', '../core/lineSplitter', '../shared/jobDisplay', './cappedLog'],
     },
     {
@@ -103,7 +121,10 @@ describe('lint boundary: the layers of docs/architecture.md', () => {
         assertExists(file, specifier);
         const errors = layerErrors(await lint(importOf(specifier), file));
         assert.equal(errors.length, 1, `${specifier}: ${JSON.stringify(errors)}`);
-        assert.ok(errors[0]?.message.includes(`Layer rule "${rule}"`) && errors[0].message.includes('docs/architecture.md'), errors[0]?.message);
+        assert.ok(
+          errors[0]?.message.includes(`Layer rule "${rule}"`) && errors[0].message.includes('docs/architecture.md'),
+          errors[0]?.message,
+        );
       }
     });
     it(`"${rule}" allows ${allowed.join(', ')} in ${file}`, async () => {

@@ -26,7 +26,9 @@ function evaluate(when: string, context: Context): boolean {
 }
 
 describe('Queue view welcome content (package.json viewsWelcome)', () => {
-  const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { contributes: { viewsWelcome: { view: string; contents: string; when: string }[] } };
+  const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as {
+    contributes: { viewsWelcome: { view: string; contents: string; when: string }[] };
+  };
   const welcomes = manifest.contributes.viewsWelcome.filter((welcome) => welcome.view === 'lifeline.queue');
   const shown = (context: Context) => welcomes.filter((welcome) => evaluate(welcome.when, context)).map((welcome) => welcome.contents);
   // Unset: the extension host has not activated Lifeline yet (or has just restarted).
@@ -46,17 +48,24 @@ describe('Queue view welcome content (package.json viewsWelcome)', () => {
     assert.match(shown({ ...trusted, 'lifeline.queueStatus': undefined })[0] ?? '', /^Opening the queue…/);
     assert.match(shown({ ...trusted, 'lifeline.queueStatus': 'opening' })[0] ?? '', /^Opening the queue…/);
     assert.match(shown({ ...trusted, 'lifeline.queueStatus': 'waiting' })[0] ?? '', /^Waiting for the queue’s holder…/);
-    assert.match(shown({ ...trusted, 'lifeline.queueStatus': 'unavailable' })[0] ?? '', /could not open the queue[\s\S]*command:lifeline.showLog/);
+    assert.match(
+      shown({ ...trusted, 'lifeline.queueStatus': 'unavailable' })[0] ?? '',
+      /could not open the queue[\s\S]*command:lifeline.showLog/,
+    );
   });
 
   it('keeps one welcome each for Restricted Mode and for no folder, whatever the status says', () => {
     for (const status of statuses) {
       assert.deepEqual(
-        shown({ workbenchState: 'folder', isWorkspaceTrusted: false, 'lifeline.queueStatus': status }).map((text) => /Restricted Mode/.test(text)),
+        shown({ workbenchState: 'folder', isWorkspaceTrusted: false, 'lifeline.queueStatus': status }).map((text) =>
+          /Restricted Mode/.test(text),
+        ),
         [true],
       );
       assert.deepEqual(
-        shown({ workbenchState: 'empty', isWorkspaceTrusted: true, 'lifeline.queueStatus': status }).map((text) => /Open a folder/.test(text)),
+        shown({ workbenchState: 'empty', isWorkspaceTrusted: true, 'lifeline.queueStatus': status }).map((text) =>
+          /Open a folder/.test(text),
+        ),
         [true],
       );
     }
@@ -70,6 +79,8 @@ describe('Queue view welcome content (package.json viewsWelcome)', () => {
     assert.equal(more.length, 0);
     assert.match(hostGone ?? '', /^Lifeline is not running in this window just now/);
     assert.ok(!(hostGone ?? '').includes('command:lifeline.runJob'), 'no Run buttons: the queue is not empty');
-    for (const listed of [false, undefined]) assert.match(shown({ ...open, 'lifeline.queueListed': listed })[0] ?? '', /^No jobs queued yet/);
+    for (const listed of [false, undefined]) {
+      assert.match(shown({ ...open, 'lifeline.queueListed': listed })[0] ?? '', /^No jobs queued yet/);
+    }
   });
 });

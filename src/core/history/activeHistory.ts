@@ -42,7 +42,11 @@ export class ActiveHistory {
     private lastSeq: number,
   ) {}
 
-  static async open(SQL: SqlJsStatic, log: HistoryLog, options: ActiveOpenOptions = {}): Promise<{ active: ActiveHistory; report: ActiveOpenReport }> {
+  static async open(
+    SQL: SqlJsStatic,
+    log: HistoryLog,
+    options: ActiveOpenOptions = {},
+  ): Promise<{ active: ActiveHistory; report: ActiveOpenReport }> {
     const { codec, migrated } = historyCodec(SQL, options);
     const opened = await log.open(codec).catch((error: unknown) => {
       throw unwrapHistoryError(error);
@@ -133,7 +137,9 @@ export class ActiveHistory {
     const rows = this.rows(sql, [...params, limit + 1]);
     const entries = rows.slice(0, limit).map(rowToEntry);
     const last = rows[limit - 1];
-    return rows.length > limit && last ? { entries, nextCursor: encodeCursor({ q: key, v: last.sort_value ?? null, k: last.seq ?? null }) } : { entries };
+    return rows.length > limit && last
+      ? { entries, nextCursor: encodeCursor({ q: key, v: last.sort_value ?? null, k: last.seq ?? null }) }
+      : { entries };
   }
 
   /** Runs a read query and returns plain rows; the statement is always freed. */

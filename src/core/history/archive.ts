@@ -173,7 +173,14 @@ export class Archive {
     if (path) quarantinedTo = await quarantineFile(this.directory, path).catch(() => undefined);
     this.index = { ...this.index, shards: this.index.shards.filter((s) => s.file !== shard.file) };
     await writeIndex(this.directory, this.index, this.cipher);
-    const lost: LostShard = { file: shard.file, month: shard.month, count: shard.count, minFinishedAt: shard.minFinishedAt, maxFinishedAt: shard.maxFinishedAt, quarantinedTo };
+    const lost: LostShard = {
+      file: shard.file,
+      month: shard.month,
+      count: shard.count,
+      minFinishedAt: shard.minFinishedAt,
+      maxFinishedAt: shard.maxFinishedAt,
+      quarantinedTo,
+    };
     this.pendingLost.push(lost);
     this.onLost?.(lost);
   }
@@ -191,7 +198,10 @@ export class Archive {
     const bound = cursor ? Number(cursor.v) : undefined;
     const desc = direction === 'desc';
     const candidates = this.index.shards
-      .filter((shard) => shardMayMatch(shard, filter) && (bound === undefined || (desc ? shard.minFinishedAt <= bound : shard.maxFinishedAt >= bound)))
+      .filter(
+        (shard) =>
+          shardMayMatch(shard, filter) && (bound === undefined || (desc ? shard.minFinishedAt <= bound : shard.maxFinishedAt >= bound)),
+      )
       .sort((a, b) => (desc ? b.maxFinishedAt - a.maxFinishedAt : a.minFinishedAt - b.minFinishedAt));
     const { where, params } = filterSql(filter, 'id');
     if (cursor) {
@@ -202,14 +212,20 @@ export class Archive {
     let rows: { row: Record<string, SqlValue>; shard: string }[] = [];
     for (const shard of candidates) {
       const boundary = rows[limit]?.row;
-      if (boundary && (desc ? shard.maxFinishedAt < Number(boundary.finished_at) : shard.minFinishedAt > Number(boundary.finished_at))) break;
+      if (boundary && (desc ? shard.maxFinishedAt < Number(boundary.finished_at) : shard.minFinishedAt > Number(boundary.finished_at))) {
+        break;
+      }
       const found = await this.withShard(shard, (db) => selectRows(db, sql, [...params, limit + 1]));
       if (!found) continue;
-      rows = rows.concat(found.map((row) => ({ row, shard: shard.file }))).sort((a, b) => compareRows(a.row, b.row, desc)).slice(0, limit + 1);
+      rows = rows
+        .concat(found.map((row) => ({ row, shard: shard.file })))
+        .sort((a, b) => compareRows(a.row, b.row, desc))
+        .slice(0, limit + 1);
     }
     const entries = rows.slice(0, limit).map(({ row, shard }) => ({ entry: rowToEntry(row), shard }));
     const last = rows[limit - 1]?.row;
-    const nextCursor = rows.length > limit && last ? encodeCursor({ q: key, v: last.finished_at ?? null, k: last.job_id ?? null }) : undefined;
+    const nextCursor =
+      rows.length > limit && last ? encodeCursor({ q: key, v: last.finished_at ?? null, k: last.job_id ?? null }) : undefined;
     return { entries, nextCursor, lost: this.takeLost() };
   }
 
@@ -223,8 +239,16 @@ export class Archive {
   }
 
   /** Runs a read query on every shard that may match `filter`, newest shard first. */
-  async *select(filter: HistoryFilter, sql: string, params: SqlValue[], maxShards = Number.POSITIVE_INFINITY): AsyncGenerator<Record<string, SqlValue>[]> {
-    const shards = this.index.shards.filter((shard) => shardMayMatch(shard, filter)).sort((a, b) => b.maxFinishedAt - a.maxFinishedAt).slice(0, maxShards);
+  async *select(
+    filter: HistoryFilter,
+    sql: string,
+    params: SqlValue[],
+    maxShards = Number.POSITIVE_INFINITY,
+  ): AsyncGenerator<Record<string, SqlValue>[]> {
+    const shards = this.index.shards
+      .filter((shard) => shardMayMatch(shard, filter))
+      .sort((a, b) => b.maxFinishedAt - a.maxFinishedAt)
+      .slice(0, maxShards);
     for (const shard of shards) {
       const rows = await this.withShard(shard, (db) => selectRows(db, sql, params));
       if (rows) yield rows;
@@ -233,7 +257,9 @@ export class Archive {
 
   /** Which of `jobIds` one shard holds: what reconciling an interrupted archival drops from the active history. */
   async jobIdsAmong(shard: ShardInfo, jobIds: readonly string[]): Promise<string[]> {
-    const rows = await this.withShard(shard, (db) => selectRows(db, 'SELECT job_id FROM entries WHERE job_id IN (SELECT value FROM json_each(?))', [JSON.stringify(jobIds)]));
+    const rows = await this.withShard(shard, (db) =>
+      selectRows(db, 'SELECT job_id FROM entries WHERE job_id IN (SELECT value FROM json_each(?))', [JSON.stringify(jobIds)]),
+    );
     return (rows ?? []).map((row) => String(row.job_id));
   }
 
@@ -261,7 +287,11 @@ async function quarantineFile(archiveDir: string, path: string): Promise<string>
 }
 
 /** Rebuilds index.json from the shard files themselves, when the index is damaged. */
-async function rebuildIndex(SQL: SqlJsStatic, shardsDir: string, cipher: RecordCipher | undefined): Promise<{ index: ArchiveIndex; unreadable: string[] }> {
+async function rebuildIndex(
+  SQL: SqlJsStatic,
+  shardsDir: string,
+  cipher: RecordCipher | undefined,
+): Promise<{ index: ArchiveIndex; unreadable: string[] }> {
   const index = emptyIndex();
   const unreadable: string[] = [];
   for (const file of (await fs.readdir(shardsDir)).filter((name) => name.endsWith('.shard')).sort()) {
@@ -278,9 +308,16 @@ async function rebuildIndex(SQL: SqlJsStatic, shardsDir: string, cipher: RecordC
       const batch = Number(selectRows(db, "SELECT value FROM meta WHERE key = 'batch'", [])[0]?.value ?? 1);
       const version = Number(selectRows(db, 'PRAGMA user_version', [])[0]?.user_version ?? 1);
       index.shards.push({
-        file, batch, month: file.slice(0, 7), schemaVersion: version, bytes: bytes.length,
-        sha256: createHash('sha256').update(bytes).digest('hex'), count: Number(summary.n ?? 0),
-        minFinishedAt: Number(summary.lo ?? 0), maxFinishedAt: Number(summary.hi ?? 0), states,
+        file,
+        batch,
+        month: file.slice(0, 7),
+        schemaVersion: version,
+        bytes: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        count: Number(summary.n ?? 0),
+        minFinishedAt: Number(summary.lo ?? 0),
+        maxFinishedAt: Number(summary.hi ?? 0),
+        states,
         tags: tags.length > maxIndexedTags ? null : tags.sort(),
       });
       index.nextBatch = Math.max(index.nextBatch, batch + 1);

@@ -111,7 +111,10 @@ export class HistoryDatabase {
  * export, taken synchronously at the compaction barrier (no write transaction is ever open
  * between two applies). `migrated` is set when a snapshot was brought up to the current schema.
  */
-export function historyCodec(SQL: SqlJsStatic, options: HistoryCodecOptions = {}): { codec: DurableCodec<HistoryDatabase, HistoryRecord>; migrated: () => { from: number; to: number } | undefined } {
+export function historyCodec(
+  SQL: SqlJsStatic,
+  options: HistoryCodecOptions = {},
+): { codec: DurableCodec<HistoryDatabase, HistoryRecord>; migrated: () => { from: number; to: number } | undefined } {
   let migrated: { from: number; to: number } | undefined;
   const codec: DurableCodec<HistoryDatabase, HistoryRecord> = {
     empty: () => new HistoryDatabase(SQL, options),
@@ -142,7 +145,9 @@ export function historyCodec(SQL: SqlJsStatic, options: HistoryCodecOptions = {}
         db.close();
         // Intact but newer, or a migration that rolled back: the store must leave the file alone.
         if (HistoryError.is(error, 'unsupportedVersion') || HistoryError.is(error, 'migrationFailed')) {
-          throw new StorageError(error.reason === 'unsupportedVersion' ? 'unsupportedVersion' : 'migrationFailed', error.message, { cause: error });
+          throw new StorageError(error.reason === 'unsupportedVersion' ? 'unsupportedVersion' : 'migrationFailed', error.message, {
+            cause: error,
+          });
         }
         throw error;
       }

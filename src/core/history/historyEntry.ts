@@ -55,9 +55,27 @@ export function commandText(entry: Pick<HistoryEntry, 'command' | 'stages'>): st
 
 /** Column order shared by the active database and the shards (after `seq` / rowid). */
 export const entryColumns = [
-  'job_id', 'name', 'command', 'stages', 'cwd', 'state', 'attempts', 'created_at', 'started_at', 'finished_at',
-  'estimated_ms', 'duration_ms', 'exit_code', 'error', 'warnings', 'output_tail', 'files', 'checkpoints', 'tags',
-  'queue_wait_ms', 'restored_from',
+  'job_id',
+  'name',
+  'command',
+  'stages',
+  'cwd',
+  'state',
+  'attempts',
+  'created_at',
+  'started_at',
+  'finished_at',
+  'estimated_ms',
+  'duration_ms',
+  'exit_code',
+  'error',
+  'warnings',
+  'output_tail',
+  'files',
+  'checkpoints',
+  'tags',
+  'queue_wait_ms',
+  'restored_from',
 ] as const;
 /** The columns that version 1 had, for the v1 code path that writes fixtures and old shards. */
 export const entryColumnsV1 = entryColumns.filter((c) => c !== 'queue_wait_ms');

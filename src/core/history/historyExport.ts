@@ -17,8 +17,26 @@ export interface ExportOptions {
 
 /** CSV columns, in order. Lists are joined with `; `, times are ISO 8601 (UTC). */
 export const csvColumns = [
-  'jobId', 'name', 'command', 'cwd', 'state', 'attempts', 'createdAt', 'startedAt', 'finishedAt', 'estimatedMs', 'durationMs',
-  'queueWaitMs', 'exitCode', 'error', 'warnings', 'outputTail', 'files', 'checkpoints', 'tags', 'archived',
+  'jobId',
+  'name',
+  'command',
+  'cwd',
+  'state',
+  'attempts',
+  'createdAt',
+  'startedAt',
+  'finishedAt',
+  'estimatedMs',
+  'durationMs',
+  'queueWaitMs',
+  'exitCode',
+  'error',
+  'warnings',
+  'outputTail',
+  'files',
+  'checkpoints',
+  'tags',
+  'archived',
 ] as const;
 
 /** RFC 4180: a field with a comma, quote, CR or LF (or edge spaces) is quoted, quotes doubled. */
@@ -51,15 +69,36 @@ function iso(time: number | undefined): string | undefined {
 export function csvLine(entry: HistoryEntry, archived: boolean): string {
   const command = entry.command ?? (entry.stages ? JSON.stringify(entry.stages) : undefined);
   const fields: (string | number | undefined)[] = [
-    entry.jobId, entry.name, command, entry.cwd, entry.state, entry.attempts, iso(entry.createdAt), iso(entry.startedAt), iso(entry.finishedAt),
-    entry.estimatedMs, entry.durationMs, entry.queueWaitMs, entry.exitCode, entry.error, entry.warnings.join('; '), entry.outputTail,
-    entry.files.join('; '), entry.checkpoints ? JSON.stringify(entry.checkpoints) : undefined, entry.tags.join('; '), archived ? 'yes' : 'no',
+    entry.jobId,
+    entry.name,
+    command,
+    entry.cwd,
+    entry.state,
+    entry.attempts,
+    iso(entry.createdAt),
+    iso(entry.startedAt),
+    iso(entry.finishedAt),
+    entry.estimatedMs,
+    entry.durationMs,
+    entry.queueWaitMs,
+    entry.exitCode,
+    entry.error,
+    entry.warnings.join('; '),
+    entry.outputTail,
+    entry.files.join('; '),
+    entry.checkpoints ? JSON.stringify(entry.checkpoints) : undefined,
+    entry.tags.join('; '),
+    archived ? 'yes' : 'no',
   ];
   return `${fields.map(csvField).join(',')}\r\n`;
 }
 
 /** Every entry in scope, oldest first, the archive before the active history, one page at a time. */
-export async function* exportEntries(history: JobHistory, options: Omit<ExportOptions, 'format'>, lost: LostShard[] = []): AsyncGenerator<{ entries: HistoryEntry[]; archived: boolean }> {
+export async function* exportEntries(
+  history: JobHistory,
+  options: Omit<ExportOptions, 'format'>,
+  lost: LostShard[] = [],
+): AsyncGenerator<{ entries: HistoryEntry[]; archived: boolean }> {
   const scope = options.scope ?? 'both';
   const filter = options.filter ?? {};
   if (scope !== 'active') {
@@ -86,7 +125,11 @@ export async function* exportEntries(history: JobHistory, options: Omit<ExportOp
  * with the history. Does not end `out`. Returns how many entries were written and any shard
  * found damaged on the way (its rows are missing from the export).
  */
-export async function exportHistory(history: JobHistory, out: Writable, options: ExportOptions): Promise<{ count: number; lost: LostShard[] }> {
+export async function exportHistory(
+  history: JobHistory,
+  out: Writable,
+  options: ExportOptions,
+): Promise<{ count: number; lost: LostShard[] }> {
   const lost: LostShard[] = [];
   let count = 0;
   const write = async (chunk: string): Promise<void> => {

@@ -52,7 +52,11 @@ export async function computeStatistics(active: ActiveHistory, archive: Archive,
       const id = String(row.job_id);
       if (seen.has(id)) continue;
       seen.add(id);
-      rows.push({ finishedAt: Number(row.finished_at), state: String(row.state), duration: typeof row.duration_ms === 'number' ? row.duration_ms : null });
+      rows.push({
+        finishedAt: Number(row.finished_at),
+        state: String(row.state),
+        duration: typeof row.duration_ms === 'number' ? row.duration_ms : null,
+      });
     }
   };
   take(active.rows(sql, [from, to]));
@@ -78,7 +82,16 @@ export async function computeStatistics(active: ActiveHistory, archive: Archive,
     failed: bucket.failed,
     meanDurationMs: mean(bucket.durations),
   }));
-  return { from, to, count: rows.length, succeeded, successRate: rows.length ? succeeded / rows.length : 0, meanDurationMs: mean(durations), p95DurationMs: percentile(durations, 95), series };
+  return {
+    from,
+    to,
+    count: rows.length,
+    succeeded,
+    successRate: rows.length ? succeeded / rows.length : 0,
+    meanDurationMs: mean(durations),
+    p95DurationMs: percentile(durations, 95),
+    series,
+  };
 }
 
 export interface EarlierRunsRequest {
@@ -90,7 +103,12 @@ export interface EarlierRunsRequest {
 }
 
 /** Earlier runs of the same command (or the same stages), newest first, active history then archive. */
-export async function findEarlierRuns(active: ActiveHistory, archive: Archive, job: Pick<HistoryEntry, 'command' | 'stages'>, request: EarlierRunsRequest = {}): Promise<HistoryEntry[]> {
+export async function findEarlierRuns(
+  active: ActiveHistory,
+  archive: Archive,
+  job: Pick<HistoryEntry, 'command' | 'stages'>,
+  request: EarlierRunsRequest = {},
+): Promise<HistoryEntry[]> {
   const limit = Math.max(1, Math.min(1000, request.limit ?? 20));
   const text = commandText(job);
   const states = request.states ?? [];
@@ -115,11 +133,21 @@ export interface DurationEstimate {
 }
 
 /** The median duration of the last successful runs of the same command, else of the same name. */
-export async function estimateDuration(active: ActiveHistory, archive: Archive, job: Pick<HistoryEntry, 'command' | 'stages' | 'name'>, sample = 10): Promise<DurationEstimate | undefined> {
-  const byCommand = (await findEarlierRuns(active, archive, job, { limit: sample, states: ['succeeded'], archiveShards: 6 })).flatMap((e) => (e.durationMs === undefined ? [] : [e.durationMs]));
+export async function estimateDuration(
+  active: ActiveHistory,
+  archive: Archive,
+  job: Pick<HistoryEntry, 'command' | 'stages' | 'name'>,
+  sample = 10,
+): Promise<DurationEstimate | undefined> {
+  const byCommand = (await findEarlierRuns(active, archive, job, { limit: sample, states: ['succeeded'], archiveShards: 6 })).flatMap(
+    (e) => (e.durationMs === undefined ? [] : [e.durationMs]),
+  );
   if (byCommand.length > 0) return { estimatedMs: median(byCommand), basedOn: byCommand.length, source: 'command' };
   const byName = active
-    .rows("SELECT duration_ms FROM entries WHERE name = ? AND state = 'succeeded' AND duration_ms IS NOT NULL ORDER BY finished_at DESC LIMIT ?", [job.name, sample])
+    .rows(
+      "SELECT duration_ms FROM entries WHERE name = ? AND state = 'succeeded' AND duration_ms IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+      [job.name, sample],
+    )
     .map((row) => Number(row.duration_ms));
   return byName.length > 0 ? { estimatedMs: median(byName), basedOn: byName.length, source: 'name' } : undefined;
 }

@@ -17,8 +17,7 @@ export type HistoryRecord =
 
 /** A record before the history gives it its sequence number. */
 export type UnsequencedRecord =
-  | { readonly t: 'add'; readonly entry: HistoryEntry }
-  | { readonly t: 'drop'; readonly batch: number; readonly jobIds: readonly string[] };
+  { readonly t: 'add'; readonly entry: HistoryEntry } | { readonly t: 'drop'; readonly batch: number; readonly jobIds: readonly string[] };
 
 const recordSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('add'), seq: z.number().int().min(1), entry: z.unknown() }),

@@ -102,7 +102,9 @@ export function decodeCursor(cursor: string, query: string): CursorState {
   } catch (error) {
     throw new HistoryError('invalidCursor', 'The page cursor is not readable.', { cause: error });
   }
-  if (typeof state !== 'object' || state === null || state.q !== query) throw new HistoryError('invalidCursor', 'The page cursor belongs to another query.');
+  if (typeof state !== 'object' || state === null || state.q !== query) {
+    throw new HistoryError('invalidCursor', 'The page cursor belongs to another query.');
+  }
   return state;
 }
 

@@ -128,7 +128,9 @@ export class JobHistory {
     const history = new JobHistory(active, opened.archive, log, options, logger);
     const reconciledBatches = await history.reconcile();
     if (report.lost) {
-      logger.error(`[history] the saved history was damaged: ${report.storageEvents.map((event) => ('detail' in event ? event.detail : event.type)).join('; ')}`);
+      logger.error(
+        `[history] the saved history was damaged: ${report.storageEvents.map((event) => ('detail' in event ? event.detail : event.type)).join('; ')}`,
+      );
     }
     history.schedule(async () => {
       await history.archiveOverflow(0);
@@ -147,17 +149,23 @@ export class JobHistory {
     const pending = this.archive.shards.filter((shard) => shard.batch > this.active.archivedBatch);
     if (pending.length === 0) return [];
     const batches = [...new Set(pending.map((shard) => shard.batch))].sort((a, b) => a - b);
-    const active = this.active.rows('SELECT job_id, finished_at FROM entries').map((row) => ({ jobId: String(row.job_id), finishedAt: Number(row.finished_at) }));
+    const active = this.active
+      .rows('SELECT job_id, finished_at FROM entries')
+      .map((row) => ({ jobId: String(row.job_id), finishedAt: Number(row.finished_at) }));
     const jobIds = new Set<string>();
     for (const shard of pending) {
-      const candidates = active.filter((e) => e.finishedAt >= shard.minFinishedAt && e.finishedAt <= shard.maxFinishedAt).map((e) => e.jobId);
+      const candidates = active
+        .filter((e) => e.finishedAt >= shard.minFinishedAt && e.finishedAt <= shard.maxFinishedAt)
+        .map((e) => e.jobId);
       if (candidates.length > 0) for (const id of await this.archive.jobIdsAmong(shard, candidates)) jobIds.add(id);
     }
     const ids = [...jobIds];
     const batch = batches[batches.length - 1] ?? 0;
     for (let start = 0; start < ids.length || start === 0; start += dropSlice) {
       const last = start + dropSlice >= ids.length;
-      await this.active.commit([{ t: 'drop', batch: last ? batch : this.active.archivedBatch, jobIds: ids.slice(start, start + dropSlice) }]);
+      await this.active.commit([
+        { t: 'drop', batch: last ? batch : this.active.archivedBatch, jobIds: ids.slice(start, start + dropSlice) },
+      ]);
     }
     return batches;
   }
@@ -167,10 +175,17 @@ export class JobHistory {
   }
 
   private static openArchive(SQL: SqlJsStatic, options: JobHistoryOptions, logger: Logger): ReturnType<typeof Archive.open> {
-    return Archive.open(SQL, join(options.directory, 'archive'), { maxBytes: options.shardCacheBytes, idleMs: options.shardIdleMs, cipher: options.cipher }, (lost) => {
-      logger.warn(`[history] archive shard ${lost.file} is damaged or missing: ${lost.count} entries of ${lost.month} lost${lost.quarantinedTo ? `; moved to ${lost.quarantinedTo}` : ''}`);
-      options.onLostShard?.(lost);
-    });
+    return Archive.open(
+      SQL,
+      join(options.directory, 'archive'),
+      { maxBytes: options.shardCacheBytes, idleMs: options.shardIdleMs, cipher: options.cipher },
+      (lost) => {
+        logger.warn(
+          `[history] archive shard ${lost.file} is damaged or missing: ${lost.count} entries of ${lost.month} lost${lost.quarantinedTo ? `; moved to ${lost.quarantinedTo}` : ''}`,
+        );
+        options.onLostShard?.(lost);
+      },
+    );
   }
 
   /**
@@ -223,7 +238,9 @@ export class JobHistory {
   private schedule(task: () => Promise<unknown>): void {
     this.run(async () => {
       if (!this.closed) await task();
-    }).catch((error: unknown) => this.logger.error(`[history] maintenance failed: ${error instanceof Error ? error.message : String(error)}`));
+    }).catch((error: unknown) =>
+      this.logger.error(`[history] maintenance failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
   }
 
   /** Queues a task behind running maintenance (archival and compaction never overlap) and returns its result. */
@@ -255,14 +272,19 @@ export class JobHistory {
       // A restored copy whose shard still exists is already archived: drop it, do not seal it twice.
       const toSeal = overflow.filter((entry) => entry.restoredFrom === undefined || !this.archive.hasShard(entry.restoredFrom));
       const sealed = toSeal.map(({ restoredFrom: _restoredFrom, ...entry }) => entry as HistoryEntry);
-      const { batch } = toSeal.length > 0 ? await this.archive.addBatch(sealed, this.options.maxShardBytes ?? 4 * 1024 * 1024) : { batch: this.active.archivedBatch };
+      const { batch } =
+        toSeal.length > 0
+          ? await this.archive.addBatch(sealed, this.options.maxShardBytes ?? 4 * 1024 * 1024)
+          : { batch: this.active.archivedBatch };
       // Dropped in slices so no single apply holds the event loop for long (FTS deletes cost about
       // 0.1 ms a row). Only the last slice records the batch: until it lands, reconcile() at the
       // next open still sees the batch as pending and drops whatever is left, by job id.
       const jobIds = overflow.map((entry) => entry.jobId);
       for (let start = 0; start < jobIds.length; start += dropSlice) {
         const last = start + dropSlice >= jobIds.length;
-        await this.active.commit([{ t: 'drop', batch: last ? batch : this.active.archivedBatch, jobIds: jobIds.slice(start, start + dropSlice) }]);
+        await this.active.commit([
+          { t: 'drop', batch: last ? batch : this.active.archivedBatch, jobIds: jobIds.slice(start, start + dropSlice) },
+        ]);
       }
       archived += overflow.length;
       batches++;

@@ -108,7 +108,10 @@ export function migrateNow(db: Database, options: Omit<MigrateOptions, 'beforeMi
 function checkVersion(db: Database, target: number): number {
   const from = schemaVersion(db);
   if (from > target) {
-    throw new HistoryError('unsupportedVersion', `The job history was written by a newer Lifeline (schema ${from}; this one knows ${target}). Update Lifeline to open it.`);
+    throw new HistoryError(
+      'unsupportedVersion',
+      `The job history was written by a newer Lifeline (schema ${from}; this one knows ${target}). Update Lifeline to open it.`,
+    );
   }
   return from;
 }

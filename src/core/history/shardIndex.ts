@@ -58,7 +58,13 @@ export async function readIndex(archiveDir: string, cipher?: RecordCipher): Prom
     try {
       text = Buffer.from((await decodeSnapshot(bytes, cipher)).payload).toString('utf8');
     } catch (error) {
-      if (isKeyProblem(error)) throw new StorageError((error as StorageError).reason, `The archive index is encrypted and ${StorageError.is(error, 'missingKey') ? 'its key is not available' : 'does not open with this key'}. Enter the recovery key to read it.`, { cause: error });
+      if (isKeyProblem(error)) {
+        throw new StorageError(
+          (error as StorageError).reason,
+          `The archive index is encrypted and ${StorageError.is(error, 'missingKey') ? 'its key is not available' : 'does not open with this key'}. Enter the recovery key to read it.`,
+          { cause: error },
+        );
+      }
       throw new HistoryError('corruptIndex', 'The archive index is unreadable.', { cause: error });
     }
   } else {

@@ -30,7 +30,11 @@ export async function openShardFile(file: string, bytes: Uint8Array, cipher: Rec
     return (await decodeSnapshot(bytes, cipher)).payload;
   } catch (error) {
     if (StorageError.is(error, 'missingKey') || StorageError.is(error, 'wrongKey') || StorageError.is(error, 'decryptFailed')) {
-      throw new StorageError(error.reason, `Archive shard ${file} is encrypted and ${error.reason === 'missingKey' ? 'its key is not available' : 'does not open with this key'}. Enter the recovery key to read it.`, { cause: error });
+      throw new StorageError(
+        error.reason,
+        `Archive shard ${file} is encrypted and ${error.reason === 'missingKey' ? 'its key is not available' : 'does not open with this key'}. Enter the recovery key to read it.`,
+        { cause: error },
+      );
     }
     throw new HistoryError('corruptShard', `Archive shard ${file} is damaged: ${(error as Error).message}`, { cause: error });
   }

@@ -47,7 +47,12 @@ export function planShards(entries: readonly HistoryEntry[], maxShardBytes: numb
 }
 
 /** Builds one sealed shard database from entries already in archive order. */
-export async function buildShard(SQL: SqlJsStatic, entries: readonly HistoryEntry[], batch: number, file: string): Promise<{ info: ShardInfo; bytes: Uint8Array }> {
+export async function buildShard(
+  SQL: SqlJsStatic,
+  entries: readonly HistoryEntry[],
+  batch: number,
+  file: string,
+): Promise<{ info: ShardInfo; bytes: Uint8Array }> {
   const db = new SQL.Database();
   try {
     // Nothing is durable until the exported image is written, so the build needs no journal.
@@ -103,7 +108,14 @@ export function shardFileName(month: string, batch: number, part: number): strin
  * Writes a batch's shards, each atomically and durably (sealed when a cipher is given); the caller
  * then records them in the index. `bytes` and `sha256` in the index describe the file as stored.
  */
-export async function writeShards(SQL: SqlJsStatic, shardsDir: string, entries: readonly HistoryEntry[], batch: number, maxShardBytes: number, cipher?: RecordCipher): Promise<ShardInfo[]> {
+export async function writeShards(
+  SQL: SqlJsStatic,
+  shardsDir: string,
+  entries: readonly HistoryEntry[],
+  batch: number,
+  maxShardBytes: number,
+  cipher?: RecordCipher,
+): Promise<ShardInfo[]> {
   await fs.mkdir(shardsDir, { recursive: true, mode: 0o700 });
   const infos: ShardInfo[] = [];
   const parts = planShards(entries, maxShardBytes);
@@ -111,7 +123,8 @@ export async function writeShards(SQL: SqlJsStatic, shardsDir: string, entries: 
     const file = shardFileName(monthOf(partEntries[0]?.finishedAt ?? 0), batch, part);
     const built = await buildShard(SQL, partEntries, batch, file);
     const bytes = await sealShard(built.bytes, cipher);
-    const info = bytes === built.bytes ? built.info : { ...built.info, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    const info =
+      bytes === built.bytes ? built.info : { ...built.info, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
     await writeFileAtomic(join(shardsDir, file), bytes);
     infos.push(info);
   }

@@ -82,7 +82,12 @@ export function planTabRecovery(input: TabRecoveryInput): TabRecoveryPlan {
   if (live) return { replace: undefined, close: due.map((tab) => tab.key), orphanSince, wakeAt };
   const [first] = due;
   // One panel of the type: the first due orphan is replaced, every other tab of the type goes.
-  return { replace: first?.key, close: tabs.filter((tab) => tab.key !== first?.key).map((tab) => tab.key), orphanSince: new Map(), wakeAt: undefined };
+  return {
+    replace: first?.key,
+    close: tabs.filter((tab) => tab.key !== first?.key).map((tab) => tab.key),
+    orphanSince: new Map(),
+    wakeAt: undefined,
+  };
 }
 
 /** How long a panel gets to say it is ready on its `attempt`-th re-creation (0: the first page). */

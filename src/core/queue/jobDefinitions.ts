@@ -38,7 +38,17 @@ export function buildJob(command: EnqueueCommand, context: { id: string; now: nu
           timeoutMs: stage.timeoutSeconds === undefined ? undefined : stage.timeoutSeconds * 1000,
           ...graceOf(stage.killGraceSeconds ?? definition.killGraceSeconds),
         }))
-      : [{ name: 'main', command: definition.command, cwd: jobCwd, env: definition.env, outputs: [], timeoutMs: undefined, ...graceOf(definition.killGraceSeconds) }];
+      : [
+          {
+            name: 'main',
+            command: definition.command,
+            cwd: jobCwd,
+            env: definition.env,
+            outputs: [],
+            timeoutMs: undefined,
+            ...graceOf(definition.killGraceSeconds),
+          },
+        ];
   for (const stage of stages) checkDirectory(stage, 'stages' in definition);
   const retry = retryPolicyOf(definition.retries, command.retry);
   const delayed = command.runAt !== undefined && command.runAt > context.now;
@@ -78,7 +88,9 @@ function checkDirectory(stage: Stage, named: boolean): void {
   const where = named ? `stage "${stage.name}": ` : '';
   try {
     const stat = statSync(stage.cwd);
-    if (!stat.isDirectory()) throw new JobError('invalidJob', `The job cannot run: ${where}the working directory ${stage.cwd} is not a directory.`);
+    if (!stat.isDirectory()) {
+      throw new JobError('invalidJob', `The job cannot run: ${where}the working directory ${stage.cwd} is not a directory.`);
+    }
   } catch (error) {
     if (JobError.is(error)) throw error;
     throw new JobError('invalidJob', `The job cannot run: ${where}the working directory ${stage.cwd} does not exist.`);

@@ -140,7 +140,12 @@ export const queueCommandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('discard'), jobId: z.string().min(1) }).strict(),
   /** Moves a pending job just before or after another pending job, taking that job's priority. */
   z
-    .object({ type: z.literal('move'), jobId: z.string().min(1), before: z.string().min(1).optional(), after: z.string().min(1).optional() })
+    .object({
+      type: z.literal('move'),
+      jobId: z.string().min(1),
+      before: z.string().min(1).optional(),
+      after: z.string().min(1).optional(),
+    })
     .strict()
     .refine((c) => (c.before === undefined) !== (c.after === undefined), 'give exactly one of before and after'),
   z.object({ type: z.literal('setPriority'), jobId: z.string().min(1), priority: z.number().int().min(-100).max(100) }).strict(),

@@ -120,9 +120,13 @@ export class JobQueue {
     if (this.disposed) return Promise.reject(new JobError('disposed', 'The queue is closed.'));
     const events: QueueEvent[] = [];
     for (const [index, original] of records.entries()) {
-      const record = original.t === 'job' ? (records[index] = { t: 'job', job: countInterruptions(this.state.jobs.get(original.job.id), original.job, this.clock.now()) }) : original;
-      if (record.t === 'job') events.push({ type: 'jobChanged', job: record.job, previousState: this.state.jobs.get(record.job.id)?.state });
-      else if (record.t === 'remove') events.push({ type: 'jobsRemoved', ids: record.ids });
+      const record =
+        original.t === 'job'
+          ? (records[index] = { t: 'job', job: countInterruptions(this.state.jobs.get(original.job.id), original.job, this.clock.now()) })
+          : original;
+      if (record.t === 'job') {
+        events.push({ type: 'jobChanged', job: record.job, previousState: this.state.jobs.get(record.job.id)?.state });
+      } else if (record.t === 'remove') events.push({ type: 'jobsRemoved', ids: record.ids });
       else if (record.t === 'flags') events.push({ type: 'flagsChanged', flags: record.flags });
       this.state.apply(record);
     }
@@ -132,7 +136,9 @@ export class JobQueue {
       },
       (error: unknown) => {
         // Memory is now ahead of the disk: stop here rather than acknowledge anything more.
-        this.failure ??= JobError.is(error) ? error : new JobError('storageFailed', `The queue could not be saved: ${String(error)}`, { cause: error });
+        this.failure ??= JobError.is(error)
+          ? error
+          : new JobError('storageFailed', `The queue could not be saved: ${String(error)}`, { cause: error });
         this.logger.error(`[queue] ${this.failure.message}`);
         throw this.failure;
       },
@@ -224,7 +230,9 @@ export class JobQueue {
 
   /** Checks a command against the state and says what records it writes; changes nothing itself. */
   /** `after` runs once the change is in memory, `afterCommit` once it is on disk. */
-  private async plan(command: QueueCommand): Promise<{ records: QueueRecord[]; result: CommandResult; after?: () => void; afterCommit?: () => void }> {
+  private async plan(
+    command: QueueCommand,
+  ): Promise<{ records: QueueRecord[]; result: CommandResult; after?: () => void; afterCommit?: () => void }> {
     const now = this.clock.now();
     switch (command.type) {
       case 'enqueue': {
@@ -238,34 +246,82 @@ export class JobQueue {
         if (job.state === 'running') {
           if (job.stopReason === 'cancel') return { records: [], result: { jobId: job.id } };
           // The reason is on disk before any signal: a job stopped by a signal with no reason on record would be retried.
-          return { records: [{ t: 'job', job: { ...job, stopReason: 'cancel' } }], result: { jobId: job.id }, afterCommit: () => this.scheduler.killIfStopping(job.id, job.attempts) };
+          return {
+            records: [{ t: 'job', job: { ...job, stopReason: 'cancel' } }],
+            result: { jobId: job.id },
+            afterCommit: () => this.scheduler.killIfStopping(job.id, job.attempts),
+          };
         }
-        if (FINISHED_STATES.has(job.state)) throw new JobError('invalidState', `The job "${job.name}" has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}.`);
-        const cancelled: Job = { ...job, state: 'cancelled', notBefore: undefined, finishedAt: now, result: { exitCode: null, signal: null, error: 'cancelled', warnings: [], files: [] } };
+        if (FINISHED_STATES.has(job.state)) {
+          throw new JobError(
+            'invalidState',
+            `The job "${job.name}" has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}.`,
+          );
+        }
+        const cancelled: Job = {
+          ...job,
+          state: 'cancelled',
+          notBefore: undefined,
+          finishedAt: now,
+          result: { exitCode: null, signal: null, error: 'cancelled', warnings: [], files: [] },
+        };
         return { records: [{ t: 'job', job: cancelled }], result: { jobId: job.id }, after: () => this.scheduler.forget(job.id) };
       }
       case 'retry':
       case 'resume': {
         const job = this.requireJob(command.jobId);
-        if (!FINISHED_STATES.has(job.state) && job.state !== 'interrupted') throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only a finished or interrupted job can be run again.`);
-        if (command.type === 'resume' && job.state === 'succeeded') throw new JobError('invalidState', `The job "${job.name}" succeeded; there is nothing to resume.`);
+        if (!FINISHED_STATES.has(job.state) && job.state !== 'interrupted') {
+          throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only a finished or interrupted job can be run again.`);
+        }
+        if (command.type === 'resume' && job.state === 'succeeded') {
+          throw new JobError('invalidState', `The job "${job.name}" succeeded; there is nothing to resume.`);
+        }
         const fresh = command.type === 'retry';
-        const again: Job = { ...job, state: 'queued', attempts: 0, position: this.state.nextPosition(), startedAt: undefined, finishedAt: undefined, notBefore: undefined, result: undefined, progress: undefined, stopReason: undefined, ...(fresh ? { completedStages: [], checkpoint: undefined, currentStage: undefined } : {}) };
+        const again: Job = {
+          ...job,
+          state: 'queued',
+          attempts: 0,
+          position: this.state.nextPosition(),
+          startedAt: undefined,
+          finishedAt: undefined,
+          notBefore: undefined,
+          result: undefined,
+          progress: undefined,
+          stopReason: undefined,
+          ...(fresh ? { completedStages: [], checkpoint: undefined, currentStage: undefined } : {}),
+        };
         return { records: [{ t: 'job', job: again }], result: { jobId: job.id } };
       }
       case 'discard': {
         const job = this.requireJob(command.jobId);
-        if (job.state !== 'interrupted') throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only an interrupted job can be discarded.`);
-        const partial = job.stages.filter((stage) => !job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => ({ path: resolve(stage.cwd, output), cwd: stage.cwd })));
-        const abandoned: Job = { ...job, state: 'cancelled', abandoned: true, finishedAt: now, notBefore: undefined, result: { exitCode: null, signal: null, error: 'discarded after an interruption', warnings: [], files: [] } };
+        if (job.state !== 'interrupted') {
+          throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only an interrupted job can be discarded.`);
+        }
+        const partial = job.stages
+          .filter((stage) => !job.completedStages.includes(stage.name))
+          .flatMap((stage) => stage.outputs.map((output) => ({ path: resolve(stage.cwd, output), cwd: stage.cwd })));
+        const abandoned: Job = {
+          ...job,
+          state: 'cancelled',
+          abandoned: true,
+          finishedAt: now,
+          notBefore: undefined,
+          result: { exitCode: null, signal: null, error: 'discarded after an interruption', warnings: [], files: [] },
+        };
         // Outputs go once the decision is on disk: a crash before it leaves the job resumable, with its files.
-        return { records: [{ t: 'job', job: abandoned }], result: { jobId: job.id, count: partial.length }, afterCommit: () => void this.removeOutputs(job, partial) };
+        return {
+          records: [{ t: 'job', job: abandoned }],
+          result: { jobId: job.id, count: partial.length },
+          afterCommit: () => void this.removeOutputs(job, partial),
+        };
       }
       case 'move':
         return { records: this.planMove(command.jobId, command.before, command.after), result: { jobId: command.jobId } };
       case 'setPriority': {
         const job = this.requireJob(command.jobId);
-        if (!PENDING_STATES.has(job.state)) throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only a waiting job can be re-prioritised.`);
+        if (!PENDING_STATES.has(job.state)) {
+          throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only a waiting job can be re-prioritised.`);
+        }
         return { records: [{ t: 'job', job: { ...job, priority: command.priority } }], result: { jobId: job.id } };
       }
       case 'clearFinished': {
@@ -279,7 +335,11 @@ export class JobQueue {
         };
       }
       case 'setPaused':
-        return { records: [{ t: 'flags', flags: { ...this.state.flags, paused: command.paused } }], result: {}, after: () => (command.paused ? undefined : this.scheduler.start()) };
+        return {
+          records: [{ t: 'flags', flags: { ...this.state.flags, paused: command.paused } }],
+          result: {},
+          after: () => (command.paused ? undefined : this.scheduler.start()),
+        };
       case 'setAutoRun':
         return { records: [{ t: 'flags', flags: { ...this.state.flags, autoRun: command.autoRun } }], result: {} };
       case 'setConcurrency':
@@ -302,17 +362,25 @@ export class JobQueue {
       try {
         const inside = relative(cwd, path);
         if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
-          this.logger.warn(`[queue] left ${path} in place: a declared output of the discarded job "${job.name}" outside its stage's working folder ${cwd}`);
+          this.logger.warn(
+            `[queue] left ${path} in place: a declared output of the discarded job "${job.name}" outside its stage's working folder ${cwd}`,
+          );
           continue;
         }
         const realCwd = await realPathOf(cwd);
         if (workspace === undefined || realCwd === undefined || !isWithin(workspace, realCwd)) {
-          this.logger.warn(`[queue] left ${path} in place: the discarded job "${job.name}" has a stage working in ${cwd}, outside the workspace folder ${this.options.baseDir ?? process.cwd()}; Lifeline deletes nothing there`);
+          this.logger.warn(
+            `[queue] left ${path} in place: the discarded job "${job.name}" has a stage working in ${cwd}, outside the workspace folder ${this.options.baseDir ?? process.cwd()}; Lifeline deletes nothing there`,
+          );
           continue;
         }
         const outcome = await removeInside(realCwd, path);
         if (outcome === 'removed') removed++;
-        else if (outcome === 'outside') this.logger.warn(`[queue] left ${path} in place: a declared output of the discarded job "${job.name}" that leads out of its stage's working folder ${cwd} (through a link)`);
+        else if (outcome === 'outside') {
+          this.logger.warn(
+            `[queue] left ${path} in place: a declared output of the discarded job "${job.name}" that leads out of its stage's working folder ${cwd} (through a link)`,
+          );
+        }
       } catch (error) {
         this.logger.warn(`[queue] could not remove ${path}, a partial output of the discarded job "${job.name}": ${String(error)}`);
       }
@@ -325,7 +393,11 @@ export class JobQueue {
     const job = this.requireJob(jobId);
     const targetId = (before ?? after) as string;
     const target = this.requireJob(targetId);
-    for (const j of [job, target]) if (!PENDING_STATES.has(j.state)) throw new JobError('invalidState', `The job "${j.name}" is ${j.state}; only waiting jobs can be moved.`);
+    for (const j of [job, target]) {
+      if (!PENDING_STATES.has(j.state)) {
+        throw new JobError('invalidState', `The job "${j.name}" is ${j.state}; only waiting jobs can be moved.`);
+      }
+    }
     if (job.id === target.id) return [];
     const order = this.state.pendingJobs().filter((j) => j.id !== job.id);
     const index = order.findIndex((j) => j.id === target.id) + (after ? 1 : 0);
@@ -334,8 +406,11 @@ export class JobQueue {
     const priority = target.priority;
     const low = previous && previous.priority === priority ? previous.position : undefined;
     const high = next && next.priority === priority ? next.position : undefined;
-    const position = low !== undefined && high !== undefined ? (low + high) / 2 : low !== undefined ? low + 1 : high !== undefined ? high - 1 : 0;
-    if ((low === undefined || position > low) && (high === undefined || position < high)) return [{ t: 'job', job: { ...job, priority, position } }];
+    const position =
+      low !== undefined && high !== undefined ? (low + high) / 2 : low !== undefined ? low + 1 : high !== undefined ? high - 1 : 0;
+    if ((low === undefined || position > low) && (high === undefined || position < high)) {
+      return [{ t: 'job', job: { ...job, priority, position } }];
+    }
     order.splice(index, 0, { ...job, priority });
     return order.map((j, i) => ({ t: 'job', job: { ...j, position: i + 1 } }) as QueueRecord);
   }
@@ -367,7 +442,9 @@ export class JobQueue {
  * recovery can say how long the lost attempt had run), none once it ends.
  */
 function countInterruptions(before: Job | undefined, after: Job, now: number): Job {
-  if (after.state === 'interrupted' && before?.state !== 'interrupted') return { ...after, interruptions: (before?.interruptions ?? after.interruptions) + 1, finishedAt: after.finishedAt ?? now };
+  if (after.state === 'interrupted' && before?.state !== 'interrupted') {
+    return { ...after, interruptions: (before?.interruptions ?? after.interruptions) + 1, finishedAt: after.finishedAt ?? now };
+  }
   if (FINISHED_STATES.has(after.state) && after.interruptions !== 0) return { ...after, interruptions: 0 };
   return after;
 }

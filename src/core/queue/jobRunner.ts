@@ -25,10 +25,30 @@ export interface RunRequest {
 export type RunEvent =
   | { readonly type: 'started'; readonly jobId: string; readonly attempt: number; readonly pid: number | undefined; readonly at?: number }
   /** `process` identifies the stage's process group durably, so that an orphan can be stopped later. */
-  | { readonly type: 'stageStarted'; readonly jobId: string; readonly attempt: number; readonly stage: number; readonly process?: ProcessIdentity; readonly at?: number }
-  | { readonly type: 'progress'; readonly jobId: string; readonly attempt: number; readonly fraction: number | undefined; readonly message: string | undefined }
+  | {
+      readonly type: 'stageStarted';
+      readonly jobId: string;
+      readonly attempt: number;
+      readonly stage: number;
+      readonly process?: ProcessIdentity;
+      readonly at?: number;
+    }
+  | {
+      readonly type: 'progress';
+      readonly jobId: string;
+      readonly attempt: number;
+      readonly fraction: number | undefined;
+      readonly message: string | undefined;
+    }
   | { readonly type: 'checkpoint'; readonly jobId: string; readonly attempt: number; readonly checkpoint: string }
-  | { readonly type: 'stageFinished'; readonly jobId: string; readonly attempt: number; readonly stage: number; readonly exitCode: number | null; readonly signal: string | null }
+  | {
+      readonly type: 'stageFinished';
+      readonly jobId: string;
+      readonly attempt: number;
+      readonly stage: number;
+      readonly exitCode: number | null;
+      readonly signal: string | null;
+    }
   | {
       readonly type: 'exited';
       readonly jobId: string;

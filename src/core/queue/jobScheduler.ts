@@ -68,7 +68,10 @@ export class JobScheduler {
   restore(): QueueRecord[] {
     const records: QueueRecord[] = [];
     for (const job of this.host.state.jobs.values()) {
-      if (job.state === 'running' && this.runner.adopt?.({ jobId: job.id, attempt: job.attempts, pid: job.pid, startedAt: job.startedAt })) {
+      if (
+        job.state === 'running' &&
+        this.runner.adopt?.({ jobId: job.id, attempt: job.attempts, pid: job.pid, startedAt: job.startedAt })
+      ) {
         this.armJobTimeout(job);
         this.armStageTimeout(job);
         // The stop was recorded but the process may never have received it.
@@ -76,10 +79,14 @@ export class JobScheduler {
       } else if (job.state === 'running') {
         // Its runner died without an exit record; its process group may live on. Stop it, or a
         // resume would run the stage twice.
-        if (stopOrphanedGroup(job.process)) this.logger.warn(`[scheduler] stopped the orphaned process group ${job.process?.pid} of ${job.id}`);
+        if (stopOrphanedGroup(job.process)) {
+          this.logger.warn(`[scheduler] stopped the orphaned process group ${job.process?.pid} of ${job.id}`);
+        }
         // A stop on record (its grace may have been running) ends as asked, cancelled or timed
         // out, never interrupted: recovery would run it again.
-        const next = job.stopReason ? this.settled(this.recovered(job), { exitCode: null, signal: null, error: undefined }) : this.lostJob(job, 'interrupted', 'the queue stopped while the job ran');
+        const next = job.stopReason
+          ? this.settled(this.recovered(job), { exitCode: null, signal: null, error: undefined })
+          : this.lostJob(job, 'interrupted', 'the queue stopped while the job ran');
         if (next.state === 'delayed') this.armStart(next);
         records.push({ t: 'job', job: next });
       } else if (job.state === 'delayed') {
@@ -113,7 +120,23 @@ export class JobScheduler {
     const fromStage = firstStageToRun(job);
     // A checkpoint belongs to the stage that wrote it: a restart at an earlier stage starts clean.
     const checkpoint = fromStage === job.currentStage ? job.checkpoint : undefined;
-    const running: Job = { ...job, checkpoint, state: 'running', attempts: job.attempts + 1, startedAt: now, finishedAt: undefined, notBefore: undefined, deadlineAt: job.timeoutMs === undefined ? undefined : now + job.timeoutMs, stageDeadlineAt: undefined, stopReason: undefined, result: undefined, currentStage: fromStage, progress: undefined, pid: undefined, process: undefined };
+    const running: Job = {
+      ...job,
+      checkpoint,
+      state: 'running',
+      attempts: job.attempts + 1,
+      startedAt: now,
+      finishedAt: undefined,
+      notBefore: undefined,
+      deadlineAt: job.timeoutMs === undefined ? undefined : now + job.timeoutMs,
+      stageDeadlineAt: undefined,
+      stopReason: undefined,
+      result: undefined,
+      currentStage: fromStage,
+      progress: undefined,
+      pid: undefined,
+      process: undefined,
+    };
     this.armJobTimeout(running);
     // The job is running in memory at once (no second start), and in the queue's journal file
     // before its process exists: a crash of this process cannot lose the record then, and the
@@ -130,14 +153,26 @@ export class JobScheduler {
         return;
       }
       try {
-        this.runner.start({ jobId: current.id, attempt: current.attempts, stages: current.stages, fromStage, checkpoint: current.checkpoint });
+        this.runner.start({
+          jobId: current.id,
+          attempt: current.attempts,
+          stages: current.stages,
+          fromStage,
+          checkpoint: current.checkpoint,
+        });
       } catch (error) {
         // Called from the journal's write: say it here, and end the job rather than leave it running with no process.
         this.logger.error(`[scheduler] could not start ${current.id}: ${String(error)}`);
-        this.finish(current, { exitCode: null, signal: null, error: `could not start: ${error instanceof Error ? error.message : String(error)}` });
+        this.finish(current, {
+          exitCode: null,
+          signal: null,
+          error: `could not start: ${error instanceof Error ? error.message : String(error)}`,
+        });
       }
     };
-    this.host.mutate([{ t: 'job', job: running }], { onWritten: launch }).then(launch, (error: unknown) => this.logger.error(`[scheduler] could not record the start of ${job.id}: ${String(error)}`));
+    this.host
+      .mutate([{ t: 'job', job: running }], { onWritten: launch })
+      .then(launch, (error: unknown) => this.logger.error(`[scheduler] could not record the start of ${job.id}: ${String(error)}`));
   }
 
   private onRunEvent(event: RunEvent): void {
@@ -150,7 +185,10 @@ export class JobScheduler {
         // its duration counts from then, and so does its time limit, so that a job stopped after
         // "1 s" never shows a shorter run. The limit armed from the recorded start is on disk
         // before the process exists and is only ever moved later, so no restart can lose it.
-        const deadlineAt = job.timeoutMs === undefined || event.at === undefined ? job.deadlineAt : Math.max(job.deadlineAt ?? 0, this.clock.now() + job.timeoutMs - this.elapsedSince(event.at));
+        const deadlineAt =
+          job.timeoutMs === undefined || event.at === undefined
+            ? job.deadlineAt
+            : Math.max(job.deadlineAt ?? 0, this.clock.now() + job.timeoutMs - this.elapsedSince(event.at));
         const updated = { ...job, pid: event.pid, startedAt: event.at ?? job.startedAt, deadlineAt };
         if (deadlineAt !== job.deadlineAt) this.armJobTimeout(updated);
         void this.update(updated);
@@ -158,7 +196,12 @@ export class JobScheduler {
       }
       case 'stageStarted': {
         const stage = job.stages[event.stage];
-        const updated = { ...job, currentStage: event.stage, process: event.process, stageDeadlineAt: stage?.timeoutMs === undefined ? undefined : this.clock.now() + stage.timeoutMs - this.elapsedSince(event.at) };
+        const updated = {
+          ...job,
+          currentStage: event.stage,
+          process: event.process,
+          stageDeadlineAt: stage?.timeoutMs === undefined ? undefined : this.clock.now() + stage.timeoutMs - this.elapsedSince(event.at),
+        };
         this.armStageTimeout(updated);
         void this.update(updated);
         break;
@@ -172,7 +215,9 @@ export class JobScheduler {
       case 'stageFinished': {
         const name = job.stages[event.stage]?.name;
         this.timersOf(job.id).stage?.dispose();
-        if (event.exitCode === 0 && name !== undefined && !job.completedStages.includes(name)) void this.update({ ...job, completedStages: [...job.completedStages, name], stageDeadlineAt: undefined });
+        if (event.exitCode === 0 && name !== undefined && !job.completedStages.includes(name)) {
+          void this.update({ ...job, completedStages: [...job.completedStages, name], stageDeadlineAt: undefined });
+        }
         break;
       }
       case 'exited':
@@ -214,7 +259,9 @@ export class JobScheduler {
   }
 
   private update(job: Job): Promise<void> {
-    return this.host.mutate([{ t: 'job', job }]).catch((error: unknown) => this.logger.error(`[scheduler] could not record a change of ${job.id}: ${String(error)}`));
+    return this.host
+      .mutate([{ t: 'job', job }])
+      .catch((error: unknown) => this.logger.error(`[scheduler] could not record a change of ${job.id}: ${String(error)}`));
   }
 
   private finish(job: Job, exit: RunExit): void {
@@ -235,8 +282,20 @@ export class JobScheduler {
     const now = this.clock.now();
     const finishedAt = exit.at ?? now;
     const startedAt = exit.startedAt ?? job.startedAt;
-    const files = job.stages.filter((stage) => job.completedStages.includes(stage.name)).flatMap((stage) => stage.outputs.map((output) => resolve(stage.cwd, output)).filter((path) => existsSync(path)));
-    const base: Job = { ...job, startedAt, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, finishedAt, actualDurationMs: startedAt === undefined ? undefined : Math.max(0, finishedAt - startedAt) };
+    const files = job.stages
+      .filter((stage) => job.completedStages.includes(stage.name))
+      .flatMap((stage) => stage.outputs.map((output) => resolve(stage.cwd, output)).filter((path) => existsSync(path)));
+    const base: Job = {
+      ...job,
+      startedAt,
+      pid: undefined,
+      process: undefined,
+      deadlineAt: undefined,
+      stageDeadlineAt: undefined,
+      stopReason: undefined,
+      finishedAt,
+      actualDurationMs: startedAt === undefined ? undefined : Math.max(0, finishedAt - startedAt),
+    };
     const result = { exitCode: exit.exitCode, signal: exit.signal, warnings: [], files };
     const decision = decideAfterExit(job, exit, now, this.random);
     switch (decision.kind) {
@@ -264,7 +323,16 @@ export class JobScheduler {
 
   /** A running job whose run ended with no exit record, folded with what its runner recorded. */
   private lostJob(job: Job, state: 'interrupted' | 'cancelled', error: string): Job {
-    return { ...this.recovered(job), state, pid: undefined, process: undefined, deadlineAt: undefined, stageDeadlineAt: undefined, stopReason: undefined, result: { exitCode: null, signal: null, error: state === 'cancelled' ? 'cancelled' : error, warnings: [], files: [] } };
+    return {
+      ...this.recovered(job),
+      state,
+      pid: undefined,
+      process: undefined,
+      deadlineAt: undefined,
+      stageDeadlineAt: undefined,
+      stopReason: undefined,
+      result: { exitCode: null, signal: null, error: state === 'cancelled' ? 'cancelled' : error, warnings: [], files: [] },
+    };
   }
 
   private recovered(job: Job): Job {
@@ -302,13 +370,17 @@ export class JobScheduler {
   private armJobTimeout(job: Job): void {
     const timers = this.timersOf(job.id);
     timers.job?.dispose();
-    if (job.deadlineAt !== undefined) timers.job = setDeadline(this.clock, job.deadlineAt, () => this.stop(job.id, job.attempts, 'jobTimeout'));
+    if (job.deadlineAt !== undefined) {
+      timers.job = setDeadline(this.clock, job.deadlineAt, () => this.stop(job.id, job.attempts, 'jobTimeout'));
+    }
   }
 
   private armStageTimeout(job: Job): void {
     const timers = this.timersOf(job.id);
     timers.stage?.dispose();
-    if (job.stageDeadlineAt !== undefined) timers.stage = setDeadline(this.clock, job.stageDeadlineAt, () => this.stop(job.id, job.attempts, 'stageTimeout'));
+    if (job.stageDeadlineAt !== undefined) {
+      timers.stage = setDeadline(this.clock, job.stageDeadlineAt, () => this.stop(job.id, job.attempts, 'stageTimeout'));
+    }
   }
 
   /**
@@ -321,7 +393,10 @@ export class JobScheduler {
     if (!job || job.state !== 'running' || job.attempts !== attempt || job.stopReason) return Promise.resolve();
     const committed = this.host.mutate([{ t: 'job', job: { ...job, stopReason: reason } }]);
     // A failed commit stops the queue (its memory is ahead of the disk): the job is left to run.
-    void committed.then(() => this.killIfStopping(jobId, attempt), () => undefined);
+    void committed.then(
+      () => this.killIfStopping(jobId, attempt),
+      () => undefined,
+    );
     return committed;
   }
 
@@ -355,7 +430,9 @@ export class JobScheduler {
  * declared outputs are no longer all there (file verification), since later stages build on them.
  */
 export function firstStageToRun(job: Pick<Job, 'stages' | 'completedStages'>): number {
-  const index = job.stages.findIndex((stage) => !job.completedStages.includes(stage.name) || stage.outputs.some((output) => !existsSync(resolve(stage.cwd, output))));
+  const index = job.stages.findIndex(
+    (stage) => !job.completedStages.includes(stage.name) || stage.outputs.some((output) => !existsSync(resolve(stage.cwd, output))),
+  );
   return Math.max(0, index);
 }
 
@@ -364,7 +441,10 @@ type RunExit = Pick<Extract<RunEvent, { type: 'exited' }>, 'exitCode' | 'signal'
 /** Folds a runner's records of an interrupted run into the queue's copy of the job, which can lag them. */
 function withRecoveredRun(job: Job, run: RecoveredRun | undefined): Job {
   if (!run) return job;
-  const names = new Set([...job.completedStages, ...run.succeededStages.map((index) => job.stages[index]?.name).filter((name): name is string => name !== undefined)]);
+  const names = new Set([
+    ...job.completedStages,
+    ...run.succeededStages.map((index) => job.stages[index]?.name).filter((name): name is string => name !== undefined),
+  ]);
   return {
     ...job,
     completedStages: job.stages.map((stage) => stage.name).filter((name) => names.has(name)),

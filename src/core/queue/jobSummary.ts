@@ -28,7 +28,9 @@ export function describeJobState(job: Job): string {
   switch (job.state) {
     case 'running': {
       const parts = ['running'];
-      if (job.kind === 'pipeline' && job.currentStage !== undefined) parts.push(`stage ${job.currentStage + 1}/${job.stages.length} ${job.stages[job.currentStage]?.name ?? ''}`.trim());
+      if (job.kind === 'pipeline' && job.currentStage !== undefined) {
+        parts.push(`stage ${job.currentStage + 1}/${job.stages.length} ${job.stages[job.currentStage]?.name ?? ''}`.trim());
+      }
       if (job.progress?.fraction !== undefined) parts.push(`${Math.round(job.progress.fraction * 100)}%`);
       if (job.progress?.message) parts.push(job.progress.message);
       if (job.stopReason === 'cancel') parts.push('cancelling');
@@ -96,7 +98,9 @@ export function recoveryInfo(job: Job): RecoveryInfo {
     for (const output of stage.outputs) (existsSync(resolve(stage.cwd, output)) ? present : missing).push(output);
   }
   // The same rule as the scheduler's resume: the first stage not finished or missing an output.
-  const index = job.stages.findIndex((stage) => !job.completedStages.includes(stage.name) || stage.outputs.some((output) => !existsSync(resolve(stage.cwd, output))));
+  const index = job.stages.findIndex(
+    (stage) => !job.completedStages.includes(stage.name) || stage.outputs.some((output) => !existsSync(resolve(stage.cwd, output))),
+  );
   const stage = index >= 0 ? job.stages[index] : undefined;
   return {
     resumeStage: stage ? { index, name: stage.name } : undefined,
@@ -111,7 +115,9 @@ export function recoveryInfo(job: Job): RecoveryInfo {
 /** One line for a notification or a tooltip. */
 export function describeRecovery(job: Job, info: RecoveryInfo = recoveryInfo(job)): string {
   const parts: string[] = [];
-  if (info.resumeStage && job.kind === 'pipeline') parts.push(`resumes at stage ${info.resumeStage.index + 1}/${job.stages.length} "${info.resumeStage.name}"`);
+  if (info.resumeStage && job.kind === 'pipeline') {
+    parts.push(`resumes at stage ${info.resumeStage.index + 1}/${job.stages.length} "${info.resumeStage.name}"`);
+  }
   if (info.checkpoint !== undefined) parts.push(`from checkpoint ${truncate(info.checkpoint, 60)}`);
   if (info.outputsMissing.length > 0) parts.push(`missing output ${info.outputsMissing.join(', ')}`);
   if (info.ranForMs !== undefined) parts.push(`had run ${formatDuration(info.ranForMs)}`);

@@ -47,12 +47,25 @@ export class ProcessRunner implements JobRunner {
   start(request: RunRequest): void {
     let resolveDone!: () => void;
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
-    const log = this.options.logDir ? createWriteStream(join(this.options.logDir, `${request.jobId}.log`), { flags: 'a', mode: 0o600 }) : undefined;
+    const log = this.options.logDir
+      ? createWriteStream(join(this.options.logDir, `${request.jobId}.log`), { flags: 'a', mode: 0o600 })
+      : undefined;
     // The output log is best effort: a job's result never depends on it.
     log?.on('error', () => undefined);
-    const checkpointFile = this.options.logDir ? new CheckpointFile(join(this.options.logDir, `${request.jobId}.checkpoint`), request.checkpoint) : undefined;
+    const checkpointFile = this.options.logDir
+      ? new CheckpointFile(join(this.options.logDir, `${request.jobId}.checkpoint`), request.checkpoint)
+      : undefined;
     checkpointFile?.reset();
-    const job: RunningJob = { request, child: undefined, childStage: request.fromStage, killed: false, killTimer: undefined, log, checkpointFile, done };
+    const job: RunningJob = {
+      request,
+      child: undefined,
+      childStage: request.fromStage,
+      killed: false,
+      killTimer: undefined,
+      log,
+      checkpointFile,
+      done,
+    };
     this.running.set(request.jobId, job);
     const checkpointPoll = checkpointFile ? setInterval(() => this.readCheckpointFile(job, false), CHECKPOINT_POLL_MS) : undefined;
     void this.runStages(job)
@@ -72,7 +85,11 @@ export class ProcessRunner implements JobRunner {
 
   private async runStages(job: RunningJob): Promise<{ exitCode: number | null; signal: string | null; error: string | undefined }> {
     const { jobId, attempt, stages } = job.request;
-    let exit: { exitCode: number | null; signal: string | null; error: string | undefined } = { exitCode: 0, signal: null, error: undefined };
+    let exit: { exitCode: number | null; signal: string | null; error: string | undefined } = {
+      exitCode: 0,
+      signal: null,
+      error: undefined,
+    };
     let startedFired = false;
     for (let index = job.request.fromStage; index < stages.length; index++) {
       const stage = stages[index];
@@ -83,7 +100,9 @@ export class ProcessRunner implements JobRunner {
         this.fire({ type: 'stageStarted', jobId, attempt, stage: index, process: pid === undefined ? undefined : identifyProcess(pid) });
       });
       this.readCheckpointFile(job, true);
-      if (outcome.error === undefined) this.fire({ type: 'stageFinished', jobId, attempt, stage: index, exitCode: outcome.exitCode, signal: outcome.signal });
+      if (outcome.error === undefined) {
+        this.fire({ type: 'stageFinished', jobId, attempt, stage: index, exitCode: outcome.exitCode, signal: outcome.signal });
+      }
       exit = outcome;
       if (outcome.exitCode !== 0 || outcome.error !== undefined) break;
     }
@@ -91,13 +110,27 @@ export class ProcessRunner implements JobRunner {
     return exit;
   }
 
-  private runStage(job: RunningJob, index: number, onSpawn: (pid: number | undefined) => void): Promise<{ exitCode: number | null; signal: string | null; error: string | undefined }> {
+  private runStage(
+    job: RunningJob,
+    index: number,
+    onSpawn: (pid: number | undefined) => void,
+  ): Promise<{ exitCode: number | null; signal: string | null; error: string | undefined }> {
     const stage = job.request.stages[index];
     if (!stage) return Promise.resolve({ exitCode: null, signal: null, error: 'no such stage' });
     return new Promise((resolve) => {
       const child = spawn(stage.command, {
         cwd: stage.cwd,
-        env: { ...process.env, ...stage.env, LIFELINE_JOB_ID: job.request.jobId, LIFELINE_ATTEMPT: String(job.request.attempt), LIFELINE_STAGE: stage.name, ...(job.checkpointFile ? { LIFELINE_CHECKPOINT_FILE: job.checkpointFile.path } : {}), ...(job.request.checkpoint !== undefined ? { LIFELINE_CHECKPOINT: job.request.checkpoint, LIFELINE_RESUME: job.request.checkpoint } : {}) },
+        env: {
+          ...process.env,
+          ...stage.env,
+          LIFELINE_JOB_ID: job.request.jobId,
+          LIFELINE_ATTEMPT: String(job.request.attempt),
+          LIFELINE_STAGE: stage.name,
+          ...(job.checkpointFile ? { LIFELINE_CHECKPOINT_FILE: job.checkpointFile.path } : {}),
+          ...(job.request.checkpoint !== undefined
+            ? { LIFELINE_CHECKPOINT: job.request.checkpoint, LIFELINE_RESUME: job.request.checkpoint }
+            : {}),
+        },
         shell: this.options.shell ?? true,
         detached: true, // its own process group, so kill(-pid) reaches every descendant
         stdio: ['ignore', 'pipe', 'pipe'],

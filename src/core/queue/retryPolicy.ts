@@ -53,7 +53,14 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = retryPolicySchema.parse({});
  */
 export function retryPolicyOf(retries: RetriesDefinition | undefined, override?: RetryOverride): RetryPolicy {
   return retryPolicySchema.parse({
-    ...(retries ? { maxAttempts: retries.maxAttempts, backoff: retries.backoff, delayMs: retries.delaySeconds === undefined ? undefined : retries.delaySeconds * 1000, doNotRetryExitCodes: retries.doNotRetryExitCodes } : {}),
+    ...(retries
+      ? {
+          maxAttempts: retries.maxAttempts,
+          backoff: retries.backoff,
+          delayMs: retries.delaySeconds === undefined ? undefined : retries.delaySeconds * 1000,
+          doNotRetryExitCodes: retries.doNotRetryExitCodes,
+        }
+      : {}),
     ...override,
   });
 }
@@ -96,7 +103,12 @@ export type ExitDecision =
  *
  * @param now the scheduler's clock: a retry waits from when the end is handled, not from `exit.at`.
  */
-export function decideAfterExit(job: Pick<Job, 'attempts' | 'retry' | 'stopReason' | 'timeoutMs' | 'stages' | 'currentStage'>, exit: RunExit, now: number, random: () => number): ExitDecision {
+export function decideAfterExit(
+  job: Pick<Job, 'attempts' | 'retry' | 'stopReason' | 'timeoutMs' | 'stages' | 'currentStage'>,
+  exit: RunExit,
+  now: number,
+  random: () => number,
+): ExitDecision {
   if (job.stopReason === 'cancel') return { kind: 'cancelled' };
   if (exit.exitCode === 0 && exit.error === undefined && job.stopReason === undefined) return { kind: 'succeeded' };
   const error = failureText(job, exit);

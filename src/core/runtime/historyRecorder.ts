@@ -49,8 +49,14 @@ export class HistoryRecorder {
   reconcile(jobs: readonly Job[]): Promise<number> {
     const bounds = this.history.active.rows('SELECT min(finished_at) AS oldest FROM entries')[0];
     const oldest = Number(bounds?.oldest ?? 0);
-    const finished = jobs.filter((job) => FINISHED_STATES.has(job.state) && job.finishedAt !== undefined && Math.round(job.finishedAt) >= oldest);
-    const recorded = new Set(finished.length === 0 ? [] : this.history.active.rows('SELECT job_id FROM entries WHERE finished_at >= ?', [oldest]).map((row) => String(row.job_id)));
+    const finished = jobs.filter(
+      (job) => FINISHED_STATES.has(job.state) && job.finishedAt !== undefined && Math.round(job.finishedAt) >= oldest,
+    );
+    const recorded = new Set(
+      finished.length === 0
+        ? []
+        : this.history.active.rows('SELECT job_id FROM entries WHERE finished_at >= ?', [oldest]).map((row) => String(row.job_id)),
+    );
     const missed = finished.filter((job) => !recorded.has(historyEntryId(job))).sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
     for (const job of missed) void this.record(job);
     if (missed.length > 0) this.logger.info(`[history] recorded ${missed.length} finished job(s) the history had not seen`);
@@ -85,7 +91,9 @@ export function historyEntryOf(job: Job, outputTail: string | undefined): Histor
   return {
     jobId: historyEntryId(job),
     name: job.name,
-    ...(job.kind === 'command' ? { command: job.stages[0]?.command ?? '' } : { stages: job.stages.map((stage) => ({ name: stage.name, command: stage.command })) }),
+    ...(job.kind === 'command'
+      ? { command: job.stages[0]?.command ?? '' }
+      : { stages: job.stages.map((stage) => ({ name: stage.name, command: stage.command })) }),
     cwd: job.stages[0]?.cwd,
     state: finalState(job),
     attempts: job.attempts,

@@ -83,7 +83,11 @@ export class RuntimeHistory {
   async estimateDuration(definition: JobDefinition): Promise<number | undefined> {
     const history = this.historyValue;
     if (!history) return undefined;
-    const estimate = await history.estimateDuration('stages' in definition ? { name: definition.name, stages: definition.stages.map((stage) => ({ name: stage.name, command: stage.command })) } : { name: definition.name, command: definition.command });
+    const estimate = await history.estimateDuration(
+      'stages' in definition
+        ? { name: definition.name, stages: definition.stages.map((stage) => ({ name: stage.name, command: stage.command })) }
+        : { name: definition.name, command: definition.command },
+    );
     return estimate?.estimatedMs;
   }
 
@@ -140,7 +144,12 @@ export class RuntimeHistory {
     if (opened.report.lost) report({ type: 'historyDamaged' });
     this.historyValue = history;
     const queue = this.options.queue;
-    this.recorder = new HistoryRecorder(history, (job) => this.outputTail(job), logger, () => queue.role === 'holder');
+    this.recorder = new HistoryRecorder(
+      history,
+      (job) => this.outputTail(job),
+      logger,
+      () => queue.role === 'holder',
+    );
     this.idleTimer = setInterval(() => this.onIdleCheck(), IDLE_CHECK_MS);
     this.idleTimer.unref();
     try {
@@ -169,7 +178,9 @@ export class RuntimeHistory {
 
   private onIdleCheck(): void {
     if (this.options.queue.jobs.some((job) => job.state === 'running')) return;
-    void this.historyValue?.onIdle().catch((error: unknown) => this.options.logger.warn(`[history] idle maintenance failed: ${String(error)}`));
+    void this.historyValue
+      ?.onIdle()
+      .catch((error: unknown) => this.options.logger.warn(`[history] idle maintenance failed: ${String(error)}`));
   }
 
   /** The end of the output log of the job's latest attempt (none before it first ran). */
@@ -187,4 +198,3 @@ export class RuntimeHistory {
     this.changeEmitter.dispose();
   }
 }
-

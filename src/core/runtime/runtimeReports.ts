@@ -21,4 +21,3 @@ export type RuntimeReport =
   | { readonly type: 'archiveShardLost'; readonly shard: LostShard }
   /** Interrupted jobs the recovery policy leaves to a person (nothing happens when no one asks). */
   | { readonly type: 'recoveryNeeded'; readonly jobs: readonly Job[]; readonly question: RecoveryQuestion };
-

@@ -80,7 +80,12 @@ export class WorkspaceRuntime {
         void this.applyConcurrency();
       }),
       queue.onDidChange(() => {
-        if (queue.role === 'holder' && queue.jobs.some((job) => job.state === 'interrupted' && !this.handledInterruptions.has(interruptionKey(job)))) this.scheduleRecovery();
+        if (
+          queue.role === 'holder' &&
+          queue.jobs.some((job) => job.state === 'interrupted' && !this.handledInterruptions.has(interruptionKey(job)))
+        ) {
+          this.scheduleRecovery();
+        }
       }),
     ];
     if (queue.role === 'holder') {
@@ -113,7 +118,8 @@ export class WorkspaceRuntime {
           },
         }),
       // Asked each time this process becomes the holder: the options as they are then.
-      createRunner: (): JobRunner => context.overrides?.createRunner?.(jobsDirectory) ?? createSupervisorRunner(jobsDirectory, context, current.options),
+      createRunner: (): JobRunner =>
+        context.overrides?.createRunner?.(jobsDirectory) ?? createSupervisorRunner(jobsDirectory, context, current.options),
     });
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
@@ -164,7 +170,9 @@ export class WorkspaceRuntime {
 
   /** One pass at a time: a pass that resumes jobs must not be overtaken by the next change. */
   private scheduleRecovery(): void {
-    this.recovering = this.recovering.then(() => this.recover()).catch((error: unknown) => this.context.logger.error(`[recovery] ${String(error)}`));
+    this.recovering = this.recovering
+      .then(() => this.recover())
+      .catch((error: unknown) => this.context.logger.error(`[recovery] ${String(error)}`));
   }
 
   /**
@@ -178,7 +186,9 @@ export class WorkspaceRuntime {
     for (const job of decision.fresh) this.handledInterruptions.add(interruptionKey(job));
     if (decision.fresh.length === 0 || policy === 'off') return;
     const { logger } = this.context;
-    logger.info(`[recovery] ${decision.fresh.length} interrupted job(s), policy ${policy}: ${decision.fresh.map((job) => `"${job.name}" (${describeRecovery(job) || 'from the start'})`).join('; ')}`);
+    logger.info(
+      `[recovery] ${decision.fresh.length} interrupted job(s), policy ${policy}: ${decision.fresh.map((job) => `"${job.name}" (${describeRecovery(job) || 'from the start'})`).join('; ')}`,
+    );
     for (const job of decision.resume) {
       await this.queue.execute({ type: 'resume', jobId: job.id }).then(
         () => logger.info(`[recovery] resumed "${job.name}" automatically`),
@@ -229,7 +239,9 @@ function logQueueStorageEvent(event: StorageEvent, logger: Logger): void {
       logger.error(`[queue] ${event.file} was damaged (${event.detail}) and moved to ${event.quarantinePath}`);
       return;
     case 'recoveredFromBackup':
-      logger.warn(`[queue] opened from the backup of sequence ${event.sequence}, with ${event.journalRecordsReplayed} later record(s) replayed`);
+      logger.warn(
+        `[queue] opened from the backup of sequence ${event.sequence}, with ${event.journalRecordsReplayed} later record(s) replayed`,
+      );
       return;
     case 'stateLost':
       logger.error(`[queue] the saved queue could not be read and no backup holds it: ${event.detail}`);

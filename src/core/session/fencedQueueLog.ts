@@ -21,7 +21,9 @@ export class FencedQueueLog implements QueueLog {
   }
 
   commit(records: readonly QueueRecord[], options?: CommitOptions): Promise<void> {
-    if (!this.stillHolder()) return Promise.reject(new JobError('leaseLost', 'This process no longer holds the queue lease; the command goes to the new holder.'));
+    if (!this.stillHolder()) {
+      return Promise.reject(new JobError('leaseLost', 'This process no longer holds the queue lease; the command goes to the new holder.'));
+    }
     return this.inner.commit(records, options);
   }
 

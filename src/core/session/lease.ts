@@ -40,7 +40,16 @@ function ownLeaseFile(storageDir: string, activationId: string): string {
 /** A lease for this process; `socketPath` gets the activation id, so that each holder has its own socket. */
 export function newLease(socketPath: (activationId: string) => string): Lease {
   const activationId = randomBytes(12).toString('hex');
-  return { version: 1, pid: process.pid, hostname: hostname(), activationId, heartbeatAt: Date.now(), state: 'held', socketPath: socketPath(activationId), token: randomBytes(32).toString('hex') };
+  return {
+    version: 1,
+    pid: process.pid,
+    hostname: hostname(),
+    activationId,
+    heartbeatAt: Date.now(),
+    state: 'held',
+    socketPath: socketPath(activationId),
+    token: randomBytes(32).toString('hex'),
+  };
 }
 
 /**
@@ -113,7 +122,12 @@ export async function takeOverLease(storageDir: string, stale: Lease, lease: Lea
   try {
     const current = await readLease(storageDir);
     // Only the very lease judged stale (same activation, same heartbeat) may be replaced.
-    if (current && (current.activationId !== stale.activationId || current.heartbeatAt !== stale.heartbeatAt || current.state !== stale.state)) return false;
+    if (
+      current &&
+      (current.activationId !== stale.activationId || current.heartbeatAt !== stale.heartbeatAt || current.state !== stale.state)
+    ) {
+      return false;
+    }
     await fs.rm(join(storageDir, LEASE_FILE), { force: true });
     const taken = await tryCreateLease(storageDir, lease);
     // The replaced holder's own file; if it wakes and writes it again, it removes it itself.

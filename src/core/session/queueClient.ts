@@ -49,7 +49,12 @@ export class QueueClient {
       const fail = (error: unknown): void => {
         clearTimeout(timer);
         socket.destroy();
-        reject(new JobError('notConnected', `Could not reach the queue holder at ${socketPath}: ${error instanceof Error ? error.message : String(error)}`));
+        reject(
+          new JobError(
+            'notConnected',
+            `Could not reach the queue holder at ${socketPath}: ${error instanceof Error ? error.message : String(error)}`,
+          ),
+        );
       };
       const timer = setTimeout(() => fail(new Error('no welcome in time')), timeoutMs);
       socket.once('error', fail);
@@ -90,7 +95,10 @@ export class QueueClient {
         break;
       case 'error':
         this.settled(message.commandId);
-        this.outcomeEmitter.fire({ commandId: message.commandId, outcome: { ok: false, error: new JobError(message.reason as JobErrorReason, message.message) } });
+        this.outcomeEmitter.fire({
+          commandId: message.commandId,
+          outcome: { ok: false, error: new JobError(message.reason as JobErrorReason, message.message) },
+        });
         break;
       case 'releasing':
         this.releasing = true;

@@ -12,7 +12,8 @@ import { splitLines } from '../lineSplitter';
  * answered by exactly one `result` with the same command id. `releasing` tells clients that the
  * holder is handing over, so they take the lease without waiting for a timeout.
  */
-export type ClientMessage = { readonly t: 'hello'; readonly token: string } | { readonly t: 'command'; readonly commandId: string; readonly command: unknown };
+export type ClientMessage =
+  { readonly t: 'hello'; readonly token: string } | { readonly t: 'command'; readonly commandId: string; readonly command: unknown };
 
 export type ServerMessage =
   | { readonly t: 'welcome'; readonly flags: QueueFlags; readonly jobs: readonly Job[] }
@@ -52,7 +53,11 @@ export type QueueSocketLimits = { -readonly [K in keyof typeof QUEUE_SOCKET_LIMI
  * Calls `onMessage` with each parsed line of `socket`; a malformed or oversized one destroys it.
  * `maxLineChars` is asked for each chunk, so it can grow once the peer authenticated.
  */
-export function readMessages(socket: Socket, onMessage: (message: unknown) => void, maxLineChars: number | (() => number) = MAX_MESSAGE_BYTES): void {
+export function readMessages(
+  socket: Socket,
+  onMessage: (message: unknown) => void,
+  maxLineChars: number | (() => number) = MAX_MESSAGE_BYTES,
+): void {
   socket.setEncoding('utf8');
   socket.on(
     'data',

@@ -37,7 +37,13 @@ export class QueueServer {
     server.on('connection', (socket) => this.accept(socket));
   }
 
-  static async listen(socketPath: string, token: string, queue: JobQueue, logger: Logger, limits: Partial<QueueSocketLimits> = {}): Promise<QueueServer> {
+  static async listen(
+    socketPath: string,
+    token: string,
+    queue: JobQueue,
+    logger: Logger,
+    limits: Partial<QueueSocketLimits> = {},
+  ): Promise<QueueServer> {
     // The path carries our activation id, so a file there can only be a leftover of ours.
     if (process.platform !== 'win32') await fs.rm(socketPath, { force: true });
     const server = createServer();
@@ -62,7 +68,9 @@ export class QueueServer {
     socket.on('error', () => socket.destroy());
     if (this.sockets.size >= this.limits.maxConnections) {
       // Logged once per burst, not once per connection: a flood must not flood the log too.
-      if (this.refusedConnections++ % 100 === 0) this.logger.warn(`[queueServer] refused a connection: ${this.limits.maxConnections} are open already`);
+      if (this.refusedConnections++ % 100 === 0) {
+        this.logger.warn(`[queueServer] refused a connection: ${this.limits.maxConnections} are open already`);
+      }
       socket.destroy();
       return;
     }
@@ -99,14 +107,26 @@ export class QueueServer {
         if (message.t === 'hello') return;
         const { commandId, command } = message;
         if (inFlight >= this.limits.maxInFlightPerClient) {
-          send(socket, errorMessage(commandId, new JobError('overloaded', `The queue holder has ${inFlight} commands of this client waiting; send this one again once they are answered.`)));
+          send(
+            socket,
+            errorMessage(
+              commandId,
+              new JobError(
+                'overloaded',
+                `The queue holder has ${inFlight} commands of this client waiting; send this one again once they are answered.`,
+              ),
+            ),
+          );
           return;
         }
         inFlight++;
-        this.queue.execute({ commandId, command }).then(
-          (result) => send(socket, { t: 'result', commandId, result }),
-          (error: unknown) => send(socket, errorMessage(commandId, error)),
-        ).finally(() => inFlight--);
+        this.queue
+          .execute({ commandId, command })
+          .then(
+            (result) => send(socket, { t: 'result', commandId, result }),
+            (error: unknown) => send(socket, errorMessage(commandId, error)),
+          )
+          .finally(() => inFlight--);
       },
       () => (authenticated ? this.limits.maxCommandChars : this.limits.maxHelloChars),
     );

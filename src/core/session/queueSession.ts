@@ -166,7 +166,13 @@ export class QueueSession {
     const entry = this.pending.get(commandId);
     if (!entry) return;
     // A holder that is shutting down or lost the lease did not apply it: the next holder will.
-    if (!outcome.ok && (JobError.is(outcome.error, 'disposed') || JobError.is(outcome.error, 'leaseLost')) && this.roleValue !== 'disposed') return;
+    if (
+      !outcome.ok &&
+      (JobError.is(outcome.error, 'disposed') || JobError.is(outcome.error, 'leaseLost')) &&
+      this.roleValue !== 'disposed'
+    ) {
+      return;
+    }
     this.pending.delete(commandId);
     if (outcome.ok) entry.resolve(outcome.result);
     else entry.reject(outcome.error);
@@ -210,10 +216,19 @@ export class QueueSession {
   private async becomeHolder(previous: Lease | undefined): Promise<boolean> {
     const { storageDir } = this.options;
     const lease = newLease((activationId) => socketPathFor(storageDir, activationId, this.options.socketDir));
-    const taken = previous ? await takeOverLease(storageDir, previous, lease, this.options.staleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS) : await tryCreateLease(storageDir, lease);
+    const taken = previous
+      ? await takeOverLease(storageDir, previous, lease, this.options.staleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS)
+      : await tryCreateLease(storageDir, lease);
     if (!taken) return false;
     // The socket of a holder that died is left behind: remove it, but only a socket of ours.
-    if (previous && process.platform !== 'win32' && basename(previous.socketPath).startsWith('lifeline-') && previous.socketPath.endsWith('.sock')) await fs.rm(previous.socketPath, { force: true }).catch(() => undefined);
+    if (
+      previous &&
+      process.platform !== 'win32' &&
+      basename(previous.socketPath).startsWith('lifeline-') &&
+      previous.socketPath.endsWith('.sock')
+    ) {
+      await fs.rm(previous.socketPath, { force: true }).catch(() => undefined);
+    }
     if (this.roleValue === 'disposed') {
       await removeLease(storageDir, lease);
       return true;
@@ -223,10 +238,19 @@ export class QueueSession {
     try {
       runner = this.options.createRunner();
       const queueDir = join(storageDir, 'queue');
-      const inner = this.options.createLog ? this.options.createLog(queueDir) : new DurableQueueLog({ directory: queueDir, logger: this.logger });
+      const inner = this.options.createLog
+        ? this.options.createLog(queueDir)
+        : new DurableQueueLog({ directory: queueDir, logger: this.logger });
       this.lastBeat = performance.now();
       const log = new FencedQueueLog(inner, () => this.stillHolder(lease));
-      queue = await JobQueue.open({ log, runner, clock: this.options.clock, logger: this.logger, baseDir: this.options.baseDir, random: this.options.random });
+      queue = await JobQueue.open({
+        log,
+        runner,
+        clock: this.options.clock,
+        logger: this.logger,
+        baseDir: this.options.baseDir,
+        random: this.options.random,
+      });
       const server = await QueueServer.listen(lease.socketPath, lease.token, queue, this.logger);
       const subscription = queue.onDidChange((event) => this.eventEmitter.fire(event));
       const heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 1000);
@@ -295,7 +319,9 @@ export class QueueSession {
     clearInterval(this.clientWatch);
     client.dispose();
     if (this.roleValue === 'disposed') return;
-    void this.establish().catch((error: unknown) => this.logger.error(`[queueSession] could not reach or become the holder: ${String(error)}`));
+    void this.establish().catch((error: unknown) =>
+      this.logger.error(`[queueSession] could not reach or become the holder: ${String(error)}`),
+    );
   }
 
   /** Stops being the holder; with `release`, marks the lease releasing first and removes it after. */

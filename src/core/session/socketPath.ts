@@ -18,7 +18,9 @@ export function socketDirectory(env: NodeJS.ProcessEnv = process.env): string {
   const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
   const dir = join(tmpdir(), `lifeline-${uid}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (!isPrivateDirectory(dir)) throw new JobError('notConnected', `The socket folder ${dir} is not private to this user (owner and mode 0700).`);
+  if (!isPrivateDirectory(dir)) {
+    throw new JobError('notConnected', `The socket folder ${dir} is not private to this user (owner and mode 0700).`);
+  }
   return dir;
 }
 
@@ -41,7 +43,10 @@ export function socketPathFor(storageDir: string, activationId: string, director
   if (process.platform === 'win32') return `\\\\.\\pipe\\${name}`;
   const path = join(directory, `${name}.sock`);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
-    throw new JobError('socketPathTooLong', `The socket path ${path} is ${Buffer.byteLength(path)} bytes; the limit is ${MAX_SOCKET_PATH_BYTES}. Set XDG_RUNTIME_DIR or TMPDIR to a shorter folder.`);
+    throw new JobError(
+      'socketPathTooLong',
+      `The socket path ${path} is ${Buffer.byteLength(path)} bytes; the limit is ${MAX_SOCKET_PATH_BYTES}. Set XDG_RUNTIME_DIR or TMPDIR to a shorter folder.`,
+    );
   }
   return path;
 }

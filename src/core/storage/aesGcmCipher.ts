@@ -69,7 +69,10 @@ export class AesGcmCipher implements RecordCipher {
 
   open(sealed: Uint8Array, associatedData: Uint8Array): Uint8Array {
     if (sealed.byteLength < SEAL_OVERHEAD) {
-      throw new StorageError('decryptFailed', `Encrypted data is ${sealed.byteLength} bytes, shorter than the ${SEAL_OVERHEAD} bytes of its IV and tag: it is damaged.`);
+      throw new StorageError(
+        'decryptFailed',
+        `Encrypted data is ${sealed.byteLength} bytes, shorter than the ${SEAL_OVERHEAD} bytes of its IV and tag: it is damaged.`,
+      );
     }
     const iv = sealed.subarray(0, IV_BYTES);
     const tag = sealed.subarray(sealed.byteLength - TAG_BYTES);
@@ -80,7 +83,9 @@ export class AesGcmCipher implements RecordCipher {
       decipher.setAuthTag(tag);
       const body = decipher.update(ciphertext);
       const last = decipher.final();
-      return last.byteLength === 0 ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : new Uint8Array(Buffer.concat([body, last]));
+      return last.byteLength === 0
+        ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+        : new Uint8Array(Buffer.concat([body, last]));
     } catch (error) {
       // GCM says only "unable to authenticate": wrong key, damaged bytes and a changed header look alike.
       throw new StorageError(

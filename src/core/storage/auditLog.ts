@@ -74,7 +74,12 @@ export class AuditLog implements AuditSink {
   private async write(lines: string[]): Promise<void> {
     const text = lines.join('\n') + '\n';
     try {
-      if (this.size === undefined) this.size = await fs.stat(this.options.path).then((stat) => stat.size, () => 0);
+      if (this.size === undefined) {
+        this.size = await fs.stat(this.options.path).then(
+          (stat) => stat.size,
+          () => 0,
+        );
+      }
       if (this.size + text.length > this.maxBytes && this.size > 0) {
         await fs.rename(this.options.path, `${this.options.path}.1`);
         this.size = 0;

@@ -103,7 +103,10 @@ function sha256(...chunks: Uint8Array[]): Buffer {
 }
 
 export function truncated(what: string, fileLength: number): InvalidBackupError {
-  return new InvalidBackupError('truncated', `The backup file is cut short: its ${what} runs past the end of the file (${fileLength} bytes).`);
+  return new InvalidBackupError(
+    'truncated',
+    `The backup file is cut short: its ${what} runs past the end of the file (${fileLength} bytes).`,
+  );
 }
 
 /**
@@ -119,28 +122,42 @@ export function parseBackupHeader(prefix: Uint8Array, fileLength: number, limits
   if (view.byteLength < FIXED_HEADER_BYTES) throw truncated('header', fileLength);
   const formatVersion = view.readUInt16BE(8);
   if (formatVersion !== BACKUP_FORMAT_VERSION) {
-    throw new InvalidBackupError('unsupportedVersion', `The backup has format version ${formatVersion}; this version of Lifeline reads version ${BACKUP_FORMAT_VERSION} only.`);
+    throw new InvalidBackupError(
+      'unsupportedVersion',
+      `The backup has format version ${formatVersion}; this version of Lifeline reads version ${BACKUP_FORMAT_VERSION} only.`,
+    );
   }
   const flags = view.readUInt16BE(10);
   if ((flags & ~KNOWN_FLAGS) !== 0) {
-    throw new InvalidBackupError('unknownFlags', `The backup uses features this version of Lifeline does not know (flags 0x${flags.toString(16)}).`);
+    throw new InvalidBackupError(
+      'unknownFlags',
+      `The backup uses features this version of Lifeline does not know (flags 0x${flags.toString(16)}).`,
+    );
   }
   const encrypted = (flags & FLAG_ENCRYPTED) !== 0;
   const fingerprintLength = view.readUInt8(12);
   if (encrypted ? fingerprintLength === 0 || fingerprintLength > MAX_FINGERPRINT_BYTES : fingerprintLength !== 0) {
-    throw new InvalidBackupError('badFingerprint', `The backup's key fingerprint field is invalid (${fingerprintLength} bytes for ${encrypted ? 'an encrypted' : 'a plain'} file).`);
+    throw new InvalidBackupError(
+      'badFingerprint',
+      `The backup's key fingerprint field is invalid (${fingerprintLength} bytes for ${encrypted ? 'an encrypted' : 'a plain'} file).`,
+    );
   }
   const headerLength = FIXED_HEADER_BYTES + fingerprintLength + LENGTHS_BYTES;
   if (view.byteLength < headerLength) throw truncated('header', fileLength);
   let keyFingerprint: string | undefined;
   if (encrypted) {
     keyFingerprint = view.subarray(FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + fingerprintLength).toString('latin1');
-    if (!/^[0-9a-f]+$/.test(keyFingerprint)) throw new InvalidBackupError('badFingerprint', "The backup's key fingerprint is not hexadecimal.");
+    if (!/^[0-9a-f]+$/.test(keyFingerprint)) {
+      throw new InvalidBackupError('badFingerprint', "The backup's key fingerprint is not hexadecimal.");
+    }
   }
   const manifestLength = view.readUInt32BE(FIXED_HEADER_BYTES + fingerprintLength);
   const bodyLengthBig = view.readBigUInt64BE(FIXED_HEADER_BYTES + fingerprintLength + 4);
   if (manifestLength > limits.maxManifestBytes) {
-    throw new InvalidBackupError('manifestTooLarge', `The backup's manifest declares ${manifestLength} bytes; at most ${limits.maxManifestBytes} are accepted.`);
+    throw new InvalidBackupError(
+      'manifestTooLarge',
+      `The backup's manifest declares ${manifestLength} bytes; at most ${limits.maxManifestBytes} are accepted.`,
+    );
   }
   const beforeBody = headerLength + manifestLength + SHA256_BYTES;
   if (beforeBody > fileLength) throw truncated(`manifest (${manifestLength} bytes)`, fileLength);
@@ -151,7 +168,16 @@ export function parseBackupHeader(prefix: Uint8Array, fileLength: number, limits
   if (expected < fileLength) {
     throw new InvalidBackupError('trailingData', `The backup file has ${fileLength - expected} unexpected bytes after its end.`);
   }
-  return { formatVersion, compressed: (flags & FLAG_GZIP) !== 0, encrypted, keyFingerprint, headerLength, manifestLength, bodyLength, fileLength };
+  return {
+    formatVersion,
+    compressed: (flags & FLAG_GZIP) !== 0,
+    encrypted,
+    keyFingerprint,
+    headerLength,
+    manifestLength,
+    bodyLength,
+    fileLength,
+  };
 }
 
 function checkKey(header: BackupHeader, cipher: RecordCipher | undefined): RecordCipher | undefined {
@@ -160,13 +186,21 @@ function checkKey(header: BackupHeader, cipher: RecordCipher | undefined): Recor
     throw new StorageError('missingKey', `The backup is encrypted with key ${header.keyFingerprint}, and no key was given to read it.`);
   }
   if (cipher.keyFingerprint !== header.keyFingerprint) {
-    throw new StorageError('wrongKey', `The backup is encrypted with key ${header.keyFingerprint}, not with the key given (${cipher.keyFingerprint}).`);
+    throw new StorageError(
+      'wrongKey',
+      `The backup is encrypted with key ${header.keyFingerprint}, not with the key given (${cipher.keyFingerprint}).`,
+    );
   }
   return cipher;
 }
 
 /** Verifies, decrypts and validates the manifest section (bytes from the header's end); `file` may end after it. */
-export function readManifest(file: Uint8Array, header: BackupHeader, cipher: RecordCipher | undefined, limits: BackupLimits): BackupManifest {
+export function readManifest(
+  file: Uint8Array,
+  header: BackupHeader,
+  cipher: RecordCipher | undefined,
+  limits: BackupLimits,
+): BackupManifest {
   const start = header.headerLength;
   const onDisk = file.subarray(start, start + header.manifestLength);
   const recorded = file.subarray(start + header.manifestLength, start + header.manifestLength + SHA256_BYTES);
@@ -179,7 +213,9 @@ export function readManifest(file: Uint8Array, header: BackupHeader, cipher: Rec
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plain));
   } catch (error) {
-    throw new InvalidBackupError('manifestInvalid', `The backup's manifest is not valid JSON: ${(error as Error).message}.`, { cause: error });
+    throw new InvalidBackupError('manifestInvalid', `The backup's manifest is not valid JSON: ${(error as Error).message}.`, {
+      cause: error,
+    });
   }
   const parsed = backupManifestSchema.safeParse(json);
   if (!parsed.success) {
@@ -215,13 +251,22 @@ export async function decodeBackup(file: Uint8Array, options: DecodeBackupOption
       body = await gunzip(body, { maxOutputBytes: Math.max(1, declared) });
     } catch (error) {
       if (StorageError.is(error, 'decompressTooLarge')) {
-        throw new InvalidBackupError('inflatedTooLarge', `The backup's body inflates to more than the ${declared} bytes its manifest declares; it was refused.`, { cause: error });
+        throw new InvalidBackupError(
+          'inflatedTooLarge',
+          `The backup's body inflates to more than the ${declared} bytes its manifest declares; it was refused.`,
+          { cause: error },
+        );
       }
-      throw new InvalidBackupError('corruptCompression', `The backup's compressed body is damaged: ${(error as Error).message}`, { cause: error });
+      throw new InvalidBackupError('corruptCompression', `The backup's compressed body is damaged: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
   if (body.byteLength !== declared) {
-    throw new InvalidBackupError('sizeMismatch', `The backup's parts declare ${declared} bytes in all, but its body holds ${body.byteLength}.`);
+    throw new InvalidBackupError(
+      'sizeMismatch',
+      `The backup's parts declare ${declared} bytes in all, but its body holds ${body.byteLength}.`,
+    );
   }
   const parts: BackupPart[] = [];
   let offset = 0;
@@ -229,7 +274,10 @@ export async function decodeBackup(file: Uint8Array, options: DecodeBackupOption
     const bytes = body.subarray(offset, offset + entry.size);
     offset += entry.size;
     if (sha256(bytes).toString('hex') !== entry.sha256) {
-      throw new InvalidBackupError('partChecksum', `The part ${JSON.stringify(entry.name)} of the backup does not match its checksum: it is damaged or was changed.`);
+      throw new InvalidBackupError(
+        'partChecksum',
+        `The part ${JSON.stringify(entry.name)} of the backup does not match its checksum: it is damaged or was changed.`,
+      );
     }
     parts.push({ name: entry.name, bytes, summary: entry.summary });
   }
@@ -237,20 +285,34 @@ export async function decodeBackup(file: Uint8Array, options: DecodeBackupOption
 }
 
 /** Builds a backup file in memory. Refuses parts that a reader would refuse (names, sizes). */
-export async function encodeBackup(parts: readonly BackupPart[], metadata: BackupMetadata, options: EncodeBackupOptions = {}): Promise<Uint8Array> {
-  checkManifestParts(parts.map((part) => ({ name: part.name, size: part.bytes.byteLength })), resolveLimits(options.limits));
+export async function encodeBackup(
+  parts: readonly BackupPart[],
+  metadata: BackupMetadata,
+  options: EncodeBackupOptions = {},
+): Promise<Uint8Array> {
+  checkManifestParts(
+    parts.map((part) => ({ name: part.name, size: part.bytes.byteLength })),
+    resolveLimits(options.limits),
+  );
   const manifest: BackupManifest = {
     formatVersion: BACKUP_FORMAT_VERSION,
     createdAt: metadata.createdAt.toISOString(),
     appVersion: metadata.appVersion,
     reason: metadata.reason,
-    parts: parts.map((part) => ({ name: part.name, size: part.bytes.byteLength, sha256: sha256(part.bytes).toString('hex'), summary: part.summary })),
+    parts: parts.map((part) => ({
+      name: part.name,
+      size: part.bytes.byteLength,
+      sha256: sha256(part.bytes).toString('hex'),
+      summary: part.summary,
+    })),
   };
   backupManifestSchema.parse(manifest);
   const compress = options.compress ?? true;
   const cipher = options.cipher;
   const fingerprint = Buffer.from(cipher?.keyFingerprint ?? '', 'latin1');
-  if (fingerprint.byteLength > MAX_FINGERPRINT_BYTES) throw new StorageError('invalidKey', 'The key fingerprint is too long for a backup header.');
+  if (fingerprint.byteLength > MAX_FINGERPRINT_BYTES) {
+    throw new StorageError('invalidKey', 'The key fingerprint is too long for a backup header.');
+  }
 
   let body: Uint8Array = Buffer.concat(parts.map((part) => part.bytes));
   if (compress) body = await gzip(body);

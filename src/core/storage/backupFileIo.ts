@@ -1,7 +1,16 @@
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { writeFileAtomic } from './atomicFile';
-import { MAX_HEADER_BYTES, decodeBackup, encodeBackup, maxFileBytes, parseBackupHeader, readManifest, resolveLimits, truncated } from './backupFile';
+import {
+  MAX_HEADER_BYTES,
+  decodeBackup,
+  encodeBackup,
+  maxFileBytes,
+  parseBackupHeader,
+  readManifest,
+  resolveLimits,
+  truncated,
+} from './backupFile';
 import type { BackupHeader, BackupMetadata, DecodeBackupOptions, DecodedBackup, EncodeBackupOptions } from './backupFile';
 import { InvalidBackupError, SHA256_BYTES } from './backupFormat';
 import type { BackupLimits, BackupManifest } from './backupFormat';
@@ -13,7 +22,12 @@ import type { BackupPart } from './backupTypes';
  */
 
 /** Writes a backup atomically (never half a file under its final name). Returns its size. */
-export async function writeBackupFile(path: string, parts: readonly BackupPart[], metadata: BackupMetadata, options: EncodeBackupOptions = {}): Promise<number> {
+export async function writeBackupFile(
+  path: string,
+  parts: readonly BackupPart[],
+  metadata: BackupMetadata,
+  options: EncodeBackupOptions = {},
+): Promise<number> {
   const bytes = await encodeBackup(parts, metadata, options);
   await writeFileAtomic(path, bytes);
   return bytes.byteLength;

@@ -141,11 +141,17 @@ export function checkManifestParts(parts: readonly { name: string; size: number 
     }
     seen.add(folded);
     if (part.size > limits.maxPartBytes) {
-      throw new InvalidBackupError('partTooLarge', `The part ${JSON.stringify(part.name)} declares ${part.size} bytes; at most ${limits.maxPartBytes} are accepted.`);
+      throw new InvalidBackupError(
+        'partTooLarge',
+        `The part ${JSON.stringify(part.name)} declares ${part.size} bytes; at most ${limits.maxPartBytes} are accepted.`,
+      );
     }
     total += part.size;
   }
   if (total > limits.maxTotalBytes) {
-    throw new InvalidBackupError('totalTooLarge', `The backup's parts add up to ${total} bytes; at most ${limits.maxTotalBytes} are accepted.`);
+    throw new InvalidBackupError(
+      'totalTooLarge',
+      `The backup's parts add up to ${total} bytes; at most ${limits.maxTotalBytes} are accepted.`,
+    );
   }
 }

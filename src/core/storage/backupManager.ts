@@ -81,7 +81,9 @@ function parseFileName(id: string): { createdAt: Date; reason: BackupReason | un
   const match = FILE_NAME.exec(id);
   if (!match?.[1]) return undefined;
   const s = match[1];
-  const createdAt = new Date(`${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${s.slice(15, 18)}Z`);
+  const createdAt = new Date(
+    `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${s.slice(15, 18)}Z`,
+  );
   if (Number.isNaN(createdAt.getTime())) return undefined;
   const reason = backupReasons.find((known) => known === match[2]);
   return { createdAt, reason };
@@ -151,7 +153,10 @@ export class BackupManager {
     return this.exclusive(async () => {
       const restored = await this.read(id);
       if (restored.parts.length === 0) {
-        throw new InvalidBackupError('nothingToRestore', `The backup ${id} holds no store; restoring it would only empty the live state, so it was refused.`);
+        throw new InvalidBackupError(
+          'nothingToRestore',
+          `The backup ${id} holds no store; restoring it would only empty the live state, so it was refused.`,
+        );
       }
       const safetyBackup = await this.createNow('beforeRestore');
       try {
@@ -219,7 +224,9 @@ export class BackupManager {
   private pathOf(id: string): string {
     // Ids come from callers (a command, the offline tool): only our own file names are accepted,
     // so an id can never name a file outside the folder.
-    if (parseFileName(id) === undefined) throw new StorageError('backupNotFound', `${JSON.stringify(id)} is not the name of a Lifeline backup.`);
+    if (parseFileName(id) === undefined) {
+      throw new StorageError('backupNotFound', `${JSON.stringify(id)} is not the name of a Lifeline backup.`);
+    }
     return join(this.options.directory, id);
   }
 
@@ -242,11 +249,16 @@ export class BackupManager {
     const createdAt = new Date(now);
     const id = `backup-${stamp(createdAt)}-${reason}-${randomBytes(4).toString('hex')}${BACKUP_FILE_EXTENSION}`;
     const parts = await this.options.source.snapshotParts();
-    const fileSize = await writeBackupFile(join(directory, id), parts, { createdAt, appVersion: this.options.appVersion, reason }, {
-      cipher: this.options.cipher,
-      compress: this.options.compress ?? true,
-      limits: this.limits,
-    });
+    const fileSize = await writeBackupFile(
+      join(directory, id),
+      parts,
+      { createdAt, appVersion: this.options.appVersion, reason },
+      {
+        cipher: this.options.cipher,
+        compress: this.options.compress ?? true,
+        limits: this.limits,
+      },
+    );
     return {
       id,
       path: join(directory, id),
@@ -326,10 +338,18 @@ export class BackupManager {
       };
     } catch (error) {
       if (isMissing(error)) return undefined; // deleted while we listed
-      const problem = error instanceof StorageError ? error : new StorageError('ioError', `The backup ${id} cannot be read: ${(error as Error).message}`, { cause: error });
+      const problem =
+        error instanceof StorageError
+          ? error
+          : new StorageError('ioError', `The backup ${id} cannot be read: ${(error as Error).message}`, { cause: error });
       const locked = problem.reason === 'missingKey' || problem.reason === 'wrongKey';
       // A locked backup still says which key it needs, so the user can be asked for that recovery key.
-      const keyFingerprint = locked ? await readBackupHeader(path, this.limits).then((header) => header.keyFingerprint, () => undefined) : undefined;
+      const keyFingerprint = locked
+        ? await readBackupHeader(path, this.limits).then(
+            (header) => header.keyFingerprint,
+            () => undefined,
+          )
+        : undefined;
       return {
         id,
         path,

@@ -46,7 +46,11 @@ export async function gunzip(data: Uint8Array, options: GunzipOptions): Promise<
     output = await gunzipAsync(data, { maxOutputLength: limit });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
-      throw new StorageError('decompressTooLarge', `The compressed data inflates to more than ${limit} bytes, the most allowed here; it was refused.`, { cause: error });
+      throw new StorageError(
+        'decompressTooLarge',
+        `The compressed data inflates to more than ${limit} bytes, the most allowed here; it was refused.`,
+        { cause: error },
+      );
     }
     throw new StorageError('decompressFailed', `The compressed data is damaged: ${(error as Error).message}.`, { cause: error });
   }

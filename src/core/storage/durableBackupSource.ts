@@ -22,13 +22,17 @@ export function durableBackupSource(entries: readonly BackupStoreEntry[] | (() =
   return {
     snapshotParts: async (): Promise<BackupPart[]> => {
       const parts: BackupPart[] = [];
-      for (const entry of current()) parts.push({ name: entry.store.name, bytes: await entry.store.exportSnapshot(), summary: entry.summary() });
+      for (const entry of current()) {
+        parts.push({ name: entry.store.name, bytes: await entry.store.exportSnapshot(), summary: entry.summary() });
+      }
       return parts;
     },
     installParts: async (parts: readonly BackupPart[]): Promise<void> => {
       const byName = new Map(current().map((entry) => [entry.store.name, entry.store]));
       for (const part of parts) {
-        if (!byName.has(part.name)) throw new StorageError('invalidBackup', `The backup holds a store "${part.name}" that this version does not have.`);
+        if (!byName.has(part.name)) {
+          throw new StorageError('invalidBackup', `The backup holds a store "${part.name}" that this version does not have.`);
+        }
       }
       for (const part of parts) await byName.get(part.name)?.replaceWith(part.bytes);
     },

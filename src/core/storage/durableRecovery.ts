@@ -173,7 +173,8 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   }
 
   let replayed = 0;
-  let append: { path: string; generation: number; validLength: number; records: number; encrypted: boolean; fingerprint: string } | undefined;
+  let append:
+    { path: string; generation: number; validLength: number; records: number; encrypted: boolean; fingerprint: string } | undefined;
   let maxGeneration = Math.max(startGeneration, journals.at(-1)?.generation ?? 0);
   const live = journals.filter((journal) => journal.generation >= startGeneration);
   // Journals below the snapshot's generation are covered by it.
@@ -182,7 +183,9 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     const journal = live[index] as { generation: number; path: string };
     const isLast = index === live.length - 1;
     const quarantineRest = async (reason: 'corruptJournal' | 'sequenceGap', detail: string): Promise<void> => {
-      for (const later of live.slice(index)) await quarantine(later.path, reason, later === journal ? detail : `${detail}; a later journal was set aside with it`);
+      for (const later of live.slice(index)) {
+        await quarantine(later.path, reason, later === journal ? detail : `${detail}; a later journal was set aside with it`);
+      }
       append = undefined;
     };
     const bytes = await fs.readFile(journal.path).catch((error: unknown) => {
@@ -203,9 +206,17 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       break;
     }
     const header = scan.header;
-    if (header.encrypted && !cipher) throw new StorageError('missingKey', `The store ${name} is encrypted and its key is not available. Enter the recovery key to open it.`);
+    if (header.encrypted && !cipher) {
+      throw new StorageError(
+        'missingKey',
+        `The store ${name} is encrypted and its key is not available. Enter the recovery key to open it.`,
+      );
+    }
     if (header.encrypted && cipher && cipher.keyFingerprint !== header.keyFingerprint) {
-      throw new StorageError('wrongKey', `The store ${name} was encrypted with another key (fingerprint ${header.keyFingerprint}). Enter its recovery key to open it.`);
+      throw new StorageError(
+        'wrongKey',
+        `The store ${name} was encrypted with another key (fingerprint ${header.keyFingerprint}). Enter its recovery key to open it.`,
+      );
     }
     let broken: string | undefined;
     for (const record of scan.records) {
@@ -216,10 +227,17 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       }
       let records: R[];
       try {
-        const plain = header.encrypted && cipher ? cipher.open(record.payload, recordAssociatedData(header.generation, record.sequence)) : record.payload;
+        const plain =
+          header.encrypted && cipher
+            ? cipher.open(record.payload, recordAssociatedData(header.generation, record.sequence))
+            : record.payload;
         records = decodeBatch(plain).map((part) => codec.decodeRecord(part));
       } catch (error) {
-        if (header.encrypted) throw StorageError.is(error) ? error : new StorageError('decryptFailed', `A record of ${name} does not decrypt with this key.`, { cause: error });
+        if (header.encrypted) {
+          throw StorageError.is(error)
+            ? error
+            : new StorageError('decryptFailed', `A record of ${name} does not decrypt with this key.`, { cause: error });
+        }
         broken = `record ${record.sequence} of journal ${journal.path} cannot be decoded (${(error as Error).message})`;
         break;
       }
@@ -236,7 +254,10 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     // for G are written, so a kill during one of those writes leaves exactly this.
     const tornBeforeEmpty = scan.damage?.kind === 'tail' && !isLast && (await journalsHoldNoRecord(live.slice(index + 1)));
     if (scan.damage && (scan.damage.kind === 'middle' || (!isLast && !tornBeforeEmpty))) {
-      await quarantineRest('corruptJournal', `journal ${journal.path} is damaged at byte ${scan.damage.offset} with ${scan.damage.bytes} bytes after it`);
+      await quarantineRest(
+        'corruptJournal',
+        `journal ${journal.path} is damaged at byte ${scan.damage.offset} with ${scan.damage.bytes} bytes after it`,
+      );
       break;
     }
     if (scan.damage) {
@@ -247,11 +268,30 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       } finally {
         await handle.close();
       }
-      logger.warn(`${tag} cut ${scan.damage.bytes} bytes of torn tail from ${journal.path}${scan.damage.droppedCompleteRecord ? ' (a complete record failed its checksum)' : ''}`);
-      context.audit?.record({ store: name, action: 'cutTornTail', detail: { file: journal.path, bytes: scan.damage.bytes, droppedCompleteRecord: scan.damage.droppedCompleteRecord } });
-      context.emit({ type: 'journalTailCut', store: name, file: journal.path, bytesCut: scan.damage.bytes, droppedCompleteRecord: scan.damage.droppedCompleteRecord });
+      logger.warn(
+        `${tag} cut ${scan.damage.bytes} bytes of torn tail from ${journal.path}${scan.damage.droppedCompleteRecord ? ' (a complete record failed its checksum)' : ''}`,
+      );
+      context.audit?.record({
+        store: name,
+        action: 'cutTornTail',
+        detail: { file: journal.path, bytes: scan.damage.bytes, droppedCompleteRecord: scan.damage.droppedCompleteRecord },
+      });
+      context.emit({
+        type: 'journalTailCut',
+        store: name,
+        file: journal.path,
+        bytesCut: scan.damage.bytes,
+        droppedCompleteRecord: scan.damage.droppedCompleteRecord,
+      });
     }
-    append = { path: journal.path, generation: journal.generation, validLength: scan.validLength, records: scan.records.length, encrypted: header.encrypted, fingerprint: header.keyFingerprint };
+    append = {
+      path: journal.path,
+      generation: journal.generation,
+      validLength: scan.validLength,
+      records: scan.records.length,
+      encrypted: header.encrypted,
+      fingerprint: header.keyFingerprint,
+    };
   }
 
   if (fallbackUsed === 'backup') {
@@ -266,14 +306,24 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     // does not depend on the files that were set aside.
     const generation = maxGeneration + 1;
     maxGeneration = generation;
-    snapshotBytes = await writeSnapshot(snapshotPath(context), await codec.snapshot(state)(), { generation, sequence, cipher, compress: context.compress });
+    snapshotBytes = await writeSnapshot(snapshotPath(context), await codec.snapshot(state)(), {
+      generation,
+      sequence,
+      cipher,
+      compress: context.compress,
+    });
     for (const journal of await listJournals(context)) if (journal.generation < generation) await fs.rm(journal.path, { force: true });
     append = undefined;
   }
   const matches = append && append.encrypted === (cipher !== undefined) && (!cipher || append.fingerprint === cipher.keyFingerprint);
-  const file = append && matches
-    ? await openJournalFile(append.path, append.generation, cipher, append.validLength, append.records)
-    : await createJournalFile(journalPath(context, Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1)), Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1), cipher);
+  const file =
+    append && matches
+      ? await openJournalFile(append.path, append.generation, cipher, append.validLength, append.records)
+      : await createJournalFile(
+          journalPath(context, Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1)),
+          Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1),
+          cipher,
+        );
   const compactionDue = !lossy && live.length > 1;
   return { state, sequence, file, snapshotBytes, corruptions, compactionDue };
 }

@@ -94,7 +94,9 @@ export class DurableStore<S, R> {
     // Two writers on one journal would interleave frames. Across processes the workspace lease
     // keeps one writer; within a process this guard does.
     const key = `${resolve(options.directory)}\u0000${options.name}`;
-    if (openStores.has(key)) throw new StorageError('locked', `The store ${options.name} in ${options.directory} is already open in this process.`);
+    if (openStores.has(key)) {
+      throw new StorageError('locked', `The store ${options.name} in ${options.directory} is already open in this process.`);
+    }
     openStores.add(key);
     try {
       return await DurableStore.openUnguarded(options, key);
@@ -127,10 +129,21 @@ export class DurableStore<S, R> {
       throw toStorageError(error, `open the store ${options.name}`);
     });
     const journal = new Journal(recovered.file, recovered.sequence, options.journal);
-    const store = new DurableStore(options, recovered.state, journal, recovered.snapshotBytes, recovered.corruptions, performance.now() - started);
+    const store = new DurableStore(
+      options,
+      recovered.state,
+      journal,
+      recovered.snapshotBytes,
+      recovered.corruptions,
+      performance.now() - started,
+    );
     store.lockKey = key;
     store.openEvents = early;
-    options.audit?.record({ store: options.name, action: 'open', detail: { sequence: recovered.sequence, corruptions: recovered.corruptions } });
+    options.audit?.record({
+      store: options.name,
+      action: 'open',
+      detail: { sequence: recovered.sequence, corruptions: recovered.corruptions },
+    });
     if (recovered.compactionDue && store.compaction) store.compact().catch(() => undefined);
     return store;
   }
@@ -169,7 +182,12 @@ export class DurableStore<S, R> {
    */
   commit(records: readonly R[], options: CommitOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(new StorageError('closed', `The store ${this.name} is closed.`));
-    if (this.exclusive) return this.exclusive.then(() => this.commit(records, options), () => this.commit(records, options));
+    if (this.exclusive) {
+      return this.exclusive.then(
+        () => this.commit(records, options),
+        () => this.commit(records, options),
+      );
+    }
     if (records.length === 0) {
       options.onWritten?.();
       return Promise.resolve();
@@ -178,7 +196,9 @@ export class DurableStore<S, R> {
     try {
       payload = encodeBatch(records.map((record) => this.options.codec.encodeRecord(record)));
     } catch (error) {
-      return Promise.reject(new StorageError('validationFailed', `A record of ${this.name} cannot be encoded: ${(error as Error).message}`, { cause: error }));
+      return Promise.reject(
+        new StorageError('validationFailed', `A record of ${this.name} cannot be encoded: ${(error as Error).message}`, { cause: error }),
+      );
     }
     const started = performance.now();
     return this.journal
@@ -223,7 +243,12 @@ export class DurableStore<S, R> {
     const serialize = this.options.codec.snapshot(this.currentState);
     const sequence = this.journal.sequence;
     const generation = this.journal.generation;
-    return encodeSnapshot(await serialize(), { generation, sequence, cipher: this.options.cipher, compress: this.options.compress ?? false });
+    return encodeSnapshot(await serialize(), {
+      generation,
+      sequence,
+      cipher: this.options.cipher,
+      compress: this.options.compress ?? false,
+    });
   }
 
   /**
@@ -239,7 +264,9 @@ export class DurableStore<S, R> {
     } catch (error) {
       // Intact but newer than this code, or a migration that failed: not damage.
       if (StorageError.is(error, 'unsupportedVersion') || StorageError.is(error, 'migrationFailed')) throw error;
-      throw new StorageError('corruptSnapshot', `The snapshot for ${this.name} does not hold a valid state: ${(error as Error).message}`, { cause: error });
+      throw new StorageError('corruptSnapshot', `The snapshot for ${this.name} does not hold a valid state: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     await this.runExclusive(async () => {
       await this.whenIdle();
@@ -317,19 +344,26 @@ export class DurableStore<S, R> {
       const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher);
       let serialize: (() => Promise<SnapshotPayload>) | undefined;
       let sequence = 0;
-      await this.journal.rotate(next, () => {
-        serialize = this.options.codec.snapshot(this.currentState);
-        sequence = this.journal.sequence;
-      }).catch(async (error: unknown) => {
-        await next.handle.close().catch(() => undefined);
-        throw error;
-      });
+      await this.journal
+        .rotate(next, () => {
+          serialize = this.options.codec.snapshot(this.currentState);
+          sequence = this.journal.sequence;
+        })
+        .catch(async (error: unknown) => {
+          await next.handle.close().catch(() => undefined);
+          throw error;
+        });
       if (!serialize) throw new StorageError('ioError', 'The journal rotated without freezing the state.');
       const payload = await serialize();
       // Closing (deactivate has about 5 s): leave it; the old snapshot and journals stay complete.
       if (this.closed) return;
       const compress = this.options.compress ?? false;
-      this.snapshotBytes = await writeSnapshot(snapshotPath(this.options), payload, { generation, sequence, cipher: this.options.cipher, compress });
+      this.snapshotBytes = await writeSnapshot(snapshotPath(this.options), payload, {
+        generation,
+        sequence,
+        cipher: this.options.cipher,
+        compress,
+      });
       await this.removeJournalsBelow(generation);
       const durationMs = performance.now() - started;
       this.lastCompaction = { at: (this.options.clock ?? systemClock).now(), durationMs, snapshotBytes: this.snapshotBytes };

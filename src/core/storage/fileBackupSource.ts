@@ -32,7 +32,12 @@ export function fileBackupSource(options: FileBackupSourceOptions): OwnedBackupS
   const fileOf = (partName: string): string => {
     const file = partName.slice(options.prefix.length);
     const problem = partNameProblem(file) ?? partNameProblem(partName);
-    if (!partName.startsWith(options.prefix) || problem) throw new StorageError('invalidBackup', `The backup part ${JSON.stringify(partName)} is not a file of ${options.prefix}: ${problem ?? 'wrong prefix'}.`);
+    if (!partName.startsWith(options.prefix) || problem) {
+      throw new StorageError(
+        'invalidBackup',
+        `The backup part ${JSON.stringify(partName)} is not a file of ${options.prefix}: ${problem ?? 'wrong prefix'}.`,
+      );
+    }
     return file;
   };
   return {

@@ -24,7 +24,9 @@ class FdHandle implements JournalHandle {
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
     // A closed descriptor's number may belong to another file by now: never write through it.
     if (this.closed) return Promise.reject(Object.assign(new Error('the journal file is closed'), { code: 'EBADF' }));
-    return new Promise((resolve, reject) => write(this.fd, buffer, offset, length, position, (error, bytesWritten) => (error ? reject(error) : resolve({ bytesWritten }))));
+    return new Promise((resolve, reject) =>
+      write(this.fd, buffer, offset, length, position, (error, bytesWritten) => (error ? reject(error) : resolve({ bytesWritten }))),
+    );
   }
 
   datasync(): Promise<void> {
@@ -96,7 +98,13 @@ export function createJournalFileSync(path: string, generation: number, cipher: 
 }
 
 /** Opens an existing, already scanned journal for appending after its last good record. */
-export async function openJournalFile(path: string, generation: number, cipher: RecordCipher | undefined, validLength: number, records: number): Promise<JournalFile> {
+export async function openJournalFile(
+  path: string,
+  generation: number,
+  cipher: RecordCipher | undefined,
+  validLength: number,
+  records: number,
+): Promise<JournalFile> {
   try {
     const handle = await fs.open(path, 'r+');
     return { path, generation, handle, cipher, size: validLength, records };
@@ -134,7 +142,7 @@ function notifyWritten(entry: PendingAppend): void {
 }
 
 function writeAllSync(fd: number, data: Uint8Array, position: number): void {
-  for (let written = 0; written < data.length; ) written += writeSync(fd, data, written, data.length - written, position + written);
+  for (let written = 0; written < data.length;) written += writeSync(fd, data, written, data.length - written, position + written);
 }
 
 async function writeAll(handle: JournalHandle, data: Uint8Array, position: number): Promise<void> {
@@ -403,7 +411,9 @@ export class Journal {
     try {
       const first = items[0] as PendingWritten;
       // A failure since they were written cut them; a rotation would never have let them through.
-      if (first.file !== file || first.start !== file.size) throw new StorageError('ioError', 'Records written ahead were cut from the journal before their sync.');
+      if (first.file !== file || first.start !== file.size) {
+        throw new StorageError('ioError', 'Records written ahead were cut from the journal before their sync.');
+      }
       await file.handle.datasync();
       for (const item of items) {
         file.size = item.start + item.length;

@@ -92,7 +92,10 @@ function parseHeader(bytes: Buffer): JournalHeader | 'torn' | { detail: string }
   if (crc32(bytes.subarray(0, length - 4)) !== bytes.readUInt32LE(length - 4)) return { detail: 'header checksum mismatch' };
   const version = bytes.readUInt16LE(8);
   if (version !== JOURNAL_FORMAT_VERSION) {
-    throw new StorageError('unsupportedVersion', `This journal was written by a newer Lifeline (format ${version}); update Lifeline to open it.`);
+    throw new StorageError(
+      'unsupportedVersion',
+      `This journal was written by a newer Lifeline (format ${version}); update Lifeline to open it.`,
+    );
   }
   const flags = bytes.readUInt16LE(10);
   return {
@@ -147,7 +150,12 @@ export function scanJournal(bytes: Buffer): JournalScan {
     if (typeof frame !== 'object' || badSequence) {
       const complete = frame === 'bad' || badSequence;
       const kind = validFrameAfter(bytes, offset + 1, lastSequence) ? 'middle' : 'tail';
-      return { header, records, validLength: offset, damage: { offset, bytes: bytes.length - offset, kind, droppedCompleteRecord: complete } };
+      return {
+        header,
+        records,
+        validLength: offset,
+        damage: { offset, bytes: bytes.length - offset, kind, droppedCompleteRecord: complete },
+      };
     }
     records.push({ sequence: frame.sequence, payload: frame.payload });
     lastSequence = frame.sequence;

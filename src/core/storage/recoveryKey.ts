@@ -139,7 +139,10 @@ export function importRecoveryKey(text: string, expectedFingerprint?: string): U
   const payload = fromBase32(data);
   const key = payload.slice(0, KEY_BYTES);
   if (!checksum(key).equals(payload.subarray(KEY_BYTES))) {
-    throw new RecoveryKeyError('checksumMismatch', 'The recovery key does not add up: some characters are mistyped. Check it against your copy.');
+    throw new RecoveryKeyError(
+      'checksumMismatch',
+      'The recovery key does not add up: some characters are mistyped. Check it against your copy.',
+    );
   }
   if (expectedFingerprint !== undefined && keyFingerprint(key) !== expectedFingerprint) {
     throw new StorageError(

@@ -71,7 +71,14 @@ export async function encodeSnapshotPieces(payload: SnapshotPayload, options: Sn
   fingerprint.copy(header, FIXED_BYTES);
   let pieces: Uint8Array[] = payload instanceof Uint8Array ? [payload] : [...payload];
   if (options.compress) pieces = await gzipPieces(pieces);
-  if (options.cipher) pieces = [options.cipher.seal(pieces.length === 1 ? (pieces[0] as Uint8Array) : Buffer.concat(pieces), associatedData(header, fingerprint.length))];
+  if (options.cipher) {
+    pieces = [
+      options.cipher.seal(
+        pieces.length === 1 ? (pieces[0] as Uint8Array) : Buffer.concat(pieces),
+        associatedData(header, fingerprint.length),
+      ),
+    ];
+  }
   let length = 0;
   for (const piece of pieces) length += piece.length;
   header.writeBigUInt64LE(BigInt(length), 24);
@@ -131,10 +138,15 @@ export function readSnapshotHeader(bytes: Uint8Array): SnapshotHeader {
   if (crc32(buffer.subarray(0, headerLength - 4)) !== buffer.readUInt32LE(headerLength - 4)) throw corrupt('header checksum mismatch');
   const version = buffer.readUInt16LE(8);
   if (version !== SNAPSHOT_FORMAT_VERSION) {
-    throw new StorageError('unsupportedVersion', `This snapshot was written by a newer Lifeline (format ${version}); update Lifeline to open it.`);
+    throw new StorageError(
+      'unsupportedVersion',
+      `This snapshot was written by a newer Lifeline (format ${version}); update Lifeline to open it.`,
+    );
   }
   const storedLength = buffer.readBigUInt64LE(24);
-  if (storedLength !== BigInt(buffer.length - headerLength)) throw corrupt(`payload is ${buffer.length - headerLength} bytes, header says ${storedLength}`);
+  if (storedLength !== BigInt(buffer.length - headerLength)) {
+    throw corrupt(`payload is ${buffer.length - headerLength} bytes, header says ${storedLength}`);
+  }
   if (crc32(buffer.subarray(headerLength)) !== buffer.readUInt32LE(32)) throw corrupt('payload checksum mismatch');
   const sequence = buffer.readBigUInt64LE(16);
   if (sequence > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupt('sequence out of range');
@@ -155,15 +167,23 @@ export function readSnapshotHeader(bytes: Uint8Array): SnapshotHeader {
  * 'unsupportedVersion', 'missingKey' / 'wrongKey' / 'decryptFailed' (intact but unreadable
  * without the right key: never quarantine, never re-create).
  */
-export async function decodeSnapshot(bytes: Uint8Array, cipher: RecordCipher | undefined): Promise<{ header: SnapshotHeader; payload: Buffer }> {
+export async function decodeSnapshot(
+  bytes: Uint8Array,
+  cipher: RecordCipher | undefined,
+): Promise<{ header: SnapshotHeader; payload: Buffer }> {
   const header = readSnapshotHeader(bytes);
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = FIXED_BYTES + header.keyFingerprint.length + 4;
   let payload: Uint8Array = buffer.subarray(headerLength);
   if (header.encrypted) {
-    if (!cipher) throw new StorageError('missingKey', 'This store is encrypted and its key is not available. Enter the recovery key to open it.');
+    if (!cipher) {
+      throw new StorageError('missingKey', 'This store is encrypted and its key is not available. Enter the recovery key to open it.');
+    }
     if (cipher.keyFingerprint !== header.keyFingerprint) {
-      throw new StorageError('wrongKey', `This store was encrypted with another key (fingerprint ${header.keyFingerprint}). Enter its recovery key to open it.`);
+      throw new StorageError(
+        'wrongKey',
+        `This store was encrypted with another key (fingerprint ${header.keyFingerprint}). Enter its recovery key to open it.`,
+      );
     }
     try {
       payload = cipher.open(payload, associatedData(buffer, header.keyFingerprint.length));

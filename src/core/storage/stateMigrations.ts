@@ -29,7 +29,11 @@ export type StagedChange = { readonly key: string; readonly value: unknown } | {
  * normally: the caller then commits every staged change and the new version in one batch, so a
  * failed step leaves the namespace exactly as it was (that is the rollback), also after a crash.
  */
-export async function stageMigration(migration: StateMigration, read: (key: string) => unknown, keys: () => string[]): Promise<StagedChange[]> {
+export async function stageMigration(
+  migration: StateMigration,
+  read: (key: string) => unknown,
+  keys: () => string[],
+): Promise<StagedChange[]> {
   const staged = new Map<string, { value: unknown } | { deleted: true }>();
   const context: MigrationContext = {
     get: (key) => {
@@ -38,7 +42,9 @@ export async function stageMigration(migration: StateMigration, read: (key: stri
       return read(key);
     },
     set: (key, value) => {
-      if (value === undefined) throw new StorageError('validationFailed', `Migration ${migration.version} set "${key}" to undefined; use delete.`);
+      if (value === undefined) {
+        throw new StorageError('validationFailed', `Migration ${migration.version} set "${key}" to undefined; use delete.`);
+      }
       staged.set(key, { value: structuredClone(value) });
     },
     delete: (key) => {

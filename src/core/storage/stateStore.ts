@@ -36,7 +36,9 @@ export class MemoryStateBackend implements StateBackend {
   }
 }
 
-export type StateOperation = { readonly namespace: string; readonly key: string; readonly value: unknown } | { readonly namespace: string; readonly key: string; readonly delete: true };
+export type StateOperation =
+  | { readonly namespace: string; readonly key: string; readonly value: unknown }
+  | { readonly namespace: string; readonly key: string; readonly delete: true };
 
 export interface StateChangeEvent {
   readonly namespace: string;
@@ -111,7 +113,10 @@ export class StateStore {
     const storedJson = this.rawGet(name, VERSION_KEY);
     let current = storedJson === undefined ? 0 : Number(JSON.parse(storedJson));
     if (current > target) {
-      throw new StorageError('unsupportedVersion', `Namespace "${name}" holds schema version ${current}, newer than this code's ${target}. Update the extension that owns it.`);
+      throw new StorageError(
+        'unsupportedVersion',
+        `Namespace "${name}" holds schema version ${current}, newer than this code's ${target}. Update the extension that owns it.`,
+      );
     }
     this.schemas.set(name, options);
     if (current < target && storedJson === undefined && this.keys(name).length === 0) {
@@ -124,16 +129,26 @@ export class StateStore {
       const info: MigrationInfo = { store: this.backend.name, namespace: name, fromVersion: current, toVersion: migration.version };
       try {
         await this.hooks.beforeMigration?.(info);
-        const staged = await stageMigration(migration, (key) => this.rawParse(name, key), () => this.keys(name));
+        const staged = await stageMigration(
+          migration,
+          (key) => this.rawParse(name, key),
+          () => this.keys(name),
+        );
         const records: StateRecord[] = staged.map((change) =>
-          'deleted' in change ? { op: 'delete', namespace: name, key: change.key } : { op: 'set', namespace: name, key: change.key, json: this.encode(name, change.key, change.value) },
+          'deleted' in change
+            ? { op: 'delete', namespace: name, key: change.key }
+            : { op: 'set', namespace: name, key: change.key, json: this.encode(name, change.key, change.value) },
         );
         records.push({ op: 'set', namespace: name, key: VERSION_KEY, json: JSON.stringify(migration.version) });
         await this.backend.commit(records);
       } catch (error) {
         const detail = error instanceof Error ? error.message : String(error);
         this.hooks.audit?.record({ store: this.backend.name, action: 'migrationFailed', detail: { ...info, error: detail } });
-        throw new StorageError('migrationFailed', `Migrating "${name}" from version ${current} to ${migration.version} failed: ${detail}. Nothing was changed; a backup was taken before the attempt.`, { cause: error });
+        throw new StorageError(
+          'migrationFailed',
+          `Migrating "${name}" from version ${current} to ${migration.version} failed: ${detail}. Nothing was changed; a backup was taken before the attempt.`,
+          { cause: error },
+        );
       }
       this.hooks.audit?.record({ store: this.backend.name, action: 'migrate', detail: { ...info, description: migration.description } });
       current = migration.version;
@@ -147,7 +162,12 @@ export class StateStore {
     const schema = this.schemaFor(namespace, key);
     if (!schema) return value as T;
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new StorageError('validationFailed', `The stored value of "${namespace}/${key}" does not match its schema: ${parsed.error.message}`);
+    if (!parsed.success) {
+      throw new StorageError(
+        'validationFailed',
+        `The stored value of "${namespace}/${key}" does not match its schema: ${parsed.error.message}`,
+      );
+    }
     return parsed.data as T;
   }
 
@@ -185,7 +205,12 @@ export class StateStore {
         checkKey(operation.key);
         return 'delete' in operation
           ? { op: 'delete', namespace: operation.namespace, key: operation.key }
-          : { op: 'set', namespace: operation.namespace, key: operation.key, json: this.encode(operation.namespace, operation.key, operation.value) };
+          : {
+              op: 'set',
+              namespace: operation.namespace,
+              key: operation.key,
+              json: this.encode(operation.namespace, operation.key, operation.value),
+            };
       });
     } catch (error) {
       return Promise.reject(error);
@@ -241,16 +266,25 @@ export class StateStore {
     const schema = this.schemaFor(namespace, key);
     if (schema) {
       const parsed = schema.safeParse(value);
-      if (!parsed.success) throw new StorageError('validationFailed', `The value for "${namespace}/${key}" does not match its schema: ${parsed.error.message}`);
+      if (!parsed.success) {
+        throw new StorageError(
+          'validationFailed',
+          `The value for "${namespace}/${key}" does not match its schema: ${parsed.error.message}`,
+        );
+      }
       checked = parsed.data;
     }
     let json: string | undefined;
     try {
       json = JSON.stringify(checked);
     } catch (error) {
-      throw new StorageError('validationFailed', `The value for "${namespace}/${key}" is not JSON: ${(error as Error).message}`, { cause: error });
+      throw new StorageError('validationFailed', `The value for "${namespace}/${key}" is not JSON: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
-    if (json === undefined) throw new StorageError('validationFailed', `The value for "${namespace}/${key}" is not JSON (use delete to remove a key).`);
+    if (json === undefined) {
+      throw new StorageError('validationFailed', `The value for "${namespace}/${key}" is not JSON (use delete to remove a key).`);
+    }
     return json;
   }
 
@@ -298,7 +332,9 @@ export class StateNamespace {
     return this.store.delete(this.name, key);
   }
   /** Several keys of this namespace, all or none. */
-  batch(operations: readonly ({ readonly key: string; readonly value: unknown } | { readonly key: string; readonly delete: true })[]): Promise<void> {
+  batch(
+    operations: readonly ({ readonly key: string; readonly value: unknown } | { readonly key: string; readonly delete: true })[],
+  ): Promise<void> {
     return this.store.batch(operations.map((operation) => ({ ...operation, namespace: this.name })));
   }
   onDidChange(listener: (keys: readonly string[]) => void): Disposable {
@@ -309,10 +345,14 @@ export class StateNamespace {
 }
 
 function checkNamespace(name: string): void {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new StorageError('validationFailed', `"${String(name)}" is not a valid namespace name.`);
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
+    throw new StorageError('validationFailed', `"${String(name)}" is not a valid namespace name.`);
+  }
 }
 
 function checkKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0) throw new StorageError('validationFailed', 'A key must be a non-empty string.');
-  if (key.startsWith(RESERVED_KEY_PREFIX)) throw new StorageError('validationFailed', `Keys starting with "${RESERVED_KEY_PREFIX}" are reserved for Lifeline.`);
+  if (key.startsWith(RESERVED_KEY_PREFIX)) {
+    throw new StorageError('validationFailed', `Keys starting with "${RESERVED_KEY_PREFIX}" are reserved for Lifeline.`);
+  }
 }

@@ -15,7 +15,9 @@ export function toStorageError(error: unknown, action: string): StorageError {
   switch (code) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return new StorageError('diskFull', `The disk is full: could not ${action}. Free some space; the previous state is intact.`, { cause: error });
+      return new StorageError('diskFull', `The disk is full: could not ${action}. Free some space; the previous state is intact.`, {
+        cause: error,
+      });
     case 'EACCES':
     case 'EPERM':
     case 'EROFS':

@@ -6,7 +6,13 @@ import type { StorageError } from './errors';
  */
 export type StorageEvent =
   /** A torn or corrupt last record was cut back; nothing valid followed it. */
-  | { readonly type: 'journalTailCut'; readonly store: string; readonly file: string; readonly bytesCut: number; readonly droppedCompleteRecord: boolean }
+  | {
+      readonly type: 'journalTailCut';
+      readonly store: string;
+      readonly file: string;
+      readonly bytesCut: number;
+      readonly droppedCompleteRecord: boolean;
+    }
   /** A damaged file was moved to quarantine/; `lostRecords` is unknown (-1) when the damage hid them. */
   | {
       readonly type: 'quarantined';
@@ -20,7 +26,13 @@ export type StorageEvent =
   | { readonly type: 'recoveredFromBackup'; readonly store: string; readonly sequence: number; readonly journalRecordsReplayed: number }
   /** No good snapshot and no backup: the store opened with what the journals alone could give. */
   | { readonly type: 'stateLost'; readonly store: string; readonly detail: string }
-  | { readonly type: 'compacted'; readonly store: string; readonly generation: number; readonly snapshotBytes: number; readonly durationMs: number }
+  | {
+      readonly type: 'compacted';
+      readonly store: string;
+      readonly generation: number;
+      readonly snapshotBytes: number;
+      readonly durationMs: number;
+    }
   | { readonly type: 'compactionFailed'; readonly store: string; readonly error: StorageError };
 
 export interface StoreMetrics {

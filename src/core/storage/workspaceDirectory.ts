@@ -36,7 +36,11 @@ export class WorkspaceDirectoryError extends LifelineError<WorkspaceDirectoryErr
 }
 
 /** Opens (creating on first use) the folder `<globalStorage>/workspaces/<hash of key>`. */
-export async function openWorkspaceDirectory(globalStorageDir: string, workspaceKey: string, now = new Date()): Promise<WorkspaceDirectory> {
+export async function openWorkspaceDirectory(
+  globalStorageDir: string,
+  workspaceKey: string,
+  now = new Date(),
+): Promise<WorkspaceDirectory> {
   const path = join(globalStorageDir, 'workspaces', workspaceDirectoryName(workspaceKey));
   await fs.mkdir(path, { recursive: true, mode: 0o700 });
   const manifestPath = join(path, 'manifest.json');

@@ -17,7 +17,12 @@ export const SWEEP_QUIET_MS = 10 * 60_000;
  * job started meanwhile. With `quietForMs`, a job any of whose files changed more recently is kept.
  * Missing files and folders are fine; a file that cannot go is logged. Never rejects.
  */
-export async function deleteJobFiles(jobsDir: string, select: (jobId: string) => boolean, logger: Logger, options: { quietForMs?: number } = {}): Promise<number> {
+export async function deleteJobFiles(
+  jobsDir: string,
+  select: (jobId: string) => boolean,
+  logger: Logger,
+  options: { quietForMs?: number } = {},
+): Promise<number> {
   let names: string[];
   try {
     names = await fs.readdir(jobsDir);
@@ -34,7 +39,14 @@ export async function deleteJobFiles(jobsDir: string, select: (jobId: string) =>
   for (const [jobId, paths] of byJob) {
     try {
       if (options.quietForMs !== undefined) {
-        const changed = await Promise.all(paths.map((name) => fs.lstat(join(jobsDir, name)).then((stat) => stat.mtimeMs, () => 0)));
+        const changed = await Promise.all(
+          paths.map((name) =>
+            fs.lstat(join(jobsDir, name)).then(
+              (stat) => stat.mtimeMs,
+              () => 0,
+            ),
+          ),
+        );
         if (changed.some((mtime) => Date.now() - mtime < (options.quietForMs ?? 0))) continue;
       }
       if (!select(jobId)) continue;
@@ -42,7 +54,8 @@ export async function deleteJobFiles(jobsDir: string, select: (jobId: string) =>
       for (const name of paths) {
         await removeOwnFile(jobsDir, name).then(
           (removed) => removed && deleted++,
-          (error: unknown) => logger.warn(`[jobs] could not delete ${join(jobsDir, name)}, a file of the removed job ${jobId}: ${String(error)}`),
+          (error: unknown) =>
+            logger.warn(`[jobs] could not delete ${join(jobsDir, name)}, a file of the removed job ${jobId}: ${String(error)}`),
         );
       }
     } catch (error) {

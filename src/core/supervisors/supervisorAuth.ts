@@ -1,4 +1,17 @@
-import { chmodSync, closeSync, constants, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { newNonce, parseSecret } from '../../shared/supervisor/node/handshakeProof';
 import { JobError } from '../queue/jobErrors';
@@ -40,7 +53,9 @@ export function loadSupervisorSecret(jobsDir: string, onReplaced?: (detail: stri
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw error;
     }
-    onReplaced?.(`${path} held no valid supervisor secret; it was moved to ${aside} and a new one made (supervisors started before follow their jobs through their journals only).`);
+    onReplaced?.(
+      `${path} held no valid supervisor secret; it was moved to ${aside} and a new one made (supervisors started before follow their jobs through their journals only).`,
+    );
   }
 }
 

@@ -51,10 +51,13 @@ export class SupervisorConnection {
     readonly hello: Hello,
   ) {
     this.idleValue = hello.job === null;
-    socket.on('data', lineReader(supervisorMessageSchema, (message) => {
-      if (message.ev === 'idle') this.idleValue = true;
-      this.messageEmitter.fire(message);
-    }));
+    socket.on(
+      'data',
+      lineReader(supervisorMessageSchema, (message) => {
+        if (message.ev === 'idle') this.idleValue = true;
+        this.messageEmitter.fire(message);
+      }),
+    );
     socket.on('close', () => {
       this.closedValue = true;
       this.closeEmitter.fire();
@@ -94,15 +97,19 @@ export class SupervisorConnection {
     const errors = openSync(join(options.jobsDir, 'supervisors.log'), 'a', 0o600);
     let exited = false;
     try {
-      const child = spawn(options.execPath ?? process.execPath, [options.script, '--socket', socketPath, '--idle-exit-ms', String(options.idleExitMs)], {
-        detached: true,
-        // The secret goes down stdin, which the supervisor reads to its end before it listens: not
-        // on the command line (ps shows it) nor in the environment (stage processes inherit that).
-        stdio: ['pipe', errors, errors],
-        // Desktop VS Code's runtime is Electron; this makes it behave as plain Node.
-        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-        windowsHide: true,
-      });
+      const child = spawn(
+        options.execPath ?? process.execPath,
+        [options.script, '--socket', socketPath, '--idle-exit-ms', String(options.idleExitMs)],
+        {
+          detached: true,
+          // The secret goes down stdin, which the supervisor reads to its end before it listens: not
+          // on the command line (ps shows it) nor in the environment (stage processes inherit that).
+          stdio: ['pipe', errors, errors],
+          // Desktop VS Code's runtime is Electron; this makes it behave as plain Node.
+          env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+          windowsHide: true,
+        },
+      );
       child.once('error', () => (exited = true));
       child.once('exit', () => (exited = true));
       child.stdin?.on('error', () => undefined);
@@ -123,7 +130,11 @@ export class SupervisorConnection {
       } catch (error) {
         // One that answered and failed the handshake is not asked again: it will not learn the secret.
         if (JobError.is(error, 'untrustedSupervisor') || Date.now() >= deadline || options.gaveUp?.()) {
-          throw new JobError(JobError.is(error, 'untrustedSupervisor') ? 'untrustedSupervisor' : 'notConnected', `No trusted supervisor answers at ${socketPath}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+          throw new JobError(
+            JobError.is(error, 'untrustedSupervisor') ? 'untrustedSupervisor' : 'notConnected',
+            `No trusted supervisor answers at ${socketPath}: ${error instanceof Error ? error.message : String(error)}`,
+            { cause: error },
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
@@ -148,7 +159,9 @@ export class SupervisorConnection {
       };
       const untrusted = (why: string): false => fail(new JobError('untrustedSupervisor', why));
       socket.once('error', fail);
-      socket.once('connect', () => socket.write(`${JSON.stringify({ op: 'hello', protocol: SUPERVISOR_PROTOCOL_VERSION, nonce: hostNonce })}\n`));
+      socket.once('connect', () =>
+        socket.write(`${JSON.stringify({ op: 'hello', protocol: SUPERVISOR_PROTOCOL_VERSION, nonce: hostNonce })}\n`),
+      );
       const read = splitLines(
         (line) => {
           let raw: unknown;
@@ -162,10 +175,18 @@ export class SupervisorConnection {
             if (!parsed.success) {
               const hello = supervisorMessageSchema.safeParse(raw);
               // A supervisor of an earlier build answers the hello at once, unproven.
-              return untrusted(hello.success && hello.data.ev === 'hello' ? `it speaks protocol ${hello.data.protocol} and cannot prove the secret (a supervisor of an earlier version?)` : 'it did not answer the hello with a challenge');
+              return untrusted(
+                hello.success && hello.data.ev === 'hello'
+                  ? `it speaks protocol ${hello.data.protocol} and cannot prove the secret (a supervisor of an earlier version?)`
+                  : 'it did not answer the hello with a challenge',
+              );
             }
-            if (parsed.data.protocol !== SUPERVISOR_PROTOCOL_VERSION) return untrusted(`protocol ${parsed.data.protocol}, expected ${SUPERVISOR_PROTOCOL_VERSION}`);
-            if (!proofMatches(secret, 'supervisor', hostNonce, parsed.data.nonce, parsed.data.proof)) return untrusted('it could not prove it knows the secret');
+            if (parsed.data.protocol !== SUPERVISOR_PROTOCOL_VERSION) {
+              return untrusted(`protocol ${parsed.data.protocol}, expected ${SUPERVISOR_PROTOCOL_VERSION}`);
+            }
+            if (!proofMatches(secret, 'supervisor', hostNonce, parsed.data.nonce, parsed.data.proof)) {
+              return untrusted('it could not prove it knows the secret');
+            }
             challenge = parsed.data;
             socket.write(`${JSON.stringify({ op: 'auth', proof: handshakeProof(secret, 'host', hostNonce, challenge.nonce) })}\n`);
             return true;
@@ -177,7 +198,9 @@ export class SupervisorConnection {
           socket.off('data', read);
           socket.off('error', fail);
           socket.on('error', () => undefined);
-          if (message.protocol !== SUPERVISOR_PROTOCOL_VERSION) return fail(new Error(`protocol ${message.protocol}, expected ${SUPERVISOR_PROTOCOL_VERSION}`));
+          if (message.protocol !== SUPERVISOR_PROTOCOL_VERSION) {
+            return fail(new Error(`protocol ${message.protocol}, expected ${SUPERVISOR_PROTOCOL_VERSION}`));
+          }
           resolve(new SupervisorConnection(socket, socketPath, message));
           return false;
         },

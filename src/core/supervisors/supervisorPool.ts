@@ -46,7 +46,9 @@ export class SupervisorPool<C extends PoolMember = SupervisorConnection> {
     try {
       let ready = this.idle.pop();
       // One on its way (back from a job, or a spare starting) is claimed rather than another Node started.
-      if (!ready && this.waiters.length < this.spawning + this.recycling) ready = await new Promise<C | undefined>((resolve) => this.waiters.push(resolve));
+      if (!ready && this.waiters.length < this.spawning + this.recycling) {
+        ready = await new Promise<C | undefined>((resolve) => this.waiters.push(resolve));
+      }
       if (!ready && this.disposed) throw new Error('the supervisor pool is closed');
       connection = ready && !ready.closed ? ready : await this.spawn();
     } finally {

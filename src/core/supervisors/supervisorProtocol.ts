@@ -34,7 +34,10 @@ export function supervisorSocketPath(jobsDir: string, supervisorId: string, dire
   if (process.platform === 'win32') return `\\\\.\\pipe\\${name}`;
   const path = join(directory, `${name}.sock`);
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
-    throw new JobError('socketPathTooLong', `The supervisor socket path ${path} is ${Buffer.byteLength(path)} bytes; the limit is ${MAX_SOCKET_PATH_BYTES}. Set XDG_RUNTIME_DIR or TMPDIR to a shorter folder.`);
+    throw new JobError(
+      'socketPathTooLong',
+      `The supervisor socket path ${path} is ${Buffer.byteLength(path)} bytes; the limit is ${MAX_SOCKET_PATH_BYTES}. Set XDG_RUNTIME_DIR or TMPDIR to a shorter folder.`,
+    );
   }
   return path;
 }

@@ -101,7 +101,13 @@ export class SupervisorRunner implements JobRunner {
       maxIdle: options.maxIdleSupervisors ?? 4,
       logger: this.logger,
       // Async, so that a secret that cannot be read fails this start, not the constructor.
-      spawn: async () => SupervisorConnection.spawn({ script: options.supervisorScript, jobsDir: options.jobsDir, idleExitMs: options.idleExitMs ?? 10_000, secret: this.secret }),
+      spawn: async () =>
+        SupervisorConnection.spawn({
+          script: options.supervisorScript,
+          jobsDir: options.jobsDir,
+          idleExitMs: options.idleExitMs ?? 10_000,
+          secret: this.secret,
+        }),
     });
   }
 
@@ -126,7 +132,9 @@ export class SupervisorRunner implements JobRunner {
     // that lives is followed rather than started a second time beside it; one whose supervisor
     // died has its stage's process group stopped before its files go.
     if (existsSync(journalPath) && this.followLiveRun(request.jobId, request.attempt, journalPath)) {
-      this.logger.warn(`[supervisors] ${request.jobId} attempt ${request.attempt} was already running under its supervisor; following that run`);
+      this.logger.warn(
+        `[supervisors] ${request.jobId} attempt ${request.attempt} was already running under its supervisor; following that run`,
+      );
       return;
     }
     const retireError = retireEarlierRun(journalPath, logPath);
@@ -138,7 +146,16 @@ export class SupervisorRunner implements JobRunner {
       .then(async (connection) => {
         if (this.disposed) return connection.dispose();
         this.attach(job, connection);
-        await connection.run({ op: 'run', request: toWireRunRequest(request), journalPath, logPath, logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024, heartbeatMs: this.heartbeatMs, killGraceMs: this.killGraceMs, ...this.stopWithoutHost() });
+        await connection.run({
+          op: 'run',
+          request: toWireRunRequest(request),
+          journalPath,
+          logPath,
+          logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024,
+          heartbeatMs: this.heartbeatMs,
+          killGraceMs: this.killGraceMs,
+          ...this.stopWithoutHost(),
+        });
         // Its `started` record is on disk now: read it, so that the supervisor is watched from here on.
         this.poll(job);
         if (job.killRequested) connection.send({ op: 'kill', jobId: job.jobId });
@@ -150,12 +167,31 @@ export class SupervisorRunner implements JobRunner {
         if (job.connection?.closed && this.jobs.get(job.jobId) === job) {
           for (const record of job.reader.read()) this.apply(job, record);
           if (this.jobs.get(job.jobId) !== job) return;
-          if (stopOrphanedGroup(job.stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);
+          if (stopOrphanedGroup(job.stageProcess)) {
+            this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);
+          }
           // It ran: lost with its owner, as when a supervisor dies later, not a failed start.
-          if (job.stageProcess) return this.finish(job, { type: 'exited', jobId: job.jobId, attempt: job.attempt, exitCode: null, signal: null, error: 'its supervisor stopped without recording an exit', interrupted: true });
+          if (job.stageProcess) {
+            return this.finish(job, {
+              type: 'exited',
+              jobId: job.jobId,
+              attempt: job.attempt,
+              exitCode: null,
+              signal: null,
+              error: 'its supervisor stopped without recording an exit',
+              interrupted: true,
+            });
+          }
         }
         this.logger.error(`[supervisors] could not start ${request.jobId}: ${String(error)}`);
-        this.finish(job, { type: 'exited', jobId: job.jobId, attempt: job.attempt, exitCode: null, signal: null, error: `could not start: ${error instanceof Error ? error.message : String(error)}` });
+        this.finish(job, {
+          type: 'exited',
+          jobId: job.jobId,
+          attempt: job.attempt,
+          exitCode: null,
+          signal: null,
+          error: `could not start: ${error instanceof Error ? error.message : String(error)}`,
+        });
       });
   }
 
@@ -165,7 +201,12 @@ export class SupervisorRunner implements JobRunner {
    * Otherwise the job lost its owner: its last stage's process group is stopped (if it is still
    * that process) before false is returned, so a resume never runs a stage twice at once.
    */
-  adopt(request: { readonly jobId: string; readonly attempt: number; readonly pid: number | undefined; readonly startedAt?: number }): boolean {
+  adopt(request: {
+    readonly jobId: string;
+    readonly attempt: number;
+    readonly pid: number | undefined;
+    readonly startedAt?: number;
+  }): boolean {
     const { journalPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
     if (this.disposed || !existsSync(journalPath)) return false;
     const reader = new JobJournalReader(journalPath);
@@ -188,8 +229,13 @@ export class SupervisorRunner implements JobRunner {
 
   /** Stops the process group of a run's last stage, if that process still runs: its owner is gone. */
   private stopLostStage(jobId: string, records: readonly JobRecord[]): void {
-    const stageProcess = records.reduce<ProcessIdentity | undefined>((last, record) => (record.t === 'stageStarted' ? record.process : last), undefined);
-    if (stopOrphanedGroup(stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${stageProcess?.pid} of ${jobId}`);
+    const stageProcess = records.reduce<ProcessIdentity | undefined>(
+      (last, record) => (record.t === 'stageStarted' ? record.process : last),
+      undefined,
+    );
+    if (stopOrphanedGroup(stageProcess)) {
+      this.logger.warn(`[supervisors] stopped the orphaned process group ${stageProcess?.pid} of ${jobId}`);
+    }
   }
 
   /** True when the journal's run has no exit and its supervisor is provably alive. */
@@ -197,7 +243,9 @@ export class SupervisorRunner implements JobRunner {
     const started = records.find((record) => record.t === 'started');
     if (!started || records.some((record) => record.t === 'exited')) return false;
     const lastAt = records.at(-1)?.at ?? 0;
-    return isSameProcessAlive(started.supervisor) && (started.supervisor.startTime !== undefined || Date.now() - lastAt < this.staleAfterMs);
+    return (
+      isSameProcessAlive(started.supervisor) && (started.supervisor.startTime !== undefined || Date.now() - lastAt < this.staleAfterMs)
+    );
   }
 
   private followLiveRun(jobId: string, attempt: number, journalPath: string): boolean {
@@ -241,7 +289,9 @@ export class SupervisorRunner implements JobRunner {
   }
 
   async sweep(isLive: (jobId: string) => boolean): Promise<void> {
-    const deleted = await deleteJobFiles(this.options.jobsDir, (jobId) => !isLive(jobId) && !this.jobs.has(jobId), this.logger, { quietForMs: SWEEP_QUIET_MS });
+    const deleted = await deleteJobFiles(this.options.jobsDir, (jobId) => !isLive(jobId) && !this.jobs.has(jobId), this.logger, {
+      quietForMs: SWEEP_QUIET_MS,
+    });
     if (deleted > 0) this.logger.info(`[supervisors] deleted ${deleted} file(s) of jobs no longer in the queue`);
   }
 
@@ -285,7 +335,13 @@ export class SupervisorRunner implements JobRunner {
   private stopWithoutHost(): Pick<RunMessage, 'stopWithoutHost'> {
     const afterMs = this.options.stopWithoutHostAfterMs;
     if (afterMs === undefined) return {};
-    return { stopWithoutHost: { afterMs: Math.max(1, Math.round(afterMs)), leaseDir: this.options.leaseDir ?? dirname(this.options.jobsDir), leaseStaleAfterMs: this.options.leaseStaleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS } };
+    return {
+      stopWithoutHost: {
+        afterMs: Math.max(1, Math.round(afterMs)),
+        leaseDir: this.options.leaseDir ?? dirname(this.options.jobsDir),
+        leaseStaleAfterMs: this.options.leaseStaleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS,
+      },
+    };
   }
 
   private get staleAfterMs(): number {
@@ -295,7 +351,20 @@ export class SupervisorRunner implements JobRunner {
   private track(jobId: string, attempt: number, journalPath: string, reader = new JobJournalReader(journalPath)): TrackedJob {
     const previous = this.jobs.get(jobId);
     if (previous) this.untrack(previous);
-    const job: TrackedJob = { jobId, attempt, reader, connection: undefined, supervisor: undefined, stageProcess: undefined, lastRecordAt: Date.now(), killRequested: false, reconnecting: false, startedAt: undefined, pollQueued: false, subscriptions: [] };
+    const job: TrackedJob = {
+      jobId,
+      attempt,
+      reader,
+      connection: undefined,
+      supervisor: undefined,
+      stageProcess: undefined,
+      lastRecordAt: Date.now(),
+      killRequested: false,
+      reconnecting: false,
+      startedAt: undefined,
+      pollQueued: false,
+      subscriptions: [],
+    };
     this.jobs.set(jobId, job);
     return job;
   }
@@ -357,9 +426,19 @@ export class SupervisorRunner implements JobRunner {
     // It may have written its exit just before it went.
     for (const record of job.reader.read()) this.apply(job, record);
     if (this.jobs.get(job.jobId) !== job) return;
-    if (stopOrphanedGroup(job.stageProcess)) this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);
+    if (stopOrphanedGroup(job.stageProcess)) {
+      this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);
+    }
     // Not a failure of the job: its owner went. The scheduler makes it interrupted (resumable).
-    this.finish(job, { type: 'exited', jobId: job.jobId, attempt: job.attempt, exitCode: null, signal: null, error: 'its supervisor stopped without recording an exit', interrupted: true });
+    this.finish(job, {
+      type: 'exited',
+      jobId: job.jobId,
+      attempt: job.attempt,
+      exitCode: null,
+      signal: null,
+      error: 'its supervisor stopped without recording an exit',
+      interrupted: true,
+    });
   }
 
   private apply(job: TrackedJob, record: JobRecord): void {

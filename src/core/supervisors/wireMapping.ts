@@ -54,7 +54,14 @@ export function runEventOf(record: JobRecord, run: FollowedRun): RunEvent | unde
     case 'started':
       return { type: 'started', jobId, attempt, pid: record.supervisor.pid, at: record.at };
     case 'stageStarted':
-      return { type: 'stageStarted', jobId, attempt, stage: record.stage, process: record.process && toProcessIdentity(record.process), at: record.at };
+      return {
+        type: 'stageStarted',
+        jobId,
+        attempt,
+        stage: record.stage,
+        process: record.process && toProcessIdentity(record.process),
+        at: record.at,
+      };
     case 'progress':
       return { type: 'progress', jobId, attempt, fraction: record.fraction, message: record.message };
     case 'checkpoint':
@@ -64,7 +71,16 @@ export function runEventOf(record: JobRecord, run: FollowedRun): RunEvent | unde
     case 'exited': {
       const times = { at: record.at, ...(run.startedAt !== undefined ? { startedAt: run.startedAt } : {}) };
       if (record.stoppedWithoutHost) {
-        return { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error: stoppedWithoutHostMessage(record.stoppedWithoutHost.afterMs), interrupted: true, ...times };
+        return {
+          type: 'exited',
+          jobId,
+          attempt,
+          exitCode: record.exitCode,
+          signal: record.signal,
+          error: stoppedWithoutHostMessage(record.stoppedWithoutHost.afterMs),
+          interrupted: true,
+          ...times,
+        };
       }
       return { type: 'exited', jobId, attempt, exitCode: record.exitCode, signal: record.signal, error: record.error, ...times };
     }

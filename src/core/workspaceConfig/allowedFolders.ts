@@ -59,15 +59,21 @@ export class AllowedFolders {
     try {
       text = await fs.readFile(this.path, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn(`[workspaceJobs] cannot read ${this.path}: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.logger.warn(`[workspaceJobs] cannot read ${this.path}: ${(error as Error).message}`);
+      }
       return { version: 1, allowed: [] };
     }
     try {
       const parsed = allowedFoldersFileSchema.safeParse(JSON.parse(text));
       if (parsed.success) return parsed.data;
-      this.logger.warn(`[workspaceJobs] ignored ${this.path}: ${parsed.error.issues[0]?.message ?? 'invalid'}; folders outside the workspace are asked for again`);
+      this.logger.warn(
+        `[workspaceJobs] ignored ${this.path}: ${parsed.error.issues[0]?.message ?? 'invalid'}; folders outside the workspace are asked for again`,
+      );
     } catch (error) {
-      this.logger.warn(`[workspaceJobs] ignored ${this.path}: ${(error as Error).message}; folders outside the workspace are asked for again`);
+      this.logger.warn(
+        `[workspaceJobs] ignored ${this.path}: ${(error as Error).message}; folders outside the workspace are asked for again`,
+      );
     }
     return { version: 1, allowed: [] };
   }

@@ -63,7 +63,14 @@ export class TextPositions {
 
 /** Each syntax error at its own offset. */
 export function syntaxProblems(errors: readonly ParseError[], positions: TextPositions): WorkspaceConfigProblem[] {
-  return errors.map((error) => positions.problem('', `not valid JSON: ${describeParseError(printParseErrorCode(error.error))}`, error.offset, Math.max(1, error.length)));
+  return errors.map((error) =>
+    positions.problem(
+      '',
+      `not valid JSON: ${describeParseError(printParseErrorCode(error.error))}`,
+      error.offset,
+      Math.max(1, error.length),
+    ),
+  );
 }
 
 /**
@@ -72,7 +79,12 @@ export function syntaxProblems(errors: readonly ParseError[], positions: TextPos
  * branch whose shape the value has (fewest missing and unknown fields) is the one the user meant,
  * so its issues are reported instead.
  */
-export function schemaProblems(issues: readonly Issue[], root: Node | undefined, value: unknown, positions: TextPositions): WorkspaceConfigProblem[] {
+export function schemaProblems(
+  issues: readonly Issue[],
+  root: Node | undefined,
+  value: unknown,
+  positions: TextPositions,
+): WorkspaceConfigProblem[] {
   const problems: WorkspaceConfigProblem[] = [];
   const add = (issue: Issue, base: ConfigPath): void => {
     const path: ConfigPath = [...base, ...(issue.path as (string | number)[])];
@@ -113,14 +125,18 @@ function likeliestBranch(branches: readonly (readonly Issue[])[], value: unknown
 /** A field the branch requires and the value lacks, or one the value has and the branch does not know. */
 function isShapeMismatch(issue: Issue, value: unknown): boolean {
   if (issue.code === 'unrecognized_keys') return issue.path.length === 0;
-  if (issue.code === 'invalid_type') return issue.path.length === 0 || (issue.path.length === 1 && valueAt(value, issue.path as ConfigPath) === undefined);
+  if (issue.code === 'invalid_type') {
+    return issue.path.length === 0 || (issue.path.length === 1 && valueAt(value, issue.path as ConfigPath) === undefined);
+  }
   return false;
 }
 
 function messageOf(issue: Issue, value: unknown): string {
   switch (issue.code) {
     case 'invalid_type':
-      return value === undefined ? `required: expected ${withArticle(issue.expected)}` : `expected ${withArticle(issue.expected)}, got ${describeValue(value)}`;
+      return value === undefined
+        ? `required: expected ${withArticle(issue.expected)}`
+        : `expected ${withArticle(issue.expected)}, got ${describeValue(value)}`;
     case 'invalid_value':
       return `expected ${issue.values.map((allowed) => JSON.stringify(allowed)).join(' or ')}, got ${JSON.stringify(value) ?? 'nothing'}`;
     default:

@@ -40,7 +40,9 @@ export class WorkspaceConfigReader {
   read(input: WorkspaceConfigRead): WorkspaceConfigState {
     if ('missing' in input) {
       // Most folders have no such file: nothing to log, but a file that comes back is logged afresh.
-      if (this.definitions.length > 0 || this.lastLogged !== undefined) this.log('info', `${WORKSPACE_CONFIG_PATH} is gone: no job definitions`);
+      if (this.definitions.length > 0 || this.lastLogged !== undefined) {
+        this.log('info', `${WORKSPACE_CONFIG_PATH} is gone: no job definitions`);
+      }
       this.definitions = [];
       return { definitions: [], problem: undefined, errors: [], warnings: [], askBeforeRunning: new Set() };
     }
@@ -48,12 +50,20 @@ export class WorkspaceConfigReader {
     const result = parseWorkspaceConfig(input.text);
     if (!result.ok) return this.failed(result.message, result.problems);
     this.definitions = result.config.jobs;
-    const outside = foldersOutside(result.config, this.workspaceFolder).filter((found) => !this.allowed.isAllowed(found.jobName, found.folder));
+    const outside = foldersOutside(result.config, this.workspaceFolder).filter(
+      (found) => !this.allowed.isAllowed(found.jobName, found.folder),
+    );
     const warnings = outside.map((found) => result.problemAt(found.path, describeOutside(found)));
     const summary = `${result.config.jobs.length} job definition(s) in ${WORKSPACE_CONFIG_PATH}`;
     if (warnings.length === 0) this.log('info', summary);
     else this.log('warn', `${summary}; asked before they run: ${warnings.map(describeProblem).join('; ')}`);
-    return { definitions: this.definitions, problem: undefined, errors: [], warnings, askBeforeRunning: new Set(outside.map((found) => found.jobName)) };
+    return {
+      definitions: this.definitions,
+      problem: undefined,
+      errors: [],
+      warnings,
+      askBeforeRunning: new Set(outside.map((found) => found.jobName)),
+    };
   }
 
   private failed(message: string, errors: readonly WorkspaceConfigProblem[]): WorkspaceConfigState {

@@ -8,7 +8,9 @@
  * Anything else, including a progress line whose percent is not a number, is ordinary output
  * (undefined): a malformed line never breaks the job.
  */
-export function parseJobLine(line: string): { kind: 'progress'; fraction: number; message: string | undefined } | { kind: 'checkpoint'; checkpoint: string } | undefined {
+export function parseJobLine(
+  line: string,
+): { kind: 'progress'; fraction: number; message: string | undefined } | { kind: 'checkpoint'; checkpoint: string } | undefined {
   if (!line.startsWith('::lifeline ')) return undefined;
   const rest = line.slice('::lifeline '.length);
   if (rest.startsWith('checkpoint ')) return { kind: 'checkpoint', checkpoint: rest.slice('checkpoint '.length) };

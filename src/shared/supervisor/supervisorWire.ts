@@ -44,7 +44,11 @@ export type WireStage = z.infer<typeof wireStageSchema>;
  * Which process a supervisor or a running stage is, durably: pid, the kernel's start time of that
  * pid (so that a reused pid is never mistaken for it) and the host.
  */
-export const wireProcessIdentitySchema = z.object({ pid: z.int().check(z.positive()), startTime: z.optional(z.string()), host: z.string() });
+export const wireProcessIdentitySchema = z.object({
+  pid: z.int().check(z.positive()),
+  startTime: z.optional(z.string()),
+  host: z.string(),
+});
 export type WireProcessIdentity = z.infer<typeof wireProcessIdentitySchema>;
 
 export const runRequestSchema = z.object({
@@ -63,7 +67,11 @@ export type WireRunRequest = z.infer<typeof runRequestSchema>;
  * it, its supervisor stops it once no live host has held the lease (`<leaseDir>/queue.lease`,
  * judged stale by the lease's own rules) for `afterMs`.
  */
-export const stopWithoutHostSchema = z.object({ afterMs: z.int().check(z.positive()), leaseDir: nonEmpty(), leaseStaleAfterMs: z.int().check(z.positive()) });
+export const stopWithoutHostSchema = z.object({
+  afterMs: z.int().check(z.positive()),
+  leaseDir: nonEmpty(),
+  leaseStaleAfterMs: z.int().check(z.positive()),
+});
 export type StopWithoutHost = z.infer<typeof stopWithoutHostSchema>;
 
 const runMessageSchema = z.object({
@@ -113,14 +121,29 @@ const exitCode = () => z.nullable(z.int());
  * that saw them, never from when it noticed: a job may end while no host is alive.
  */
 export const jobRecordSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('started'), at: z.number(), jobId: z.string(), attempt: z.int(), supervisor: wireProcessIdentitySchema, socketPath: z.string(), fromStage: z.int() }),
+  z.object({
+    t: z.literal('started'),
+    at: z.number(),
+    jobId: z.string(),
+    attempt: z.int(),
+    supervisor: wireProcessIdentitySchema,
+    socketPath: z.string(),
+    fromStage: z.int(),
+  }),
   z.object({ t: z.literal('stageStarted'), at: z.number(), stage: z.int(), process: z.optional(wireProcessIdentitySchema) }),
   z.object({ t: z.literal('heartbeat'), at: z.number() }),
   z.object({ t: z.literal('progress'), at: z.number(), fraction: z.optional(z.number()), message: z.optional(z.string()) }),
   z.object({ t: z.literal('checkpoint'), at: z.number(), checkpoint: z.string() }),
   z.object({ t: z.literal('stageFinished'), at: z.number(), stage: z.int(), exitCode: exitCode(), signal: z.nullable(z.string()) }),
   /** `stoppedWithoutHost`: its supervisor stopped it because no host held the lease for `afterMs`; the job did not fail. */
-  z.object({ t: z.literal('exited'), at: z.number(), exitCode: exitCode(), signal: z.nullable(z.string()), error: z.optional(z.string()), stoppedWithoutHost: z.optional(z.object({ afterMs: z.number() })) }),
+  z.object({
+    t: z.literal('exited'),
+    at: z.number(),
+    exitCode: exitCode(),
+    signal: z.nullable(z.string()),
+    error: z.optional(z.string()),
+    stoppedWithoutHost: z.optional(z.object({ afterMs: z.number() })),
+  }),
 ]);
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 

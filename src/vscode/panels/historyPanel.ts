@@ -3,7 +3,15 @@ import type { ArchivedEntry } from '../../core/history/archive';
 import type { HistoryEntry } from '../../core/history/historyEntry';
 import { commandText } from '../../core/history/historyEntry';
 import type { HistoryFilter } from '../../core/history/historyQuery';
-import type { HistoryPanelCommand, HistoryPanelHostMessage, HistoryPanelState, HistoryRow, HistorySummary, QueryReply, QueryRequest } from '../../shared/historyPanelProtocol';
+import type {
+  HistoryPanelCommand,
+  HistoryPanelHostMessage,
+  HistoryPanelState,
+  HistoryRow,
+  HistorySummary,
+  QueryReply,
+  QueryRequest,
+} from '../../shared/historyPanelProtocol';
 import { defaultHistoryPanelState, historyPanelViewType } from '../../shared/historyPanelProtocol';
 import { historyPanelCommandSchema, historyPanelStateSchema } from '../../shared/historyPanelSchemas';
 import { CommandIds } from '../../shared/commandIds';
@@ -113,18 +121,31 @@ export class HistoryPanel extends WebviewPanelBase<HistoryPanelState, HistoryPan
         this.logger.warn(`[historyPanel] statistics failed: ${String(error)}`);
       }
     }
-    await this.post({ type: 'status', unavailable: history ? undefined : (host?.unavailableReason ?? this.source.unavailableReason ?? 'The history is not open.'), summary });
+    await this.post({
+      type: 'status',
+      unavailable: history ? undefined : (host?.unavailableReason ?? this.source.unavailableReason ?? 'The history is not open.'),
+      summary,
+    });
   }
 
   /** A page of entries, or undefined when the history is not open (the panel is told so instead). */
   private async answerQuery({ requestId, query, cursor }: QueryRequest): Promise<QueryReply | undefined> {
     const history = this.source.host?.history;
     if (!history) return void (await this.postStatus());
-    const filter: HistoryFilter = { ...(query.search.trim() ? { search: query.search } : {}), ...(query.states.length > 0 ? { states: query.states } : {}) };
+    const filter: HistoryFilter = {
+      ...(query.search.trim() ? { search: query.search } : {}),
+      ...(query.states.length > 0 ? { states: query.states } : {}),
+    };
     try {
       if (query.source === 'archive') {
         const page = await history.archivePage({ filter, direction: 'desc', limit: PAGE_SIZE, cursor });
-        return { type: 'page', requestId, rows: page.entries.map((archived: ArchivedEntry) => toRow(archived.entry, archived.shard)), nextCursor: page.nextCursor, lost: page.lost.length };
+        return {
+          type: 'page',
+          requestId,
+          rows: page.entries.map((archived: ArchivedEntry) => toRow(archived.entry, archived.shard)),
+          nextCursor: page.nextCursor,
+          lost: page.lost.length,
+        };
       }
       const page = history.page({ filter, sort: 'finishedAt', direction: 'desc', limit: PAGE_SIZE, cursor });
       return { type: 'page', requestId, rows: page.entries.map((entry) => toRow(entry, undefined)), nextCursor: page.nextCursor, lost: 0 };
@@ -142,7 +163,9 @@ export class HistoryPanel extends WebviewPanelBase<HistoryPanelState, HistoryPan
       void vscode.window.showInformationMessage(`Lifeline: "${entry.name}" was copied into the active history.`);
       await this.post({ type: 'changed' });
     } catch (error) {
-      void vscode.window.showErrorMessage(`Lifeline: could not restore the entry: ${error instanceof Error ? error.message : String(error)}`);
+      void vscode.window.showErrorMessage(
+        `Lifeline: could not restore the entry: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 }

@@ -86,7 +86,9 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
     return vscode.window.registerWebviewPanelSerializer(viewType, {
       deserializeWebviewPanel: async (panel: vscode.WebviewPanel, rawState: unknown) => {
         const parsed = schema.safeParse(rawState);
-        if (!parsed.success && rawState !== undefined) logger.warn(`[${viewType}] saved panel state was not valid, starting fresh: ${parsed.error.message}`);
+        if (!parsed.success && rawState !== undefined) {
+          logger.warn(`[${viewType}] saved panel state was not valid, starting fresh: ${parsed.error.message}`);
+        }
         if (this.live || this.disposed) {
           // A second restored tab, or one Lifeline replaced while VS Code was restoring it: keep one.
           panel.dispose();
@@ -116,7 +118,9 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
     const { viewType } = this.options;
     // A webview tab's view type is the panel's, prefixed by VS Code ("mainThreadWebview-lifeline.queuePanel").
     const matches = (type: string) => type === viewType || type.endsWith(`-${viewType}`);
-    return vscode.window.tabGroups.all.flatMap((group) => group.tabs.filter((tab) => tab.input instanceof vscode.TabInputWebview && matches(tab.input.viewType)));
+    return vscode.window.tabGroups.all.flatMap((group) =>
+      group.tabs.filter((tab) => tab.input instanceof vscode.TabInputWebview && matches(tab.input.viewType)),
+    );
   }
 
   private static keyOf(tab: vscode.Tab): string {
@@ -144,7 +148,9 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
    * editor opens right of its group's active one: when `tab` is active, that is its own place.
    */
   private replaceTab(tab: vscode.Tab, all: readonly vscode.Tab[], preserveFocus: boolean): P {
-    this.options.logger.info(`[panels] ${this.options.description} in editor group ${tab.group.viewColumn} has no live panel behind it (an earlier extension host's page, or one VS Code did not restore): replacing it`);
+    this.options.logger.info(
+      `[panels] ${this.options.description} in editor group ${tab.group.viewColumn} has no live panel behind it (an earlier extension host's page, or one VS Code did not restore): replacing it`,
+    );
     const replacement = this.open(tab.group.viewColumn, preserveFocus, undefined);
     for (const old of all) void this.closeTab(old, 'replaced');
     return replacement;
@@ -152,7 +158,9 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
 
   private async closeTab(tab: vscode.Tab | undefined, why: string): Promise<void> {
     if (!tab) return;
-    if (why !== 'replaced') this.options.logger.info(`[panels] closing a tab of ${this.options.description} in editor group ${tab.group.viewColumn}: ${why}`);
+    if (why !== 'replaced') {
+      this.options.logger.info(`[panels] closing a tab of ${this.options.description} in editor group ${tab.group.viewColumn}: ${why}`);
+    }
     try {
       await vscode.window.tabGroups.close(tab, true);
     } catch (error) {
@@ -162,7 +170,12 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
   }
 
   private open(column: vscode.ViewColumn, preserveFocus: boolean, state: S | undefined): P {
-    const panel = vscode.window.createWebviewPanel(this.options.viewType, this.options.title, { viewColumn: column, preserveFocus }, webviewOptions(this.options.extensionUri));
+    const panel = vscode.window.createWebviewPanel(
+      this.options.viewType,
+      this.options.title,
+      { viewColumn: column, preserveFocus },
+      webviewOptions(this.options.extensionUri),
+    );
     return this.adopt(panel, state, 'created');
   }
 
@@ -228,13 +241,17 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
     if (!this.budget.failed()) {
       logger.error(`[panels] ${description} did not load after ${this.budget.max} re-creations; it is left as it is`);
       if (this.budget.shouldReportExhausted()) {
-        void vscode.window.showWarningMessage(`Lifeline: ${description} did not load. Close its tab and open it again.`, 'Show Log').then((choice) => {
-          if (choice) void vscode.commands.executeCommand(CommandIds.showLog);
-        });
+        void vscode.window
+          .showWarningMessage(`Lifeline: ${description} did not load. Close its tab and open it again.`, 'Show Log')
+          .then((choice) => {
+            if (choice) void vscode.commands.executeCommand(CommandIds.showLog);
+          });
       }
       return;
     }
-    logger.warn(`[panels] ${description} did not say it is ready within ${timeoutMs} ms of being ${why}: re-created it in editor group ${column} (re-creation ${this.budget.attempts} of ${this.budget.max})`);
+    logger.warn(
+      `[panels] ${description} did not say it is ready within ${timeoutMs} ms of being ${why}: re-created it in editor group ${column} (re-creation ${this.budget.attempts} of ${this.budget.max})`,
+    );
     // Opened right of the old one (active in its group, since it is on screen), which then goes.
     this.open(column, !kept.panel.active, kept.viewState);
     kept.dispose();

@@ -2,7 +2,14 @@ import * as vscode from 'vscode';
 import type { Job } from '../../core/queue/jobModel';
 import { actionApplies, describeJobState } from '../../core/queue/jobSummary';
 import { displayState } from '../../shared/jobDisplay';
-import type { JobAction, JobRow, JobsNotification, QueuePanelCommand, QueuePanelNotification, QueuePanelState } from '../../shared/queuePanelProtocol';
+import type {
+  JobAction,
+  JobRow,
+  JobsNotification,
+  QueuePanelCommand,
+  QueuePanelNotification,
+  QueuePanelState,
+} from '../../shared/queuePanelProtocol';
 import { defaultQueuePanelState, queuePanelViewType } from '../../shared/queuePanelProtocol';
 import { queuePanelCommandSchema, queuePanelStateSchema } from '../../shared/queuePanelSchemas';
 import { CommandIds } from '../../shared/commandIds';
@@ -97,7 +104,12 @@ export class QueuePanel extends WebviewPanelBase<QueuePanelState, QueuePanelComm
   }
 
   private postInit(): void {
-    void this.post({ type: 'init', state: this.viewState, workspaceName: vscode.workspace.name ?? 'no folder open', trusted: vscode.workspace.isTrusted });
+    void this.post({
+      type: 'init',
+      state: this.viewState,
+      workspaceName: vscode.workspace.name ?? 'no folder open',
+      trusted: vscode.workspace.isTrusted,
+    });
   }
 
   private jobsNotification(): JobsNotification {

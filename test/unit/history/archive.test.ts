@@ -39,14 +39,22 @@ describe('history archive', () => {
     await fill(history, 16, 16);
     await history.whenIdle();
     assert.equal(history.active.count, 10);
-    assert.deepEqual(await allArchived(history), [1, 2, 3, 4, 5, 6].map((i) => makeEntry(i).jobId));
+    assert.deepEqual(
+      await allArchived(history),
+      [1, 2, 3, 4, 5, 6].map((i) => makeEntry(i).jobId),
+    );
     // The active history keeps the newest N.
     assert.equal(history.page({ direction: 'asc' }).entries[0]?.jobId, makeEntry(7).jobId);
     await history.close();
   });
 
   it('moves the overflow in batches of archiveBatchSize, one set of shards per batch', async () => {
-    const { history } = await openHistory(dir.path, { log: new MemoryHistoryLog(), maxActiveEntries: 10, archiveMargin: 1000, archiveBatchSize: 25 });
+    const { history } = await openHistory(dir.path, {
+      log: new MemoryHistoryLog(),
+      maxActiveEntries: 10,
+      archiveMargin: 1000,
+      archiveBatchSize: 25,
+    });
     await fill(history, 1, 100);
     assert.deepEqual(await history.archiveNow(), { archived: 90, batches: 4 });
     assert.deepEqual([...new Set(history.archive.shards.map((s) => s.batch))], [1, 2, 3, 4]);
@@ -70,7 +78,13 @@ describe('history archive', () => {
 
   it('splits shards by month and caps them by size; the index lets a query open only matching shards', async () => {
     // Hourly entries: 1,600 span three months.
-    const { history } = await openHistory(dir.path, { log: new MemoryHistoryLog(), maxActiveEntries: 0, archiveMargin: 5000, archiveBatchSize: 5000, maxShardBytes: 256 * 1024 });
+    const { history } = await openHistory(dir.path, {
+      log: new MemoryHistoryLog(),
+      maxActiveEntries: 0,
+      archiveMargin: 5000,
+      archiveBatchSize: 5000,
+      maxShardBytes: 256 * 1024,
+    });
     await fill(history, 1, 1600);
     await history.archiveNow();
     const shards = history.archive.shards;
@@ -83,7 +97,10 @@ describe('history archive', () => {
       const bytes = readFileSync(join(dir.path, 'archive', 'shards', shard.file));
       assert.equal(bytes.length, shard.bytes);
     }
-    assert.equal(shards.reduce((sum, s) => sum + s.count, 0), 1600);
+    assert.equal(
+      shards.reduce((sum, s) => sum + s.count, 0),
+      1600,
+    );
     history.archive.closeShards();
     const from = Date.UTC(2026, 1, 10);
     const page = await history.archivePage({ filter: { from, to: from + 2 * day, states: ['failed'] } });
@@ -95,14 +112,28 @@ describe('history archive', () => {
   });
 
   it('bounds the open-shard cache by memory and closes it when paging stops', async () => {
-    const { history } = await openHistory(dir.path, { log: new MemoryHistoryLog(), maxActiveEntries: 0, archiveMargin: 5000, archiveBatchSize: 5000, maxShardBytes: 128 * 1024, shardCacheBytes: 300 * 1024, shardIdleMs: 50 });
+    const { history } = await openHistory(dir.path, {
+      log: new MemoryHistoryLog(),
+      maxActiveEntries: 0,
+      archiveMargin: 5000,
+      archiveBatchSize: 5000,
+      maxShardBytes: 128 * 1024,
+      shardCacheBytes: 300 * 1024,
+      shardIdleMs: 50,
+    });
     await fill(history, 1, 1500);
     await history.archiveNow();
     assert.ok(history.archive.shards.length >= 6);
     // Buffers of closed shards are reused for the next ones: every row must still read back right.
-    assert.deepEqual(await allArchived(history), Array.from({ length: 1500 }, (_, i) => makeEntry(i + 1).jobId));
+    assert.deepEqual(
+      await allArchived(history),
+      Array.from({ length: 1500 }, (_, i) => makeEntry(i + 1).jobId),
+    );
     const newest = await history.archivePage({ limit: 3 });
-    assert.deepEqual(newest.entries.map((e) => e.entry), [1500, 1499, 1498].map((i) => JSON.parse(JSON.stringify(parseEntry(makeEntry(i))))));
+    assert.deepEqual(
+      newest.entries.map((e) => e.entry),
+      [1500, 1499, 1498].map((i) => JSON.parse(JSON.stringify(parseEntry(makeEntry(i))))),
+    );
     assert.ok(history.archive.openShards <= 3, `${history.archive.openShards} shards open`);
     assert.ok(history.archive.openShards >= 1);
     await new Promise((resolve) => setTimeout(resolve, 120));
@@ -111,7 +142,12 @@ describe('history archive', () => {
   });
 
   it('at idle archives, applies retention, compacts and closes the shards; a closed history refuses work', async () => {
-    const { history } = await openHistory(dir.path, { maxActiveEntries: 10, archiveMargin: 1000, compactAfterBytes: 1e9, compactIntervalMs: 1e9 });
+    const { history } = await openHistory(dir.path, {
+      maxActiveEntries: 10,
+      archiveMargin: 1000,
+      compactAfterBytes: 1e9,
+      compactIntervalMs: 1e9,
+    });
     await fill(history, 1, 40);
     await history.archivePage({ limit: 1 });
     assert.ok(history.active.journalRecords > 0);
@@ -122,7 +158,10 @@ describe('history archive', () => {
     assert.equal(history.active.journalRecords, 0);
     await history.close();
     await assert.rejects(history.append(makeEntry(41)), (error) => HistoryError.is(error, 'closed'));
-    assert.throws(() => history.page(), (error) => HistoryError.is(error, 'closed'));
+    assert.throws(
+      () => history.page(),
+      (error) => HistoryError.is(error, 'closed'),
+    );
   });
 
   it('drops what the archive already holds when the active history comes back from an older backup', async () => {
@@ -167,7 +206,13 @@ describe('history archive', () => {
 
   it('deletes whole shards past the retention, and keeps everything at 0 days', async () => {
     let now = epoch + 200 * 3_600_000;
-    const options = { log: new MemoryHistoryLog(), maxActiveEntries: 10, archiveMargin: 0, maxShardBytes: 32 * 1024, clock: { ...systemClock, now: () => now } };
+    const options = {
+      log: new MemoryHistoryLog(),
+      maxActiveEntries: 10,
+      archiveMargin: 0,
+      maxShardBytes: 32 * 1024,
+      clock: { ...systemClock, now: () => now },
+    };
     const keepAll = await openHistory(dir.path, { ...options, retentionDays: 0 });
     await fill(keepAll.history, 1, 200);
     await keepAll.history.whenIdle();
@@ -190,7 +235,13 @@ describe('history archive', () => {
 
   it('quarantines a shard that fails its checksum and tells the caller what was lost', async () => {
     const told: string[] = [];
-    const { history } = await openHistory(dir.path, { log: new MemoryHistoryLog(), maxActiveEntries: 0, archiveMargin: 0, maxShardBytes: 32 * 1024, onLostShard: (lost) => told.push(lost.file) });
+    const { history } = await openHistory(dir.path, {
+      log: new MemoryHistoryLog(),
+      maxActiveEntries: 0,
+      archiveMargin: 0,
+      maxShardBytes: 32 * 1024,
+      onLostShard: (lost) => told.push(lost.file),
+    });
     await fill(history, 1, 300);
     await history.whenIdle();
     history.archive.closeShards();
@@ -245,7 +296,10 @@ describe('history archive', () => {
     const { history, report } = await openHistory(dir.path, { onStorageEvent: (event) => events.push(event) });
     assert.ok(report.imageQuarantinedTo);
     assert.equal(report.lost, true);
-    assert.deepEqual(events.map((e) => (e.type === 'quarantined' ? `${e.type}:${e.reason}` : e.type)), ['quarantined:corruptSnapshot', 'stateLost']);
+    assert.deepEqual(
+      events.map((e) => (e.type === 'quarantined' ? `${e.type}:${e.reason}` : e.type)),
+      ['quarantined:corruptSnapshot', 'stateLost'],
+    );
     assert.equal(readdirSync(join(dir.path, 'quarantine')).length, 1);
     assert.equal(history.active.count, 0);
     await history.close();

@@ -7,7 +7,13 @@ import { makeEntry, openHistory, tempDir } from './historyFixtures';
 const child = join(__dirname, 'crashChild.js');
 
 /** Runs the child until it has acknowledged `acks` entries (or kills itself), then SIGKILLs it. */
-function runChild(dir: string, mode: string, first: number, acks: number, crashAt = ''): Promise<{ acked: string[]; signal: string | null }> {
+function runChild(
+  dir: string,
+  mode: string,
+  first: number,
+  acks: number,
+  crashAt = '',
+): Promise<{ acked: string[]; signal: string | null }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [child, dir, mode, String(first), crashAt], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked: string[] = [];

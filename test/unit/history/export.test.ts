@@ -44,8 +44,15 @@ describe('history export', () => {
   let history: JobHistory;
   before(async () => {
     dir = tempDir('export');
-    ({ history } = await openHistory(dir.path, { log: new MemoryHistoryLog(), maxActiveEntries: 40, archiveMargin: 100_000, maxShardBytes: 32 * 1024 }));
-    for (let i = 1; i <= 1250; i++) await history.append(makeEntry(i, i === 5 || i === 1249 ? { name: tricky, error: 'a,b', tags: ['x;y'] } : {}));
+    ({ history } = await openHistory(dir.path, {
+      log: new MemoryHistoryLog(),
+      maxActiveEntries: 40,
+      archiveMargin: 100_000,
+      maxShardBytes: 32 * 1024,
+    }));
+    for (let i = 1; i <= 1250; i++) {
+      await history.append(makeEntry(i, i === 5 || i === 1249 ? { name: tricky, error: 'a,b', tags: ['x;y'] } : {}));
+    }
     await history.archiveNow();
   });
   after(async () => {
@@ -80,7 +87,11 @@ describe('history export', () => {
     assert.equal(rows[0]?.[column], new Date(makeEntry(1211).finishedAt).toISOString());
   });
 
-  for (const [scope, count] of [['active', 40], ['archive', 1210], ['both', 1250]] as const) {
+  for (const [scope, count] of [
+    ['active', 40],
+    ['archive', 1210],
+    ['both', 1250],
+  ] as const) {
     it(`streams CSV of the ${scope} history that reads back exactly`, async () => {
       const { text, count: written } = await exportTo(`${scope}.csv`, { format: 'csv', scope });
       assert.equal(written, count);

@@ -44,6 +44,9 @@ export function makeEntry(i: number, overrides: Partial<HistoryEntryInput> = {})
 }
 
 /** A history in `dir`, on the durable log (the storage core) unless `options.log` says otherwise. */
-export async function openHistory(dir: string, options: Partial<JobHistoryOptions> = {}): Promise<Awaited<ReturnType<typeof JobHistory.open>>> {
+export async function openHistory(
+  dir: string,
+  options: Partial<JobHistoryOptions> = {},
+): Promise<Awaited<ReturnType<typeof JobHistory.open>>> {
   return JobHistory.open({ directory: dir, wasmPath, ...options });
 }

@@ -35,7 +35,10 @@ describe('history on the durable store', () => {
     assert.equal(journalFiles(dir.path).length, 1);
     await history.close();
     const again = await openHistory(dir.path);
-    assert.deepEqual(again.history.page({ direction: 'asc' }).entries.map((e) => e.jobId), ids(1, 5));
+    assert.deepEqual(
+      again.history.page({ direction: 'asc' }).entries.map((e) => e.jobId),
+      ids(1, 5),
+    );
     assert.deepEqual(again.report.storageEvents, []);
     assert.equal(again.report.lost, false);
     await again.history.close();
@@ -73,7 +76,10 @@ describe('history on the durable store', () => {
     appendFileSync(join(dir.path, journal ?? ''), Buffer.from([0x20, 0, 0, 0, 9, 9, 9]));
     const { history: again, report } = await openHistory(dir.path);
     assert.equal(again.active.count, 3);
-    assert.deepEqual(report.storageEvents.map((e) => e.type), ['journalTailCut']);
+    assert.deepEqual(
+      report.storageEvents.map((e) => e.type),
+      ['journalTailCut'],
+    );
     assert.equal(report.lost, false);
     await again.close();
   });
@@ -86,7 +92,11 @@ describe('history on the durable store', () => {
     const { history } = await openHistory(dir.path);
     const store = history.log instanceof DurableHistoryLog ? history.log.durableStore : undefined;
     assert.ok(store);
-    const manager = new BackupManager({ directory: join(dir.path, 'backups'), appVersion: 'test', source: durableBackupSource([{ store, summary: () => 'history' }]) });
+    const manager = new BackupManager({
+      directory: join(dir.path, 'backups'),
+      appVersion: 'test',
+      source: durableBackupSource([{ store, summary: () => 'history' }]),
+    });
     for (let i = 1; i <= 10; i++) await history.append(makeEntry(i));
     await history.compact();
     await manager.create('manual');
@@ -115,10 +125,16 @@ describe('history on the durable store', () => {
     assert.ok(existsSync(report.imageQuarantinedTo ?? ''));
     assert.equal(report.recoveredFromBackup, true);
     assert.equal(report.lost, true);
-    assert.deepEqual(events.map((e) => e.type), ['quarantined', 'recoveredFromBackup']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['quarantined', 'recoveredFromBackup'],
+    );
     assert.equal(events[0]?.type === 'quarantined' && events[0].reason, 'corruptSnapshot');
     assert.equal(events[1]?.type === 'recoveredFromBackup' && events[1].journalRecordsReplayed, 3);
-    assert.deepEqual(history.page({ direction: 'asc', limit: 100 }).entries.map((e) => e.jobId), ids(1, 13));
+    assert.deepEqual(
+      history.page({ direction: 'asc', limit: 100 }).entries.map((e) => e.jobId),
+      ids(1, 13),
+    );
     await history.close();
     // What verified was written as a fresh snapshot: the next open is clean.
     const again = await openHistory(copy);
@@ -131,7 +147,10 @@ describe('history on the durable store', () => {
     const { copy } = await damagedAfterBackup();
     const { history, report } = await openHistory(copy);
     assert.equal(report.lost, true);
-    assert.deepEqual(report.storageEvents.map((e) => e.type), ['quarantined', 'quarantined', 'stateLost']);
+    assert.deepEqual(
+      report.storageEvents.map((e) => e.type),
+      ['quarantined', 'quarantined', 'stateLost'],
+    );
     // 11-13 continue a state that is gone: set aside as a sequence gap, not applied out of context.
     assert.equal(report.storageEvents[1]?.type === 'quarantined' && report.storageEvents[1].reason, 'sequenceGap');
     assert.equal(readdirSync(join(copy, 'quarantine')).length, 2);
@@ -149,10 +168,16 @@ describe('history on the durable store', () => {
     const manager = new BackupManager({
       directory: join(dir.path, 'backups'),
       appVersion: 'test',
-      source: combineBackupSources([ownedBy(durableBackupSource([{ store, summary: () => `${history.active.count} entries` }]), (name) => name === 'history'), history.archiveBackupSource()]),
+      source: combineBackupSources([
+        ownedBy(durableBackupSource([{ store, summary: () => `${history.active.count} entries` }]), (name) => name === 'history'),
+        history.archiveBackupSource(),
+      ]),
     });
     const backup = await manager.create('manual');
-    assert.deepEqual(backup.parts.map((p) => p.name).filter((n) => !n.startsWith('history-archive.shards.')), ['history', 'history-archive.index.json']);
+    assert.deepEqual(
+      backup.parts.map((p) => p.name).filter((n) => !n.startsWith('history-archive.shards.')),
+      ['history', 'history-archive.index.json'],
+    );
     assert.equal(backup.parts.filter((p) => p.name.startsWith('history-archive.shards.')).length, history.archive.shards.length);
     // More work after the backup, then the restore takes everything back to it.
     for (let i = 61; i <= 80; i++) await history.append(makeEntry(i));
@@ -169,7 +194,10 @@ describe('history on the durable store', () => {
       cursor = page.nextCursor;
     } while (cursor);
     assert.deepEqual(archived, ids(1, 50));
-    assert.deepEqual(history.page({ direction: 'asc' }).entries.map((e) => e.jobId), ids(51, 60));
+    assert.deepEqual(
+      history.page({ direction: 'asc' }).entries.map((e) => e.jobId),
+      ids(51, 60),
+    );
     await history.close();
   });
 
@@ -213,7 +241,9 @@ describe('history on the durable store', () => {
     await history.close();
     const SQL = await loadSqlJs(wasmPath);
     // The index is sealed too, so the wrong key is refused at open, before any shard is read.
-    await assert.rejects(Archive.open(SQL, join(dir.path, 'archive'), { cipher: testCipher() }), (error) => StorageError.is(error, 'wrongKey'));
+    await assert.rejects(Archive.open(SQL, join(dir.path, 'archive'), { cipher: testCipher() }), (error) =>
+      StorageError.is(error, 'wrongKey'),
+    );
     await assert.rejects(Archive.open(SQL, join(dir.path, 'archive'), {}), (error) => StorageError.is(error, 'missingKey'));
     assert.equal(existsSync(join(dir.path, 'archive', 'quarantine')), false);
     const { archive } = await Archive.open(SQL, join(dir.path, 'archive'), { cipher: key });

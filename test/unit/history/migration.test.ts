@@ -38,7 +38,10 @@ describe('history schema migration', () => {
     await writeV1Fixture(log, 7, 5);
     const v1Image = log.image;
     const backups: { image: Uint8Array; from: number; to: number }[] = [];
-    const { history, report } = await openHistory(dir.path, { log, beforeMigrate: async (image, from, to) => void backups.push({ image, from, to }) });
+    const { history, report } = await openHistory(dir.path, {
+      log,
+      beforeMigrate: async (image, from, to) => void backups.push({ image, from, to }),
+    });
     assert.deepEqual(report.migrated, { from: 1, to: currentSchemaVersion });
     assert.equal(backups.length, 1);
     assert.deepEqual(backups[0]?.image, v1Image);
@@ -63,7 +66,10 @@ describe('history schema migration', () => {
     assert.deepEqual(report.migrated, { from: 1, to: currentSchemaVersion });
     assert.equal(backedUp, 1);
     const entries = history.page({ sort: 'added', direction: 'asc' }).entries;
-    assert.deepEqual(entries.map((e) => e.jobId), [1, 2, 3, 4, 5, 6].map((i) => makeEntry(i).jobId));
+    assert.deepEqual(
+      entries.map((e) => e.jobId),
+      [1, 2, 3, 4, 5, 6].map((i) => makeEntry(i).jobId),
+    );
     assert.ok(entries.every((e) => e.queueWaitMs === (e.startedAt ?? 0) - e.createdAt));
     assert.equal(history.page({ filter: { search: 'frontend', tag: 'ci' } }).entries.length, 2);
     await history.close();
@@ -122,10 +128,18 @@ describe('history schema migration', () => {
       assert.deepEqual(report.migrated, { from: 1, to: currentSchemaVersion });
       assert.deepEqual(report.storageEvents, []);
       assert.equal(backups.length, 1);
-      assert.equal(Buffer.from(backups[0]?.image ?? []).subarray(0, 15).toString('latin1'), 'SQLite format 3');
+      assert.equal(
+        Buffer.from(backups[0]?.image ?? [])
+          .subarray(0, 15)
+          .toString('latin1'),
+        'SQLite format 3',
+      );
       assert.equal(history.active.schemaVersion, 2);
       const entries = history.page({ sort: 'added', direction: 'asc', limit: 100 }).entries;
-      assert.deepEqual(entries.map((e) => e.jobId), [1, 2, 3, 4, 5, 6, 7].map((i) => makeEntry(i).jobId));
+      assert.deepEqual(
+        entries.map((e) => e.jobId),
+        [1, 2, 3, 4, 5, 6, 7].map((i) => makeEntry(i).jobId),
+      );
       assert.ok(entries.every((e) => e.queueWaitMs === (e.startedAt ?? 0) - e.createdAt));
       assert.notDeepEqual(readFileSync(join(dir.path, 'history.snapshot')), v1Snapshot);
       await history.close();

@@ -4,7 +4,8 @@ import { RecreationBudget, planTabRecovery, readyTimeoutMs } from '../../../src/
 
 const GRACE = 2500;
 const tab = (column: number, active: boolean): PanelTab => ({ key: `${column}:Lifeline Queue`, column, active });
-const plan = (input: Partial<TabRecoveryInput> & { tabs: readonly PanelTab[] }) => planTabRecovery({ live: undefined, orphanSince: new Map(), now: 10_000, graceMs: GRACE, ...input });
+const plan = (input: Partial<TabRecoveryInput> & { tabs: readonly PanelTab[] }) =>
+  planTabRecovery({ live: undefined, orphanSince: new Map(), now: 10_000, graceMs: GRACE, ...input });
 
 describe('which leftover panel tabs are replaced', () => {
   it('waits the grace for the serializer before replacing a visible tab no live panel backs', () => {
@@ -46,7 +47,10 @@ describe('which leftover panel tabs are replaced', () => {
     const first = plan({ tabs, live });
     assert.deepEqual(first.close, []);
     assert.deepEqual(plan({ tabs, live, orphanSince: first.orphanSince, now: 10_000 + GRACE }).close, ['2:Lifeline Queue']);
-    const sameGroup: PanelTab[] = [{ key: 'a', column: 1, active: true }, { key: 'b', column: 1, active: false }];
+    const sameGroup: PanelTab[] = [
+      { key: 'a', column: 1, active: true },
+      { key: 'b', column: 1, active: false },
+    ];
     assert.deepEqual(plan({ tabs: sameGroup, live, now: 1_000_000 }).close, []);
   });
 
@@ -57,9 +61,17 @@ describe('which leftover panel tabs are replaced', () => {
     assert.equal(result.replace, undefined);
   });
 
-  it('takes no tab for an orphan while the live panel\'s own tab is not found (no column yet, or a stale one)', () => {
+  it("takes no tab for an orphan while the live panel's own tab is not found (no column yet, or a stale one)", () => {
     for (const column of [undefined, 0, 3]) {
-      const result = plan({ tabs: [tab(1, true), tab(2, true)], live: { column, visible: true }, orphanSince: new Map([['1:Lifeline Queue', 0], ['2:Lifeline Queue', 0]]), now: 1_000_000 });
+      const result = plan({
+        tabs: [tab(1, true), tab(2, true)],
+        live: { column, visible: true },
+        orphanSince: new Map([
+          ['1:Lifeline Queue', 0],
+          ['2:Lifeline Queue', 0],
+        ]),
+        now: 1_000_000,
+      });
       assert.deepEqual(result.close, [], `live column ${String(column)}`);
       assert.equal(result.wakeAt, undefined);
     }
@@ -75,7 +87,10 @@ describe('which leftover panel tabs are replaced', () => {
 
 describe('re-creating a panel whose page does not say it is ready', () => {
   it('gives each re-created page longer, up to a cap', () => {
-    assert.deepEqual([0, 1, 2, 3, 4, 9].map((attempt) => readyTimeoutMs(5000, attempt)), [5000, 10_000, 20_000, 40_000, 80_000, 80_000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 9].map((attempt) => readyTimeoutMs(5000, attempt)),
+      [5000, 10_000, 20_000, 40_000, 80_000, 80_000],
+    );
   });
 
   it('stops after the budget of re-creations in a row and reports that once; a ready page starts a new count', () => {

@@ -50,7 +50,11 @@ describe('jobs: one owner for the compaction of the queue', () => {
 
   it('the durable store folds the journal on its own threshold, once per crossing', async () => {
     const events: StorageEvent[] = [];
-    const durable = new DurableQueueLog({ directory: join(dir, 'queue'), compaction: { maxJournalRecords: 10 }, onEvent: (event) => events.push(event) });
+    const durable = new DurableQueueLog({
+      directory: join(dir, 'queue'),
+      compaction: { maxJournalRecords: 10 },
+      onEvent: (event) => events.push(event),
+    });
     const log = new CountingLog(durable);
     let queue = await JobQueue.open({ log, runner: new FakeRunner(), baseDir: dir });
     await queue.command({ type: 'setPaused', paused: true });

@@ -34,7 +34,10 @@ describe('jobs: durable deadlines', () => {
 
   it('re-arms a backoff with only the time it has left after a reopen', async () => {
     h = await openHarness({ log: (dir) => new DurableQueueLog({ directory: dir }) });
-    const job = await h.queue.enqueue({ definition: { name: 'flaky', command: 'true', retries: { maxAttempts: 2, backoff: 'fixed', delaySeconds: 60 } }, retry: { jitter: 0 } });
+    const job = await h.queue.enqueue({
+      definition: { name: 'flaky', command: 'true', retries: { maxAttempts: 2, backoff: 'fixed', delaySeconds: 60 } },
+      retry: { jitter: 0 },
+    });
     await settle(h.queue);
     h.runner.exit(job.id, 1);
     await settle(h.queue);
@@ -50,7 +53,9 @@ describe('jobs: durable deadlines', () => {
   it('re-arms the timeout of an adopted running job with the time it has left, and fires a stage timeout that passed at once', async () => {
     h = await openHarness({ concurrency: 2 });
     const whole = await h.queue.enqueue({ definition: { name: 'whole', command: 'true', timeoutSeconds: 60 } });
-    const staged = await h.queue.enqueue({ definition: { name: 'staged', stages: [{ name: 'one', command: 'true', timeoutSeconds: 10 }] } });
+    const staged = await h.queue.enqueue({
+      definition: { name: 'staged', stages: [{ name: 'one', command: 'true', timeoutSeconds: 10 }] },
+    });
     await settle(h.queue);
     await h.reopen({ jump: 45_000, adopt: true });
     assert.deepEqual(h.runner.adopted.sort(), [whole.id, staged.id].sort());

@@ -35,7 +35,8 @@ describe('jobs: discard deletes only inside the workspace folder', () => {
     symlinkSync(join(outside, 'victim.txt'), join(workspace, 'file-link'));
     const log = new MemoryQueueLog();
     const logger = new MemoryLogger();
-    const open = (): Promise<JobQueue> => JobQueue.open({ log, runner: new FakeRunner(), clock: new ManualClock(), logger, baseDir: workspace, random: () => 0.5 });
+    const open = (): Promise<JobQueue> =>
+      JobQueue.open({ log, runner: new FakeRunner(), clock: new ManualClock(), logger, baseDir: workspace, random: () => 0.5 });
     queue = await open();
     queue.start();
     const job = await queue.enqueue({
@@ -67,14 +68,24 @@ describe('jobs: discard deletes only inside the workspace folder', () => {
     await queue.command({ type: 'discard', jobId: job.id });
     await done;
     assert.equal(readFileSync(join(outside, 'victim.txt'), 'utf8'), 'keep me', 'a file behind a link out of the workspace stays');
-    assert.equal(readFileSync(join(outside, 'absolute.txt'), 'utf8'), 'keep me too', 'an output of a stage working outside the workspace stays');
+    assert.equal(
+      readFileSync(join(outside, 'absolute.txt'), 'utf8'),
+      'keep me too',
+      'an output of a stage working outside the workspace stays',
+    );
     assert.equal(readFileSync(join(outside, 'through-cwd.txt'), 'utf8'), 'and me', 'an output of a stage whose folder is a link out stays');
     assert.ok(!existsSync(join(workspace, 'inside.txt')), 'an output inside is removed');
     assert.throws(() => lstatSync(join(workspace, 'file-link')), 'a link declared as an output goes as the link');
     assert.throws(() => lstatSync(join(workspace, 'link')), 'a link to a folder goes as the link, not recursively through it');
     assert.ok(existsSync(outside));
     const warnings = logger.lines.filter((line) => line.level === 'warn').map((line) => line.message);
-    assert.ok(warnings.some((message) => message.includes('absolute.txt') && message.includes('outside the workspace folder')), warnings.join('\n'));
-    assert.ok(warnings.some((message) => message.includes('link/victim.txt') && message.includes('through a link')), warnings.join('\n'));
+    assert.ok(
+      warnings.some((message) => message.includes('absolute.txt') && message.includes('outside the workspace folder')),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((message) => message.includes('link/victim.txt') && message.includes('through a link')),
+      warnings.join('\n'),
+    );
   });
 });

@@ -13,7 +13,8 @@ describe('jobs: the queue on the durable store', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const open = (): Promise<JobQueue> => JobQueue.open({ log: new DurableQueueLog({ directory: join(dir, 'queue') }), runner: new FakeRunner(), baseDir: dir });
+  const open = (): Promise<JobQueue> =>
+    JobQueue.open({ log: new DurableQueueLog({ directory: join(dir, 'queue') }), runner: new FakeRunner(), baseDir: dir });
 
   it('reopens exactly the acknowledged queue, across a compaction, with files in the store layout', async () => {
     let queue = await open();

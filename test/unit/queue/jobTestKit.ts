@@ -49,8 +49,9 @@ export class FakeRunner implements JobRunner {
     const request = this.running.get(jobId);
     if (!request) throw new Error(`job ${jobId} is not running`);
     this.emit({ type: 'stageFinished', jobId, attempt: request.attempt, stage, exitCode, signal: null });
-    if (exitCode === 0 && stage + 1 < request.stages.length) this.emit({ type: 'stageStarted', jobId, attempt: request.attempt, stage: stage + 1 });
-    else this.exit(jobId, exitCode);
+    if (exitCode === 0 && stage + 1 < request.stages.length) {
+      this.emit({ type: 'stageStarted', jobId, attempt: request.attempt, stage: stage + 1 });
+    } else this.exit(jobId, exitCode);
   }
 
   kill(jobId: string): void {
@@ -86,12 +87,15 @@ export interface Harness {
   dispose(): Promise<void>;
 }
 
-export async function openHarness(options: { log?: (dir: string) => QueueLog; autoRun?: boolean; concurrency?: number; random?: () => number } = {}): Promise<Harness> {
+export async function openHarness(
+  options: { log?: (dir: string) => QueueLog; autoRun?: boolean; concurrency?: number; random?: () => number } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeline-jobs-'));
   const clock = new ManualClock();
   const makeLog = options.log ?? (() => new MemoryQueueLog());
   const memory = makeLog(dir);
-  const open = async (log: QueueLog, runner: FakeRunner): Promise<JobQueue> => JobQueue.open({ log, runner, clock, baseDir: dir, random: options.random ?? (() => 0.5) });
+  const open = async (log: QueueLog, runner: FakeRunner): Promise<JobQueue> =>
+    JobQueue.open({ log, runner, clock, baseDir: dir, random: options.random ?? (() => 0.5) });
   const runner = new FakeRunner();
   const queue = await open(memory, runner);
   if (options.concurrency !== undefined) await queue.command({ type: 'setConcurrency', limit: options.concurrency });

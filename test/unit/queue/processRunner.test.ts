@@ -38,38 +38,73 @@ describe('jobs: process runner', () => {
   });
 
   const exited = (jobId: string) => nextExit(runner, jobId);
-  const request = (jobId: string, commands: string[], extra: Partial<RunRequest> = {}): RunRequest => runRequest(dir, jobId, commands, extra);
+  const request = (jobId: string, commands: string[], extra: Partial<RunRequest> = {}): RunRequest =>
+    runRequest(dir, jobId, commands, extra);
 
   it('parses the progress and checkpoint line protocol', () => {
-    assert.deepEqual(parseJobLine('::lifeline progress 42 Rendering frames'), { kind: 'progress', fraction: 0.42, message: 'Rendering frames' });
+    assert.deepEqual(parseJobLine('::lifeline progress 42 Rendering frames'), {
+      kind: 'progress',
+      fraction: 0.42,
+      message: 'Rendering frames',
+    });
     assert.deepEqual(parseJobLine('::lifeline progress 50% half way'), { kind: 'progress', fraction: 0.5, message: 'half way' });
     assert.deepEqual(parseJobLine('::lifeline progress 0.5'), { kind: 'progress', fraction: 0.005, message: undefined });
     assert.deepEqual(parseJobLine('::lifeline progress 700'), { kind: 'progress', fraction: 1, message: undefined }, 'clamped above');
     assert.deepEqual(parseJobLine('::lifeline progress -3 back'), { kind: 'progress', fraction: 0, message: 'back' }, 'clamped below');
     assert.deepEqual(parseJobLine('::lifeline checkpoint {"frame":120}'), { kind: 'checkpoint', checkpoint: '{"frame":120}' });
     assert.deepEqual(parseJobLine('::lifeline checkpoint  two  spaces '), { kind: 'checkpoint', checkpoint: ' two  spaces ' });
-    for (const line of ['hello', '::lifeline progress', '::lifeline progress half', '::lifeline progress % x', '::lifeline progress NaN', '::lifeline progress Infinity', '::lifeline checkpoint', '::lifeline bogus 1', ' ::lifeline progress 5']) {
+    for (const line of [
+      'hello',
+      '::lifeline progress',
+      '::lifeline progress half',
+      '::lifeline progress % x',
+      '::lifeline progress NaN',
+      '::lifeline progress Infinity',
+      '::lifeline checkpoint',
+      '::lifeline bogus 1',
+      ' ::lifeline progress 5',
+    ]) {
       assert.equal(parseJobLine(line), undefined, `${JSON.stringify(line)} is ordinary output`);
     }
   });
 
   it('runs stages in order from the given one, reports progress and checkpoints, and hands the checkpoint in', async () => {
     const done = exited('j');
-    runner.start(request('j', ['echo one', 'echo "::lifeline progress oops"; echo "::lifeline progress 50 mid"; echo "::lifeline checkpoint got-$LIFELINE_CHECKPOINT"', 'exit 3'], { fromStage: 1, checkpoint: 'c1' }));
+    runner.start(
+      request(
+        'j',
+        [
+          'echo one',
+          'echo "::lifeline progress oops"; echo "::lifeline progress 50 mid"; echo "::lifeline checkpoint got-$LIFELINE_CHECKPOINT"',
+          'exit 3',
+        ],
+        { fromStage: 1, checkpoint: 'c1' },
+      ),
+    );
     const exit = await done;
     assert.equal(exit.exitCode, 3);
     assert.deepEqual(
       events.map((event) => event.type),
       ['started', 'stageStarted', 'progress', 'checkpoint', 'stageFinished', 'stageStarted', 'stageFinished', 'exited'],
     );
-    assert.deepEqual(events.find((event) => event.type === 'progress'), { type: 'progress', jobId: 'j', attempt: 1, fraction: 0.5, message: 'mid' });
-    assert.deepEqual(events.find((event) => event.type === 'checkpoint'), { type: 'checkpoint', jobId: 'j', attempt: 1, checkpoint: 'got-c1' });
+    assert.deepEqual(
+      events.find((event) => event.type === 'progress'),
+      { type: 'progress', jobId: 'j', attempt: 1, fraction: 0.5, message: 'mid' },
+    );
+    assert.deepEqual(
+      events.find((event) => event.type === 'checkpoint'),
+      { type: 'checkpoint', jobId: 'j', attempt: 1, checkpoint: 'got-c1' },
+    );
     assert.doesNotMatch(readFileSync(join(dir, 'logs', 'j.log'), 'utf8'), /one/);
   });
 
   it('offers LIFELINE_CHECKPOINT_FILE and LIFELINE_RESUME as supervisors do; the file read as the stage exits is a checkpoint', async () => {
     const done = exited('f');
-    runner.start(request('f', ['printf "$LIFELINE_RESUME-next\\n" > "$LIFELINE_CHECKPOINT_FILE"', 'printf c2 > "$LIFELINE_CHECKPOINT_FILE"'], { checkpoint: 'c1' }));
+    runner.start(
+      request('f', ['printf "$LIFELINE_RESUME-next\\n" > "$LIFELINE_CHECKPOINT_FILE"', 'printf c2 > "$LIFELINE_CHECKPOINT_FILE"'], {
+        checkpoint: 'c1',
+      }),
+    );
     assert.equal((await done).exitCode, 0);
     assert.deepEqual(
       events.map((event) => (event.type === 'checkpoint' ? `checkpoint ${event.checkpoint}` : event.type)),
@@ -90,7 +125,9 @@ describe('jobs: process runner', () => {
 
     const stubborn = exited('stubborn');
     // Its own grace (a stage's killGraceMs) rather than the runner's 10 s.
-    const request = runRequest(dir, 'stubborn', [`trap 'echo term > stubborn.mark' TERM; (trap '' TERM; exec sleep 1000) & echo $! > stubborn.pid; while :; do sleep 0.05; done`]);
+    const request = runRequest(dir, 'stubborn', [
+      `trap 'echo term > stubborn.mark' TERM; (trap '' TERM; exec sleep 1000) & echo $! > stubborn.pid; while :; do sleep 0.05; done`,
+    ]);
     runner.start({ ...request, stages: request.stages.map((stage) => ({ ...stage, killGraceMs: 300 })) });
     await waitFor(join(dir, 'stubborn.pid'));
     const child = Number(readFileSync(join(dir, 'stubborn.pid'), 'utf8').trim());

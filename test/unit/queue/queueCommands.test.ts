@@ -14,37 +14,79 @@ describe('jobs: commands, validation and exactly-once', () => {
   });
   afterEach(() => h.dispose());
 
-  const refused = (reason: string, text: RegExp) => (error: unknown) => JobError.is(error, reason as never) && text.test((error as Error).message);
+  const refused = (reason: string, text: RegExp) => (error: unknown) =>
+    JobError.is(error, reason as never) && text.test((error as Error).message);
 
   it('refuses at enqueue a job that cannot run, naming the problem', async () => {
-    await assert.rejects(h.queue.enqueue({ definition: { name: 'x', command: '   ' } }), refused('invalidJob', /command: a command cannot be empty/));
-    await assert.rejects(h.queue.enqueue({ definition: { name: 'x', command: 'true', cwd: 'no/such/dir' } }), refused('invalidJob', /working directory .*no\/such\/dir does not exist/));
     await assert.rejects(
-      h.queue.enqueue({ definition: { name: 'x', stages: [{ name: 'a', command: 'true' }, { name: 'a', command: 'true' }] } }),
+      h.queue.enqueue({ definition: { name: 'x', command: '   ' } }),
+      refused('invalidJob', /command: a command cannot be empty/),
+    );
+    await assert.rejects(
+      h.queue.enqueue({ definition: { name: 'x', command: 'true', cwd: 'no/such/dir' } }),
+      refused('invalidJob', /working directory .*no\/such\/dir does not exist/),
+    );
+    await assert.rejects(
+      h.queue.enqueue({
+        definition: {
+          name: 'x',
+          stages: [
+            { name: 'a', command: 'true' },
+            { name: 'a', command: 'true' },
+          ],
+        },
+      }),
       refused('invalidJob', /two stages share one name/),
     );
-    await assert.rejects(h.queue.enqueue({ definition: { name: 'x', stages: [{ name: 'a', command: 'true', cwd: 'gone' }] } }), refused('invalidJob', /stage "a": the working directory/));
+    await assert.rejects(
+      h.queue.enqueue({ definition: { name: 'x', stages: [{ name: 'a', command: 'true', cwd: 'gone' }] } }),
+      refused('invalidJob', /stage "a": the working directory/),
+    );
     await assert.rejects(h.queue.enqueue({ definition: { name: 'x', stages: [] } }), refused('invalidJob', /at least one stage/));
     assert.equal(h.queue.jobs.length, 0);
   });
 
   it('takes killGraceSeconds from a stage, else its job; a job without one is stored as before', async () => {
-    const piped = await h.queue.enqueue({ definition: { name: 'p', killGraceSeconds: 2, stages: [{ name: 'a', command: 'true' }, { name: 'b', command: 'true', killGraceSeconds: 0.5 }] } });
-    assert.deepEqual(piped.stages.map((stage) => stage.killGraceMs), [2000, 500]);
+    const piped = await h.queue.enqueue({
+      definition: {
+        name: 'p',
+        killGraceSeconds: 2,
+        stages: [
+          { name: 'a', command: 'true' },
+          { name: 'b', command: 'true', killGraceSeconds: 0.5 },
+        ],
+      },
+    });
+    assert.deepEqual(
+      piped.stages.map((stage) => stage.killGraceMs),
+      [2000, 500],
+    );
     const command = await h.queue.enqueue({ definition: { name: 'c', command: 'true', killGraceSeconds: 0 } });
     assert.equal(command.stages[0]?.killGraceMs, 0);
     const plain = await h.queue.enqueue({ definition: { name: 'd', command: 'true' } });
     assert.equal('killGraceMs' in (plain.stages[0] ?? {}), false);
-    await assert.rejects(h.queue.enqueue({ definition: { name: 'x', command: 'true', killGraceSeconds: -1 } }), refused('invalidJob', /killGraceSeconds/));
+    await assert.rejects(
+      h.queue.enqueue({ definition: { name: 'x', command: 'true', killGraceSeconds: -1 } }),
+      refused('invalidJob', /killGraceSeconds/),
+    );
   });
 
   it('validates every command with a typed error', async () => {
-    await assert.rejects(h.queue.execute({ commandId: randomUUID(), command: { type: 'explode' } }), refused('invalidCommand', /Invalid command/));
-    await assert.rejects(h.queue.execute({ commandId: randomUUID(), command: { type: 'setConcurrency', limit: 0 } }), refused('invalidCommand', /limit/));
+    await assert.rejects(
+      h.queue.execute({ commandId: randomUUID(), command: { type: 'explode' } }),
+      refused('invalidCommand', /Invalid command/),
+    );
+    await assert.rejects(
+      h.queue.execute({ commandId: randomUUID(), command: { type: 'setConcurrency', limit: 0 } }),
+      refused('invalidCommand', /limit/),
+    );
     await assert.rejects(h.queue.command({ type: 'cancel', jobId: 'nope' }), refused('jobNotFound', /nope/));
     const job = await h.queue.enqueue({ definition: { name: 'a', command: 'true' } });
     await assert.rejects(h.queue.command({ type: 'retry', jobId: job.id }), refused('invalidState', /queued/));
-    await assert.rejects(h.queue.enqueue({ jobId: job.id, definition: { name: 'b', command: 'true' } }), refused('duplicateJob', /already/));
+    await assert.rejects(
+      h.queue.enqueue({ jobId: job.id, definition: { name: 'b', command: 'true' } }),
+      refused('duplicateJob', /already/),
+    );
   });
 
   it('resolves relative working directories against the base directory', async () => {
@@ -147,7 +189,10 @@ describe('jobs: commands, validation and exactly-once', () => {
     writeFileSync(join(h.dir, 'out', 'raw.txt'), 'done');
     mkdirSync(join(h.dir, 'out', 'frames'));
     writeFileSync(join(h.dir, 'out', 'frames', '0001.png'), 'partial');
-    await assert.rejects(h.queue.command({ type: 'discard', jobId: job.id }), refused('invalidState', /only an interrupted job can be discarded/));
+    await assert.rejects(
+      h.queue.command({ type: 'discard', jobId: job.id }),
+      refused('invalidState', /only an interrupted job can be discarded/),
+    );
     await h.reopen();
     const events: QueueEvent[] = [];
     h.queue.onDidChange((event) => events.push(event));

@@ -9,7 +9,8 @@ describe('jobs: queue order', () => {
   });
   afterEach(() => h.dispose());
 
-  const add = async (name: string, priority = 0): Promise<string> => (await h.queue.enqueue({ definition: { name, command: 'true', priority } })).id;
+  const add = async (name: string, priority = 0): Promise<string> =>
+    (await h.queue.enqueue({ definition: { name, command: 'true', priority } })).id;
   const names = (): string[] => h.queue.jobs.map((job) => job.name);
 
   it('runs higher priority first, then in the order jobs were added', async () => {
@@ -55,7 +56,10 @@ describe('jobs: queue order', () => {
     assert.deepEqual(names(), ['b', 'a']);
     h.queue.start();
     await settle(h.queue);
-    await assert.rejects(h.queue.command({ type: 'setPriority', jobId: b, priority: 1 }), (error: Error & { reason?: string }) => error.reason === 'invalidState');
+    await assert.rejects(
+      h.queue.command({ type: 'setPriority', jobId: b, priority: 1 }),
+      (error: Error & { reason?: string }) => error.reason === 'invalidState',
+    );
   });
 
   it('keeps the order across a restart', async () => {

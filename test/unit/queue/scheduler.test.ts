@@ -14,7 +14,8 @@ describe('jobs: scheduler', () => {
     assert.ok(condition(), 'the condition never held');
   };
 
-  const add = async (name: string, extra: Record<string, unknown> = {}): Promise<string> => (await h.queue.enqueue({ definition: { name, command: 'true', ...extra } })).id;
+  const add = async (name: string, extra: Record<string, unknown> = {}): Promise<string> =>
+    (await h.queue.enqueue({ definition: { name, command: 'true', ...extra } })).id;
 
   it('never runs more jobs than the concurrency limit, and fills freed slots', async () => {
     h = await openHarness({ concurrency: 2 });
@@ -126,7 +127,10 @@ describe('jobs: scheduler', () => {
 
   it('spreads backoff by the jitter and keeps fixed backoff fixed', async () => {
     h = await openHarness({ random: () => 1 });
-    const id = await h.queue.enqueue({ definition: { name: 'j', command: 'true', retries: { maxAttempts: 2, backoff: 'fixed', delaySeconds: 10 } }, retry: { jitter: 0.5 } });
+    const id = await h.queue.enqueue({
+      definition: { name: 'j', command: 'true', retries: { maxAttempts: 2, backoff: 'fixed', delaySeconds: 10 } },
+      retry: { jitter: 0.5 },
+    });
     await settle(h.queue);
     h.runner.exit(id.id, 3);
     await settle(h.queue);
@@ -159,7 +163,17 @@ describe('jobs: scheduler', () => {
   it('kills a job at its timeout and a stage at its own', async () => {
     h = await openHarness({ concurrency: 2 });
     const slow = await add('slow', { timeoutSeconds: 5 });
-    const staged = (await h.queue.enqueue({ definition: { name: 'staged', stages: [{ name: 'one', command: 'true', timeoutSeconds: 2 }, { name: 'two', command: 'true' }] } })).id;
+    const staged = (
+      await h.queue.enqueue({
+        definition: {
+          name: 'staged',
+          stages: [
+            { name: 'one', command: 'true', timeoutSeconds: 2 },
+            { name: 'two', command: 'true' },
+          ],
+        },
+      })
+    ).id;
     await settle(h.queue);
     h.clock.advance(1999);
     await settle(h.queue);
@@ -186,12 +200,26 @@ describe('jobs: scheduler', () => {
     await settle(h.queue);
     assert.deepEqual(h.runner.killed, [a]);
     assert.equal(h.queue.getJob(a)?.state, 'cancelled');
-    await assert.rejects(h.queue.command({ type: 'cancel', jobId: a }), (error: Error & { reason?: string }) => error.reason === 'invalidState');
+    await assert.rejects(
+      h.queue.command({ type: 'cancel', jobId: a }),
+      (error: Error & { reason?: string }) => error.reason === 'invalidState',
+    );
   });
 
   it('records progress, checkpoints and completed stages, and resumes an interrupted pipeline from the next stage', async () => {
     h = await openHarness();
-    const id = (await h.queue.enqueue({ definition: { name: 'p', stages: [{ name: 'fetch', command: 'true' }, { name: 'train', command: 'true' }, { name: 'report', command: 'true' }] } })).id;
+    const id = (
+      await h.queue.enqueue({
+        definition: {
+          name: 'p',
+          stages: [
+            { name: 'fetch', command: 'true' },
+            { name: 'train', command: 'true' },
+            { name: 'report', command: 'true' },
+          ],
+        },
+      })
+    ).id;
     await settle(h.queue);
     h.runner.emit({ type: 'progress', jobId: id, attempt: 1, fraction: 0.25, message: 'fetching' });
     h.runner.finishStage(id, 0);

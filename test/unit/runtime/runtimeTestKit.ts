@@ -55,7 +55,16 @@ export function useRuntimeFolders(): { readonly workspace: string; open(override
       const workspaceKey = `file:${workspace}`;
       const directory = await openWorkspaceDirectory(join(root, 'globalStorage'), workspaceKey);
       storage = directory.path;
-      const runtime = await WorkspaceRuntime.open({ storageDirectory: directory.path, workspaceKey, baseDir: workspace, logger: nullLogger, role: 'test', supervisorScript, sqlWasmPath: wasmPath, ...overrides });
+      const runtime = await WorkspaceRuntime.open({
+        storageDirectory: directory.path,
+        workspaceKey,
+        baseDir: workspace,
+        logger: nullLogger,
+        role: 'test',
+        supervisorScript,
+        sqlWasmPath: wasmPath,
+        ...overrides,
+      });
       runtimes.push(runtime);
       return runtime;
     },

@@ -18,7 +18,11 @@ describe('WorkspaceRuntime: one workspace opened from plain Node', () => {
     assert.equal(first.queue.role, 'holder');
     assert.ok(await first.history.whenOpen(), 'the holder opens the history');
     const { jobId } = await first.queue.execute({ type: 'enqueue', definition: { name: 'greet', command: 'echo hello from plain node' } });
-    await until(first.history.onDidChange, () => recent(first).some((entry) => entry.jobId.startsWith(`${jobId}@`)), 'the job is in the history');
+    await until(
+      first.history.onDidChange,
+      () => recent(first).some((entry) => entry.jobId.startsWith(`${jobId}@`)),
+      'the job is in the history',
+    );
     const [entry] = recent(first);
     assert.equal(entry?.name, 'greet');
     assert.equal(entry?.state, 'succeeded');
@@ -74,7 +78,10 @@ describe('WorkspaceRuntime: reports', () => {
 
   it('reports a history that cannot open, and does not try it again', async () => {
     const reports: RuntimeReport[] = [];
-    const runtime = await folders.open({ sqlWasmPath: join(folders.workspace, 'missing.wasm'), onDidReport: (report) => reports.push(report) });
+    const runtime = await folders.open({
+      sqlWasmPath: join(folders.workspace, 'missing.wasm'),
+      onDidReport: (report) => reports.push(report),
+    });
     assert.equal(await runtime.history.whenOpen(), undefined);
     assert.equal(runtime.history.openFailed, true);
     assert.equal(reports.filter((report) => report.type === 'historyOpenFailed').length, 1);

@@ -97,7 +97,13 @@ describe('jobs: lease heartbeats of a holder that was replaced', () => {
     assert.equal(armed, false, 'the takeover ran inside the heartbeat');
     assert.equal((await readLease(dir))?.activationId, taker.activationId, 'the new holder keeps the lease');
     assert.equal(await refreshLease(dir, taker), true);
-    assert.deepEqual(readdirSync(dir).filter((name) => name.startsWith(LEASE_FILE)).sort(), [LEASE_FILE, `${LEASE_FILE}.${taker.activationId}`], 'the old holder left no file behind');
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((name) => name.startsWith(LEASE_FILE))
+        .sort(),
+      [LEASE_FILE, `${LEASE_FILE}.${taker.activationId}`],
+      'the old holder left no file behind',
+    );
   });
 
   it('a released lease is gone, and a link left without its file is taken over at once', async () => {

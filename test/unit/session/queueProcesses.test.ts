@@ -101,13 +101,18 @@ describe('jobs: one writer, many clients (separate processes)', function () {
     await client.exec({ type: 'setPaused', paused: true });
     const total = 150;
     const commandIds = Array.from({ length: total }, () => randomUUID());
-    const replies = commandIds.map((commandId, i) => client.exec({ type: 'enqueue', definition: { name: `n${i}`, command: 'true' } }, commandId));
+    const replies = commandIds.map((commandId, i) =>
+      client.exec({ type: 'enqueue', definition: { name: `n${i}`, command: 'true' } }, commandId),
+    );
     // Kill the holder while commands are in flight.
     await client.next((m) => m.ev === 'result' && m.commandId === commandIds[20]);
     holder.child.kill('SIGKILL');
     const killedAt = Date.now();
     const taken = await client.next((m) => m.ev === 'role' && m.role === 'holder');
-    assert.ok((taken.at as number) - killedAt < 10_000, `took over after ${(taken.at as number) - killedAt} ms, not before the stale limit`);
+    assert.ok(
+      (taken.at as number) - killedAt < 10_000,
+      `took over after ${(taken.at as number) - killedAt} ms, not before the stale limit`,
+    );
     const results = await Promise.all(replies);
     assert.ok(results.every((r) => r.ok === true));
     const { jobs } = await client.jobs();
@@ -176,7 +181,10 @@ describe('jobs: one writer, many clients (separate processes)', function () {
     const releasedAt = Date.now();
     holder.send({ op: 'dispose' });
     const taken = await client.next((m) => m.ev === 'role' && m.role === 'holder');
-    assert.ok((taken.at as number) - releasedAt < 15_000, `handover took ${(taken.at as number) - releasedAt} ms: it waited for the stale limit`);
+    assert.ok(
+      (taken.at as number) - releasedAt < 15_000,
+      `handover took ${(taken.at as number) - releasedAt} ms: it waited for the stale limit`,
+    );
     assert.deepEqual(
       (await client.jobs()).jobs.map((job) => job.name),
       ['survivor'],

@@ -31,7 +31,14 @@ describe('jobs: one writer, many clients (in one process)', () => {
   });
 
   const open = async (extra: Partial<QueueSessionOptions> = {}): Promise<QueueSession> => {
-    const session = await QueueSession.open({ storageDir: dir, createRunner: () => new FakeRunner(), baseDir: dir, heartbeatMs: 100, staleAfterMs: 5000, ...extra });
+    const session = await QueueSession.open({
+      storageDir: dir,
+      createRunner: () => new FakeRunner(),
+      baseDir: dir,
+      heartbeatMs: 100,
+      staleAfterMs: 5000,
+      ...extra,
+    });
     sessions.push(session);
     return session;
   };
@@ -96,11 +103,19 @@ describe('jobs: one writer, many clients (in one process)', () => {
   it('refuses a client with a wrong token', async () => {
     await open();
     const lease = await readLease(dir);
-    await assert.rejects(QueueClient.connect(lease?.socketPath as string, 'f'.repeat(64), 500), (error) => JobError.is(error, 'notConnected'));
+    await assert.rejects(QueueClient.connect(lease?.socketPath as string, 'f'.repeat(64), 500), (error) =>
+      JobError.is(error, 'notConnected'),
+    );
   });
 
   it('refuses a socket path over the platform limit, with a typed error', () => {
-    assert.throws(() => socketPathFor(dir, 'a1b2c3d4e5f6a1b2c3d4e5f6', `/tmp/${'x'.repeat(100)}`), (error) => JobError.is(error, 'socketPathTooLong'));
-    assert.ok(Buffer.byteLength(socketPathFor(join(dir, 'a'.repeat(200)), 'a1b2c3d4e5f6a1b2c3d4e5f6')) <= 103, 'the storage path length does not matter');
+    assert.throws(
+      () => socketPathFor(dir, 'a1b2c3d4e5f6a1b2c3d4e5f6', `/tmp/${'x'.repeat(100)}`),
+      (error) => JobError.is(error, 'socketPathTooLong'),
+    );
+    assert.ok(
+      Buffer.byteLength(socketPathFor(join(dir, 'a'.repeat(200)), 'a1b2c3d4e5f6a1b2c3d4e5f6')) <= 103,
+      'the storage path length does not matter',
+    );
   });
 });

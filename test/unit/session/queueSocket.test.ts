@@ -78,7 +78,9 @@ describe('jobs: the queue socket tells nothing before a hello and bounds what it
   it('sends a connection without the token no event, and closes it by the hello deadline', async () => {
     const socketPath = await listen();
     const silent = await probe(socketPath);
-    for (let i = 0; i < 5; i++) await queue.enqueue({ definition: { name: `secret-${i}`, command: 'echo s3cret', env: { API_KEY: 'hunter2' } } });
+    for (let i = 0; i < 5; i++) {
+      await queue.enqueue({ definition: { name: `secret-${i}`, command: 'echo s3cret', env: { API_KEY: 'hunter2' } } });
+    }
     const lifetime = await silent.closed;
     assert.equal(silent.received.join(''), '', 'nothing is sent before a hello');
     assert.ok(lifetime < 2000 + 1000, `closed after ${lifetime} ms; the deadline is 2000 ms`);
@@ -89,14 +91,20 @@ describe('jobs: the queue socket tells nothing before a hello and bounds what it
     const wrong = await probe(socketPath);
     wrong.socket.write(`${JSON.stringify({ t: 'hello', token: randomUUID() })}\n`);
     const commandFirst = await probe(socketPath);
-    commandFirst.socket.write(`${JSON.stringify({ t: 'command', commandId: randomUUID(), command: { type: 'setPaused', paused: false } })}\n`);
+    commandFirst.socket.write(
+      `${JSON.stringify({ t: 'command', commandId: randomUUID(), command: { type: 'setPaused', paused: false } })}\n`,
+    );
     await queue.enqueue({ definition: { name: 'meanwhile', command: 'true' } });
     await Promise.all([wrong.closed, commandFirst.closed]);
     assert.equal(wrong.received.join('') + commandFirst.received.join(''), '');
     assert.equal(queue.flags.paused, true, 'the command before a hello did nothing');
     const client = await QueueClient.connect(socketPath, token);
     clients.push(client);
-    assert.deepEqual([...client.jobs.values()].map((job) => job.name), ['meanwhile'], 'the right token still gets the queue');
+    assert.deepEqual(
+      [...client.jobs.values()].map((job) => job.name),
+      ['meanwhile'],
+      'the right token still gets the queue',
+    );
   });
 
   it('closes connections streaming without a newline once past the hello cap, and stays responsive meanwhile', async function () {
@@ -105,7 +113,10 @@ describe('jobs: the queue socket tells nothing before a hello and bounds what it
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
     // Each streams up to 64 MiB of garbage with no newline, as fast as the holder takes it.
-    const chunk = randomBytes(64 * 1024).toString('hex').replace(/\n/g, 'x').slice(0, 64 * 1024);
+    const chunk = randomBytes(64 * 1024)
+      .toString('hex')
+      .replace(/\n/g, 'x')
+      .slice(0, 64 * 1024);
     const attempted = 64 * 1024 * 1024;
     const streamers = await Promise.all(Array.from({ length: 6 }, () => probe(socketPath)));
     const written = streamers.map(async (streamer) => {
@@ -124,10 +135,14 @@ describe('jobs: the queue socket tells nothing before a hello and bounds what it
     clients.push(client);
     const sent = await Promise.all(written);
     delay.disable();
-    for (const bytes of sent) assert.ok(bytes < 2 * 1024 * 1024, `a streamer got ${bytes} bytes in before it was closed; the cap is 4 KiB plus socket buffers`);
+    for (const bytes of sent) {
+      assert.ok(bytes < 2 * 1024 * 1024, `a streamer got ${bytes} bytes in before it was closed; the cap is 4 KiB plus socket buffers`);
+    }
     assert.equal(server?.connectionCounts.open, 1, 'only the authenticated client is left');
     // For the report: the longest stall of the event loop while the six streamed.
-    console.log(`      event loop delay during the flood: max ${(delay.max / 1e6).toFixed(1)} ms, mean ${(delay.mean / 1e6).toFixed(1)} ms`);
+    console.log(
+      `      event loop delay during the flood: max ${(delay.max / 1e6).toFixed(1)} ms, mean ${(delay.mean / 1e6).toFixed(1)} ms`,
+    );
   });
 
   it('closes an authenticated client whose line grows past the command cap', async () => {
@@ -166,7 +181,10 @@ describe('jobs: the queue socket tells nothing before a hello and bounds what it
     const authed = await probe(socketPath);
     const ids = Array.from({ length: 10 }, () => randomUUID());
     authed.socket.write(
-      [JSON.stringify({ t: 'hello', token }), ...ids.map((commandId) => JSON.stringify({ t: 'command', commandId, command: { type: 'setAutoRun', autoRun: false } }))].join('\n') + '\n',
+      [
+        JSON.stringify({ t: 'hello', token }),
+        ...ids.map((commandId) => JSON.stringify({ t: 'command', commandId, command: { type: 'setAutoRun', autoRun: false } })),
+      ].join('\n') + '\n',
     );
     const answers = new Map<string, { t: string; reason?: string }>();
     let partial = '';
@@ -183,7 +201,10 @@ describe('jobs: the queue socket tells nothing before a hello and bounds what it
     });
     const outcomes = ids.map((id) => answers.get(id));
     assert.equal(outcomes.filter((answer) => answer?.t === 'result').length, 2);
-    assert.ok(outcomes.slice(2).every((answer) => answer?.t === 'error' && answer.reason === 'overloaded'), JSON.stringify(outcomes));
+    assert.ok(
+      outcomes.slice(2).every((answer) => answer?.t === 'error' && answer.reason === 'overloaded'),
+      JSON.stringify(outcomes),
+    );
     authed.socket.destroy();
   });
 });

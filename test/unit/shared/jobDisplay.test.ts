@@ -46,7 +46,9 @@ describe('shared: how states and durations read to people', () => {
   });
 
   it('names every stored state and every history state with one label', () => {
-    for (const state of [...JOB_STATES, ...historyStates]) assert.ok((displayStates as readonly string[]).includes(state), `${state} is a display state`);
+    for (const state of [...JOB_STATES, ...historyStates]) {
+      assert.ok((displayStates as readonly string[]).includes(state), `${state} is a display state`);
+    }
     assert.equal(displayStateLabels.timedOut, 'Timed out');
     assert.equal(new Set(Object.values(displayStateLabels)).size, displayStates.length, 'no two states read the same');
   });

@@ -1,6 +1,15 @@
 import * as assert from 'node:assert/strict';
 import type { HistoryPanelCommand, HistoryPanelHostMessage } from '../../../src/shared/historyPanelProtocol';
-import { HistoryChangedNotification, HistoryInitNotification, HistoryStatusNotification, PageReply, QueryErrorReply, defaultHistoryPanelState, historySources, historyStates } from '../../../src/shared/historyPanelProtocol';
+import {
+  HistoryChangedNotification,
+  HistoryInitNotification,
+  HistoryStatusNotification,
+  PageReply,
+  QueryErrorReply,
+  defaultHistoryPanelState,
+  historySources,
+  historyStates,
+} from '../../../src/shared/historyPanelProtocol';
 import { historyPanelCommandSchema, historyPanelCommands, historyPanelStateSchema } from '../../../src/shared/historyPanelSchemas';
 import type { MessageKind, MessageKinds, PanelMessage } from '../../../src/shared/panelProtocol';
 import { anyOf } from '../../../src/shared/panelProtocol';
@@ -10,10 +19,24 @@ import { queuePanelCommandSchema, queuePanelCommands } from '../../../src/shared
 import type { z } from 'zod';
 
 /** For each kind a webview may send: messages it must accept, and hostile or malformed ones of that kind. */
-type Cases<U extends PanelMessage> = { readonly [T in U['type']]: { readonly good: readonly unknown[]; readonly hostile: readonly unknown[] } };
+type Cases<U extends PanelMessage> = {
+  readonly [T in U['type']]: { readonly good: readonly unknown[]; readonly hostile: readonly unknown[] };
+};
 
 /** Not a message of any kind: refused by every guard and by the union. */
-const NOT_MESSAGES: readonly unknown[] = [null, undefined, 'ready', 42, [], [{ type: 'ready' }], {}, { type: 42 }, { type: '__proto__' }, { type: 'constructor' }, { type: 'runCommand', command: 'rm -rf /' }];
+const NOT_MESSAGES: readonly unknown[] = [
+  null,
+  undefined,
+  'ready',
+  42,
+  [],
+  [{ type: 'ready' }],
+  {},
+  { type: 42 },
+  { type: '__proto__' },
+  { type: 'constructor' },
+  { type: 'runCommand', command: 'rm -rf /' },
+];
 
 function checkInbound<U extends PanelMessage>(name: string, kinds: MessageKinds<U>, union: z.ZodType<U>, cases: Cases<U>): void {
   describe(`${name}: every message from the webview is validated`, () => {
@@ -27,7 +50,9 @@ function checkInbound<U extends PanelMessage>(name: string, kinds: MessageKinds<
         for (const message of good) {
           assert.ok(kind.is(message), JSON.stringify(message));
           assert.ok(union.safeParse(message).success, JSON.stringify(message));
-          for (const other of Object.values(kinds) as MessageKind<PanelMessage>[]) if (other !== kind) assert.equal(other.is(message), false, `${other.type} takes ${JSON.stringify(message)}`);
+          for (const other of Object.values(kinds) as MessageKind<PanelMessage>[]) {
+            if (other !== kind) assert.equal(other.is(message), false, `${other.type} takes ${JSON.stringify(message)}`);
+          }
         }
       });
       it(`refuses a hostile or malformed ${type} message`, () => {
@@ -41,7 +66,9 @@ function checkInbound<U extends PanelMessage>(name: string, kinds: MessageKinds<
 
     it('refuses what is not a message of any kind', () => {
       for (const message of NOT_MESSAGES) {
-        for (const kind of Object.values(kinds) as MessageKind<PanelMessage>[]) assert.equal(kind.is(message), false, `${kind.type}: ${JSON.stringify(message)}`);
+        for (const kind of Object.values(kinds) as MessageKind<PanelMessage>[]) {
+          assert.equal(kind.is(message), false, `${kind.type}: ${JSON.stringify(message)}`);
+        }
         assert.equal(union.safeParse(message).success, false, JSON.stringify(message));
       }
     });
@@ -50,9 +77,18 @@ function checkInbound<U extends PanelMessage>(name: string, kinds: MessageKinds<
 
 const queueState = { version: 1, filter: 'build', scrollTop: 120, selectedJobId: 'a1', states: ['failed', 'timedOut'] };
 checkInbound<QueuePanelCommand>('Queue dashboard', queuePanelCommands, queuePanelCommandSchema, {
-  ready: { good: [{ type: 'ready' }], hostile: [{ type: 'ready', state: queueState }, { type: 'ready', __proto__: { polluted: true }, x: 1 }] },
+  ready: {
+    good: [{ type: 'ready' }],
+    hostile: [
+      { type: 'ready', state: queueState },
+      { type: 'ready', __proto__: { polluted: true }, x: 1 },
+    ],
+  },
   stateChanged: {
-    good: [{ type: 'stateChanged', state: queueState }, { type: 'stateChanged', state: defaultQueuePanelState }],
+    good: [
+      { type: 'stateChanged', state: queueState },
+      { type: 'stateChanged', state: defaultQueuePanelState },
+    ],
     hostile: [
       { type: 'stateChanged' },
       { type: 'stateChanged', state: { ...queueState, version: 2 } },
@@ -80,7 +116,10 @@ const query = { search: 'npm', states: ['succeeded'], source: 'active' };
 checkInbound<HistoryPanelCommand>('History panel', historyPanelCommands, historyPanelCommandSchema, {
   ready: { good: [{ type: 'ready' }], hostile: [{ type: 'ready', requestId: 1 }] },
   stateChanged: {
-    good: [{ type: 'stateChanged', state: historyState }, { type: 'stateChanged', state: defaultHistoryPanelState }],
+    good: [
+      { type: 'stateChanged', state: historyState },
+      { type: 'stateChanged', state: defaultHistoryPanelState },
+    ],
     hostile: [
       { type: 'stateChanged', state: { ...historyState, pages: 0 } },
       { type: 'stateChanged', state: { ...historyState, pages: 1e9 } },
@@ -117,7 +156,9 @@ checkInbound<HistoryPanelCommand>('History panel', historyPanelCommands, history
 
 describe('panel protocols: enumerations come from the protocol arrays', () => {
   it('the History state schema takes every history state and source the protocol names, and nothing else', () => {
-    for (const source of historySources) assert.ok(historyPanelStateSchema.safeParse({ ...defaultHistoryPanelState, source }).success, source);
+    for (const source of historySources) {
+      assert.ok(historyPanelStateSchema.safeParse({ ...defaultHistoryPanelState, source }).success, source);
+    }
     assert.ok(historyPanelStateSchema.safeParse({ ...defaultHistoryPanelState, states: [...historyStates] }).success);
     assert.equal(historyPanelStateSchema.safeParse({ ...defaultHistoryPanelState, source: 'both' }).success, false);
   });

@@ -13,7 +13,8 @@ import { StorageError } from '../../../src/core/storage/errors';
 import { bodyOf, fixChecksums, forgeBackup, manifestFor, part, sampleParts, useTempDir, zipBomb } from './backupFixtures';
 
 const metadata = { createdAt: new Date('2026-11-22T10:00:00.000Z'), appVersion: '0.1.0', reason: 'manual' as const };
-const refused = (problem: BackupProblem) => (error: unknown) => StorageError.is(error, 'invalidBackup') && InvalidBackupError.isProblem(error, problem);
+const refused = (problem: BackupProblem) => (error: unknown) =>
+  StorageError.is(error, 'invalidBackup') && InvalidBackupError.isProblem(error, problem);
 
 function assertSameParts(actual: readonly BackupPart[], expected: readonly BackupPart[]): void {
   assert.deepEqual(
@@ -41,7 +42,10 @@ describe('storage: backup file', () => {
       assert.equal(decoded.keyFingerprint, cipher?.keyFingerprint);
       assert.equal(decoded.manifest.reason, 'manual');
       assert.equal(decoded.manifest.createdAt, '2026-11-22T10:00:00.000Z');
-      assert.deepEqual(decoded.manifest.parts.map((p) => [p.name, p.size, p.summary]), parts.map((p) => [p.name, p.bytes.byteLength, p.summary]));
+      assert.deepEqual(
+        decoded.manifest.parts.map((p) => [p.name, p.size, p.summary]),
+        parts.map((p) => [p.name, p.bytes.byteLength, p.summary]),
+      );
     });
   }
 
@@ -70,7 +74,9 @@ describe('storage: backup file', () => {
   it('tells a missing key and a wrong key apart from damage', async () => {
     const file = await encodeBackup(sampleParts(), metadata, { cipher: new AesGcmCipher(generateKey()) });
     await assert.rejects(decodeBackup(file), (error: unknown) => StorageError.is(error, 'missingKey'));
-    await assert.rejects(decodeBackup(file, { cipher: new AesGcmCipher(generateKey()) }), (error: unknown) => StorageError.is(error, 'wrongKey'));
+    await assert.rejects(decodeBackup(file, { cipher: new AesGcmCipher(generateKey()) }), (error: unknown) =>
+      StorageError.is(error, 'wrongKey'),
+    );
   });
 
   it('refuses an encrypted file whose sealed bytes were changed and checksums recomputed', async () => {
@@ -119,15 +125,30 @@ describe('storage: backup file', () => {
 
     it('an unsupported format version', async () => {
       for (const version of [0, 2, 0xffff]) {
-        await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), version })), refused('unsupportedVersion'));
+        await assert.rejects(
+          decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), version })),
+          refused('unsupportedVersion'),
+        );
       }
     });
 
     it('unknown flags and a bad fingerprint field', async () => {
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), flags: 0x8 })), refused('unknownFlags'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), fingerprint: 'abcd' })), refused('badFingerprint'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), flags: 2 })), refused('badFingerprint'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), flags: 2, fingerprint: 'zz' })), refused('badFingerprint'));
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), flags: 0x8 })),
+        refused('unknownFlags'),
+      );
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), fingerprint: 'abcd' })),
+        refused('badFingerprint'),
+      );
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), flags: 2 })),
+        refused('badFingerprint'),
+      );
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), flags: 2, fingerprint: 'zz' })),
+        refused('badFingerprint'),
+      );
     });
 
     it('a file truncated at every offset', async () => {
@@ -174,49 +195,101 @@ describe('storage: backup file', () => {
     });
 
     it('declared sizes past the end of the file or the body', async () => {
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), bodyLengthOverride: 2n ** 63n })), refused('truncated'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), bodyLengthOverride: 10_000n })), refused('truncated'));
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), bodyLengthOverride: 2n ** 63n })),
+        refused('truncated'),
+      );
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), bodyLengthOverride: 10_000n })),
+        refused('truncated'),
+      );
       const bigger = manifestFor(parts);
       (bigger.parts as { size: number }[])[2]!.size = 5;
       await assert.rejects(decodeBackup(forgeBackup({ manifest: bigger, body: bodyOf(parts) })), refused('sizeMismatch'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: Buffer.concat([bodyOf(parts), Buffer.from('extra')]) })), refused('sizeMismatch'));
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: Buffer.concat([bodyOf(parts), Buffer.from('extra')]) })),
+        refused('sizeMismatch'),
+      );
     });
 
     it('part names that are paths, empty, odd or duplicated', async () => {
-      const names = ['..', '../state', '../../etc/passwd', '/etc/passwd', 'C:\\Windows\\x', 'a/b', 'a\\b', '', 'st\0ate', '.hidden', 'con', 'x'.repeat(65)];
+      const names = [
+        '..',
+        '../state',
+        '../../etc/passwd',
+        '/etc/passwd',
+        'C:\\Windows\\x',
+        'a/b',
+        'a\\b',
+        '',
+        'st\0ate',
+        '.hidden',
+        'con',
+        'x'.repeat(65),
+      ];
       for (const name of names) {
         const manifest = manifestFor([part(name, 'x')]);
         await assert.rejects(decodeBackup(forgeBackup({ manifest, body: Buffer.from('x') })), refused('partName'), JSON.stringify(name));
       }
-      for (const [a, b] of [['state', 'state'], ['state', 'STATE']] as const) {
+      for (const [a, b] of [
+        ['state', 'state'],
+        ['state', 'STATE'],
+      ] as const) {
         const twins = [part(a, 'x'), part(b, 'y')];
         await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(twins), body: bodyOf(twins) })), refused('duplicatePart'));
       }
     });
 
     it('a manifest that is not JSON, breaks the schema or is too large', async () => {
-      await assert.rejects(decodeBackup(forgeBackup({ manifestText: '{"formatVersion":1,', body: bodyOf(parts) })), refused('manifestInvalid'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts, { reason: 'because' }), body: bodyOf(parts) })), refused('manifestInvalid'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts, { extra: true }), body: bodyOf(parts) })), refused('manifestInvalid'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts, { formatVersion: 2 }), body: bodyOf(parts) })), refused('manifestInvalid'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts, { createdAt: 'yesterday' }), body: bodyOf(parts) })), refused('manifestInvalid'));
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifestText: '{"formatVersion":1,', body: bodyOf(parts) })),
+        refused('manifestInvalid'),
+      );
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts, { reason: 'because' }), body: bodyOf(parts) })),
+        refused('manifestInvalid'),
+      );
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts, { extra: true }), body: bodyOf(parts) })),
+        refused('manifestInvalid'),
+      );
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts, { formatVersion: 2 }), body: bodyOf(parts) })),
+        refused('manifestInvalid'),
+      );
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts, { createdAt: 'yesterday' }), body: bodyOf(parts) })),
+        refused('manifestInvalid'),
+      );
       await assert.rejects(decodeBackup(valid(), { limits: { maxManifestBytes: 10 } }), refused('manifestTooLarge'));
       const many = Array.from({ length: 5 }, (_, i) => part(`p${i}`, 'x'));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(many), body: bodyOf(many) }), { limits: { maxParts: 4 } }), refused('tooManyParts'));
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(many), body: bodyOf(many) }), { limits: { maxParts: 4 } }),
+        refused('tooManyParts'),
+      );
     });
 
     it('a zip bomb, without inflating it', async () => {
       const bomb = zipBomb(128 * 1024 * 1024);
       const claimed = [part('state', 'x'.repeat(1000))];
       const before = process.memoryUsage().arrayBuffers;
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(claimed), body: bomb, flags: 1 })), refused('inflatedTooLarge'));
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(claimed), body: bomb, flags: 1 })),
+        refused('inflatedTooLarge'),
+      );
       assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
     });
 
     it('a damaged compressed body', async () => {
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), flags: 1 })), refused('corruptCompression'));
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), flags: 1 })),
+        refused('corruptCompression'),
+      );
       const packed = gzipSync(Buffer.from(bodyOf(parts)));
-      await assert.rejects(decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: packed.subarray(0, packed.byteLength - 4), flags: 1 })), refused('corruptCompression'));
+      await assert.rejects(
+        decodeBackup(forgeBackup({ manifest: manifestFor(parts), body: packed.subarray(0, packed.byteLength - 4), flags: 1 })),
+        refused('corruptCompression'),
+      );
     });
 
     it('a file larger than any backup could be, before reading it', async () => {
@@ -233,7 +306,11 @@ describe('storage: backup file', () => {
       fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
       fc.record({ kind: fc.constant('garbage' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }) }),
       fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
-      fc.record({ kind: fc.constant('hugeLength' as const), at: fc.constantFrom(12, 13, 17, 21, 29, 33), value: fc.constantFrom(0xffffffff, 0x7fffffff, 0x10000000, 1) }),
+      fc.record({
+        kind: fc.constant('hugeLength' as const),
+        at: fc.constantFrom(12, 13, 17, 21, 29, 33),
+        value: fc.constantFrom(0xffffffff, 0x7fffffff, 0x10000000, 1),
+      }),
     );
     type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
 

@@ -18,7 +18,11 @@ export function part(name: string, text: string, summary = `${text.length} chars
 }
 
 export function sampleParts(): BackupPart[] {
-  return [part('state', '{"keys":{"a":1,"b":"two"}}', '2 keys'), part('queue', 'queue snapshot bytes '.repeat(40), '3 jobs'), part('history', '', 'empty')];
+  return [
+    part('state', '{"keys":{"a":1,"b":"two"}}', '2 keys'),
+    part('queue', 'queue snapshot bytes '.repeat(40), '3 jobs'),
+    part('history', '', 'empty'),
+  ];
 }
 
 /** A BackupSource that holds parts in memory and records every call, in order. */

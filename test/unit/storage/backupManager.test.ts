@@ -13,7 +13,8 @@ import type { BackupManagerOptions } from '../../../src/core/storage/backupManag
 import { StorageError } from '../../../src/core/storage/errors';
 import { FakeSource, bodyOf, forgeBackup, manifestFor, part, sampleParts, useTempDir, zipBomb } from './backupFixtures';
 
-const refused = (problem: BackupProblem) => (error: unknown) => StorageError.is(error, 'invalidBackup') && InvalidBackupError.isProblem(error, problem);
+const refused = (problem: BackupProblem) => (error: unknown) =>
+  StorageError.is(error, 'invalidBackup') && InvalidBackupError.isProblem(error, problem);
 const reason = (expected: StorageError['reason']) => (error: unknown) => StorageError.is(error, expected);
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString();
 
@@ -43,15 +44,28 @@ describe('storage: backup manager', () => {
     source.live = [part('state', 'changed', '1 key')];
     const second = await backups.create('beforeMigration');
     const list = await backups.list();
-    assert.deepEqual(list.map((info) => info.id), [second.id, first.id]);
+    assert.deepEqual(
+      list.map((info) => info.id),
+      [second.id, first.id],
+    );
     const [newest, oldest] = list;
     assert.equal(newest?.reason, 'beforeMigration');
     assert.equal(newest?.status, 'ok');
     assert.deepEqual(newest?.parts, [{ name: 'state', size: 7, summary: '1 key' }]);
-    assert.deepEqual(oldest?.parts.map((p) => [p.name, p.summary]), [['state', '2 keys'], ['queue', '3 jobs'], ['history', 'empty']]);
+    assert.deepEqual(
+      oldest?.parts.map((p) => [p.name, p.summary]),
+      [
+        ['state', '2 keys'],
+        ['queue', '3 jobs'],
+        ['history', 'empty'],
+      ],
+    );
     assert.equal(oldest?.fileSize, statSync(first.path).size);
     assert.ok(newest && oldest && newest.createdAt > oldest.createdAt);
-    assert.ok(files().every((name) => name.endsWith('.llbackup')), 'no temp file is left');
+    assert.ok(
+      files().every((name) => name.endsWith('.llbackup')),
+      'no temp file is left',
+    );
   });
 
   it('lists an empty or missing folder as no backups', async () => {
@@ -97,11 +111,17 @@ describe('storage: backup manager', () => {
     source.calls.length = 0;
     const { restored, safetyBackup } = await backups.restore(saved.id);
     assert.deepEqual(source.calls, ['snapshotParts', 'installParts']);
-    assert.deepEqual(source.installed[0]?.map((p) => [p.name, text(p.bytes), p.summary]), sampleParts().map((p) => [p.name, text(p.bytes), p.summary]));
+    assert.deepEqual(
+      source.installed[0]?.map((p) => [p.name, text(p.bytes), p.summary]),
+      sampleParts().map((p) => [p.name, text(p.bytes), p.summary]),
+    );
     assert.equal(restored.parts.length, 3);
     assert.equal(safetyBackup.reason, 'beforeRestore');
     const safety = await backups.read(safetyBackup.id);
-    assert.deepEqual(safety.parts.map((p) => text(p.bytes)), ['live state after the backup']);
+    assert.deepEqual(
+      safety.parts.map((p) => text(p.bytes)),
+      ['live state after the backup'],
+    );
   });
 
   it('restores an encrypted backup with the right key and refuses it with the wrong one, changing nothing', async () => {
@@ -121,12 +141,32 @@ describe('storage: backup manager', () => {
     const hostile: [string, () => Uint8Array, BackupProblem][] = [
       ['garbage', () => Buffer.from('this is not a backup at all'), 'notABackup'],
       ['wrong version', () => forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts), version: 9 }), 'unsupportedVersion'],
-      ['wrong part checksum', () => forgeBackup({ manifest: manifestFor(parts, { parts: [{ name: 'state', size: 3, sha256: 'a'.repeat(64), summary: '' }] }), body: Buffer.from('abc') }), 'partChecksum'],
+      [
+        'wrong part checksum',
+        () =>
+          forgeBackup({
+            manifest: manifestFor(parts, { parts: [{ name: 'state', size: 3, sha256: 'a'.repeat(64), summary: '' }] }),
+            body: Buffer.from('abc'),
+          }),
+        'partChecksum',
+      ],
       ['truncated', () => forgeBackup({ manifest: manifestFor(parts), body: bodyOf(parts) }).subarray(0, 100), 'truncated'],
-      ['oversized part', () => forgeBackup({ manifest: manifestFor([part('state', 'x')], { parts: [{ name: 'state', size: 2 ** 40, sha256: 'a'.repeat(64), summary: '' }] }), body: Buffer.from('x') }), 'partTooLarge'],
+      [
+        'oversized part',
+        () =>
+          forgeBackup({
+            manifest: manifestFor([part('state', 'x')], { parts: [{ name: 'state', size: 2 ** 40, sha256: 'a'.repeat(64), summary: '' }] }),
+            body: Buffer.from('x'),
+          }),
+        'partTooLarge',
+      ],
       ['a name with ..', () => forgeBackup({ manifest: manifestFor([part('../../outside', 'x')]), body: Buffer.from('x') }), 'partName'],
       ['an absolute path', () => forgeBackup({ manifest: manifestFor([part('/etc/passwd', 'x')]), body: Buffer.from('x') }), 'partName'],
-      ['a zip bomb', () => forgeBackup({ manifest: manifestFor([part('state', 'x')]), body: zipBomb(32 * 1024 * 1024), flags: 1 }), 'inflatedTooLarge'],
+      [
+        'a zip bomb',
+        () => forgeBackup({ manifest: manifestFor([part('state', 'x')]), body: zipBomb(32 * 1024 * 1024), flags: 1 }),
+        'inflatedTooLarge',
+      ],
     ];
     for (const [label, make, problem] of hostile) {
       it(label, async () => {
@@ -176,7 +216,11 @@ describe('storage: backup manager', () => {
     });
 
     it('fuzz: 1,000 mutated files never reach installParts and throw only storage errors', async () => {
-      const file = await encodeBackup(sampleParts(), { createdAt: new Date('2026-11-22T10:00:00Z'), appVersion: '0.1.0', reason: 'manual' }, { compress: true });
+      const file = await encodeBackup(
+        sampleParts(),
+        { createdAt: new Date('2026-11-22T10:00:00Z'), appVersion: '0.1.0', reason: 'manual' },
+        { compress: true },
+      );
       const backups = manager();
       const id = 'backup-20260101T000000000Z-manual-0badf11e.llbackup';
       const path = join(backupsDir(), id);
@@ -294,7 +338,10 @@ describe('storage: backup manager', () => {
     const backups = manager({ clock: new ManualClock(Date.parse('2026-11-22T10:00:00.000Z')) });
     const created = await Promise.all(Array.from({ length: 5 }, () => backups.create('manual')));
     assert.equal(new Set(created.map((info) => info.id)).size, 5);
-    assert.deepEqual((await backups.list()).map((info) => info.id), created.map((info) => info.id).reverse());
+    assert.deepEqual(
+      (await backups.list()).map((info) => info.id),
+      created.map((info) => info.id).reverse(),
+    );
   });
 
   it('removes temp files left by a crash mid-write', async () => {

@@ -50,7 +50,7 @@ describe('storage: AES-256-GCM record cipher', () => {
     const sealed = cipher.seal(text('a secret command line'), header);
     for (let i = 0; i < sealed.byteLength; i++) {
       const tampered = Uint8Array.from(sealed);
-      tampered[i] = (tampered[i] ?? 0) ^ (1 << i % 8);
+      tampered[i] = (tampered[i] ?? 0) ^ (1 << (i % 8));
       assert.throws(() => cipher.open(tampered, header), isReason('decryptFailed'), `byte ${i}`);
     }
   });

@@ -22,7 +22,14 @@ describe('storage: durable store', () => {
   afterEach(() => temp.cleanup());
 
   const open = (extra: Partial<DurableStoreOptions<number[], number>> = {}, dir = temp.dir): Promise<DurableStore<number[], number>> =>
-    DurableStore.open({ directory: dir, name: 'list', codec: listCodec, compaction: false, onEvent: (event) => events.push(event), ...extra });
+    DurableStore.open({
+      directory: dir,
+      name: 'list',
+      codec: listCodec,
+      compaction: false,
+      onEvent: (event) => events.push(event),
+      ...extra,
+    });
 
   async function reopened(): Promise<number[]> {
     const store = await open();
@@ -65,7 +72,10 @@ describe('storage: durable store', () => {
     const journals = readdirSync(temp.dir).filter((name) => name.endsWith('.journal'));
     assert.deepEqual(journals, ['list.00000002.journal']);
     const again = await open();
-    assert.deepEqual(again.state, Array.from({ length: 21 }, (_, index) => index));
+    assert.deepEqual(
+      again.state,
+      Array.from({ length: 21 }, (_, index) => index),
+    );
     await again.close();
   });
 
@@ -79,7 +89,10 @@ describe('storage: durable store', () => {
     assert.ok(events.some((event) => event.type === 'compacted'));
     await store.close();
     const again = await open();
-    assert.deepEqual(again.state, Array.from({ length: 250 }, (_, index) => index));
+    assert.deepEqual(
+      again.state,
+      Array.from({ length: 250 }, (_, index) => index),
+    );
     await again.close();
   });
 
@@ -166,7 +179,10 @@ describe('storage: durable store', () => {
       events = [];
       const store = await open({}, dir);
       assert.deepEqual(store.state, cut === whole.length ? [11, 22, 333333] : [11, 22], `cut at ${cut}`);
-      assert.equal(events.some((event) => event.type === 'journalTailCut'), cut > lastStart && cut < whole.length);
+      assert.equal(
+        events.some((event) => event.type === 'journalTailCut'),
+        cut > lastStart && cut < whole.length,
+      );
       await store.commit([4]);
       await store.close();
       const again = await open({}, dir);
@@ -296,7 +312,10 @@ describe('storage: durable store', () => {
     const metrics = store.metrics();
     assert.equal(metrics.commits, 1);
     assert.ok(metrics.snapshotBytes > 0 && metrics.journalBytes > 0 && metrics.loadMs >= 0);
-    assert.deepEqual(audit.entries.map((entry) => entry.action), ['open', 'compact']);
+    assert.deepEqual(
+      audit.entries.map((entry) => entry.action),
+      ['open', 'compact'],
+    );
     await store.close();
     await assert.rejects(store.commit([2]), (error) => StorageError.is(error, 'closed'));
   });

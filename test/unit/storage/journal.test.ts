@@ -8,7 +8,10 @@ import { decodeBatch, encodeBatch, encodeFrame, encodeJournalHeader, scanJournal
 import { makeTempDir } from './storageTestKit';
 
 function journalBytes(payloads: string[], firstSequence = 1): Buffer {
-  return Buffer.concat([encodeJournalHeader(1, undefined), ...payloads.map((payload, index) => encodeFrame(firstSequence + index, Buffer.from(payload)))]);
+  return Buffer.concat([
+    encodeJournalHeader(1, undefined),
+    ...payloads.map((payload, index) => encodeFrame(firstSequence + index, Buffer.from(payload))),
+  ]);
 }
 
 describe('storage: journal format', () => {
@@ -29,7 +32,9 @@ describe('storage: journal format', () => {
 
   it('treats a file cut inside its header as torn, and a foreign file as corrupt', () => {
     const header = encodeJournalHeader(1, 'abcd');
-    for (let length = 0; length < header.length; length++) assert.equal(scanJournal(header.subarray(0, length)).header, 'torn', `cut at ${length}`);
+    for (let length = 0; length < header.length; length++) {
+      assert.equal(scanJournal(header.subarray(0, length)).header, 'torn', `cut at ${length}`);
+    }
     assert.equal(scanJournal(Buffer.from('hello world, not a journal')).header, 'corrupt');
     const flipped = Buffer.from(header);
     flipped[13] = (flipped[13] as number) ^ 1;
@@ -43,7 +48,11 @@ describe('storage: journal format', () => {
       const scan = scanJournal(whole.subarray(0, cut));
       assert.ok('records' in scan);
       if (!('records' in scan)) return;
-      assert.deepEqual(scan.records.map((record) => record.sequence), [1, 2], `cut at ${cut}`);
+      assert.deepEqual(
+        scan.records.map((record) => record.sequence),
+        [1, 2],
+        `cut at ${cut}`,
+      );
       assert.equal(scan.validLength, lastStart);
       if (cut > lastStart) assert.equal(scan.damage?.kind, 'tail');
     }
@@ -59,7 +68,10 @@ describe('storage: journal format', () => {
     if (!('records' in scan)) return;
     assert.equal(scan.damage?.kind, 'middle');
     assert.equal(scan.damage?.droppedCompleteRecord, true);
-    assert.deepEqual(scan.records.map((record) => record.sequence), [1]);
+    assert.deepEqual(
+      scan.records.map((record) => record.sequence),
+      [1],
+    );
 
     const lastDamaged = Buffer.from(whole);
     lastDamaged[whole.length - 1] = (lastDamaged[whole.length - 1] as number) ^ 1;
@@ -75,13 +87,19 @@ describe('storage: journal format', () => {
     const scan = scanJournal(bytes);
     assert.ok('records' in scan);
     if (!('records' in scan)) return;
-    assert.deepEqual(scan.records.map((record) => record.sequence), [1]);
+    assert.deepEqual(
+      scan.records.map((record) => record.sequence),
+      [1],
+    );
     assert.ok(scan.damage);
   });
 
   it('round-trips a batch and refuses a malformed one', () => {
     const parts = [Buffer.from('x'), Buffer.alloc(0), Buffer.from('yz')];
-    assert.deepEqual(decodeBatch(encodeBatch(parts)).map((part) => part.toString()), ['x', '', 'yz']);
+    assert.deepEqual(
+      decodeBatch(encodeBatch(parts)).map((part) => part.toString()),
+      ['x', '', 'yz'],
+    );
     assert.throws(() => decodeBatch(Buffer.from([5, 0, 0, 0, 1])));
   });
 });
@@ -107,7 +125,10 @@ describe('storage: journal writer', () => {
     const writes = Array.from({ length: 50 }, (_, index) => journal.append(Buffer.from(`r${index}`), (sequence) => order.push(sequence)));
     await Promise.all(writes);
     await journal.close();
-    assert.deepEqual(order, Array.from({ length: 50 }, (_, index) => index + 1));
+    assert.deepEqual(
+      order,
+      Array.from({ length: 50 }, (_, index) => index + 1),
+    );
     assert.ok(syncs <= 3, `50 concurrent commits took ${syncs} syncs`);
     const scan = scanJournal(readFileSync(path));
     assert.ok('records' in scan);
@@ -135,16 +156,22 @@ describe('storage: journal writer', () => {
     await durable;
     assert.deepEqual(steps, ['written, readable', 'sync', 'durable']);
     // A failing listener does not stop the record from reaching the disk.
-    await journal.append(Buffer.from('next'), () => steps.push('durable again'), () => {
-      throw new Error('listener failed');
-    });
+    await journal.append(
+      Buffer.from('next'),
+      () => steps.push('durable again'),
+      () => {
+        throw new Error('listener failed');
+      },
+    );
     assert.equal(steps.at(-1), 'durable again');
     await journal.close();
   });
 
   describe('writing on the calling thread', () => {
     /** A journal whose syncs wait until the test lets each one go (or fail). */
-    async function gatedJournal(name: string): Promise<{ journal: Journal; path: string; syncs: { release: () => void; fail: (error: Error) => void }[] }> {
+    async function gatedJournal(
+      name: string,
+    ): Promise<{ journal: Journal; path: string; syncs: { release: () => void; fail: (error: Error) => void }[] }> {
       const path = join(temp.dir, name);
       const file = createJournalFileSync(path, 1, undefined);
       const syncs: { release: () => void; fail: (error: Error) => void }[] = [];
@@ -173,7 +200,11 @@ describe('storage: journal writer', () => {
       journal.flushNow();
       await until(() => syncs.length === 1);
       let secondWritten = false;
-      const second = journal.append(Buffer.from('second'), () => acknowledged.push('second'), () => (secondWritten = true));
+      const second = journal.append(
+        Buffer.from('second'),
+        () => acknowledged.push('second'),
+        () => (secondWritten = true),
+      );
       journal.flushNow();
       assert.equal(secondWritten, true, 'written while the first sync is still running');
       assert.deepEqual(recordsIn(path), ['first', 'second']);
@@ -201,10 +232,13 @@ describe('storage: journal writer', () => {
 
     it('a failed sync cuts the records written ahead of their turn with it: none is acknowledged, and the next commit succeeds', async () => {
       const { journal, path, syncs } = await gatedJournal('cut.journal');
-      await Promise.all([journal.append(Buffer.from('kept'), () => undefined), (async () => {
-        await until(() => syncs.length === 1);
-        syncs[0]?.release();
-      })()]);
+      await Promise.all([
+        journal.append(Buffer.from('kept'), () => undefined),
+        (async () => {
+          await until(() => syncs.length === 1);
+          syncs[0]?.release();
+        })(),
+      ]);
       const failing = journal.append(Buffer.from('lost'), () => assert.fail('never acknowledged'));
       journal.flushNow();
       await until(() => syncs.length === 2);
@@ -244,7 +278,12 @@ describe('storage: journal writer', () => {
     assert.deepEqual(sequences, [1, 2]);
     const scanned = scanJournal(readFileSync(second));
     assert.ok('records' in scanned);
-    if ('records' in scanned) assert.deepEqual(scanned.records.map((record) => record.sequence), [2]);
+    if ('records' in scanned) {
+      assert.deepEqual(
+        scanned.records.map((record) => record.sequence),
+        [2],
+      );
+    }
   });
 
   it('cuts a partly written batch back after a failed write or sync, and the next commit succeeds', async () => {
@@ -269,10 +308,16 @@ describe('storage: journal writer', () => {
       return datasync();
     };
     const applied: number[] = [];
-    await assert.rejects(journal.append(Buffer.from('lost to a full disk'), (sequence) => applied.push(sequence)), (error) => StorageError.is(error, 'diskFull'));
+    await assert.rejects(
+      journal.append(Buffer.from('lost to a full disk'), (sequence) => applied.push(sequence)),
+      (error) => StorageError.is(error, 'diskFull'),
+    );
     assert.equal(readFileSync(path).length, sizeBefore);
     failure = 'sync';
-    await assert.rejects(journal.append(Buffer.from('lost to a failing device'), (sequence) => applied.push(sequence)), (error) => StorageError.is(error, 'ioError'));
+    await assert.rejects(
+      journal.append(Buffer.from('lost to a failing device'), (sequence) => applied.push(sequence)),
+      (error) => StorageError.is(error, 'ioError'),
+    );
     assert.equal(readFileSync(path).length, sizeBefore);
     await journal.append(Buffer.from('after'), (sequence) => applied.push(sequence));
     await journal.close();
@@ -281,11 +326,21 @@ describe('storage: journal writer', () => {
     assert.ok('records' in scan);
     if (!('records' in scan)) return;
     assert.equal(scan.damage, undefined);
-    assert.deepEqual(scan.records.map((record) => Buffer.from(record.payload).toString()), ['kept', 'after']);
+    assert.deepEqual(
+      scan.records.map((record) => Buffer.from(record.payload).toString()),
+      ['kept', 'after'],
+    );
   });
 
   it('maps file-system errors to the StorageError reasons a caller acts on', () => {
     const reason = (code: string): string => toStorageError(Object.assign(new Error(code), { code }), 'save').reason;
-    assert.deepEqual(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EIO'].map(reason), ['diskFull', 'diskFull', 'permissionDenied', 'permissionDenied', 'permissionDenied', 'ioError']);
+    assert.deepEqual(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EIO'].map(reason), [
+      'diskFull',
+      'diskFull',
+      'permissionDenied',
+      'permissionDenied',
+      'permissionDenied',
+      'ioError',
+    ]);
   });
 });

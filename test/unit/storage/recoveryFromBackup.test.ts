@@ -55,7 +55,10 @@ describe('storage: stores with backups and encryption', () => {
     writeFileSync(path, bytes);
     const second = await setup(first.cipher);
     assert.equal(second.store.get('a', 'k'), 'backed up');
-    assert.deepEqual(second.events.map((event) => event.type), ['quarantined', 'recoveredFromBackup']);
+    assert.deepEqual(
+      second.events.map((event) => event.type),
+      ['quarantined', 'recoveredFromBackup'],
+    );
     await second.store.close();
   });
 
@@ -64,7 +67,9 @@ describe('storage: stores with backups and encryption', () => {
     await first.store.set('a', 'k', 1);
     await first.store.close();
     await assert.rejects(StateStore.open({ directory: join(temp.dir, 'stores') }), (error) => StorageError.is(error, 'missingKey'));
-    await assert.rejects(StateStore.open({ directory: join(temp.dir, 'stores'), cipher: new AesGcmCipher(generateKey()) }), (error) => StorageError.is(error, 'wrongKey'));
+    await assert.rejects(StateStore.open({ directory: join(temp.dir, 'stores'), cipher: new AesGcmCipher(generateKey()) }), (error) =>
+      StorageError.is(error, 'wrongKey'),
+    );
     const again = await setup(first.cipher);
     assert.equal(again.store.get('a', 'k'), 1);
     await again.store.close();

@@ -57,7 +57,11 @@ describe('storage: recovery key', () => {
       for (let i = 0; i + 1 < recovery.length; i++) {
         if (recovery[i] === recovery[i + 1]) continue;
         const swapped = recovery.slice(0, i) + recovery[i + 1] + recovery[i] + recovery.slice(i + 2);
-        assert.throws(() => importRecoveryKey(swapped), (error: unknown) => StorageError.is(error, 'invalidRecoveryKey'), `swap at ${i}`);
+        assert.throws(
+          () => importRecoveryKey(swapped),
+          (error: unknown) => StorageError.is(error, 'invalidRecoveryKey'),
+          `swap at ${i}`,
+        );
       }
     }
   });
@@ -90,7 +94,10 @@ describe('storage: recovery key', () => {
 
   it('says which character cannot belong', () => {
     const recovery = exportRecoveryKey(generateKey());
-    assert.throws(() => importRecoveryKey(replaceAt(recovery, 10, 'U')), (error: unknown) => problem('badCharacter')(error) && (error as RecoveryKeyError).group === 2);
+    assert.throws(
+      () => importRecoveryKey(replaceAt(recovery, 10, 'U')),
+      (error: unknown) => problem('badCharacter')(error) && (error as RecoveryKeyError).group === 2,
+    );
     assert.throws(() => importRecoveryKey(replaceAt(recovery, 3, '!')), problem('badCharacter'));
   });
 
@@ -98,10 +105,16 @@ describe('storage: recovery key', () => {
     const key = generateKey();
     const recovery = exportRecoveryKey(key);
     assert.deepEqual(importRecoveryKey(recovery, keyFingerprint(key)), key);
-    assert.throws(() => importRecoveryKey(recovery, keyFingerprint(generateKey())), (error: unknown) => StorageError.is(error, 'wrongKey'));
+    assert.throws(
+      () => importRecoveryKey(recovery, keyFingerprint(generateKey())),
+      (error: unknown) => StorageError.is(error, 'wrongKey'),
+    );
   });
 
   it('refuses to export a key of the wrong size', () => {
-    assert.throws(() => exportRecoveryKey(new Uint8Array(16)), (error: unknown) => StorageError.is(error, 'invalidKey'));
+    assert.throws(
+      () => exportRecoveryKey(new Uint8Array(16)),
+      (error: unknown) => StorageError.is(error, 'invalidKey'),
+    );
   });
 });

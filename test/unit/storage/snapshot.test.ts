@@ -20,7 +20,11 @@ describe('storage: snapshot', () => {
   for (const variant of [{}, { compress: true }, { cipher }, { cipher, compress: true }]) {
     it(`round-trips binary payloads given whole or in pieces (${JSON.stringify({ compress: variant.compress, encrypted: 'cipher' in variant })})`, async () => {
       const whole = await encodeSnapshot(payload, { generation: 7, sequence: 123456789, ...variant });
-      const pieces = await encodeSnapshot([payload.subarray(0, 10), payload.subarray(10, 4000), payload.subarray(4000)], { generation: 7, sequence: 123456789, ...variant });
+      const pieces = await encodeSnapshot([payload.subarray(0, 10), payload.subarray(10, 4000), payload.subarray(4000)], {
+        generation: 7,
+        sequence: 123456789,
+        ...variant,
+      });
       for (const bytes of [whole, pieces]) {
         const decoded = await decodeSnapshot(bytes, 'cipher' in variant ? cipher : undefined);
         assert.deepEqual(decoded.payload, payload);

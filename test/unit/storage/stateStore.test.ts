@@ -15,7 +15,8 @@ describe('storage: state store', () => {
   });
   afterEach(() => temp.cleanup());
 
-  const open = (extra: Partial<StateStoreOptions> = {}): Promise<StateStore> => StateStore.open({ directory: temp.dir, compaction: false, ...extra });
+  const open = (extra: Partial<StateStoreOptions> = {}): Promise<StateStore> =>
+    StateStore.open({ directory: temp.dir, compaction: false, ...extra });
 
   for (const kind of ['file', 'memory'] as const) {
     describe(`${kind}-backed`, () => {
@@ -66,7 +67,10 @@ describe('storage: state store', () => {
         await store.set('cfg', 'limit', 'not a number');
         const ns = await store.namespace('cfg', { keys: { limit: z.number().int() }, schema: z.string() });
         await assert.rejects(ns.set('limit', 1.5), (error) => StorageError.is(error, 'validationFailed'));
-        assert.throws(() => ns.get('limit'), (error) => StorageError.is(error, 'validationFailed'));
+        assert.throws(
+          () => ns.get('limit'),
+          (error) => StorageError.is(error, 'validationFailed'),
+        );
         await ns.set('limit', 3);
         await ns.set('name', 'x');
         await assert.rejects(ns.set('name', 5), (error) => StorageError.is(error, 'validationFailed'));
@@ -101,7 +105,12 @@ describe('storage: state store', () => {
           },
         });
         await other.set('tool', 'n', 1);
-        await other.namespace('tool', { migrations: [{ version: 1, migrate: () => undefined }, { version: 2, migrate: () => undefined }] });
+        await other.namespace('tool', {
+          migrations: [
+            { version: 1, migrate: () => undefined },
+            { version: 2, migrate: () => undefined },
+          ],
+        });
         assert.deepEqual(calls, ['tool 0->1', 'tool 1->2']);
         await other.close();
       });
@@ -130,7 +139,11 @@ describe('storage: state store', () => {
         assert.equal(store.get('app', VERSION_KEY), 1);
         await assert.rejects(store.namespace('app', { version: 0 }), (error) => StorageError.is(error, 'unsupportedVersion'));
         await assert.rejects(
-          store.namespace('app', { version: 2, schema: z.number().max(5), migrations: [{ version: 2, migrate: (tx) => tx.set('count', 50) }] }),
+          store.namespace('app', {
+            version: 2,
+            schema: z.number().max(5),
+            migrations: [{ version: 2, migrate: (tx) => tx.set('count', 50) }],
+          }),
           (error) => StorageError.is(error, 'migrationFailed'),
         );
         assert.equal(store.get('app', 'count'), 2);
@@ -144,7 +157,9 @@ describe('storage: state store', () => {
           },
         });
         await store.set('app', 'k', 1);
-        await assert.rejects(store.namespace('app', { migrations: [{ version: 1, migrate: (tx) => tx.set('k', 2) }] }), (error) => StorageError.is(error, 'migrationFailed'));
+        await assert.rejects(store.namespace('app', { migrations: [{ version: 1, migrate: (tx) => tx.set('k', 2) }] }), (error) =>
+          StorageError.is(error, 'migrationFailed'),
+        );
         assert.equal(store.get('app', 'k'), 1);
         await store.close();
       });

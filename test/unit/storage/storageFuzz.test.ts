@@ -21,7 +21,12 @@ type Mutation =
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('garbage' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }), replace: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('garbage' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    replace: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant('hugeLength' as const), at: fc.nat() }),
 );
 
@@ -31,14 +36,23 @@ function mutate(original: Buffer, mutations: readonly Mutation[]): Buffer {
     const at = bytes.length === 0 ? 0 : change.at % bytes.length;
     if (change.kind === 'flip' && bytes.length > 0) bytes[at] = (bytes[at] as number) ^ (1 << change.bit);
     else if (change.kind === 'truncate') bytes = bytes.subarray(0, at);
-    else if (change.kind === 'garbage') bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(change.bytes), bytes.subarray(change.replace ? at + change.bytes.length : at)]);
-    else if (change.kind === 'hugeLength' && at + 4 <= bytes.length) bytes.writeUInt32LE(0xfffffff0 - (at % 7), at);
+    else if (change.kind === 'garbage') {
+      bytes = Buffer.concat([
+        bytes.subarray(0, at),
+        Buffer.from(change.bytes),
+        bytes.subarray(change.replace ? at + change.bytes.length : at),
+      ]);
+    } else if (change.kind === 'hugeLength' && at + 4 <= bytes.length) bytes.writeUInt32LE(0xfffffff0 - (at % 7), at);
   }
   return bytes;
 }
 
 function dump(data: StateData): string {
-  return JSON.stringify([...data].sort(([a], [b]) => a.localeCompare(b)).map(([namespace, entries]) => [namespace, [...entries].sort(([a], [b]) => a.localeCompare(b))]));
+  return JSON.stringify(
+    [...data]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([namespace, entries]) => [namespace, [...entries].sort(([a], [b]) => a.localeCompare(b))]),
+  );
 }
 
 interface Fixture {
@@ -73,7 +87,13 @@ async function buildFixture(dir: string, cipher: RecordCipher | undefined): Prom
   const generation = durable.metrics().lastCompaction ? 2 : 1;
   await store.close();
   const layout = { directory: dir, name: 'state' };
-  return { snapshot: readFileSync(snapshotPath(layout)), journal: readFileSync(journalPath(layout, generation)), journalName: journalPath({ directory: '', name: 'state' }, generation), prefixes, full };
+  return {
+    snapshot: readFileSync(snapshotPath(layout)),
+    journal: readFileSync(journalPath(layout, generation)),
+    journalName: journalPath({ directory: '', name: 'state' }, generation),
+    prefixes,
+    full,
+  };
 }
 
 describe('storage: fuzz', function () {
@@ -95,39 +115,50 @@ describe('storage: fuzz', function () {
       const runDir = join(temp.dir, `run-${encrypted}`);
       const outcomes = { opened: 0, quarantined: 0, refused: 0 };
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom('snapshot', 'journal', 'both'), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.boolean(), async (target, mutations, withBackup) => {
-          rmSync(runDir, { recursive: true, force: true });
-          mkdirSync(runDir);
-          const snapshot = target === 'journal' ? fixture.snapshot : mutate(fixture.snapshot, mutations);
-          const journal = target === 'snapshot' ? fixture.journal : mutate(fixture.journal, mutations);
-          writeFileSync(snapshotPath({ directory: runDir, name: 'state' }), snapshot);
-          writeFileSync(join(runDir, fixture.journalName), journal);
-          const events: StorageEvent[] = [];
-          let store: StateStore;
-          try {
-            store = await StateStore.open({ directory: runDir, compaction: false, cipher, onEvent: (event) => events.push(event), loadFallback: withBackup ? async () => fixture.snapshot : undefined });
-          } catch (error) {
-            assert.ok(error instanceof StorageError, `a non-storage error escaped: ${String(error)}`);
-            outcomes.refused++;
-            return;
-          }
-          try {
-            const state = dump(store.durable?.state ?? new Map());
-            assert.ok(fixture.prefixes.has(state), 'opened to a state that never existed');
-            // A journal cut exactly at a record boundary is what a crash before those writes
-            // leaves: indistinguishable, and allowed to be silent. Anything else must be reported.
-            const cleanCut = snapshot.equals(fixture.snapshot) && fixture.journal.subarray(0, journal.length).equals(journal);
-            if (state !== fixture.full && !cleanCut) assert.ok(events.length > 0, 'lost data without saying so');
-            if (events.some((event) => event.type === 'quarantined')) {
-              assert.ok(readdirSync(join(runDir, 'quarantine')).length > 0);
-              outcomes.quarantined++;
+        fc.asyncProperty(
+          fc.constantFrom('snapshot', 'journal', 'both'),
+          fc.array(mutation, { minLength: 1, maxLength: 3 }),
+          fc.boolean(),
+          async (target, mutations, withBackup) => {
+            rmSync(runDir, { recursive: true, force: true });
+            mkdirSync(runDir);
+            const snapshot = target === 'journal' ? fixture.snapshot : mutate(fixture.snapshot, mutations);
+            const journal = target === 'snapshot' ? fixture.journal : mutate(fixture.journal, mutations);
+            writeFileSync(snapshotPath({ directory: runDir, name: 'state' }), snapshot);
+            writeFileSync(join(runDir, fixture.journalName), journal);
+            const events: StorageEvent[] = [];
+            let store: StateStore;
+            try {
+              store = await StateStore.open({
+                directory: runDir,
+                compaction: false,
+                cipher,
+                onEvent: (event) => events.push(event),
+                loadFallback: withBackup ? async () => fixture.snapshot : undefined,
+              });
+            } catch (error) {
+              assert.ok(error instanceof StorageError, `a non-storage error escaped: ${String(error)}`);
+              outcomes.refused++;
+              return;
             }
-            await store.set('after', 'k', 1); // the store is usable after any recovery
-            outcomes.opened++;
-          } finally {
-            await store.close();
-          }
-        }),
+            try {
+              const state = dump(store.durable?.state ?? new Map());
+              assert.ok(fixture.prefixes.has(state), 'opened to a state that never existed');
+              // A journal cut exactly at a record boundary is what a crash before those writes
+              // leaves: indistinguishable, and allowed to be silent. Anything else must be reported.
+              const cleanCut = snapshot.equals(fixture.snapshot) && fixture.journal.subarray(0, journal.length).equals(journal);
+              if (state !== fixture.full && !cleanCut) assert.ok(events.length > 0, 'lost data without saying so');
+              if (events.some((event) => event.type === 'quarantined')) {
+                assert.ok(readdirSync(join(runDir, 'quarantine')).length > 0);
+                outcomes.quarantined++;
+              }
+              await store.set('after', 'k', 1); // the store is usable after any recovery
+              outcomes.opened++;
+            } finally {
+              await store.close();
+            }
+          },
+        ),
         { numRuns: 1100 },
       );
       assert.ok(outcomes.opened > 0 && outcomes.quarantined > 0, JSON.stringify(outcomes));

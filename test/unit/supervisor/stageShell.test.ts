@@ -55,7 +55,13 @@ describe('supervisor: stage shells started ahead of need', function () {
     shells.prepare();
     const shell = shells.launch(`${reportInto(viaShell)}; exit 7`, cwd, env);
     assert.ok(shell, 'a shell was ready');
-    const spawned = spawn(`${reportInto(direct)}; exit 7`, { shell: true, cwd, env: { ...baseEnv, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const spawned = spawn(`${reportInto(direct)}; exit 7`, {
+      shell: true,
+      cwd,
+      env: { ...baseEnv, ...env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     assert.deepEqual(await Promise.all([closed(shell), closed(spawned)]), [7, 7]);
     const normalize = (text: string, pid: number | undefined): string[] => text.replaceAll(String(pid), '<pid>').split('\n');
     const ran = normalize(readFileSync(viaShell, 'utf8'), shell.pid);
@@ -71,7 +77,9 @@ describe('supervisor: stage shells started ahead of need', function () {
     assert.equal(shells.launch('true', join(dir, 'missing'), {}), undefined);
     assert.equal(stageScript('true', dir, { 'A.B': '1' }, baseEnv), undefined);
     // Names a shell owns (read-only or computed in bash, or steering the script) are spawned as given.
-    for (const owned of ['UID', 'PPID', 'RANDOM', 'PWD', 'IFS', 'BASH_ENV']) assert.equal(stageScript('true', dir, { [owned]: '1' }, baseEnv), undefined, owned);
+    for (const owned of ['UID', 'PPID', 'RANDOM', 'PWD', 'IFS', 'BASH_ENV']) {
+      assert.equal(stageScript('true', dir, { [owned]: '1' }, baseEnv), undefined, owned);
+    }
     assert.ok(stageScript('true', dir, { UIDX: '1', OLDPWD: '/x' }, baseEnv));
     assert.match(stageScript('true', dir, {}, {}) ?? '', /unset OLDPWD/);
   });
@@ -94,10 +102,15 @@ describe('supervisor: stage shells started ahead of need', function () {
     // The owner is a Node process of its own that readies a shell, reports its pid, and is SIGKILLed.
     const owner = spawn(
       process.execPath,
-      ['-e', `const { StageShells } = require(${JSON.stringify(join(__dirname, '../../../src/supervisor/stageShell.js'))}); const s = new StageShells(process.env); s.prepare(); setTimeout(() => console.log(s.readyPid), 50); setInterval(() => {}, 1000);`],
+      [
+        '-e',
+        `const { StageShells } = require(${JSON.stringify(join(__dirname, '../../../src/supervisor/stageShell.js'))}); const s = new StageShells(process.env); s.prepare(); setTimeout(() => console.log(s.readyPid), 50); setInterval(() => {}, 1000);`,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
-    const pid = await new Promise<number>((resolve) => owner.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+    const pid = await new Promise<number>((resolve) =>
+      owner.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
+    );
     assert.ok(pid > 0 && isAlive(pid), 'the shell waits');
     owner.kill('SIGKILL');
     await waitUntil(() => !isAlive(pid), 5000, 'the orphaned shell exited');

@@ -13,7 +13,7 @@ describe('supervisor: the LIFELINE_CHECKPOINT_FILE reader', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('lies beside the run\'s journal', () => {
+  it("lies beside the run's journal", () => {
     assert.equal(checkpointFilePath('/s/jobs/a%2Fb.3.journal'), '/s/jobs/a%2Fb.3.checkpoint');
   });
 

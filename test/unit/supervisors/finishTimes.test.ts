@@ -31,7 +31,12 @@ describe('supervisor: finish times come from the supervisor’s records', functi
     runner = new SupervisorRunner({ jobsDir, supervisorScript, heartbeatMs: 100, pollMs: 50, idleExitMs: 1000 });
     history ??= (await openHistory(join(dir, 'history'))).history;
     const recorder = new HistoryRecorder(history, async () => undefined);
-    const opened = await JobQueue.open({ log: new DurableQueueLog({ directory: join(dir, 'queue') }), runner, baseDir: dir, random: () => 0.5 });
+    const opened = await JobQueue.open({
+      log: new DurableQueueLog({ directory: join(dir, 'queue') }),
+      runner,
+      baseDir: dir,
+      random: () => 0.5,
+    });
     recording = opened.onDidChange((event) => {
       if (event.type === 'jobChanged') void recorder.jobChanged(event.job, event.previousState);
     });
@@ -82,7 +87,11 @@ describe('supervisor: finish times come from the supervisor’s records', functi
     const duration = exited.at - started.at;
     assert.ok(Math.abs((ended.actualDurationMs ?? -1) - duration) < 100, `duration ${ended.actualDurationMs}, recorded ${duration}`);
 
-    await waitUntil(() => history!.page({ sort: 'finishedAt', direction: 'asc' }).entries.length === 1, 5000, 'the history recorded the job');
+    await waitUntil(
+      () => history!.page({ sort: 'finishedAt', direction: 'asc' }).entries.length === 1,
+      5000,
+      'the history recorded the job',
+    );
     const [entry] = history!.page({ sort: 'finishedAt', direction: 'asc' }).entries;
     assert.ok(entry);
     assert.ok(Math.abs(entry.finishedAt - exited.at) < 100, `history: finished at ${entry.finishedAt}, exited at ${exited.at}`);

@@ -34,7 +34,10 @@ describe('supervisor: job files leave the disk with their jobs', function () {
   });
 
   const untilState = (id: string, states: readonly JobState[]): Promise<Job> => untilJobState(() => queue, id, states);
-  const filesOf = (jobId: string): string[] => readdirSync(jobsDir).filter((name) => jobIdOfFile(name) === jobId).sort();
+  const filesOf = (jobId: string): string[] =>
+    readdirSync(jobsDir)
+      .filter((name) => jobIdOfFile(name) === jobId)
+      .sort();
 
   it('names the files of a run by job, whatever dots the job id holds', () => {
     assert.equal(jobIdOfFile('a.1.2.journal'), 'a.1');
@@ -51,15 +54,25 @@ describe('supervisor: job files leave the disk with their jobs', function () {
     const counter = join(dir, 'count');
     const done = await queue.enqueue({
       jobId: 'done',
-      definition: { name: 'done', command: `echo x >> ${counter}; printf cp > "$LIFELINE_CHECKPOINT_FILE"; [ $(wc -l < ${counter}) -ge 2 ]` },
+      definition: {
+        name: 'done',
+        command: `echo x >> ${counter}; printf cp > "$LIFELINE_CHECKPOINT_FILE"; [ $(wc -l < ${counter}) -ge 2 ]`,
+      },
     });
     assert.equal((await untilState(done.id, ['failed', 'succeeded'])).state, 'failed');
     await queue.command({ type: 'retry', jobId: done.id });
     assert.equal((await untilState(done.id, ['failed', 'succeeded'])).state, 'succeeded');
-    const failed = await queue.enqueue({ jobId: 'done.1', definition: { name: 'fails twice', command: 'exit 3' }, retry: { maxAttempts: 2, backoff: 'fixed', delayMs: 10, jitter: 0 } });
+    const failed = await queue.enqueue({
+      jobId: 'done.1',
+      definition: { name: 'fails twice', command: 'exit 3' },
+      retry: { maxAttempts: 2, backoff: 'fixed', delayMs: 10, jitter: 0 },
+    });
     await untilState(failed.id, ['failed']);
     // A running job whose id begins like a cleared one's keeps its files.
-    const running = await queue.enqueue({ jobId: 'done.1.1', definition: { name: 'runs', command: 'while [ ! -e go ]; do sleep 0.02; done' } });
+    const running = await queue.enqueue({
+      jobId: 'done.1.1',
+      definition: { name: 'runs', command: 'while [ ! -e go ]; do sleep 0.02; done' },
+    });
     await untilState(running.id, ['running']);
     await waitUntil(() => filesOf(running.id).length >= 2, 5000, 'the running job has its files');
 
@@ -76,13 +89,17 @@ describe('supervisor: job files leave the disk with their jobs', function () {
     assert.equal((await untilState(running.id, ['succeeded', 'failed'])).state, 'succeeded');
   });
 
-  it('a sweep deletes long-quiet files of jobs no longer in the queue, and keeps recent ones and the queue\'s', async () => {
+  it("a sweep deletes long-quiet files of jobs no longer in the queue, and keeps recent ones and the queue's", async () => {
     const kept = await queue.enqueue({ jobId: 'kept', definition: { name: 'kept', command: 'true' } });
     await untilState(kept.id, ['succeeded']);
     mkdirSync(jobsDir, { recursive: true });
     const old = (Date.now() - 24 * 3600_000) / 1000;
-    for (const name of ['ghost.1.journal', 'ghost.1.log', 'ghost.2.checkpoint', 'recent.1.journal', 'recent.1.log']) writeFileSync(join(jobsDir, name), 'x');
-    for (const name of ['ghost.1.journal', 'ghost.1.log', 'ghost.2.checkpoint', 'recent.1.log', ...filesOf(kept.id)]) utimesSync(join(jobsDir, name), old, old);
+    for (const name of ['ghost.1.journal', 'ghost.1.log', 'ghost.2.checkpoint', 'recent.1.journal', 'recent.1.log']) {
+      writeFileSync(join(jobsDir, name), 'x');
+    }
+    for (const name of ['ghost.1.journal', 'ghost.1.log', 'ghost.2.checkpoint', 'recent.1.log', ...filesOf(kept.id)]) {
+      utimesSync(join(jobsDir, name), old, old);
+    }
     const keptFiles = filesOf(kept.id);
 
     await runner.sweep((jobId) => queue.getJob(jobId) !== undefined);

@@ -27,9 +27,24 @@ describe('supervisor: a stop is SIGTERM, then SIGKILL after the kill grace', fun
   const ENDED: readonly JobState[] = ['failed', 'succeeded', 'cancelled', 'interrupted', 'delayed'];
 
   /** `killGraceMs`: the runner's default (the setting); jobs and stages may say otherwise. */
-  const open = async (options: { clock?: Clock; killGraceMs?: number; wrap?: (runner: SupervisorRunner) => JobRunner } = {}): Promise<JobQueue> => {
-    runner = new SupervisorRunner({ jobsDir, supervisorScript, heartbeatMs: 200, pollMs: 50, idleExitMs: 1000, killGraceMs: options.killGraceMs ?? 30_000 });
-    queue = await JobQueue.open({ log: new DurableQueueLog({ directory: join(dir, 'queue') }), runner: options.wrap?.(runner) ?? runner, baseDir: dir, clock: options.clock ?? systemClock, random: () => 0.5 });
+  const open = async (
+    options: { clock?: Clock; killGraceMs?: number; wrap?: (runner: SupervisorRunner) => JobRunner } = {},
+  ): Promise<JobQueue> => {
+    runner = new SupervisorRunner({
+      jobsDir,
+      supervisorScript,
+      heartbeatMs: 200,
+      pollMs: 50,
+      idleExitMs: 1000,
+      killGraceMs: options.killGraceMs ?? 30_000,
+    });
+    queue = await JobQueue.open({
+      log: new DurableQueueLog({ directory: join(dir, 'queue') }),
+      runner: options.wrap?.(runner) ?? runner,
+      baseDir: dir,
+      clock: options.clock ?? systemClock,
+      random: () => 0.5,
+    });
     return queue;
   };
 
@@ -46,9 +61,13 @@ describe('supervisor: a stop is SIGTERM, then SIGKILL after the kill grace', fun
 
   const untilState = (id: string, states: readonly JobState[]): Promise<Job> => untilJobState(() => queue, id, states, 10_000);
   const path = (name: string): string => join(dir, name);
-  const written = (...names: string[]) => (): boolean => names.every((name) => existsSync(path(name)) && readFileSync(path(name), 'utf8').trim() !== '');
+  const written =
+    (...names: string[]) =>
+    (): boolean =>
+      names.every((name) => existsSync(path(name)) && readFileSync(path(name), 'utf8').trim() !== '');
   const pidsIn = (names: readonly string[]): number[] => names.map((name) => Number(readFileSync(path(name), 'utf8').trim()));
-  const allGone = (pids: readonly number[]): Promise<void> => waitUntil(() => pids.every((pid) => !isAlive(pid)), 3000, `processes ${pids.join(', ')} are gone`);
+  const allGone = (pids: readonly number[]): Promise<void> =>
+    waitUntil(() => pids.every((pid) => !isAlive(pid)), 3000, `processes ${pids.join(', ')} are gone`);
   const treePids = (prefix: string): string[] => [`${prefix}-child.pid`, `${prefix}-grandchild.pid`, `${prefix}-deep.pid`];
   const logOf = (id: string): string => readFileSync(jobFilePaths(jobsDir, id, 1).logPath, 'utf8');
 
@@ -100,7 +119,10 @@ describe('supervisor: a stop is SIGTERM, then SIGKILL after the kill grace', fun
     assert.equal(ended.state, 'cancelled', JSON.stringify(ended.result));
     assert.equal(ended.result?.signal, 'SIGKILL');
     const exited = jobRecords(jobsDir, job.id).find((record) => record.t === 'exited');
-    assert.ok(exited && exited.at - cancelledAt >= 1000, `it was killed ${exited && exited.at - cancelledAt} ms after the cancel, within its 1 s grace`);
+    assert.ok(
+      exited && exited.at - cancelledAt >= 1000,
+      `it was killed ${exited && exited.at - cancelledAt} ms after the cancel, within its 1 s grace`,
+    );
     assert.match(logOf(job.id), /SIGTERM sent; SIGKILL in 1 s/);
     assert.match(logOf(job.id), /outlived the 1 s grace; SIGKILL sent/);
     await allGone(pids);

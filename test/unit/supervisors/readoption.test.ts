@@ -62,17 +62,28 @@ describe('supervisor: re-adoption after the host-side process is SIGKILLed', fun
     const first = await startHost('H1');
     const ran = join(dir, 'ran.txt');
     const sleepPid = join(dir, 'sleep.pid');
-    const simple = (name: string) => ({ name, command: `echo $LIFELINE_STAGE:\${LIFELINE_RESUME:-none} >> ${ran}; touch out-${name}`, outputs: [`out-${name}`] });
+    const simple = (name: string) => ({
+      name,
+      command: `echo $LIFELINE_STAGE:\${LIFELINE_RESUME:-none} >> ${ran}; touch out-${name}`,
+      outputs: [`out-${name}`],
+    });
     const interrupted = {
       name: 'c',
       command: `echo c:\${LIFELINE_RESUME:-none} >> ${ran}; if [ -z "$LIFELINE_RESUME" ]; then echo "::lifeline checkpoint c-half"; sleep 30 & echo $! > ${sleepPid}; wait; fi; touch out-c`,
       outputs: ['out-c'],
     };
-    const reply = await first.exec({ type: 'enqueue', definition: { name: 'resumable', cwd: dir, stages: [simple('a'), simple('b'), interrupted] } });
+    const reply = await first.exec({
+      type: 'enqueue',
+      definition: { name: 'resumable', cwd: dir, stages: [simple('a'), simple('b'), interrupted] },
+    });
     assert.equal(reply.ok, true, JSON.stringify(reply));
     const jobId = (reply.result as { jobId: string }).jobId;
     // Only the job's journal has to know the checkpoint: the new host recovers it from there.
-    await waitUntil(() => jobRecords(jobsDir, jobId).some((record) => record.t === 'checkpoint') && lines(sleepPid).length > 0, 10_000, 'stage c checkpointed');
+    await waitUntil(
+      () => jobRecords(jobsDir, jobId).some((record) => record.t === 'checkpoint') && lines(sleepPid).length > 0,
+      10_000,
+      'stage c checkpointed',
+    );
     const orphan = Number(lines(sleepPid)[0]);
     await first.kill();
     const started = jobRecords(jobsDir, jobId).find((record) => record.t === 'started');
@@ -86,9 +97,13 @@ describe('supervisor: re-adoption after the host-side process is SIGKILLed', fun
     await waitUntil(() => !isAlive(orphan), 2000, 'the orphaned process group is stopped');
     assert.equal((await second.exec({ type: 'resume', jobId })).ok, true);
     let job = await second.job(jobId);
-    await waitUntil(async () => (job = await second.job(jobId))?.state === 'succeeded', 10_000, 'the resumed job succeeded').catch((error: unknown) => {
-      throw new Error(`${String(error)}; job ${JSON.stringify({ state: job?.state, result: job?.result, currentStage: job?.currentStage })}; ran ${lines(ran).join(',')}; host: ${second.stderr}`);
-    });
+    await waitUntil(async () => (job = await second.job(jobId))?.state === 'succeeded', 10_000, 'the resumed job succeeded').catch(
+      (error: unknown) => {
+        throw new Error(
+          `${String(error)}; job ${JSON.stringify({ state: job?.state, result: job?.result, currentStage: job?.currentStage })}; ran ${lines(ran).join(',')}; host: ${second.stderr}`,
+        );
+      },
+    );
     assert.deepEqual(lines(ran), ['a:none', 'b:none', 'c:none', 'c:c-half']);
     assert.deepEqual(job?.completedStages, ['a', 'b', 'c']);
   });

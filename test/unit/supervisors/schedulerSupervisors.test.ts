@@ -25,7 +25,13 @@ describe('supervisor: scheduler with real supervisors and the durable queue', fu
   /** The scheduler's clock: real, or manual where a test decides when a deadline passes. */
   const open = async (clock: Clock = systemClock): Promise<JobQueue> => {
     runner = new SupervisorRunner({ jobsDir, supervisorScript, heartbeatMs: 200, pollMs: 50, idleExitMs: 1000 });
-    queue = await JobQueue.open({ log: new DurableQueueLog({ directory: join(dir, 'queue') }), runner, baseDir: dir, clock, random: () => 0.5 });
+    queue = await JobQueue.open({
+      log: new DurableQueueLog({ directory: join(dir, 'queue') }),
+      runner,
+      baseDir: dir,
+      clock,
+      random: () => 0.5,
+    });
     return queue;
   };
   /** Reopens the (still empty) queue on a manual clock. */
@@ -71,8 +77,10 @@ describe('supervisor: scheduler with real supervisors and the durable queue', fu
     });
 
   const pidsIn = (names: readonly string[]): number[] => names.map((name) => Number(readFileSync(join(dir, name), 'utf8').trim()));
-  const allWritten = (names: readonly string[]) => (): boolean => names.every((name) => existsSync(join(dir, name)) && readFileSync(join(dir, name), 'utf8').trim() !== '');
-  const allGone = async (pids: readonly number[]): Promise<void> => waitUntil(() => pids.every((pid) => !isAlive(pid)), 3000, `processes ${pids.join(', ')} are gone`);
+  const allWritten = (names: readonly string[]) => (): boolean =>
+    names.every((name) => existsSync(join(dir, name)) && readFileSync(join(dir, name), 'utf8').trim() !== '');
+  const allGone = async (pids: readonly number[]): Promise<void> =>
+    waitUntil(() => pids.every((pid) => !isAlive(pid)), 3000, `processes ${pids.join(', ')} are gone`);
 
   /** A stage whose shell (child) runs a sleep (grandchild) and a shell that runs another sleep (great-grandchild). */
   const treeCommand = (prefix: string): string =>
@@ -141,7 +149,9 @@ describe('supervisor: scheduler with real supervisors and the durable queue', fu
     assert.equal(ended.state, 'succeeded', JSON.stringify(ended.result));
     assert.equal(ended.attempts, 3);
     assert.equal(readFileSync(counter, 'utf8').trim(), '3');
-    for (const attempt of [1, 2, 3]) assert.equal(jobRecords(jobsDir, job.id, attempt).filter((record) => record.t === 'exited').length, 1, `attempt ${attempt} ran once`);
+    for (const attempt of [1, 2, 3]) {
+      assert.equal(jobRecords(jobsDir, job.id, attempt).filter((record) => record.t === 'exited').length, 1, `attempt ${attempt} ran once`);
+    }
   });
 
   it('stops at once on an exit code that must not be retried', async () => {
@@ -184,12 +194,22 @@ describe('supervisor: scheduler with real supervisors and the durable queue', fu
         name: 'resumable',
         stages: [
           { name: 'a', command: `echo a >> ${ran}; touch out-a`, outputs: ['out-a'] },
-          { name: 'b', command: `if [ -z "$LIFELINE_RESUME" ]; then echo "::lifeline checkpoint b-half"; sleep 1000 & echo $! > ${sleepPid}; wait; fi; echo "b:$LIFELINE_RESUME" >> ${ran}` },
+          {
+            name: 'b',
+            command: `if [ -z "$LIFELINE_RESUME" ]; then echo "::lifeline checkpoint b-half"; sleep 1000 & echo $! > ${sleepPid}; wait; fi; echo "b:$LIFELINE_RESUME" >> ${ran}`,
+          },
         ],
       },
       retry: { maxAttempts: 3, backoff: 'fixed', delayMs: 20, jitter: 0 },
     });
-    await waitUntil(() => existsSync(sleepPid) && readFileSync(sleepPid, 'utf8').trim() !== '' && jobRecords(jobsDir, job.id).some((record) => record.t === 'checkpoint'), 5000, 'stage b checkpointed');
+    await waitUntil(
+      () =>
+        existsSync(sleepPid) &&
+        readFileSync(sleepPid, 'utf8').trim() !== '' &&
+        jobRecords(jobsDir, job.id).some((record) => record.t === 'checkpoint'),
+      5000,
+      'stage b checkpointed',
+    );
     const orphan = Number(readFileSync(sleepPid, 'utf8').trim());
     const started = jobRecords(jobsDir, job.id).find((record) => record.t === 'started');
     assert.ok(started?.t === 'started');

@@ -19,15 +19,21 @@ describe('supervisor: a stop whose host dies during the kill grace', function ()
   beforeEach(() => ({ dir, jobsDir } = folder));
   const startHost = (label: string, killGraceMs: number): Promise<HostProcess> => folder.startHost(label, { killGraceMs });
   const path = (name: string): string => join(dir, name);
-  const lines = (name: string): string[] => (existsSync(path(name)) ? readFileSync(path(name), 'utf8').trim().split('\n').filter(Boolean) : []);
+  const lines = (name: string): string[] =>
+    existsSync(path(name)) ? readFileSync(path(name), 'utf8').trim().split('\n').filter(Boolean) : [];
   const treePids = ['child.pid', 'grandchild.pid', 'deep.pid'];
   const pids = (): number[] => treePids.map((name) => Number(readFileSync(path(name), 'utf8').trim()));
   /** Notes each run and each TERM; it and its tree ignore TERM, so only SIGKILL ends them. */
-  const stubborn = (): string => `echo run >> ${path('ran.txt')}; trap 'echo term >> ${path('term.mark')}' TERM; (trap '' TERM; sh -c 'sleep 1000 & echo $! > ${path('deep.pid')}; wait') & (trap '' TERM; exec sleep 1000) & echo $! > ${path('grandchild.pid')}; echo $$ > ${path('child.pid')}; while :; do sleep 0.05; done`;
+  const stubborn = (): string =>
+    `echo run >> ${path('ran.txt')}; trap 'echo term >> ${path('term.mark')}' TERM; (trap '' TERM; sh -c 'sleep 1000 & echo $! > ${path('deep.pid')}; wait') & (trap '' TERM; exec sleep 1000) & echo $! > ${path('grandchild.pid')}; echo $$ > ${path('child.pid')}; while :; do sleep 0.05; done`;
   const treeStarted = (): boolean => treePids.every((name) => lines(name).length > 0);
   const ended = async (host: HostProcess, jobId: string): Promise<Job> => {
     let job: Job | undefined;
-    await waitUntil(async () => (job = await host.job(jobId)) !== undefined && !['running', 'queued'].includes(job.state), 15_000, 'the job ended');
+    await waitUntil(
+      async () => (job = await host.job(jobId)) !== undefined && !['running', 'queued'].includes(job.state),
+      15_000,
+      'the job ended',
+    );
     return job as Job;
   };
 
@@ -48,7 +54,10 @@ describe('supervisor: a stop whose host dies during the kill grace', function ()
     assert.equal(job.attempts, 1);
     await waitUntil(() => tree.every((pid) => !isAlive(pid)), 5000, 'the tree is gone');
     assert.deepEqual(lines('ran.txt'), ['run'], 'it never ran again');
-    assert.deepEqual(readdirSync(jobsDir).filter((name) => name.endsWith('.journal')), [`${encodeURIComponent(jobId)}.1.journal`]);
+    assert.deepEqual(
+      readdirSync(jobsDir).filter((name) => name.endsWith('.journal')),
+      [`${encodeURIComponent(jobId)}.1.journal`],
+    );
     assert.equal(jobRecords(jobsDir, jobId).find((record) => record.t === 'exited')?.t, 'exited');
   });
 

@@ -31,7 +31,15 @@ describe('supervisor: when VS Code closes for good', function () {
   let refreshing: Promise<unknown> = Promise.resolve();
 
   const open = async (stopWithoutHostAfterMs?: number): Promise<JobQueue> => {
-    runner = new SupervisorRunner({ jobsDir, supervisorScript, heartbeatMs: 100, pollMs: 50, idleExitMs: 1000, stopWithoutHostAfterMs, leaseStaleAfterMs: 1000 });
+    runner = new SupervisorRunner({
+      jobsDir,
+      supervisorScript,
+      heartbeatMs: 100,
+      pollMs: 50,
+      idleExitMs: 1000,
+      stopWithoutHostAfterMs,
+      leaseStaleAfterMs: 1000,
+    });
     queue = await JobQueue.open({ log: new DurableQueueLog({ directory: join(dir, 'queue') }), runner, baseDir: dir, random: () => 0.5 });
     return queue;
   };
@@ -47,7 +55,10 @@ describe('supervisor: when VS Code closes for good', function () {
     lease = newLease((id) => join(dir, `${id}.sock`));
     assert.ok(await tryCreateLease(dir, lease));
     const held = lease;
-    beating = setInterval(() => (refreshing = refreshing.then(() => refreshLease(dir, { ...held, heartbeatAt: Date.now() })).catch(() => undefined)), 100);
+    beating = setInterval(
+      () => (refreshing = refreshing.then(() => refreshLease(dir, { ...held, heartbeatAt: Date.now() })).catch(() => undefined)),
+      100,
+    );
   };
   const stopBeating = async (): Promise<void> => {
     clearInterval(beating);
@@ -97,7 +108,11 @@ describe('supervisor: when VS Code closes for good', function () {
     await close();
     await dropLease();
     // Many heartbeats with no lease at all, then the job is let go.
-    await waitUntil(() => jobRecords(jobsDir, job.id).filter((record) => record.t === 'heartbeat').length >= 20, 8000, 'twenty heartbeats with no host');
+    await waitUntil(
+      () => jobRecords(jobsDir, job.id).filter((record) => record.t === 'heartbeat').length >= 20,
+      8000,
+      'twenty heartbeats with no host',
+    );
     assert.equal(exitOf(job.id), undefined, 'still running');
     const exit = await letFinish(job.id);
     assert.equal(exit.stoppedWithoutHost, undefined);
@@ -116,7 +131,11 @@ describe('supervisor: when VS Code closes for good', function () {
         retry: { maxAttempts: 3, backoff: 'fixed', delayMs: 20, jitter: 0 },
       });
       const pidFiles = ['child.pid', 'grandchild.pid'].map((name) => join(dir, name));
-      await waitUntil(() => pidFiles.every((path) => existsSync(path) && readFileSync(path, 'utf8').trim() !== ''), 5000, 'the tree started');
+      await waitUntil(
+        () => pidFiles.every((path) => existsSync(path) && readFileSync(path, 'utf8').trim() !== ''),
+        5000,
+        'the tree started',
+      );
       const pids = pidFiles.map((path) => Number(readFileSync(path, 'utf8').trim()));
       await close();
       if (how === 'removed') await dropLease();
@@ -158,7 +177,11 @@ describe('supervisor: when VS Code closes for good', function () {
     const back = Date.now();
     await waitUntil(() => /holds the queue again/.test(logOf(job.id)), 5000, 'the countdown was cancelled');
     // Past the moment the countdown would have run out, by the supervisor's own heartbeats.
-    await waitUntil(() => jobRecords(jobsDir, job.id).some((record) => record.t === 'heartbeat' && record.at > back + graceMs + 500), 8000, 'heartbeats past the grace period');
+    await waitUntil(
+      () => jobRecords(jobsDir, job.id).some((record) => record.t === 'heartbeat' && record.at > back + graceMs + 500),
+      8000,
+      'heartbeats past the grace period',
+    );
     assert.equal(exitOf(job.id), undefined, 'still running');
     await letFinish(job.id);
     assert.doesNotMatch(logOf(job.id), /stopped because/);

@@ -59,11 +59,24 @@ describe('supervisor: the channel is authenticated both ways', function () {
     const host = await SupervisorConnection.spawn({ script: supervisorScript, jobsDir, idleExitMs: 5000 });
     const key = join(jobsDir, SUPERVISOR_SECRET_FILE);
     assert.equal(statSync(key).mode & 0o777, 0o600, 'the secret is readable by its owner only');
-    assert.ok(!readFileSync(`/proc/${host.hello.pid}/cmdline`, 'utf8').includes(readFileSync(key, 'utf8').trim()), 'the secret is not on the command line');
-    assert.ok(!readFileSync(`/proc/${host.hello.pid}/environ`, 'utf8').includes(readFileSync(key, 'utf8').trim()), 'nor in the environment');
+    assert.ok(
+      !readFileSync(`/proc/${host.hello.pid}/cmdline`, 'utf8').includes(readFileSync(key, 'utf8').trim()),
+      'the secret is not on the command line',
+    );
+    assert.ok(
+      !readFileSync(`/proc/${host.hello.pid}/environ`, 'utf8').includes(readFileSync(key, 'utf8').trim()),
+      'nor in the environment',
+    );
     const marker = join(dir, 'ran');
     const { journalPath, logPath } = jobFilePaths(jobsDir, 'forged', 1);
-    const run = { op: 'run', request: runRequest(dir, 'forged', [`touch ${marker}`]), journalPath, logPath, logLimitBytes: 1024, heartbeatMs: 1000 };
+    const run = {
+      op: 'run',
+      request: runRequest(dir, 'forged', [`touch ${marker}`]),
+      journalPath,
+      logPath,
+      logLimitBytes: 1024,
+      heartbeatMs: 1000,
+    };
 
     // A run with no handshake at all, as the old protocol allowed.
     const bare = await rawConnect(host.socketPath);
@@ -129,7 +142,20 @@ describe('supervisor: the channel is authenticated both ways', function () {
     try {
       const { journalPath } = jobFilePaths(jobsDir, 'adopted', 1);
       const journal = new Journal(createJournalFileSync(journalPath, 1, undefined), 0, { writeOnCallingThread: true });
-      await journal.append(Buffer.from(JSON.stringify({ t: 'started', at: Date.now(), jobId: 'adopted', attempt: 1, supervisor: identifyProcess(process.pid), socketPath: badProof, fromStage: 0 })), () => undefined);
+      await journal.append(
+        Buffer.from(
+          JSON.stringify({
+            t: 'started',
+            at: Date.now(),
+            jobId: 'adopted',
+            attempt: 1,
+            supervisor: identifyProcess(process.pid),
+            socketPath: badProof,
+            fromStage: 0,
+          }),
+        ),
+        () => undefined,
+      );
       await journal.close();
       assert.equal(runner.adopt({ jobId: 'adopted', attempt: 1, pid: undefined }), true, 'the job is followed through its journal');
       await new Promise<void>((resolve) => {
@@ -157,13 +183,21 @@ describe('supervisor: the channel is authenticated both ways', function () {
       const said: string[] = [];
       const secret = loadSupervisorSecret(folder, (detail) => said.push(detail));
       assert.equal(secret.length, 32);
-      assert.equal(readFileSync(join(folder, SUPERVISOR_SECRET_FILE), 'utf8').trim(), secret.toString('hex'), 'the new secret is the one on disk');
+      assert.equal(
+        readFileSync(join(folder, SUPERVISOR_SECRET_FILE), 'utf8').trim(),
+        secret.toString('hex'),
+        'the new secret is the one on disk',
+      );
       const aside = readdirSync(folder).filter((name) => name.startsWith(`${SUPERVISOR_SECRET_FILE}.damaged-`));
       assert.equal(aside.length, 1, 'the damaged file is kept, not deleted');
       assert.equal(readFileSync(join(folder, aside[0] ?? ''), 'utf8'), damaged);
       assert.equal(said.length, 1);
       assert.match(said[0] ?? '', /held no valid supervisor secret/);
-      assert.deepEqual(loadSupervisorSecret(folder, (detail) => said.push(detail)), secret, 'read back as it is, once valid');
+      assert.deepEqual(
+        loadSupervisorSecret(folder, (detail) => said.push(detail)),
+        secret,
+        'read back as it is, once valid',
+      );
       assert.equal(said.length, 1);
     }
   });

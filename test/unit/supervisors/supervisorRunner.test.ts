@@ -30,23 +30,42 @@ describe('supervisor: runner and process trees', function () {
   });
 
   const exited = (jobId: string) => nextExit(runner, jobId);
-  const request = (jobId: string, commands: string[], extra: Partial<RunRequest> = {}): RunRequest => runRequest(dir, jobId, commands, extra);
+  const request = (jobId: string, commands: string[], extra: Partial<RunRequest> = {}): RunRequest =>
+    runRequest(dir, jobId, commands, extra);
 
   it('runs stages in a supervisor, journals every event and hands the checkpoint in', async () => {
     const done = exited('j');
-    runner.start(request('j', ['echo one', 'echo "::lifeline progress oops"; echo "::lifeline progress 50 mid"; echo "::lifeline checkpoint got-$LIFELINE_CHECKPOINT"', 'exit 3'], { fromStage: 1, checkpoint: 'c1' }));
+    runner.start(
+      request(
+        'j',
+        [
+          'echo one',
+          'echo "::lifeline progress oops"; echo "::lifeline progress 50 mid"; echo "::lifeline checkpoint got-$LIFELINE_CHECKPOINT"',
+          'exit 3',
+        ],
+        { fromStage: 1, checkpoint: 'c1' },
+      ),
+    );
     const exit = await done;
     assert.equal(exit.exitCode, 3);
     assert.deepEqual(
       events.map((event) => event.type),
       ['started', 'stageStarted', 'progress', 'checkpoint', 'stageFinished', 'stageStarted', 'stageFinished', 'exited'],
     );
-    assert.deepEqual(events.find((event) => event.type === 'progress'), { type: 'progress', jobId: 'j', attempt: 1, fraction: 0.5, message: 'mid' });
-    assert.deepEqual(events.find((event) => event.type === 'checkpoint'), { type: 'checkpoint', jobId: 'j', attempt: 1, checkpoint: 'got-c1' });
+    assert.deepEqual(
+      events.find((event) => event.type === 'progress'),
+      { type: 'progress', jobId: 'j', attempt: 1, fraction: 0.5, message: 'mid' },
+    );
+    assert.deepEqual(
+      events.find((event) => event.type === 'checkpoint'),
+      { type: 'checkpoint', jobId: 'j', attempt: 1, checkpoint: 'got-c1' },
+    );
     const started = events.find((event) => event.type === 'started');
     assert.notEqual(started?.type === 'started' && started.pid, process.pid, 'a separate supervisor process ran it');
     assert.deepEqual(
-      jobRecords(jobsDir, 'j').map((record) => record.t).filter((t) => t !== 'heartbeat'),
+      jobRecords(jobsDir, 'j')
+        .map((record) => record.t)
+        .filter((t) => t !== 'heartbeat'),
       ['started', 'stageStarted', 'progress', 'checkpoint', 'stageFinished', 'stageStarted', 'stageFinished', 'exited'],
     );
     assert.match(readFileSync(jobFilePaths(jobsDir, 'j', 1).logPath, 'utf8'), /::lifeline checkpoint got-c1/);
@@ -68,15 +87,36 @@ describe('supervisor: runner and process trees', function () {
     const exit = await done;
     assert.equal(exit.exitCode, 0);
     const where = readFileSync(join(dir, 'where.txt'), 'utf8').trim();
-    assert.equal(where, jobFilePaths(jobsDir, 'cf', 1).journalPath.replace(/\.journal$/, '.checkpoint'), 'the file lies beside the run\'s journal');
+    assert.equal(
+      where,
+      jobFilePaths(jobsDir, 'cf', 1).journalPath.replace(/\.journal$/, '.checkpoint'),
+      "the file lies beside the run's journal",
+    );
     const checkpoints = events.flatMap((event) => (event.type === 'checkpoint' ? [event.checkpoint] : []));
     assert.deepEqual(checkpoints, ['{"frame":120}', 'frame-240']);
     const records = jobRecords(jobsDir, 'cf').filter((record) => record.t !== 'heartbeat' && record.t !== 'started');
     assert.deepEqual(
-      records.map((record) => (record.t === 'checkpoint' ? `checkpoint ${record.checkpoint}` : record.t === 'stageStarted' || record.t === 'stageFinished' ? `${record.t} ${record.stage}` : record.t)),
-      ['stageStarted 0', 'checkpoint {"frame":120}', 'checkpoint frame-240', 'stageFinished 0', 'stageStarted 1', 'stageFinished 1', 'exited'],
+      records.map((record) =>
+        record.t === 'checkpoint'
+          ? `checkpoint ${record.checkpoint}`
+          : record.t === 'stageStarted' || record.t === 'stageFinished'
+            ? `${record.t} ${record.stage}`
+            : record.t,
+      ),
+      [
+        'stageStarted 0',
+        'checkpoint {"frame":120}',
+        'checkpoint frame-240',
+        'stageFinished 0',
+        'stageStarted 1',
+        'stageFinished 1',
+        'exited',
+      ],
     );
-    assert.match(readFileSync(jobFilePaths(jobsDir, 'cf', 1).logPath, 'utf8'), /checkpoint file .* is 70000 bytes, more than the limit of 65536; it is ignored/);
+    assert.match(
+      readFileSync(jobFilePaths(jobsDir, 'cf', 1).logPath, 'utf8'),
+      /checkpoint file .* is 70000 bytes, more than the limit of 65536; it is ignored/,
+    );
   });
 
   it('reuses the supervisor of a finished job for the next one', async () => {
@@ -146,13 +186,15 @@ describe('supervisor: runner and process trees', function () {
     await waitUntil(() => !isAlive(grandchild), 2000, 'the orphaned group is gone');
   });
 
-  it('a supervisor that dies as soon as its first stage is in its journal, perhaps before it answered: the job ends interrupted and the stage\'s group is stopped', async () => {
+  it("a supervisor that dies as soon as its first stage is in its journal, perhaps before it answered: the job ends interrupted and the stage's group is stopped", async () => {
     // The supervisor starts the first stage before `started` is on disk and before it answers
     // `accepted`; it writes the stage's identity into the journal's file right after the spawn.
     const pidFile = join(dir, 'early.pid');
     const { journalPath } = jobFilePaths(jobsDir, 'early', 1);
     const done = exited('early');
-    runner.start(request('early', [`sleep 30 & echo $! > ${pidFile}; until grep -qa stageStarted ${journalPath}; do :; done; kill -9 $PPID; wait`]));
+    runner.start(
+      request('early', [`sleep 30 & echo $! > ${pidFile}; until grep -qa stageStarted ${journalPath}; do :; done; kill -9 $PPID; wait`]),
+    );
     const exit = await done;
     assert.equal(exit.interrupted, true);
     assert.match(exit.error ?? '', /supervisor stopped without recording an exit/);
@@ -174,7 +216,11 @@ describe('supervisor: runner and process trees', function () {
     await waitUntil(() => !isAlive(grandchild), 2000, 'the orphaned group is gone');
     assert.equal(runner.adopt({ jobId: 'live', attempt: 1, pid: live.supervisor }), true);
     const done = exited('live');
-    await waitUntil(() => events.some((event) => event.type === 'stageStarted' && event.jobId === 'live'), 2000, 'the journal was replayed');
+    await waitUntil(
+      () => events.some((event) => event.type === 'stageStarted' && event.jobId === 'live'),
+      2000,
+      'the journal was replayed',
+    );
     runner.kill('live');
     assert.equal((await done).signal, 'SIGTERM');
     assert.equal(isAlive(live.grandchild), false);
@@ -206,7 +252,7 @@ describe('supervisor: runner and process trees', function () {
     );
   });
 
-  it('start: an attempt whose earlier run lost its supervisor has that run\'s process group stopped before it starts again', async () => {
+  it("start: an attempt whose earlier run lost its supervisor has that run's process group stopped before it starts again", async () => {
     const { grandchild, supervisor } = await startGrandchildJob('lost');
     await runner.dispose();
     process.kill(supervisor, 'SIGKILL');

@@ -17,7 +17,6 @@ import type { JobRecord } from '../../../src/shared/supervisor/supervisorWire';
  */
 export const supervisorScript = process.env.LIFELINE_SUPERVISOR_SCRIPT ?? join(__dirname, '..', '..', '..', 'src', 'supervisor', 'main.js');
 
-
 export async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
   const start = Date.now();
   while (!(await condition())) {
@@ -27,9 +26,18 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, tim
 }
 
 /** Waits until the queue `queue()` gives holds the job in one of `states`, and returns it. */
-export async function untilJobState(queue: () => { getJob(id: string): Job | undefined } | undefined, id: string, states: readonly Job['state'][], timeoutMs = 8000): Promise<Job> {
+export async function untilJobState(
+  queue: () => { getJob(id: string): Job | undefined } | undefined,
+  id: string,
+  states: readonly Job['state'][],
+  timeoutMs = 8000,
+): Promise<Job> {
   let job: Job | undefined;
-  await waitUntil(() => (job = queue()?.getJob(id)) !== undefined && states.includes(job.state), timeoutMs, `job ${id} is ${states.join('|')}`);
+  await waitUntil(
+    () => (job = queue()?.getJob(id)) !== undefined && states.includes(job.state),
+    timeoutMs,
+    `job ${id} is ${states.join('|')}`,
+  );
   return job as Job;
 }
 
@@ -87,7 +95,11 @@ export class HostProcess extends DrivenProcess {
  * queue's holder), all killed after the test with their supervisors, the last holder's socket and
  * the folder. Call inside a `describe`; read `dir` and `jobsDir` inside a test or hook.
  */
-export function useHostFolder(prefix: string): { readonly dir: string; readonly jobsDir: string; startHost(label: string, options?: { killGraceMs?: number }): Promise<HostProcess> } {
+export function useHostFolder(prefix: string): {
+  readonly dir: string;
+  readonly jobsDir: string;
+  startHost(label: string, options?: { killGraceMs?: number }): Promise<HostProcess>;
+} {
   let dir = '';
   let hosts: HostProcess[] = [];
   beforeEach(() => {

@@ -38,7 +38,15 @@ describe('supervisor wire: the format on disk and on the socket', function () {
     const scan = scanJournal(readFileSync(jobFilePaths(jobsDir, 'w', 1).journalPath));
     assert.ok(typeof scan.header === 'object' && scan.damage === undefined, 'a whole journal');
     const records = scan.records.map((frame) => jobRecordSchema.parse(JSON.parse(Buffer.from(frame.payload).toString('utf8'))));
-    assert.deepEqual([...new Set(records.map((record) => record.t))].sort(), ['checkpoint', 'exited', 'heartbeat', 'progress', 'stageFinished', 'stageStarted', 'started']);
+    assert.deepEqual([...new Set(records.map((record) => record.t))].sort(), [
+      'checkpoint',
+      'exited',
+      'heartbeat',
+      'progress',
+      'stageFinished',
+      'stageStarted',
+      'started',
+    ]);
     const exited = records.at(-1);
     assert.equal(exited?.t === 'exited' && exited.exitCode, 3);
   });
@@ -59,18 +67,35 @@ describe('supervisor wire: the format on disk and on the socket', function () {
   });
 
   it('a run message as a host of the build before the move sent it (its stages carry the queue’s outputs and timeouts) is understood', () => {
-    const line = '{"op":"run","request":{"jobId":"j","attempt":1,"fromStage":0,"stages":[{"name":"s0","command":"make","cwd":"/w","env":{"A":"1"},"outputs":["dist/a.js"],"timeoutMs":60000,"killGraceMs":100}],"checkpoint":"c"},"journalPath":"/j/j.1.journal","logPath":"/j/j.1.log","logLimitBytes":8388608,"heartbeatMs":5000,"killGraceMs":10000,"stopWithoutHost":{"afterMs":30000,"leaseDir":"/s","leaseStaleAfterMs":5000}}';
+    const line =
+      '{"op":"run","request":{"jobId":"j","attempt":1,"fromStage":0,"stages":[{"name":"s0","command":"make","cwd":"/w","env":{"A":"1"},"outputs":["dist/a.js"],"timeoutMs":60000,"killGraceMs":100}],"checkpoint":"c"},"journalPath":"/j/j.1.journal","logPath":"/j/j.1.log","logLimitBytes":8388608,"heartbeatMs":5000,"killGraceMs":10000,"stopWithoutHost":{"afterMs":30000,"leaseDir":"/s","leaseStaleAfterMs":5000}}';
     const parsed = hostMessageSchema.parse(JSON.parse(line));
     assert.equal(parsed.op, 'run');
-    assert.deepEqual(parsed.op === 'run' && parsed.request.stages, [{ name: 's0', command: 'make', cwd: '/w', env: { A: '1' }, killGraceMs: 100 }]);
+    assert.deepEqual(parsed.op === 'run' && parsed.request.stages, [
+      { name: 's0', command: 'make', cwd: '/w', env: { A: '1' }, killGraceMs: 100 },
+    ]);
     assert.deepEqual(parsed.op === 'run' && parsed.stopWithoutHost, { afterMs: 30000, leaseDir: '/s', leaseStaleAfterMs: 5000 });
   });
 
   it('invalid messages are still refused: an empty stage list, a negative grace, an unknown kind', () => {
-    const run = { op: 'run', request: { jobId: 'j', attempt: 1, fromStage: 0, stages: [] }, journalPath: '/j', logPath: '/l', logLimitBytes: 1, heartbeatMs: 1 };
+    const run = {
+      op: 'run',
+      request: { jobId: 'j', attempt: 1, fromStage: 0, stages: [] },
+      journalPath: '/j',
+      logPath: '/l',
+      logLimitBytes: 1,
+      heartbeatMs: 1,
+    };
     assert.equal(hostMessageSchema.safeParse(run).success, false);
-    assert.equal(hostMessageSchema.safeParse({ ...run, request: { ...run.request, stages: [{ name: 's', command: 'c', cwd: '/' }] }, killGraceMs: -1 }).success, false);
-    assert.equal(hostMessageSchema.safeParse({ ...run, request: { ...run.request, stages: [{ name: 's', command: 'c', cwd: '/' }] } }).success, true);
+    assert.equal(
+      hostMessageSchema.safeParse({ ...run, request: { ...run.request, stages: [{ name: 's', command: 'c', cwd: '/' }] }, killGraceMs: -1 })
+        .success,
+      false,
+    );
+    assert.equal(
+      hostMessageSchema.safeParse({ ...run, request: { ...run.request, stages: [{ name: 's', command: 'c', cwd: '/' }] } }).success,
+      true,
+    );
     assert.equal(supervisorMessageSchema.safeParse({ ev: 'hello', protocol: 2, pid: 1.5, job: null }).success, false);
     assert.equal(jobRecordSchema.safeParse({ t: 'unknown', at: 1 }).success, false);
   });

@@ -32,7 +32,14 @@ describe('supervisor wire: the mapping between the queue and the wire', () => {
   });
 
   it('what goes out is a valid run message', () => {
-    const message = { op: 'run', request: toWireRunRequest(request), journalPath: '/j/j.2.journal', logPath: '/j/j.2.log', logLimitBytes: 1024, heartbeatMs: 100 };
+    const message = {
+      op: 'run',
+      request: toWireRunRequest(request),
+      journalPath: '/j/j.2.journal',
+      logPath: '/j/j.2.log',
+      logLimitBytes: 1024,
+      heartbeatMs: 100,
+    };
     assert.deepEqual(hostMessageSchema.parse(JSON.parse(JSON.stringify(message))), message);
   });
 
@@ -40,22 +47,64 @@ describe('supervisor wire: the mapping between the queue and the wire', () => {
     const supervisor = { pid: 40, startTime: '77', host: 'h' };
     const run = { jobId: 'j', attempt: 2, startedAt: 1000 };
     const cases: [JobRecord, unknown][] = [
-      [{ t: 'started', at: 1000, jobId: 'j', attempt: 2, supervisor, socketPath: '/s', fromStage: 0 }, { type: 'started', jobId: 'j', attempt: 2, pid: 40, at: 1000 }],
-      [{ t: 'stageStarted', at: 1001, stage: 0, process: { pid: 41, host: 'h' } }, { type: 'stageStarted', jobId: 'j', attempt: 2, stage: 0, process: { pid: 41, host: 'h' }, at: 1001 }],
-      [{ t: 'stageStarted', at: 1001, stage: 0 }, { type: 'stageStarted', jobId: 'j', attempt: 2, stage: 0, process: undefined, at: 1001 }],
+      [
+        { t: 'started', at: 1000, jobId: 'j', attempt: 2, supervisor, socketPath: '/s', fromStage: 0 },
+        { type: 'started', jobId: 'j', attempt: 2, pid: 40, at: 1000 },
+      ],
+      [
+        { t: 'stageStarted', at: 1001, stage: 0, process: { pid: 41, host: 'h' } },
+        { type: 'stageStarted', jobId: 'j', attempt: 2, stage: 0, process: { pid: 41, host: 'h' }, at: 1001 },
+      ],
+      [
+        { t: 'stageStarted', at: 1001, stage: 0 },
+        { type: 'stageStarted', jobId: 'j', attempt: 2, stage: 0, process: undefined, at: 1001 },
+      ],
       [{ t: 'heartbeat', at: 1002 }, undefined],
-      [{ t: 'progress', at: 1003, fraction: 0.5 }, { type: 'progress', jobId: 'j', attempt: 2, fraction: 0.5, message: undefined }],
-      [{ t: 'checkpoint', at: 1004, checkpoint: 'c' }, { type: 'checkpoint', jobId: 'j', attempt: 2, checkpoint: 'c' }],
-      [{ t: 'stageFinished', at: 1005, stage: 0, exitCode: 0, signal: null }, { type: 'stageFinished', jobId: 'j', attempt: 2, stage: 0, exitCode: 0, signal: null }],
-      [{ t: 'exited', at: 1006, exitCode: 3, signal: null }, { type: 'exited', jobId: 'j', attempt: 2, exitCode: 3, signal: null, error: undefined, at: 1006, startedAt: 1000 }],
+      [
+        { t: 'progress', at: 1003, fraction: 0.5 },
+        { type: 'progress', jobId: 'j', attempt: 2, fraction: 0.5, message: undefined },
+      ],
+      [
+        { t: 'checkpoint', at: 1004, checkpoint: 'c' },
+        { type: 'checkpoint', jobId: 'j', attempt: 2, checkpoint: 'c' },
+      ],
+      [
+        { t: 'stageFinished', at: 1005, stage: 0, exitCode: 0, signal: null },
+        { type: 'stageFinished', jobId: 'j', attempt: 2, stage: 0, exitCode: 0, signal: null },
+      ],
+      [
+        { t: 'exited', at: 1006, exitCode: 3, signal: null },
+        { type: 'exited', jobId: 'j', attempt: 2, exitCode: 3, signal: null, error: undefined, at: 1006, startedAt: 1000 },
+      ],
     ];
     for (const [record, event] of cases) assert.deepEqual(runEventOf(record, run), event, record.t);
-    assert.deepEqual(runEventOf({ t: 'exited', at: 9, exitCode: 0, signal: null, error: 'e' }, { ...run, startedAt: undefined }), { type: 'exited', jobId: 'j', attempt: 2, exitCode: 0, signal: null, error: 'e', at: 9 });
+    assert.deepEqual(runEventOf({ t: 'exited', at: 9, exitCode: 0, signal: null, error: 'e' }, { ...run, startedAt: undefined }), {
+      type: 'exited',
+      jobId: 'j',
+      attempt: 2,
+      exitCode: 0,
+      signal: null,
+      error: 'e',
+      at: 9,
+    });
   });
 
   it('an exit by the stop-without-host setting is interrupted, not failed, and says why', () => {
-    const event = runEventOf({ t: 'exited', at: 5, exitCode: null, signal: 'SIGTERM', error: 'anything', stoppedWithoutHost: { afterMs: 30_000 } }, { jobId: 'j', attempt: 1, startedAt: 1 });
-    assert.deepEqual(event, { type: 'exited', jobId: 'j', attempt: 1, exitCode: null, signal: 'SIGTERM', error: 'stopped because no VS Code window held the queue for 30 s', interrupted: true, at: 5, startedAt: 1 });
+    const event = runEventOf(
+      { t: 'exited', at: 5, exitCode: null, signal: 'SIGTERM', error: 'anything', stoppedWithoutHost: { afterMs: 30_000 } },
+      { jobId: 'j', attempt: 1, startedAt: 1 },
+    );
+    assert.deepEqual(event, {
+      type: 'exited',
+      jobId: 'j',
+      attempt: 1,
+      exitCode: null,
+      signal: 'SIGTERM',
+      error: 'stopped because no VS Code window held the queue for 30 s',
+      interrupted: true,
+      at: 5,
+      startedAt: 1,
+    });
   });
 
   it('a process identity without a start time stays without one', () => {

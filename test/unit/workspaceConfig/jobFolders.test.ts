@@ -32,7 +32,15 @@ describe('jobs: working folders outside the workspace', () => {
         { name: 'up', command: 'x', cwd: '..' },
         { name: 'absolute', command: 'x', cwd: outside },
         { name: 'linked', command: 'x', cwd: 'link' },
-        { name: 'stages', cwd: 'sub', stages: [{ name: 'in', command: 'x', cwd: 'deeper' }, { name: 'out', command: 'x', cwd: '../../elsewhere' }, { name: 'new', command: 'x', cwd: '../link/not-yet' }] },
+        {
+          name: 'stages',
+          cwd: 'sub',
+          stages: [
+            { name: 'in', command: 'x', cwd: 'deeper' },
+            { name: 'out', command: 'x', cwd: '../../elsewhere' },
+            { name: 'new', command: 'x', cwd: '../link/not-yet' },
+          ],
+        },
       ]),
       workspace,
     );

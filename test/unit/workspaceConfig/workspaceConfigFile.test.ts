@@ -62,12 +62,27 @@ describe('jobs: .vscode/lifeline.json', () => {
     assert.deepEqual([problem.line, problem.column], [9, 73]);
     assert.equal(text.slice(problem.offset, problem.offset + problem.length), '"3600"');
     assert.equal(result.line, 9);
-    assert.equal(result.message, '.vscode/lifeline.json: jobs[1].stages[1].timeoutSeconds: expected a number, got a string (line 9, column 73).');
+    assert.equal(
+      result.message,
+      '.vscode/lifeline.json: jobs[1].stages[1].timeoutSeconds: expected a number, got a string (line 9, column 73).',
+    );
   });
 
   it('reports each of several errors at its own field, in the order of the file', () => {
     const text = JSON.stringify(
-      { version: 2, jobs: [{ name: 'a', command: 5 }, { name: 'b', stages: [{ name: 's', command: 'x' }], retries: { maxAttempts: 2, backoff: 'linear' }, shell: 'zsh', env: { '1x': 'y' } }] },
+      {
+        version: 2,
+        jobs: [
+          { name: 'a', command: 5 },
+          {
+            name: 'b',
+            stages: [{ name: 's', command: 'x' }],
+            retries: { maxAttempts: 2, backoff: 'linear' },
+            shell: 'zsh',
+            env: { '1x': 'y' },
+          },
+        ],
+      },
       null,
       2,
     );
@@ -90,12 +105,20 @@ describe('jobs: .vscode/lifeline.json', () => {
   });
 
   it('tells a job that is neither a command nor a pipeline, or not an object, what it lacks', () => {
-    const text = JSON.stringify({ version: 1, jobs: [{ name: 'a' }, 'b', { name: 'c', command: 'x', stages: [{ name: 's', command: 'y' }] }] }, null, 2);
+    const text = JSON.stringify(
+      { version: 1, jobs: [{ name: 'a' }, 'b', { name: 'c', command: 'x', stages: [{ name: 's', command: 'y' }] }] },
+      null,
+      2,
+    );
     const result = parseWorkspaceConfig(text);
     assert.ok(!result.ok);
     assert.deepEqual(
       result.problems.map((p) => `${p.path}: ${p.message}`),
-      ['jobs[0]: a job has either a "command" or "stages" (exactly one of the two)', 'jobs[1]: expected an object, got a string', 'jobs[2]: a job has either a "command" or "stages" (exactly one of the two)'],
+      [
+        'jobs[0]: a job has either a "command" or "stages" (exactly one of the two)',
+        'jobs[1]: expected an object, got a string',
+        'jobs[2]: a job has either a "command" or "stages" (exactly one of the two)',
+      ],
     );
   });
 
@@ -111,25 +134,56 @@ describe('jobs: .vscode/lifeline.json', () => {
   });
 
   it('accepts comments and trailing commas, as VS Code does in .vscode/*.json', () => {
-    const result = parseWorkspaceConfig('// jobs of this repo\n{ "version": 1, /* one */ "jobs": [{ "name": "a", "command": "true", },], }');
+    const result = parseWorkspaceConfig(
+      '// jobs of this repo\n{ "version": 1, /* one */ "jobs": [{ "name": "a", "command": "true", },], }',
+    );
     assert.ok(result.ok, result.ok ? '' : result.message);
     assert.equal(result.config.jobs[0]?.name, 'a');
   });
 
   it('names every invalid field and its problem', () => {
-    const result = parseWorkspaceConfig(JSON.stringify({ version: 2, jobs: [{ name: 'a', command: '' }, { name: 'b', stages: [] }] }));
+    const result = parseWorkspaceConfig(
+      JSON.stringify({
+        version: 2,
+        jobs: [
+          { name: 'a', command: '' },
+          { name: 'b', stages: [] },
+        ],
+      }),
+    );
     assert.ok(!result.ok);
     assert.match(result.message, /version/);
     assert.match(result.message, /a command cannot be empty|at least one stage/);
   });
 
   it('refuses two jobs with one name and unknown keys', () => {
-    const twice = parseWorkspaceConfig(JSON.stringify({ version: 1, jobs: [{ name: 'a', command: 'x' }, { name: 'a', command: 'y' }] }));
+    const twice = parseWorkspaceConfig(
+      JSON.stringify({
+        version: 1,
+        jobs: [
+          { name: 'a', command: 'x' },
+          { name: 'a', command: 'y' },
+        ],
+      }),
+    );
     assert.ok(!twice.ok);
     assert.match(twice.message, /two jobs share one name/);
     // At the repeated name, not on the whole list.
     assert.equal(twice.problems[0]?.path, 'jobs[1].name');
-    const stages = parseWorkspaceConfig(JSON.stringify({ version: 1, jobs: [{ name: 'a', stages: [{ name: 's', command: 'x' }, { name: 's', command: 'y' }] }] }));
+    const stages = parseWorkspaceConfig(
+      JSON.stringify({
+        version: 1,
+        jobs: [
+          {
+            name: 'a',
+            stages: [
+              { name: 's', command: 'x' },
+              { name: 's', command: 'y' },
+            ],
+          },
+        ],
+      }),
+    );
     assert.ok(!stages.ok);
     assert.equal(`${stages.problems[0]?.path}: ${stages.problems[0]?.message}`, 'jobs[0].stages[1].name: two stages share one name ("s")');
     const unknown = parseWorkspaceConfig(JSON.stringify({ version: 1, jobs: [{ name: 'a', command: 'x', shell: 'zsh' }] }));

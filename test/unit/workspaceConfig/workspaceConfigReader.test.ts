@@ -16,7 +16,10 @@ describe('jobs: reading .vscode/lifeline.json again and again', () => {
     reader.read({ text: invalid });
     const warnings = logger.lines.filter((line) => line.level === 'warn');
     assert.equal(warnings.length, 1, JSON.stringify(logger.lines));
-    assert.match(warnings[0]?.message ?? '', /^\[workspaceJobs\] \.vscode\/lifeline\.json: jobs\[0\]\.command: expected a string, got a number \(line 1, column 52\)\. \(keeping the 1 definition\(s\) read before\)$/);
+    assert.match(
+      warnings[0]?.message ?? '',
+      /^\[workspaceJobs\] \.vscode\/lifeline\.json: jobs\[0\]\.command: expected a string, got a number \(line 1, column 52\)\. \(keeping the 1 definition\(s\) read before\)$/,
+    );
     assert.equal(first.definitions.length, 1, 'the definitions read before stay');
     assert.equal(first.errors.length, 1);
     const fixed = reader.read({ text: valid });

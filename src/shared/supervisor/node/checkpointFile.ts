@@ -82,7 +82,11 @@ export class CheckpointFile {
       fd = openSync(this.path, 'r');
       const stat = fstatSync(fd);
       if (!stat.isFile()) return this.settle(before, { warning: `the checkpoint file ${this.path} is not a regular file; it is ignored` });
-      if (stat.size > this.limitBytes) return this.settle(before, { warning: `the checkpoint file ${this.path} is ${stat.size} bytes, more than the limit of ${this.limitBytes}; it is ignored` });
+      if (stat.size > this.limitBytes) {
+        return this.settle(before, {
+          warning: `the checkpoint file ${this.path} is ${stat.size} bytes, more than the limit of ${this.limitBytes}; it is ignored`,
+        });
+      }
       const buffer = Buffer.alloc(stat.size);
       let offset = 0;
       while (offset < buffer.length) {
@@ -98,7 +102,9 @@ export class CheckpointFile {
       this.last = checkpoint;
       return { checkpoint };
     } catch (error) {
-      return this.settle(before, { warning: `the checkpoint file ${this.path} could not be read: ${error instanceof Error ? error.message : String(error)}` });
+      return this.settle(before, {
+        warning: `the checkpoint file ${this.path} could not be read: ${error instanceof Error ? error.message : String(error)}`,
+      });
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

@@ -13,7 +13,13 @@ export function handshakeProof(secret: Buffer, role: 'host' | 'supervisor', host
 }
 
 /** Compares in constant time; a proof of the wrong length is simply wrong. */
-export function proofMatches(secret: Buffer, role: 'host' | 'supervisor', hostNonce: string, supervisorNonce: string, given: string): boolean {
+export function proofMatches(
+  secret: Buffer,
+  role: 'host' | 'supervisor',
+  hostNonce: string,
+  supervisorNonce: string,
+  given: string,
+): boolean {
   const expected = Buffer.from(handshakeProof(secret, role, hostNonce, supervisorNonce), 'hex');
   const actual = Buffer.from(given, 'hex');
   return actual.length === expected.length && timingSafeEqual(actual, expected);

@@ -26,7 +26,16 @@ export const LEASE_FILE = 'queue.lease';
 const UNREADABLE = 'unreadable';
 
 /** What a lease file that cannot be read stands for: a stale lease with no holder to contact. */
-export const unreadableLease: Lease = { version: 1, pid: -1, hostname: '', activationId: UNREADABLE, heartbeatAt: 0, state: 'held', socketPath: '', token: '' };
+export const unreadableLease: Lease = {
+  version: 1,
+  pid: -1,
+  hostname: '',
+  activationId: UNREADABLE,
+  heartbeatAt: 0,
+  state: 'held',
+  socketPath: '',
+  token: '',
+};
 
 /** The lease in a lease file's text; one that does not parse is treated as a stale one with no holder to contact. */
 export function parseLease(text: string): Lease {

@@ -18,7 +18,10 @@ export type TreeSignal = 'SIGTERM' | 'SIGKILL';
  */
 export function signalProcessTree(pid: number, signal: TreeSignal): void {
   if (process.platform === 'win32') {
-    const killer = spawn('taskkill', [...(signal === 'SIGKILL' ? ['/T', '/F'] : ['/T']), '/PID', String(pid)], { stdio: 'ignore', windowsHide: true });
+    const killer = spawn('taskkill', [...(signal === 'SIGKILL' ? ['/T', '/F'] : ['/T']), '/PID', String(pid)], {
+      stdio: 'ignore',
+      windowsHide: true,
+    });
     killer.on('error', () => undefined);
     return;
   }
