@@ -26,6 +26,9 @@ import type { SqlJsStatic } from './sqlLoader';
 
 const dropSlice = 200;
 
+/** Entries kept in the active history before older ones are archived: `lifeline.history.maxActiveEntries`'s default. */
+export const DEFAULT_MAX_ACTIVE_ENTRIES = 100;
+
 export interface JobHistoryOptions {
   /** Folder of the history: `history.snapshot`, `history.<generation>.journal`, and the archive in `<directory>/archive`. */
   readonly directory: string;
@@ -99,7 +102,7 @@ export class JobHistory {
     private readonly options: JobHistoryOptions,
     private readonly logger: Logger,
   ) {
-    this.maxActive = options.maxActiveEntries ?? 100;
+    this.maxActive = options.maxActiveEntries ?? DEFAULT_MAX_ACTIVE_ENTRIES;
     this.clock = options.clock ?? systemClock;
     this.lastCompact = this.clock.now();
   }

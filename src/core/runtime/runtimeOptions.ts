@@ -1,3 +1,6 @@
+import { DEFAULT_MAX_ACTIVE_ENTRIES } from '../history/jobHistory';
+import { DEFAULT_LOG_LIMIT_BYTES } from '../supervisors/supervisorRunner';
+import { DEFAULT_KILL_GRACE_MS as STAGE_KILL_GRACE_MS } from '../../shared/supervisor/node/processTree';
 import type { RecoveryPolicy } from './recoveryPolicy';
 
 /**
@@ -25,10 +28,10 @@ export interface RuntimeOptions {
 /** The defaults, equal to package.json's `contributes.configuration` defaults. */
 export const DEFAULT_CONCURRENCY = 2;
 export const DEFAULT_RECOVERY_POLICY: RecoveryPolicy = 'prompt';
-export const DEFAULT_OUTPUT_LIMIT_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_OUTPUT_LIMIT_BYTES = DEFAULT_LOG_LIMIT_BYTES;
 export const DEFAULT_STOP_WITHOUT_HOST_AFTER_MS: number | undefined = undefined;
-export const DEFAULT_KILL_GRACE_MS = 10_000;
-export const DEFAULT_HISTORY_MAX_ACTIVE_ENTRIES = 100;
+export const DEFAULT_KILL_GRACE_MS = STAGE_KILL_GRACE_MS;
+export const DEFAULT_HISTORY_MAX_ACTIVE_ENTRIES = DEFAULT_MAX_ACTIVE_ENTRIES;
 export const DEFAULT_HISTORY_RETENTION_DAYS = 0;
 
 export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({

@@ -19,6 +19,9 @@ import { SupervisorPool } from './supervisorPool';
 import { retireEarlierRun } from './supervisorProtocol';
 import { runEventOf, summarizeRun, toWireRunRequest } from './wireMapping';
 
+/** The cap of a job's output log when none is given (head and tail kept): `lifeline.jobs.outputLimitMB`'s default. */
+export const DEFAULT_LOG_LIMIT_BYTES = 8 * 1024 * 1024;
+
 export interface SupervisorRunnerOptions {
   /** Folder of the jobs' journals and logs, inside the workspace's storage folder. */
   readonly jobsDir: string;
@@ -151,7 +154,7 @@ export class SupervisorRunner implements JobRunner {
           request: toWireRunRequest(request),
           journalPath,
           logPath,
-          logLimitBytes: this.options.logLimitBytes ?? 8 * 1024 * 1024,
+          logLimitBytes: this.options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES,
           heartbeatMs: this.heartbeatMs,
           killGraceMs: this.killGraceMs,
           ...this.stopWithoutHost(),
