@@ -61,16 +61,6 @@ describe('jobs: lease', () => {
     await assert.rejects(log.commit([{ t: 'cmd', id: 'c2', result: {} }]), (error) => JobError.is(error, 'leaseLost'));
     assert.equal(inner.commits, 1);
   });
-});
-
-describe('jobs: lease heartbeats of a holder that was replaced', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'lifeline-lease-race-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-  const lease = () => newLease((id) => `/tmp/lifeline-x-${id}.sock`);
 
   it('a heartbeat that was past its check when the lease was taken over leaves the new holder in place', async () => {
     const old = lease();
