@@ -87,6 +87,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
       eqeqeq: ['error', 'always'],
+      // Prettier wraps code at 140 columns but never splits a string; this catches what it cannot
+      // (a comment, a long name). A long message or template literal stays whole, so it can be grepped.
+      'max-len': ['error', { code: 140, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true }],
       // Prettier breaks a long braceless `if (...) statement;` onto two lines; then it needs braces.
       curly: ['error', 'multi-line'],
       'no-restricted-syntax': [

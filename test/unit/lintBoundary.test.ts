@@ -169,3 +169,23 @@ describe('lint boundary: no import cycles in src', () => {
     assert.deepEqual(cycleErrors(await (await eslint()).lintFiles(files)), []);
   });
 });
+
+describe('lint: no line over 140 columns but a whole string', () => {
+  const name = 'a'.repeat(150);
+  it('fails on a line of code or a comment past 140 columns', async () => {
+    for (const code of [`export const ${name} = 1;\n`, `// ${name}\nexport const x = 1;\n`]) {
+      const messages = await lint(code, 'src/core/queue/wide.ts');
+      assert.ok(
+        messages.some((m) => m.ruleId === 'max-len'),
+        JSON.stringify(messages),
+      );
+    }
+  });
+  it('lets a long message stay whole, so it can be searched for', async () => {
+    const messages = await lint(`export const message = '${name}';\n`, 'src/core/queue/wide.ts');
+    assert.deepEqual(
+      messages.filter((m) => m.ruleId === 'max-len'),
+      [],
+    );
+  });
+});
