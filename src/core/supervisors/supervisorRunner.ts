@@ -168,23 +168,9 @@ export class SupervisorRunner implements JobRunner {
         // A supervisor starts the first stage before `started` is on disk and it answers: one that
         // went away meanwhile may have left the stage running, with its identity in the journal.
         if (job.connection?.closed && this.jobs.get(job.jobId) === job) {
-          for (const record of job.reader.read()) this.apply(job, record);
-          if (this.jobs.get(job.jobId) !== job) return;
-          if (stopOrphanedGroup(job.stageProcess)) {
-            this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);
-          }
+          if (!this.settleLostSupervisor(job)) return;
           // It ran: lost with its owner, as when a supervisor dies later, not a failed start.
-          if (job.stageProcess) {
-            return this.finish(job, {
-              type: 'exited',
-              jobId: job.jobId,
-              attempt: job.attempt,
-              exitCode: null,
-              signal: null,
-              error: 'its supervisor stopped without recording an exit',
-              interrupted: true,
-            });
-          }
+          if (job.stageProcess) return this.finishInterrupted(job);
         }
         this.logger.error(`[supervisors] could not start ${request.jobId}: ${String(error)}`);
         this.finish(job, {
@@ -426,13 +412,25 @@ export class SupervisorRunner implements JobRunner {
     const proven = job.supervisor.startTime !== undefined;
     const lost = !isSameProcessAlive(job.supervisor) || (!proven && Date.now() - job.lastRecordAt > this.staleAfterMs);
     if (!lost) return;
-    // It may have written its exit just before it went.
+    if (!this.settleLostSupervisor(job)) return;
+    this.finishInterrupted(job);
+  }
+
+  /**
+   * The job's supervisor is gone: applies what it wrote last (its exit, perhaps, just before it
+   * went) and stops its stage's orphaned process group. False when those records settled the job.
+   */
+  private settleLostSupervisor(job: TrackedJob): boolean {
     for (const record of job.reader.read()) this.apply(job, record);
-    if (this.jobs.get(job.jobId) !== job) return;
+    if (this.jobs.get(job.jobId) !== job) return false;
     if (stopOrphanedGroup(job.stageProcess)) {
       this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);
     }
-    // Not a failure of the job: its owner went. The scheduler makes it interrupted (resumable).
+    return true;
+  }
+
+  /** Not a failure of the job: its owner went. The scheduler makes it interrupted (resumable). */
+  private finishInterrupted(job: TrackedJob): void {
     this.finish(job, {
       type: 'exited',
       jobId: job.jobId,
