@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
+import type { RecoveryPolicy } from '../core/runtime/recoveryPolicy';
+import type { RuntimeOptions } from '../core/runtime/runtimeOptions';
 
-/** `lifeline.recovery.policy`: what happens to jobs found interrupted. */
-export type RecoveryPolicySetting = 'prompt' | 'auto' | 'off';
 /** `lifeline.jobs.whenVSCodeCloses`. */
 export type WhenVSCodeCloses = 'finish' | 'stopAfterGrace';
 
@@ -26,40 +26,21 @@ export const SETTING_SPECS = {
 
 export type SettingKey = keyof typeof SETTING_SPECS;
 
-/** Lifeline's settings as plain options, in the units the core takes. */
-export interface LifelineSettings {
-  /** Jobs run at once (`lifeline.queue.concurrency`). */
-  readonly concurrency: number;
-  readonly recoveryPolicy: RecoveryPolicySetting;
-  /** The cap of each job's output log, head and tail kept (`lifeline.jobs.outputLimitMB`). */
-  readonly outputLimitBytes: number;
-  /**
-   * How long no window may hold the queue before running jobs are stopped
-   * (`lifeline.jobs.whenVSCodeCloses` = stopAfterGrace, `lifeline.jobs.stopGraceSeconds`);
-   * undefined lets them finish on their own.
-   */
-  readonly stopWithoutHostAfterMs: number | undefined;
-  /** Between SIGTERM and SIGKILL when a job is cancelled or times out (`lifeline.jobs.killGraceSeconds`). */
-  readonly killGraceMs: number;
-  readonly historyMaxActiveEntries: number;
-  /** 0 keeps archived history forever. */
-  readonly historyRetentionDays: number;
-}
-
 /** What the reader needs of a `WorkspaceConfiguration` for the `lifeline` section. */
 export type LifelineConfiguration = Pick<vscode.WorkspaceConfiguration, 'get' | 'inspect'>;
 
 /**
- * Reads Lifeline's settings. A value of the wrong type (hand-edited settings.json) falls back to
+ * Reads Lifeline's settings as the workspace runtime's options, in the units the core takes (the
+ * one place settings and options meet). A value of the wrong type (hand-edited settings.json) falls back to
  * the manifest's default; a number outside its bounds is clamped to them, as the Settings editor
  * would have refused it.
  */
-export function readSettings(configuration: LifelineConfiguration = vscode.workspace.getConfiguration('lifeline')): LifelineSettings {
+export function readSettings(configuration: LifelineConfiguration = vscode.workspace.getConfiguration('lifeline')): RuntimeOptions {
   const number = (key: SettingKey): number => readNumber(configuration, key);
   const text = <T extends string>(key: SettingKey): T => readEnum(configuration, key) as T;
   return {
     concurrency: number('queue.concurrency'),
-    recoveryPolicy: text<RecoveryPolicySetting>('recovery.policy'),
+    recoveryPolicy: text<RecoveryPolicy>('recovery.policy'),
     outputLimitBytes: number('jobs.outputLimitMB') * 1024 * 1024,
     stopWithoutHostAfterMs:
       text<WhenVSCodeCloses>('jobs.whenVSCodeCloses') === 'stopAfterGrace' ? number('jobs.stopGraceSeconds') * 1000 : undefined,

@@ -4,7 +4,6 @@ import { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
-import { runtimeOptionsOf } from './runtimeOptions';
 import { showRuntimeReport } from './runtimeReports';
 import { onDidChangeSettings, readSettings, SETTING_SPECS } from './settings';
 import type { SettingKey } from './settings';
@@ -32,7 +31,7 @@ export class WorkspaceSession implements vscode.Disposable {
     this.disposables.push(
       jobs,
       this.queue.onDidChange(() => this.updateContext()),
-      onDidChangeSettings(Object.keys(SETTING_SPECS) as SettingKey[], () => runtime.updateOptions(runtimeOptionsOf(readSettings()))),
+      onDidChangeSettings(Object.keys(SETTING_SPECS) as SettingKey[], () => runtime.updateOptions(readSettings())),
     );
     this.updateContext();
   }
@@ -52,7 +51,7 @@ export class WorkspaceSession implements vscode.Disposable {
         workspaceKey: options.workspaceKey,
         baseDir: options.folder.uri.fsPath,
         logger: options.logger,
-        options: runtimeOptionsOf(readSettings()),
+        options: readSettings(),
         role: 'extension',
         supervisorScript: vscode.Uri.joinPath(options.extensionUri, 'dist', 'supervisor.js').fsPath,
         sqlWasmPath: vscode.Uri.joinPath(options.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,

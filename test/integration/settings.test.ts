@@ -1,7 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { DEFAULT_RUNTIME_OPTIONS } from '../../src/core/runtime/runtimeOptions';
-import { runtimeOptionsOf } from '../../src/vscode/runtimeOptions';
 import type { LifelineConfiguration } from '../../src/vscode/settings';
 import { readSettings, SETTING_SPECS } from '../../src/vscode/settings';
 
@@ -69,7 +68,7 @@ describe('settings: one typed reader over contributes.configuration', () => {
 
   it('gives the workspace runtime the same defaults as the core has for a runtime opened outside VS Code', () => {
     // A terminal command or an agent server opens the runtime with the core's defaults: they must be the manifest's.
-    assert.deepEqual(runtimeOptionsOf(readSettings(configurationWith({}))), DEFAULT_RUNTIME_OPTIONS);
+    assert.deepEqual(readSettings(configurationWith({})), DEFAULT_RUNTIME_OPTIONS);
   });
 
   it('clamps numbers to their bounds and falls back to the default for a value of the wrong type', () => {

@@ -5,7 +5,7 @@ import type { RecoveryPolicy } from './recoveryPolicy';
 
 /**
  * What a workspace runtime may be tuned by. The VS Code layer maps Lifeline's settings onto it
- * (src/vscode/runtimeOptions.ts); a terminal command or an agent server passes its own. Every
+ * (`readSettings` in src/vscode/settings.ts); a terminal command or an agent server passes its own. Every
  * field has a default equal to the manifest's (an integration test compares the two).
  */
 export interface RuntimeOptions {
