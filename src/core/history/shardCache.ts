@@ -1,5 +1,6 @@
+import type { FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from '../storage/storageFs';
 import { join } from 'node:path';
 import type { RecordCipher } from '../storage/cipher';
 import type { Database, SqlJsStatic } from './sqlLoader';
@@ -116,7 +117,7 @@ export class ShardCache {
    * archive that garbage, not the open shards, was most of the resident memory.
    */
   private async read(info: ShardInfo): Promise<{ buffer: Buffer; bytes: Buffer }> {
-    let handle: fs.FileHandle;
+    let handle: FileHandle;
     try {
       handle = await fs.open(join(this.shardsDir, info.file), 'r');
     } catch (error) {

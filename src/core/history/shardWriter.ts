@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from '../storage/storageFs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../storage/atomicFile';
 import type { RecordCipher } from '../storage/cipher';

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from '../storage/storageFs';
 import type { Logger } from '../logger';
 import type { RecordCipher } from '../storage/cipher';
 import type { DurableCodec } from '../storage/durableRecovery';

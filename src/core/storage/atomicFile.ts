@@ -1,5 +1,6 @@
+import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -44,7 +45,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   await fsyncDirectory(directory);
 }
 
-async function writeChunks(handle: fs.FileHandle, chunks: readonly Uint8Array[]): Promise<void> {
+async function writeChunks(handle: FileHandle, chunks: readonly Uint8Array[]): Promise<void> {
   let position = 0;
   for (const chunk of chunks) {
     let written = 0;

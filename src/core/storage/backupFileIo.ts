@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import type { FileHandle } from 'node:fs/promises';
 import { writeFileAtomic } from './atomicFile';
 import {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import { join } from 'node:path';
 import type { Clock } from '../clock';
 import { systemClock } from '../clock';

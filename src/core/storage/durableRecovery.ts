@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import { join } from 'node:path';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';

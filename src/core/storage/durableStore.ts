@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock';

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from './atomicFile';
 import { partNameProblem } from './backupFormat';

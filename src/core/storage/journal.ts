@@ -1,9 +1,9 @@
-import { close, closeSync, fdatasync, ftruncate, promises as fs, openSync, rmSync, write, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsyncDirectory } from './atomicFile';
 import type { RecordCipher } from './cipher';
 import { StorageError } from './errors';
 import { encodeFrame, encodeJournalHeader, recordAssociatedData } from './journalFormat';
+import { fsp as fs, storageFs } from './storageFs';
 import { toStorageError } from './storageIo';
 
 /** What a journal uses of its open file: a FileHandle, or an {@link FdHandle}. */
@@ -25,23 +25,25 @@ class FdHandle implements JournalHandle {
     // A closed descriptor's number may belong to another file by now: never write through it.
     if (this.closed) return Promise.reject(Object.assign(new Error('the journal file is closed'), { code: 'EBADF' }));
     return new Promise((resolve, reject) =>
-      write(this.fd, buffer, offset, length, position, (error, bytesWritten) => (error ? reject(error) : resolve({ bytesWritten }))),
+      storageFs().write(this.fd, buffer, offset, length, position, (error, bytesWritten) =>
+        error ? reject(error) : resolve({ bytesWritten }),
+      ),
     );
   }
 
   datasync(): Promise<void> {
-    return new Promise((resolve, reject) => fdatasync(this.fd, (error) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) => storageFs().fdatasync(this.fd, (error) => (error ? reject(error) : resolve())));
   }
 
   truncate(length: number): Promise<void> {
-    return new Promise((resolve, reject) => ftruncate(this.fd, length, (error) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) => storageFs().ftruncate(this.fd, length, (error) => (error ? reject(error) : resolve())));
   }
 
   close(): Promise<void> {
     // Once only: a second close could close a descriptor since reused for another file.
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    return new Promise((resolve, reject) => close(this.fd, (error) => (error ? reject(error) : resolve())));
+    return new Promise((resolve, reject) => storageFs().close(this.fd, (error) => (error ? reject(error) : resolve())));
   }
 }
 
@@ -84,14 +86,14 @@ export async function createJournalFile(path: string, generation: number, cipher
 export function createJournalFileSync(path: string, generation: number, cipher: RecordCipher | undefined): JournalFile {
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'wx', 0o600);
+    fd = storageFs().openSync(path, 'wx', 0o600);
     const header = encodeJournalHeader(generation, cipher?.keyFingerprint);
     writeAllSync(fd, header, 0);
     return { path, generation, handle: new FdHandle(fd), cipher, size: header.length, records: 0 };
   } catch (error) {
     if (fd !== undefined) {
-      closeSync(fd);
-      rmSync(path, { force: true });
+      storageFs().closeSync(fd);
+      storageFs().rmSync(path, { force: true });
     }
     throw toStorageError(error, `create the journal ${path}`);
   }
@@ -142,7 +144,9 @@ function notifyWritten(entry: PendingAppend): void {
 }
 
 function writeAllSync(fd: number, data: Uint8Array, position: number): void {
-  for (let written = 0; written < data.length;) written += writeSync(fd, data, written, data.length - written, position + written);
+  for (let written = 0; written < data.length;) {
+    written += storageFs().writeSync(fd, data, written, data.length - written, position + written);
+  }
 }
 
 async function writeAll(handle: JournalHandle, data: Uint8Array, position: number): Promise<void> {

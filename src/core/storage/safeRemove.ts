@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 
 /** What `removeInside` did: `outside` means the path resolves out of the folder and was left alone. */

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import { basename, join } from 'node:path';
 import { fsyncDirectory } from './atomicFile';
 import { StorageError } from './errors';

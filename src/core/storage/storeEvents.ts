@@ -26,6 +26,25 @@ export type StorageEvent =
   | { readonly type: 'recoveredFromBackup'; readonly store: string; readonly sequence: number; readonly journalRecordsReplayed: number }
   /** No good snapshot and no backup: the store opened with what the journals alone could give. */
   | { readonly type: 'stateLost'; readonly store: string; readonly detail: string }
+  /**
+   * Acknowledged data that did not come back, whatever the cause, with the best bounds the files
+   * allow. The opened state holds every record before `fromSequence` and none after; records from
+   * `fromSequence` through `toSequence` (to the end of what was acknowledged, when `toSequence` is
+   * undefined because nothing on disk says where that was) are gone. Every open that returns less
+   * than was acknowledged raises this: an open that raises none returned everything.
+   */
+  | {
+      readonly type: 'dataLost';
+      readonly store: string;
+      readonly cause: DataLossCause;
+      readonly fromSequence: number;
+      readonly toSequence: number | undefined;
+      /** How many records, when known (`toSequence - fromSequence + 1` when both ends are). */
+      readonly records: number | undefined;
+      /** When the lost records were acknowledged (ms since the epoch), as far as the files tell. */
+      readonly acknowledgedBetween: { readonly from: number; readonly to: number } | undefined;
+      readonly detail: string;
+    }
   | {
       readonly type: 'compacted';
       readonly store: string;
@@ -34,6 +53,17 @@ export type StorageEvent =
       readonly durationMs: number;
     }
   | { readonly type: 'compactionFailed'; readonly store: string; readonly error: StorageError };
+
+/** Why acknowledged records are gone: names the file that failed, so the report can say what to look at. */
+export type DataLossCause =
+  | 'journalMissing'
+  | 'journalEmptied'
+  | 'journalCut'
+  | 'journalDamaged'
+  | 'snapshotDamaged'
+  | 'snapshotMissing'
+  | 'manifestDamaged'
+  | 'sequenceGap';
 
 export interface StoreMetrics {
   readonly store: string;

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import type { Logger } from '../logger';

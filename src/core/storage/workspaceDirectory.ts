@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { fsp as fs } from './storageFs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { LifelineError } from '../errors';
