@@ -15,6 +15,9 @@ import type { JobRunner } from './jobRunner';
 import { JobScheduler } from './jobScheduler';
 import type { QueueLog } from './queueLog';
 import { QueueState } from './queueState';
+import type { MutateOptions } from './queueUndo';
+import { PendingCommits } from './queueUndo';
+import { StorageError } from '../storage/errors';
 import { isWithin, realPathOf, removeInside } from '../storage/safeRemove';
 
 /** What changed, fired only once the change is on disk. */
@@ -22,6 +25,20 @@ export type QueueEvent =
   | { readonly type: 'jobChanged'; readonly job: Job; readonly previousState: JobState | undefined }
   | { readonly type: 'jobsRemoved'; readonly ids: readonly string[] }
   | { readonly type: 'flagsChanged'; readonly flags: QueueFlags };
+
+/**
+ * Whether the queue's changes reach the disk, for the UI: `saving` while commits are in flight,
+ * `saved` once the last one is on disk (`at`: when, undefined before the first), `notSaving` from
+ * the first failed commit (`since`) until a commit succeeds with nothing left unsaved. `unsaved`
+ * counts jobs whose change (a run's start, stage or exit) is kept in memory and written again.
+ */
+export type SavingStatus =
+  | { readonly state: 'saving' }
+  | { readonly state: 'saved'; readonly at: number | undefined }
+  | { readonly state: 'notSaving'; readonly error: JobError; readonly since: number; readonly unsaved: number };
+
+/** How often changes kept after a failed commit are written again when nothing else writes. */
+export const UNSAVED_RETRY_MS = 5_000;
 
 export interface JobQueueOptions {
   readonly log: QueueLog;
@@ -52,7 +69,20 @@ export class JobQueue {
   private inFlightCommits = 0;
   private idleWaiters: (() => void)[] = [];
   private compacting: Promise<void> | undefined;
+  /** Sticky: the lease is lost, so this process must never write again (FencedQueueLog). */
   private failure: JobError | undefined;
+  private readonly pendingCommits = new PendingCommits();
+  /** Jobs whose change is kept in memory, not yet on disk, with the state last announced for each. */
+  private readonly unsaved = new Map<string, JobState | undefined>();
+  private retryTimer: { dispose(): void } | undefined;
+  /** The write of the kept changes in flight: one at a time, so each is announced once. */
+  private unsavedWrite: Promise<void> | undefined;
+  private notSaving: { error: JobError; since: number } | undefined;
+  private lastSavedAt: number | undefined;
+  private readonly savingEmitter: Emitter<SavingStatus>;
+  /** Fires when {@link savingStatus} changes kind (saving, saved, notSaving). */
+  readonly onDidChangeSaving: Event<SavingStatus>;
+  private lastSavingKind: SavingStatus['state'] = 'saved';
   private deduped = 0;
   private sequence: Promise<void> = Promise.resolve();
   private disposed = false;
@@ -66,6 +96,8 @@ export class JobQueue {
     this.logger = options.logger ?? nullLogger;
     this.emitter = new Emitter<QueueEvent>((error) => this.logger.error(`[queue] a listener failed: ${String(error)}`));
     this.onDidChange = this.emitter.event;
+    this.savingEmitter = new Emitter<SavingStatus>((error) => this.logger.error(`[queue] a listener failed: ${String(error)}`));
+    this.onDidChangeSaving = this.savingEmitter.event;
     this.scheduler = new JobScheduler(this, options.runner, this.clock, options.random ?? Math.random, this.logger);
   }
 
@@ -111,42 +143,140 @@ export class JobQueue {
     this.scheduler.start();
   }
 
+  /** Whether changes reach the disk (see {@link SavingStatus}). */
+  get savingStatus(): SavingStatus {
+    if (this.notSaving) return { state: 'notSaving', ...this.notSaving, unsaved: this.unsaved.size };
+    if (this.inFlightCommits > 0) return { state: 'saving' };
+    return { state: 'saved', at: this.lastSavedAt };
+  }
+
   /**
    * Applies a change: in memory now, on disk before the returned promise and the events;
-   * `onWritten` runs once it is in the journal file, before its sync (QueueLog.commit).
+   * `onWritten` runs once it is in the journal file, before its sync (QueueLog.commit). When the
+   * commit fails the promise rejects with a JobError (`diskFull`, `storageFailed`, `leaseLost`) and
+   * the change is undone in memory or kept for a later write, as `options.onFailure` says; the next
+   * change is tried on the disk as usual, so the queue works again as soon as the disk does. Only a
+   * lost lease is final.
    */
-  mutate(records: QueueRecord[], options: CommitOptions = {}): Promise<void> {
+  mutate(records: QueueRecord[], options: MutateOptions = {}): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.disposed) return Promise.reject(new JobError('disposed', 'The queue is closed.'));
+    this.writeUnsaved();
     const events: QueueEvent[] = [];
+    const commit = this.pendingCommits.begin(this.state, records);
     for (const [index, original] of records.entries()) {
       const record =
         original.t === 'job'
           ? (records[index] = { t: 'job', job: countInterruptions(this.state.jobs.get(original.job.id), original.job, this.clock.now()) })
           : original;
       if (record.t === 'job') {
-        events.push({ type: 'jobChanged', job: record.job, previousState: this.state.jobs.get(record.job.id)?.state });
-      } else if (record.t === 'remove') events.push({ type: 'jobsRemoved', ids: record.ids });
-      else if (record.t === 'flags') events.push({ type: 'flagsChanged', flags: record.flags });
+        events.push({ type: 'jobChanged', job: record.job, previousState: this.announcedState(record.job.id) });
+      } else if (record.t === 'remove') {
+        // A change kept unsaved is announced before the job goes, so listeners (the history) see its end.
+        for (const id of record.ids) {
+          const job = this.state.jobs.get(id);
+          if (job && this.unsaved.has(id)) events.push({ type: 'jobChanged', job, previousState: this.unsaved.get(id) });
+        }
+        events.push({ type: 'jobsRemoved', ids: record.ids });
+      } else if (record.t === 'flags') events.push({ type: 'flagsChanged', flags: record.flags });
       this.state.apply(record);
     }
-    return this.persist(records, options).then(
+    let written = false;
+    const onWritten = options.onWritten;
+    const commitOptions: CommitOptions = {
+      ...options,
+      onWritten: onWritten
+        ? () => {
+            written = true;
+            onWritten();
+          }
+        : undefined,
+    };
+    return this.persist(records, commitOptions).then(
       () => {
+        this.pendingCommits.succeeded(commit);
+        for (const record of records) {
+          if (record.t === 'job') this.unsaved.delete(record.job.id);
+          else if (record.t === 'remove') for (const id of record.ids) this.unsaved.delete(id);
+        }
+        this.lastSavedAt = this.clock.now();
+        if (this.notSaving && this.unsaved.size === 0) {
+          this.logger.info('[queue] saving again: every change is on disk');
+          this.notSaving = undefined;
+        }
+        this.updateSaving();
         for (const event of events) this.emitter.fire(event);
       },
       (error: unknown) => {
-        // Memory is now ahead of the disk: stop here rather than acknowledge anything more.
-        this.failure ??= JobError.is(error)
-          ? error
-          : new JobError('storageFailed', `The queue could not be saved: ${String(error)}`, { cause: error });
-        this.logger.error(`[queue] ${this.failure.message}`);
-        throw this.failure;
+        const failure = toJobError(error);
+        if (JobError.is(failure, 'leaseLost')) this.failure ??= failure;
+        if (options.onFailure === 'keep' || written) {
+          this.pendingCommits.kept(commit);
+          for (const event of events) {
+            if (event.type === 'jobChanged' && !this.unsaved.has(event.job.id)) this.unsaved.set(event.job.id, event.previousState);
+          }
+        } else {
+          this.pendingCommits.undo(commit, this.state);
+        }
+        this.scheduleRetry();
+        if (!this.notSaving) {
+          this.logger.error(`[queue] not saving: ${failure.message}`);
+          this.notSaving = { error: failure, since: this.clock.now() };
+        } else this.notSaving = { error: failure, since: this.notSaving.since };
+        this.updateSaving();
+        throw failure;
       },
     );
   }
 
+  /** The state listeners were last told for a job: an unsaved change was never announced. */
+  private announcedState(jobId: string): JobState | undefined {
+    return this.unsaved.has(jobId) ? this.unsaved.get(jobId) : this.state.jobs.get(jobId)?.state;
+  }
+
+  /** Writes the jobs whose change was kept after a failed commit, as they are now. */
+  private writeUnsaved(): void {
+    if (this.unsaved.size === 0 || this.unsavedWrite || this.failure || this.disposed) return;
+    const records: QueueRecord[] = [];
+    for (const id of this.unsaved.keys()) {
+      const job = this.state.jobs.get(id);
+      if (job) records.push({ t: 'job', job });
+      else this.unsaved.delete(id);
+    }
+    if (records.length === 0) return;
+    // Their events carry the state last announced (announcedState), so the end of a run is seen once.
+    this.unsavedWrite = Promise.resolve();
+    const written = this.mutate(records, { onFailure: 'keep' });
+    this.unsavedWrite = written.then(
+      () => (this.unsavedWrite = undefined),
+      () => (this.unsavedWrite = undefined),
+    );
+  }
+
+  /**
+   * After a failure, tries again by itself: writes what was kept, and lets the scheduler start
+   * what an undone start left queued. Without it a queue with nothing else to write would stay
+   * "not saving" with jobs waiting after the disk came back; slow enough to cost nothing while it fails.
+   */
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.disposed || this.failure) return;
+    this.retryTimer = this.clock.setTimer(() => {
+      this.retryTimer = undefined;
+      this.writeUnsaved();
+      this.scheduler.pump();
+    }, UNSAVED_RETRY_MS);
+  }
+
+  private updateSaving(): void {
+    const status = this.savingStatus;
+    if (status.state === this.lastSavingKind) return;
+    this.lastSavingKind = status.state;
+    this.savingEmitter.fire(status);
+  }
+
   private async persist(records: QueueRecord[], options: CommitOptions): Promise<void> {
     this.inFlightCommits++;
+    this.updateSaving();
     try {
       // Commits wait for a running compaction, which took its snapshot when none was in flight.
       if (this.compacting) await this.compacting;
@@ -431,10 +561,21 @@ export class JobQueue {
     // New changes are refused from here (a session sends them to the next holder); commits in flight finish.
     this.disposed = true;
     this.scheduler.dispose();
+    this.retryTimer?.dispose();
     await this.whenIdle().catch(() => undefined);
+    if (this.unsaved.size > 0) this.logger.warn(`[queue] closed with ${this.unsaved.size} job change(s) not saved; the next holder settles those jobs`);
     await this.options.log.close();
     this.emitter.dispose();
+    this.savingEmitter.dispose();
   }
+}
+
+/** A failed commit as the caller sees it: a full disk is said as such, any other failure is `storageFailed`. */
+function toJobError(error: unknown): JobError {
+  if (JobError.is(error)) return error;
+  if (StorageError.is(error, 'diskFull')) return new JobError('diskFull', `The queue could not be saved: ${error.message}`, { cause: error });
+  const detail = error instanceof Error ? error.message : String(error);
+  return new JobError('storageFailed', `The queue could not be saved: ${detail}`, { cause: error });
 }
 
 /**
