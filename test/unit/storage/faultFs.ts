@@ -20,6 +20,13 @@ const HANDLE_CALLS = new Set([
 ]);
 
 /**
+ * The calls a full disk can refuse: those that allocate (a create, a write, a directory entry, a
+ * sync that flushes delayed allocations). Reading, listing and removing never hit ENOSPC, and a
+ * store that frees space must still be able to; EIO may hit any call.
+ */
+const ALLOCATING = /(^|\.)(open|openSync|mkdir|mkdtemp|write|writeSync|writev|writeFile|appendFile|copyFile|rename|link|symlink|sync|datasync|fdatasync|truncate|ftruncate)$/;
+
+/**
  * A storage layer that fails the Nth file call with an errno (SQLite's ioerr test loop): every
  * call the stores make through the storageFs seam counts, on fs.promises, on the callback and sync
  * functions, and on the FileHandles that promises.open returns (read, write, sync, truncate...).
@@ -70,6 +77,7 @@ export class FaultFs {
     this.calls++;
     this.trace.push(name);
     if (!mayFail || this.failAt === undefined) return undefined;
+    if (this.code === 'ENOSPC' && !ALLOCATING.test(name)) return undefined;
     if (this.calls === this.failAt || (this.persistent && this.calls > this.failAt)) {
       this.injected++;
       const error: NodeJS.ErrnoException = new Error(`${this.code}: injected failure of call ${this.calls} (${name})`);
