@@ -563,7 +563,8 @@ export class JobQueue {
     this.scheduler.dispose();
     this.retryTimer?.dispose();
     await this.whenIdle().catch(() => undefined);
-    if (this.unsaved.size > 0) this.logger.warn(`[queue] closed with ${this.unsaved.size} job change(s) not saved; the next holder settles those jobs`);
+    if (this.unsaved.size > 0)
+      this.logger.warn(`[queue] closed with ${this.unsaved.size} job change(s) not saved; the next holder settles those jobs`);
     await this.options.log.close();
     this.emitter.dispose();
     this.savingEmitter.dispose();
@@ -573,7 +574,8 @@ export class JobQueue {
 /** A failed commit as the caller sees it: a full disk is said as such, any other failure is `storageFailed`. */
 function toJobError(error: unknown): JobError {
   if (JobError.is(error)) return error;
-  if (StorageError.is(error, 'diskFull')) return new JobError('diskFull', `The queue could not be saved: ${error.message}`, { cause: error });
+  if (StorageError.is(error, 'diskFull'))
+    return new JobError('diskFull', `The queue could not be saved: ${error.message}`, { cause: error });
   const detail = error instanceof Error ? error.message : String(error);
   return new JobError('storageFailed', `The queue could not be saved: ${detail}`, { cause: error });
 }

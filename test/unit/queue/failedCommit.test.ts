@@ -75,7 +75,11 @@ describe('jobs: a failed commit never freezes the queue', () => {
     await h.queue.enqueue(define('b'));
     await settle(h.queue);
     const ended = events.filter((event) => event.type === 'jobChanged' && event.job.id === 'a');
-    assert.equal(ended.length, 1, `the end of the run is announced once, when it is on disk: ${JSON.stringify(ended.map((e) => e.type === 'jobChanged' && [e.previousState, e.job.state]))}`);
+    assert.equal(
+      ended.length,
+      1,
+      `the end of the run is announced once, when it is on disk: ${JSON.stringify(ended.map((e) => e.type === 'jobChanged' && [e.previousState, e.job.state]))}`,
+    );
     assert.equal(ended[0]?.type === 'jobChanged' && ended[0].previousState, 'running');
     assert.equal(h.queue.savingStatus.state !== 'notSaving', true);
     const queue = await h.reopen();

@@ -24,7 +24,8 @@ const HANDLE_CALLS = new Set([
  * sync that flushes delayed allocations). Reading, listing and removing never hit ENOSPC, and a
  * store that frees space must still be able to; EIO may hit any call.
  */
-const ALLOCATING = /(^|\.)(open|openSync|mkdir|mkdtemp|write|writeSync|writev|writeFile|appendFile|copyFile|rename|link|symlink|sync|datasync|fdatasync|truncate|ftruncate)$/;
+const ALLOCATING =
+  /(^|\.)(open|openSync|mkdir|mkdtemp|write|writeSync|writev|writeFile|appendFile|copyFile|rename|link|symlink|sync|datasync|fdatasync|truncate|ftruncate)$/;
 
 /**
  * A storage layer that fails the Nth file call with an errno (SQLite's ioerr test loop): every

@@ -1,17 +1,21 @@
 import * as assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackupManager } from '../../../src/core/storage/backupManager';
 import { durableBackupSource } from '../../../src/core/storage/durableBackupSource';
 import { listJournals } from '../../../src/core/storage/durableRecovery';
 import { DurableStore } from '../../../src/core/storage/durableStore';
+import { StorageError } from '../../../src/core/storage/errors';
 import { StateStore } from '../../../src/core/storage/stateStore';
+import { FaultFs } from './faultFs';
 import type { Scenario } from './ioerrLoop';
 import { ioerrLoop } from './ioerrLoop';
 import { listCodec } from './storageTestKit';
 
 type ListStore = DurableStore<number[], number>;
-const openList = (dir: string): Promise<ListStore> => DurableStore.open({ directory: dir, name: 'list', codec: listCodec, compaction: false });
+const openList = (dir: string): Promise<ListStore> =>
+  DurableStore.open({ directory: dir, name: 'list', codec: listCodec, compaction: false });
 
 /**
  * The durable store's state in memory equals what a reopen gives, once one more commit went
@@ -128,7 +132,11 @@ function durableScenarios(): Record<string, () => Scenario> {
           if (!store) throw new Error('no store');
           const state = [...store.state];
           if (failed === undefined) assert.deepEqual(state, [20, 21], 'a restore that completed holds the backup');
-          else assert.ok([JSON.stringify([20, 21]), JSON.stringify([20, 21, 22, 23])].includes(JSON.stringify(state)), `neither before nor after: ${JSON.stringify(state)}`);
+          else
+            assert.ok(
+              [JSON.stringify([20, 21]), JSON.stringify([20, 21, 22, 23])].includes(JSON.stringify(state)),
+              `neither before nor after: ${JSON.stringify(state)}`,
+            );
           await checkList(store, dir, state);
           store = undefined;
         },
@@ -248,4 +256,37 @@ describe('storage: an I/O error at every step (the ioerr loop)', function () {
       });
     }
   }
+});
+
+describe('storage: a failed journal write or sync is cut back', () => {
+  it('leaves the journal as long as before the failed commit, and the next append on the same journal works', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeline-ioerr-'));
+    const fault = new FaultFs();
+    try {
+      const store = await openList(dir);
+      await store.commit([0, 1]);
+      const journal = (await listJournals({ directory: dir, name: 'list' })).at(-1)?.path ?? '';
+      let failures = 0;
+      for (let n = 1; ; n++) {
+        const before = statSync(journal).size;
+        fault.failNth(n, 'EIO');
+        const failed = await store.commit([2 * n + 2, 2 * n + 3]).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        const injected = fault.injected;
+        fault.heal();
+        if (injected === 0) break;
+        assert.ok(StorageError.is(failed), `call ${n}: ${String(failed)}`);
+        failures++;
+        assert.equal(statSync(journal).size, before, `call ${n} (${fault.trace.join(', ')}): the failed commit's bytes are cut back`);
+        assert.ok(!store.state.includes(2 * n + 2), 'a failed commit is not in the state');
+      }
+      assert.ok(failures >= 2, 'both the write and the sync were failed');
+      await checkList(store, dir, [0, 1]);
+    } finally {
+      fault.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -80,4 +80,3 @@ export async function ioerrLoop(code: Code, make: () => Scenario, maxRuns = 400)
     fault.dispose();
   }
 }
-
