@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Logger } from '../logger';
 import type { CommitOptions } from '../storage/durableStore';
 import { nullLogger } from '../logger';
@@ -17,8 +17,9 @@ import type { QueueLog } from './queueLog';
 import { QueueState } from './queueState';
 import type { MutateOptions } from './queueUndo';
 import { PendingCommits } from './queueUndo';
-import { StorageError } from '../storage/errors';
-import { isWithin, realPathOf, removeInside } from '../storage/safeRemove';
+import { SavingReporter, toJobError, UNSAVED_RETRY_MS } from './queueSaving';
+import type { SavingStatus } from './queueSaving';
+import { removeOutputs } from './discardOutputs';
 
 /** What changed, fired only once the change is on disk. */
 export type QueueEvent =
@@ -26,19 +27,8 @@ export type QueueEvent =
   | { readonly type: 'jobsRemoved'; readonly ids: readonly string[] }
   | { readonly type: 'flagsChanged'; readonly flags: QueueFlags };
 
-/**
- * Whether the queue's changes reach the disk, for the UI: `saving` while commits are in flight,
- * `saved` once the last one is on disk (`at`: when, undefined before the first), `notSaving` from
- * the first failed commit (`since`) until a commit succeeds with nothing left unsaved. `unsaved`
- * counts jobs whose change (a run's start, stage or exit) is kept in memory and written again.
- */
-export type SavingStatus =
-  | { readonly state: 'saving' }
-  | { readonly state: 'saved'; readonly at: number | undefined }
-  | { readonly state: 'notSaving'; readonly error: JobError; readonly since: number; readonly unsaved: number };
-
-/** How often changes kept after a failed commit are written again when nothing else writes. */
-export const UNSAVED_RETRY_MS = 5_000;
+export type { SavingStatus } from './queueSaving';
+export { UNSAVED_RETRY_MS } from './queueSaving';
 
 export interface JobQueueOptions {
   readonly log: QueueLog;
@@ -76,13 +66,10 @@ export class JobQueue {
   private readonly unsaved = new Map<string, JobState | undefined>();
   private retryTimer: { dispose(): void } | undefined;
   /** The write of the kept changes in flight: one at a time, so each is announced once. */
-  private unsavedWrite: Promise<void> | undefined;
-  private notSaving: { error: JobError; since: number } | undefined;
-  private lastSavedAt: number | undefined;
-  private readonly savingEmitter: Emitter<SavingStatus>;
+  private unsavedWrite = false;
+  private readonly saving: SavingReporter;
   /** Fires when {@link savingStatus} changes kind (saving, saved, notSaving). */
   readonly onDidChangeSaving: Event<SavingStatus>;
-  private lastSavingKind: SavingStatus['state'] = 'saved';
   private deduped = 0;
   private sequence: Promise<void> = Promise.resolve();
   private disposed = false;
@@ -96,8 +83,8 @@ export class JobQueue {
     this.logger = options.logger ?? nullLogger;
     this.emitter = new Emitter<QueueEvent>((error) => this.logger.error(`[queue] a listener failed: ${String(error)}`));
     this.onDidChange = this.emitter.event;
-    this.savingEmitter = new Emitter<SavingStatus>((error) => this.logger.error(`[queue] a listener failed: ${String(error)}`));
-    this.onDidChangeSaving = this.savingEmitter.event;
+    this.saving = new SavingReporter(this.clock, this.logger, () => ({ inFlight: this.inFlightCommits, unsaved: this.unsaved.size }));
+    this.onDidChangeSaving = this.saving.onDidChange;
     this.scheduler = new JobScheduler(this, options.runner, this.clock, options.random ?? Math.random, this.logger);
   }
 
@@ -145,9 +132,7 @@ export class JobQueue {
 
   /** Whether changes reach the disk (see {@link SavingStatus}). */
   get savingStatus(): SavingStatus {
-    if (this.notSaving) return { state: 'notSaving', ...this.notSaving, unsaved: this.unsaved.size };
-    if (this.inFlightCommits > 0) return { state: 'saving' };
-    return { state: 'saved', at: this.lastSavedAt };
+    return this.saving.status;
   }
 
   /**
@@ -182,29 +167,15 @@ export class JobQueue {
       this.state.apply(record);
     }
     let written = false;
-    const onWritten = options.onWritten;
-    const commitOptions: CommitOptions = {
-      ...options,
-      onWritten: onWritten
-        ? () => {
-            written = true;
-            onWritten();
-          }
-        : undefined,
-    };
-    return this.persist(records, commitOptions).then(
+    const onWritten = options.onWritten && (() => ((written = true), options.onWritten?.()));
+    return this.persist(records, { onWritten }).then(
       () => {
         this.pendingCommits.succeeded(commit);
         for (const record of records) {
           if (record.t === 'job') this.unsaved.delete(record.job.id);
           else if (record.t === 'remove') for (const id of record.ids) this.unsaved.delete(id);
         }
-        this.lastSavedAt = this.clock.now();
-        if (this.notSaving && this.unsaved.size === 0) {
-          this.logger.info('[queue] saving again: every change is on disk');
-          this.notSaving = undefined;
-        }
-        this.updateSaving();
+        this.saving.succeeded();
         for (const event of events) this.emitter.fire(event);
       },
       (error: unknown) => {
@@ -215,15 +186,9 @@ export class JobQueue {
           for (const event of events) {
             if (event.type === 'jobChanged' && !this.unsaved.has(event.job.id)) this.unsaved.set(event.job.id, event.previousState);
           }
-        } else {
-          this.pendingCommits.undo(commit, this.state);
-        }
+        } else this.pendingCommits.undo(commit, this.state);
         this.scheduleRetry();
-        if (!this.notSaving) {
-          this.logger.error(`[queue] not saving: ${failure.message}`);
-          this.notSaving = { error: failure, since: this.clock.now() };
-        } else this.notSaving = { error: failure, since: this.notSaving.since };
-        this.updateSaving();
+        this.saving.failed(failure);
         throw failure;
       },
     );
@@ -245,19 +210,13 @@ export class JobQueue {
     }
     if (records.length === 0) return;
     // Their events carry the state last announced (announcedState), so the end of a run is seen once.
-    this.unsavedWrite = Promise.resolve();
-    const written = this.mutate(records, { onFailure: 'keep' });
-    this.unsavedWrite = written.then(
-      () => (this.unsavedWrite = undefined),
-      () => (this.unsavedWrite = undefined),
-    );
+    this.unsavedWrite = true;
+    void this.mutate(records, { onFailure: 'keep' })
+      .catch(() => undefined)
+      .finally(() => (this.unsavedWrite = false));
   }
 
-  /**
-   * After a failure, tries again by itself: writes what was kept, and lets the scheduler start
-   * what an undone start left queued. Without it a queue with nothing else to write would stay
-   * "not saving" with jobs waiting after the disk came back; slow enough to cost nothing while it fails.
-   */
+  /** After a failure, writes what was kept and lets the scheduler start what an undone start left queued. */
   private scheduleRetry(): void {
     if (this.retryTimer || this.disposed || this.failure) return;
     this.retryTimer = this.clock.setTimer(() => {
@@ -267,16 +226,9 @@ export class JobQueue {
     }, UNSAVED_RETRY_MS);
   }
 
-  private updateSaving(): void {
-    const status = this.savingStatus;
-    if (status.state === this.lastSavingKind) return;
-    this.lastSavingKind = status.state;
-    this.savingEmitter.fire(status);
-  }
-
   private async persist(records: QueueRecord[], options: CommitOptions): Promise<void> {
     this.inFlightCommits++;
-    this.updateSaving();
+    this.saving.update();
     try {
       // Commits wait for a running compaction, which took its snapshot when none was in flight.
       if (this.compacting) await this.compacting;
@@ -442,7 +394,7 @@ export class JobQueue {
         return {
           records: [{ t: 'job', job: abandoned }],
           result: { jobId: job.id, count: partial.length },
-          afterCommit: () => void this.removeOutputs(job, partial),
+          afterCommit: () => void removeOutputs(job, partial, this.options.baseDir ?? process.cwd(), this.logger),
         };
       }
       case 'move':
@@ -475,47 +427,6 @@ export class JobQueue {
       case 'setConcurrency':
         return { records: [{ t: 'flags', flags: { ...this.state.flags, concurrency: command.limit } }], result: {} };
     }
-  }
-
-  /**
-   * Deletes the declared outputs of a discarded job's unfinished stages, and only inside the
-   * workspace folder (the queue's base directory), judged on real paths (docs/security.md, deletion): a
-   * stage whose working folder is outside it keeps its outputs, an output declared as `.`, `..`
-   * or an absolute path elsewhere is left alone, one reached through a link out of the stage's
-   * folder is left alone, and a symbolic link is removed as the link, never its target. Each
-   * skip is said in the log.
-   */
-  private async removeOutputs(job: Job, outputs: readonly { path: string; cwd: string }[]): Promise<void> {
-    let removed = 0;
-    const workspace = await realPathOf(this.options.baseDir ?? process.cwd()).catch(() => undefined);
-    for (const { path, cwd } of outputs) {
-      try {
-        const inside = relative(cwd, path);
-        if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
-          this.logger.warn(
-            `[queue] left ${path} in place: a declared output of the discarded job "${job.name}" outside its stage's working folder ${cwd}`,
-          );
-          continue;
-        }
-        const realCwd = await realPathOf(cwd);
-        if (workspace === undefined || realCwd === undefined || !isWithin(workspace, realCwd)) {
-          this.logger.warn(
-            `[queue] left ${path} in place: the discarded job "${job.name}" has a stage working in ${cwd}, outside the workspace folder ${this.options.baseDir ?? process.cwd()}; Lifeline deletes nothing there`,
-          );
-          continue;
-        }
-        const outcome = await removeInside(realCwd, path);
-        if (outcome === 'removed') removed++;
-        else if (outcome === 'outside') {
-          this.logger.warn(
-            `[queue] left ${path} in place: a declared output of the discarded job "${job.name}" that leads out of its stage's working folder ${cwd} (through a link)`,
-          );
-        }
-      } catch (error) {
-        this.logger.warn(`[queue] could not remove ${path}, a partial output of the discarded job "${job.name}": ${String(error)}`);
-      }
-    }
-    this.logger.info(`[queue] discarded "${job.name}": removed ${removed} declared output(s) of its unfinished stages`);
   }
 
   /** A position strictly between the new neighbours; when floating point runs out of room, renumbers all. */
@@ -563,21 +474,13 @@ export class JobQueue {
     this.scheduler.dispose();
     this.retryTimer?.dispose();
     await this.whenIdle().catch(() => undefined);
-    if (this.unsaved.size > 0)
+    if (this.unsaved.size > 0) {
       this.logger.warn(`[queue] closed with ${this.unsaved.size} job change(s) not saved; the next holder settles those jobs`);
+    }
     await this.options.log.close();
     this.emitter.dispose();
-    this.savingEmitter.dispose();
+    this.saving.dispose();
   }
-}
-
-/** A failed commit as the caller sees it: a full disk is said as such, any other failure is `storageFailed`. */
-function toJobError(error: unknown): JobError {
-  if (JobError.is(error)) return error;
-  if (StorageError.is(error, 'diskFull'))
-    return new JobError('diskFull', `The queue could not be saved: ${error.message}`, { cause: error });
-  const detail = error instanceof Error ? error.message : String(error);
-  return new JobError('storageFailed', `The queue could not be saved: ${detail}`, { cause: error });
 }
 
 /**

@@ -132,11 +132,12 @@ function durableScenarios(): Record<string, () => Scenario> {
           if (!store) throw new Error('no store');
           const state = [...store.state];
           if (failed === undefined) assert.deepEqual(state, [20, 21], 'a restore that completed holds the backup');
-          else
+          else {
             assert.ok(
               [JSON.stringify([20, 21]), JSON.stringify([20, 21, 22, 23])].includes(JSON.stringify(state)),
               `neither before nor after: ${JSON.stringify(state)}`,
             );
+          }
           await checkList(store, dir, state);
           store = undefined;
         },
