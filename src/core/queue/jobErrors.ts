@@ -15,8 +15,10 @@ export type JobErrorReason =
   | 'invalidState'
   /** The queue or session was disposed; pending commands are rejected with this. */
   | 'disposed'
-  /** The queue's durable log failed; the queue stops accepting commands. */
+  /** The queue's durable log failed; the change was not saved (the next one is tried as usual). */
   | 'storageFailed'
+  /** The disk is full: the change was not saved; commands work again once space is freed. */
+  | 'diskFull'
   /** The holder of the lease refused the client (bad token) or could not be reached. */
   | 'notConnected'
   | 'leaseLost'

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Logger } from '../logger';
 import type { CommitOptions } from '../storage/durableStore';
 import { nullLogger } from '../logger';
@@ -15,13 +15,20 @@ import type { JobRunner } from './jobRunner';
 import { JobScheduler } from './jobScheduler';
 import type { QueueLog } from './queueLog';
 import { QueueState } from './queueState';
-import { isWithin, realPathOf, removeInside } from '../storage/safeRemove';
+import type { MutateOptions } from './queueUndo';
+import { PendingCommits } from './queueUndo';
+import { SavingReporter, toJobError, UNSAVED_RETRY_MS } from './queueSaving';
+import type { SavingStatus } from './queueSaving';
+import { removeOutputs } from './discardOutputs';
 
 /** What changed, fired only once the change is on disk. */
 export type QueueEvent =
   | { readonly type: 'jobChanged'; readonly job: Job; readonly previousState: JobState | undefined }
   | { readonly type: 'jobsRemoved'; readonly ids: readonly string[] }
   | { readonly type: 'flagsChanged'; readonly flags: QueueFlags };
+
+export type { SavingStatus } from './queueSaving';
+export { UNSAVED_RETRY_MS } from './queueSaving';
 
 export interface JobQueueOptions {
   readonly log: QueueLog;
@@ -52,7 +59,17 @@ export class JobQueue {
   private inFlightCommits = 0;
   private idleWaiters: (() => void)[] = [];
   private compacting: Promise<void> | undefined;
+  /** Sticky: the lease is lost, so this process must never write again (FencedQueueLog). */
   private failure: JobError | undefined;
+  private readonly pendingCommits = new PendingCommits();
+  /** Jobs whose change is kept in memory, not yet on disk, with the state last announced for each. */
+  private readonly unsaved = new Map<string, JobState | undefined>();
+  private retryTimer: { dispose(): void } | undefined;
+  /** The write of the kept changes in flight: one at a time, so each is announced once. */
+  private unsavedWrite = false;
+  private readonly saving: SavingReporter;
+  /** Fires when {@link savingStatus} changes kind (saving, saved, notSaving). */
+  readonly onDidChangeSaving: Event<SavingStatus>;
   private deduped = 0;
   private sequence: Promise<void> = Promise.resolve();
   private disposed = false;
@@ -66,6 +83,8 @@ export class JobQueue {
     this.logger = options.logger ?? nullLogger;
     this.emitter = new Emitter<QueueEvent>((error) => this.logger.error(`[queue] a listener failed: ${String(error)}`));
     this.onDidChange = this.emitter.event;
+    this.saving = new SavingReporter(this.clock, this.logger, () => ({ inFlight: this.inFlightCommits, unsaved: this.unsaved.size }));
+    this.onDidChangeSaving = this.saving.onDidChange;
     this.scheduler = new JobScheduler(this, options.runner, this.clock, options.random ?? Math.random, this.logger);
   }
 
@@ -111,42 +130,105 @@ export class JobQueue {
     this.scheduler.start();
   }
 
+  /** Whether changes reach the disk (see {@link SavingStatus}). */
+  get savingStatus(): SavingStatus {
+    return this.saving.status;
+  }
+
   /**
    * Applies a change: in memory now, on disk before the returned promise and the events;
-   * `onWritten` runs once it is in the journal file, before its sync (QueueLog.commit).
+   * `onWritten` runs once it is in the journal file, before its sync (QueueLog.commit). When the
+   * commit fails the promise rejects with a JobError (`diskFull`, `storageFailed`, `leaseLost`) and
+   * the change is undone in memory or kept for a later write, as `options.onFailure` says; the next
+   * change is tried on the disk as usual, so the queue works again as soon as the disk does. Only a
+   * lost lease is final.
    */
-  mutate(records: QueueRecord[], options: CommitOptions = {}): Promise<void> {
+  mutate(records: QueueRecord[], options: MutateOptions = {}): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.disposed) return Promise.reject(new JobError('disposed', 'The queue is closed.'));
+    this.writeUnsaved();
     const events: QueueEvent[] = [];
+    const commit = this.pendingCommits.begin(this.state, records);
     for (const [index, original] of records.entries()) {
       const record =
         original.t === 'job'
           ? (records[index] = { t: 'job', job: countInterruptions(this.state.jobs.get(original.job.id), original.job, this.clock.now()) })
           : original;
       if (record.t === 'job') {
-        events.push({ type: 'jobChanged', job: record.job, previousState: this.state.jobs.get(record.job.id)?.state });
-      } else if (record.t === 'remove') events.push({ type: 'jobsRemoved', ids: record.ids });
-      else if (record.t === 'flags') events.push({ type: 'flagsChanged', flags: record.flags });
+        events.push({ type: 'jobChanged', job: record.job, previousState: this.announcedState(record.job.id) });
+      } else if (record.t === 'remove') {
+        // A change kept unsaved is announced before the job goes, so listeners (the history) see its end.
+        for (const id of record.ids) {
+          const job = this.state.jobs.get(id);
+          if (job && this.unsaved.has(id)) events.push({ type: 'jobChanged', job, previousState: this.unsaved.get(id) });
+        }
+        events.push({ type: 'jobsRemoved', ids: record.ids });
+      } else if (record.t === 'flags') events.push({ type: 'flagsChanged', flags: record.flags });
       this.state.apply(record);
     }
-    return this.persist(records, options).then(
+    let written = false;
+    const onWritten = options.onWritten && (() => ((written = true), options.onWritten?.()));
+    return this.persist(records, { onWritten }).then(
       () => {
+        this.pendingCommits.succeeded(commit);
+        for (const record of records) {
+          if (record.t === 'job') this.unsaved.delete(record.job.id);
+          else if (record.t === 'remove') for (const id of record.ids) this.unsaved.delete(id);
+        }
+        this.saving.succeeded();
         for (const event of events) this.emitter.fire(event);
       },
       (error: unknown) => {
-        // Memory is now ahead of the disk: stop here rather than acknowledge anything more.
-        this.failure ??= JobError.is(error)
-          ? error
-          : new JobError('storageFailed', `The queue could not be saved: ${String(error)}`, { cause: error });
-        this.logger.error(`[queue] ${this.failure.message}`);
-        throw this.failure;
+        const failure = toJobError(error);
+        if (JobError.is(failure, 'leaseLost')) this.failure ??= failure;
+        if (options.onFailure === 'keep' || written) {
+          this.pendingCommits.kept(commit);
+          for (const event of events) {
+            if (event.type === 'jobChanged' && !this.unsaved.has(event.job.id)) this.unsaved.set(event.job.id, event.previousState);
+          }
+        } else this.pendingCommits.undo(commit, this.state);
+        this.scheduleRetry();
+        this.saving.failed(failure);
+        throw failure;
       },
     );
   }
 
+  /** The state listeners were last told for a job: an unsaved change was never announced. */
+  private announcedState(jobId: string): JobState | undefined {
+    return this.unsaved.has(jobId) ? this.unsaved.get(jobId) : this.state.jobs.get(jobId)?.state;
+  }
+
+  /** Writes the jobs whose change was kept after a failed commit, as they are now. */
+  private writeUnsaved(): void {
+    if (this.unsaved.size === 0 || this.unsavedWrite || this.failure || this.disposed) return;
+    const records: QueueRecord[] = [];
+    for (const id of this.unsaved.keys()) {
+      const job = this.state.jobs.get(id);
+      if (job) records.push({ t: 'job', job });
+      else this.unsaved.delete(id);
+    }
+    if (records.length === 0) return;
+    // Their events carry the state last announced (announcedState), so the end of a run is seen once.
+    this.unsavedWrite = true;
+    void this.mutate(records, { onFailure: 'keep' })
+      .catch(() => undefined)
+      .finally(() => (this.unsavedWrite = false));
+  }
+
+  /** After a failure, writes what was kept and lets the scheduler start what an undone start left queued. */
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.disposed || this.failure) return;
+    this.retryTimer = this.clock.setTimer(() => {
+      this.retryTimer = undefined;
+      this.writeUnsaved();
+      this.scheduler.pump();
+    }, UNSAVED_RETRY_MS);
+  }
+
   private async persist(records: QueueRecord[], options: CommitOptions): Promise<void> {
     this.inFlightCommits++;
+    this.saving.update();
     try {
       // Commits wait for a running compaction, which took its snapshot when none was in flight.
       if (this.compacting) await this.compacting;
@@ -312,7 +394,7 @@ export class JobQueue {
         return {
           records: [{ t: 'job', job: abandoned }],
           result: { jobId: job.id, count: partial.length },
-          afterCommit: () => void this.removeOutputs(job, partial),
+          afterCommit: () => void removeOutputs(job, partial, this.options.baseDir ?? process.cwd(), this.logger),
         };
       }
       case 'move':
@@ -345,47 +427,6 @@ export class JobQueue {
       case 'setConcurrency':
         return { records: [{ t: 'flags', flags: { ...this.state.flags, concurrency: command.limit } }], result: {} };
     }
-  }
-
-  /**
-   * Deletes the declared outputs of a discarded job's unfinished stages, and only inside the
-   * workspace folder (the queue's base directory), judged on real paths (docs/security.md, deletion): a
-   * stage whose working folder is outside it keeps its outputs, an output declared as `.`, `..`
-   * or an absolute path elsewhere is left alone, one reached through a link out of the stage's
-   * folder is left alone, and a symbolic link is removed as the link, never its target. Each
-   * skip is said in the log.
-   */
-  private async removeOutputs(job: Job, outputs: readonly { path: string; cwd: string }[]): Promise<void> {
-    let removed = 0;
-    const workspace = await realPathOf(this.options.baseDir ?? process.cwd()).catch(() => undefined);
-    for (const { path, cwd } of outputs) {
-      try {
-        const inside = relative(cwd, path);
-        if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
-          this.logger.warn(
-            `[queue] left ${path} in place: a declared output of the discarded job "${job.name}" outside its stage's working folder ${cwd}`,
-          );
-          continue;
-        }
-        const realCwd = await realPathOf(cwd);
-        if (workspace === undefined || realCwd === undefined || !isWithin(workspace, realCwd)) {
-          this.logger.warn(
-            `[queue] left ${path} in place: the discarded job "${job.name}" has a stage working in ${cwd}, outside the workspace folder ${this.options.baseDir ?? process.cwd()}; Lifeline deletes nothing there`,
-          );
-          continue;
-        }
-        const outcome = await removeInside(realCwd, path);
-        if (outcome === 'removed') removed++;
-        else if (outcome === 'outside') {
-          this.logger.warn(
-            `[queue] left ${path} in place: a declared output of the discarded job "${job.name}" that leads out of its stage's working folder ${cwd} (through a link)`,
-          );
-        }
-      } catch (error) {
-        this.logger.warn(`[queue] could not remove ${path}, a partial output of the discarded job "${job.name}": ${String(error)}`);
-      }
-    }
-    this.logger.info(`[queue] discarded "${job.name}": removed ${removed} declared output(s) of its unfinished stages`);
   }
 
   /** A position strictly between the new neighbours; when floating point runs out of room, renumbers all. */
@@ -431,9 +472,14 @@ export class JobQueue {
     // New changes are refused from here (a session sends them to the next holder); commits in flight finish.
     this.disposed = true;
     this.scheduler.dispose();
+    this.retryTimer?.dispose();
     await this.whenIdle().catch(() => undefined);
+    if (this.unsaved.size > 0) {
+      this.logger.warn(`[queue] closed with ${this.unsaved.size} job change(s) not saved; the next holder settles those jobs`);
+    }
     await this.options.log.close();
     this.emitter.dispose();
+    this.saving.dispose();
   }
 }
 

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../logger';
-import type { CommitOptions } from '../storage/durableStore';
 import type { Clock, TimerHandle } from '../clock';
 import { setDeadline } from '../clock';
 import type { Disposable } from '../emitter';
@@ -10,12 +9,16 @@ import type { JobRunner, RecoveredRun, RunEvent } from './jobRunner';
 import { stopOrphanedGroup } from '../../shared/supervisor/node/processIdentity';
 import type { QueueState } from './queueState';
 import { decideAfterExit } from './retryPolicy';
+import type { MutateOptions } from './queueUndo';
 
 /** What the scheduler needs from the queue: its state and the one way to change it durably. */
 export interface SchedulerHost {
   readonly state: QueueState;
-  /** `onWritten`: the records are in the journal file, not yet synced (QueueLog.commit). */
-  mutate(records: QueueRecord[], options?: CommitOptions): Promise<void>;
+  /**
+   * `onWritten`: the records are in the journal file, not yet synced (QueueLog.commit). A failed
+   * commit is undone in memory, unless `onFailure: 'keep'` or `onWritten` ran (JobQueue.mutate).
+   */
+  mutate(records: QueueRecord[], options?: MutateOptions): Promise<void>;
 }
 
 interface JobTimers {
@@ -258,9 +261,10 @@ export class JobScheduler {
     }, wait);
   }
 
+  /** Records what a run reported: it happened, so a failed commit keeps it to be written again. */
   private update(job: Job): Promise<void> {
     return this.host
-      .mutate([{ t: 'job', job }])
+      .mutate([{ t: 'job', job }], { onFailure: 'keep' })
       .catch((error: unknown) => this.logger.error(`[scheduler] could not record a change of ${job.id}: ${String(error)}`));
   }
 
@@ -392,7 +396,7 @@ export class JobScheduler {
     const job = this.host.state.jobs.get(jobId);
     if (!job || job.state !== 'running' || job.attempts !== attempt || job.stopReason) return Promise.resolve();
     const committed = this.host.mutate([{ t: 'job', job: { ...job, stopReason: reason } }]);
-    // A failed commit stops the queue (its memory is ahead of the disk): the job is left to run.
+    // A failed commit is undone: the job is left to run, and its deadline is not met (the log says why).
     void committed.then(
       () => this.killIfStopping(jobId, attempt),
       () => undefined,

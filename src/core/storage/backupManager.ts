@@ -11,6 +11,7 @@ import type { BackupLimits, BackupReason } from './backupFormat';
 import type { BackupPart, BackupSource } from './backupTypes';
 import type { RecordCipher } from './cipher';
 import { StorageError } from './errors';
+import { toStorageError } from './storageIo';
 import type { StorageErrorReason } from './errors';
 
 export type AutomaticBackupReason = Exclude<BackupReason, 'manual'>;
@@ -113,7 +114,7 @@ export class BackupManager {
 
   /** Takes a snapshot of every live store and writes it as a new backup, then rotates. */
   create(reason: BackupReason): Promise<BackupInfo> {
-    return this.exclusive(async () => {
+    return this.exclusive('write a backup', async () => {
       const info = await this.createNow(reason);
       await this.rotateNow(new Set([info.id]));
       return info;
@@ -150,7 +151,7 @@ export class BackupManager {
    * a file that fails any check changes nothing.
    */
   restore(id: string): Promise<{ restored: DecodedBackup; safetyBackup: BackupInfo }> {
-    return this.exclusive(async () => {
+    return this.exclusive('restore a backup', async () => {
       const restored = await this.read(id);
       if (restored.parts.length === 0) {
         throw new InvalidBackupError(
@@ -177,7 +178,7 @@ export class BackupManager {
   }
 
   delete(id: string): Promise<void> {
-    return this.exclusive(async () => {
+    return this.exclusive('delete a backup', async () => {
       try {
         await fs.rm(this.pathOf(id));
       } catch (error) {
@@ -190,7 +191,7 @@ export class BackupManager {
 
   /** Deletes automatic backups past the number kept per reason; returns the deleted ids. */
   rotate(): Promise<string[]> {
-    return this.exclusive(() => this.rotateNow(new Set()));
+    return this.exclusive('rotate the backups', () => this.rotateNow(new Set()));
   }
 
   /**
@@ -215,8 +216,14 @@ export class BackupManager {
     return undefined;
   }
 
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(work);
+  /**
+   * Runs `work` after the backup work before it. A file call that fails rejects with a
+   * StorageError (`diskFull` for a full disk), never a raw fs error (issue 16, the ioerr loop).
+   */
+  private exclusive<T>(action: string, work: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(work).catch((error: unknown) => {
+      throw toStorageError(error, action);
+    });
     this.tail = result.catch(() => undefined);
     return result;
   }

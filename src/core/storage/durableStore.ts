@@ -14,7 +14,7 @@ import type { JournalOptions } from './journal';
 import { createJournalFile, Journal } from './journal';
 import { encodeBatch } from './journalFormat';
 import type { SnapshotPayload } from './snapshot';
-import { decodeSnapshot, encodeSnapshot, writeSnapshot } from './snapshot';
+import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, writeSnapshot } from './snapshot';
 import { toStorageError } from './storageIo';
 import type { StorageEvent, StoreMetrics } from './storeEvents';
 import { DurationRing } from './storeEvents';
@@ -272,13 +272,28 @@ export class DurableStore<S, R> {
       await this.whenIdle();
       const generation = this.journal.generation + 1;
       const sequence = this.journal.sequence;
-      this.snapshotBytes = await writeSnapshot(snapshotPath(this.options), decoded.payload, {
-        generation,
-        sequence,
-        cipher: this.options.cipher,
-        compress: this.options.compress ?? false,
-      });
+      // The new journal first: once the snapshot names generation G+1, appends to G are ignored
+      // by a reopen, so a journal that failed to appear after it lost every later commit (ioerr loop).
       const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher);
+      let afterSnapshot: unknown;
+      try {
+        this.snapshotBytes = await writeSnapshot(snapshotPath(this.options), decoded.payload, {
+          generation,
+          sequence,
+          cipher: this.options.cipher,
+          compress: this.options.compress ?? false,
+        });
+      } catch (error) {
+        // A failure after the rename (the directory's sync) leaves the new snapshot in place: then
+        // the restore goes forward, so memory matches what a reopen reads, and still reports the error.
+        if ((await this.snapshotGenerationOnDisk()) !== generation) {
+          // The old snapshot stands; the empty journal goes (left behind, a reopen replays it as empty).
+          await next.handle.close().catch(() => undefined);
+          await fs.rm(next.path, { force: true }).catch(() => undefined);
+          throw error;
+        }
+        afterSnapshot = error;
+      }
       const previous = this.currentState;
       await this.journal.rotate(next, () => {
         this.currentState = state;
@@ -286,7 +301,17 @@ export class DurableStore<S, R> {
       this.options.codec.dispose?.(previous);
       await this.removeJournalsBelow(generation);
       this.options.audit?.record({ store: this.name, action: 'restore', detail: { sequence, bytes: snapshot.length } });
+      if (afterSnapshot !== undefined) throw toStorageError(afterSnapshot, `restore ${this.name}`);
     });
+  }
+
+  /** The generation the snapshot file names now, or undefined when it cannot be read. */
+  private async snapshotGenerationOnDisk(): Promise<number | undefined> {
+    try {
+      return readSnapshotHeader(await fs.readFile(snapshotPath(this.options))).generation;
+    } catch {
+      return undefined;
+    }
   }
 
   metrics(): StoreMetrics {
