@@ -34,8 +34,9 @@ export interface RuntimeBackupsOptions {
  * copy of a store for a store whose own files are damaged (`loadFallback`).
  *
  * While this process holds the queue: a scheduled backup every `backupIntervalHours`, taken only
- * when a store's sequence moved since the newest backup (an idle workspace writes none); one
- * before a schema migration (`beforeMigration`), and one before a restore (BackupManager.restore).
+ * when a store's sequence moved since the newest backup (an idle workspace writes none), and one
+ * before a schema migration (`beforeMigration`). A restore (`manager.restore`, for the commands
+ * to come) writes its own 'beforeRestore' backup first; the queue must then be reopened.
  * Each backup exports the stores' acknowledged state (exportSnapshot, which never holds up a
  * commit), writes one checksummed file atomically and resolves once it is on disk; then automatic
  * backups past `backupKeep` of each kind or `backupMaxAgeDays` old (the newest of each kind aside)
@@ -147,18 +148,6 @@ export class RuntimeBackups {
    */
   beforeMigration(parts: readonly BackupPart[]): Promise<BackupInfo> {
     return this.backupNow('beforeMigration', parts);
-  }
-
-  /** Replaces the live stores with a backup's, after a 'beforeRestore' backup of them (BackupManager.restore). */
-  async restore(id: string): ReturnType<BackupManager['restore']> {
-    if (!this.options.isHolder()) {
-      throw new StorageError('locked', 'A backup is restored by the process that holds the queue; this one does not.');
-    }
-    const result = await this.manager.restore(id);
-    // The live state is now the restored one, whatever the sequences say: the next check backs it up.
-    this.lastMarker = undefined;
-    this.lastAt = result.safetyBackup.createdAt.getTime();
-    return result;
   }
 
   /** Stops the schedule and waits for a backup being written. */
