@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Emitter } from '../src/core/emitter';
 import { DurableQueueLog } from '../src/core/queue/durableQueueLog';
 import type { Job, QueueRecord } from '../src/core/queue/jobModel';
@@ -11,6 +11,8 @@ import type { JobRunner, RunEvent, RunRequest } from '../src/core/queue/jobRunne
 import { nullLogger } from '../src/core/logger';
 import { WorkspaceRuntime } from '../src/core/runtime/workspaceRuntime';
 import { openWorkspaceDirectory } from '../src/core/storage/workspaceDirectory';
+import { BackupManager } from '../src/core/storage/backupManager';
+import { durableBackupSource } from '../src/core/storage/durableBackupSource';
 import type { BenchContext, BenchFigure, BenchSuite } from './harness';
 import { percentile } from './harness';
 
@@ -89,6 +91,44 @@ async function restore10k(context: BenchContext): Promise<BenchFigure> {
     target: { max: 200 },
     note: `${total} jobs (90% finished), median of 5 opens`,
   };
+}
+
+/**
+ * An automatic backup of a 10k-job queue as the runtime writes it (exportSnapshot, gzip,
+ * checksum, atomic write), on the thread that holds the queue: the whole time, and the longest
+ * the event loop was held (what a window would feel).
+ */
+async function backup10k(context: BenchContext): Promise<BenchFigure[]> {
+  const total = Math.round(10_000 * context.scale);
+  const queueDir = join(context.scratchDir, 'backup', 'queue');
+  await seedQueue(queueDir, context.scratchDir, Math.round(total * 0.9), total - Math.round(total * 0.9));
+  const log = new DurableQueueLog({ directory: queueDir });
+  await log.load();
+  const store = log.durableStore;
+  if (!store) throw new Error('the queue did not open');
+  const manager = new BackupManager({
+    directory: join(context.scratchDir, 'backup', 'backups'),
+    source: durableBackupSource([{ store, summary: () => `${store.state.jobs.size} jobs` }]),
+    appVersion: 'bench',
+  });
+  const durations: number[] = [];
+  const blocked: number[] = [];
+  let size = 0;
+  for (let run = 0; run < 5; run++) {
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    const started = performance.now();
+    size = (await manager.create('scheduled')).fileSize;
+    durations.push(performance.now() - started);
+    delay.disable();
+    blocked.push(delay.max / 1e6);
+  }
+  await log.close();
+  const note = `${total} jobs, ${Math.round(size / 1024)} KiB gzipped, median of 5`;
+  return [
+    { name: 'jobs.backup10k.ms', value: median(durations), unit: 'ms', note },
+    { name: 'jobs.backup10k.loopBlockedMs', value: median(blocked), unit: 'ms', note: 'longest event-loop stall during one backup' },
+  ];
 }
 
 async function enqueue500(context: BenchContext): Promise<BenchFigure[]> {
@@ -244,6 +284,8 @@ export const suite: BenchSuite = {
     const figures: BenchFigure[] = [];
     context.log('restore');
     figures.push(await restore10k(context));
+    context.log('backup');
+    figures.push(...(await backup10k(context)));
     context.log('enqueue');
     figures.push(...(await enqueue500(context)));
     context.log('timers');

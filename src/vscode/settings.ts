@@ -22,6 +22,9 @@ export const SETTING_SPECS = {
   'jobs.killGraceSeconds': { type: 'number', minimum: 0, maximum: 3600 },
   'history.maxActiveEntries': { type: 'integer', minimum: 10, maximum: 100_000 },
   'history.archiveRetentionDays': { type: 'integer', minimum: 0 },
+  'backup.intervalHours': { type: 'number', minimum: 0, maximum: 8760 },
+  'backup.keep': { type: 'integer', minimum: 1, maximum: 1000 },
+  'backup.maxAgeDays': { type: 'integer', minimum: 0 },
 } as const satisfies Record<string, NumberSpec | EnumSpec>;
 
 export type SettingKey = keyof typeof SETTING_SPECS;
@@ -47,6 +50,9 @@ export function readSettings(configuration: LifelineConfiguration = vscode.works
     killGraceMs: number('jobs.killGraceSeconds') * 1000,
     historyMaxActiveEntries: number('history.maxActiveEntries'),
     historyRetentionDays: number('history.archiveRetentionDays'),
+    backupIntervalHours: number('backup.intervalHours'),
+    backupKeep: number('backup.keep'),
+    backupMaxAgeDays: number('backup.maxAgeDays'),
   };
 }
 

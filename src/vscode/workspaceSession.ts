@@ -53,6 +53,7 @@ export class WorkspaceSession implements vscode.Disposable {
         logger: options.logger,
         options: readSettings(),
         role: 'extension',
+        appVersion: String(vscode.extensions.getExtension('lifeline.lifeline')?.packageJSON?.version ?? 'unknown'),
         supervisorScript: vscode.Uri.joinPath(options.extensionUri, 'dist', 'supervisor.js').fsPath,
         sqlWasmPath: vscode.Uri.joinPath(options.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
         onDidReport: (report) => {

@@ -38,6 +38,8 @@ export interface RuntimeContext {
   /** Encryption at rest (issue 17); accepted, unused for now. */
   readonly keyProvider?: KeyProvider;
   readonly role: RuntimeRole;
+  /** Written into each backup, so a backup says which version made it. @default 'unknown' */
+  readonly appVersion?: string;
   /** The supervisor's entry point: dist/supervisor.js beside the bundle. */
   readonly supervisorScript: string;
   /** sql-wasm.wasm: dist/sql-wasm.wasm beside the bundle. */

@@ -10,6 +10,8 @@ import type { QueueSession } from '../session/queueSession';
 import { readOutputTail } from '../supervisors/outputTail';
 import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
+import type { BackupPart } from '../storage/backupTypes';
+import { savedSnapshotPart } from './runtimeStores';
 
 /** Idle maintenance (archival, compaction) runs at most this often, and only with no job running. */
 const IDLE_CHECK_MS = 60_000;
@@ -27,6 +29,10 @@ export interface RuntimeHistoryOptions {
   /** The runtime's options as they are now (read at each open). */
   readonly options: () => RuntimeOptions;
   readonly report: (report: RuntimeReport) => void;
+  /** The history part of the newest good backup, for a history whose snapshot is damaged. */
+  readonly loadFallback?: () => Promise<Uint8Array | undefined>;
+  /** The automatic backup before a schema migration, given the history as it was saved; awaited before migrating. */
+  readonly beforeMigrate?: (parts: readonly BackupPart[]) => Promise<void>;
 }
 
 /**
@@ -118,10 +124,14 @@ export class RuntimeHistory {
         retentionDays: options.historyRetentionDays,
         logger,
         clock: this.options.clock,
-        // The automatic backup before a schema migration: the image as it was, beside the history.
+        loadFallback: this.options.loadFallback,
+        // The automatic backups before a schema migration: the image as it was, beside the history,
+        // and a backup (with the queue) in backups/, which a damaged history can later open from.
         beforeMigrate: async (image, from, to) => {
           const path = await savePreMigrationCopy(directory, image, from, to);
           logger.info(`[history] migrating the history from schema ${from} to ${to}; the database as it was is saved in ${path}`);
+          const part = await savedSnapshotPart(directory, 'history', `schema ${from}, before the migration to ${to}`);
+          await this.options.beforeMigrate?.(part ? [part] : []);
         },
         onStorageEvent: (event) => {
           if (event.type !== 'compacted') logger.warn(`[history] storage: ${JSON.stringify(event)}`);

@@ -23,6 +23,12 @@ export interface RuntimeOptions {
   readonly historyMaxActiveEntries: number;
   /** Archived history older than this many days is deleted; 0 keeps it forever. @default 0 */
   readonly historyRetentionDays: number;
+  /** Hours between automatic backups while this runtime holds the queue, taken only if something changed; 0 for none. @default 24 */
+  readonly backupIntervalHours: number;
+  /** Automatic backups kept of each kind (scheduled, before a migration, before a restore). @default 10 */
+  readonly backupKeep: number;
+  /** Automatic backups older than this many days are deleted, the newest of each kind aside; 0 keeps them by count only. @default 30 */
+  readonly backupMaxAgeDays: number;
 }
 
 /** The defaults, equal to package.json's `contributes.configuration` defaults. */
@@ -33,6 +39,9 @@ export const DEFAULT_STOP_WITHOUT_HOST_AFTER_MS: number | undefined = undefined;
 export const DEFAULT_KILL_GRACE_MS = STAGE_KILL_GRACE_MS;
 export const DEFAULT_HISTORY_MAX_ACTIVE_ENTRIES = DEFAULT_MAX_ACTIVE_ENTRIES;
 export const DEFAULT_HISTORY_RETENTION_DAYS = 0;
+export const DEFAULT_BACKUP_INTERVAL_HOURS = 24;
+export const DEFAULT_BACKUP_KEEP = 10;
+export const DEFAULT_BACKUP_MAX_AGE_DAYS = 30;
 
 export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   concurrency: DEFAULT_CONCURRENCY,
@@ -42,4 +51,7 @@ export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   killGraceMs: DEFAULT_KILL_GRACE_MS,
   historyMaxActiveEntries: DEFAULT_HISTORY_MAX_ACTIVE_ENTRIES,
   historyRetentionDays: DEFAULT_HISTORY_RETENTION_DAYS,
+  backupIntervalHours: DEFAULT_BACKUP_INTERVAL_HOURS,
+  backupKeep: DEFAULT_BACKUP_KEEP,
+  backupMaxAgeDays: DEFAULT_BACKUP_MAX_AGE_DAYS,
 });

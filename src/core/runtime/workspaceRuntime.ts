@@ -16,6 +16,8 @@ import { RuntimeHistory } from './runtimeHistory';
 import { DEFAULT_RUNTIME_OPTIONS } from './runtimeOptions';
 import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
+import { RuntimeBackups } from './runtimeBackups';
+import { liveStores } from './runtimeStores';
 
 /** A part the next issues add to the runtime; closed before the history and the queue. */
 export interface RuntimeService {
@@ -24,13 +26,13 @@ export interface RuntimeService {
 
 /**
  * The places the next issues fill, each opened after the queue and closed before the history.
- * Empty today.
+ * `backups` is always there (it follows the role: it writes only while this process holds the queue).
  */
 export interface RuntimeServices {
   /** The workspace's state store (panels' and extensions' durable state). */
   stateStore?: RuntimeService;
-  /** Scheduled backups of the queue, the history and the state store, and restore. */
-  backups?: RuntimeService;
+  /** Scheduled backups of the queue, the history and the state store, and restore (docs/backups.md). */
+  backups?: RuntimeBackups;
   /** Health checks of the storage folder, reported as runtime reports. */
   health?: RuntimeService;
 }
@@ -60,6 +62,8 @@ export class WorkspaceRuntime {
     reportEmitter: Emitter<RuntimeReport>,
     /** Shared with the queue's runner factory: a runner made later (a takeover) gets the options of then. */
     private readonly current: { options: RuntimeOptions },
+    backups: RuntimeBackups,
+    queueLog: () => DurableQueueLog | undefined,
   ) {
     this.reportEmitter = reportEmitter;
     this.onDidReport = reportEmitter.event;
@@ -72,9 +76,18 @@ export class WorkspaceRuntime {
       clock: context.clock,
       options: () => this.current.options,
       report: (report) => this.reportEmitter.fire(report),
+      loadFallback: backups.loadFallback('history'),
+      beforeMigrate: (parts) => backups.beforeMigration(parts).then(() => undefined),
     });
+    this.services.backups = backups;
+    backups.bind(
+      () => liveStores(queueLog(), this.history.history),
+      () => this.history.whenOpen(),
+    );
+    backups.follow(queue.role === 'holder');
     this.subscriptions = [
       queue.onDidChangeRole((role) => {
+        backups.follow(role === 'holder');
         if (role !== 'holder') return;
         this.scheduleRecovery();
         void this.applyConcurrency();
@@ -102,6 +115,17 @@ export class WorkspaceRuntime {
     const options: RuntimeOptions = { ...DEFAULT_RUNTIME_OPTIONS, ...context.options };
     const current = { options };
     const jobsDirectory = join(context.storageDirectory, 'jobs');
+    // Before the queue opens: a queue whose snapshot is damaged asks it for the newest good backup.
+    let queueLog: DurableQueueLog | undefined;
+    const opened: { queue?: QueueSession } = {};
+    const backups = new RuntimeBackups({
+      directory: join(context.storageDirectory, 'backups'),
+      isHolder: () => opened.queue?.role === 'holder',
+      logger,
+      clock: context.clock,
+      options: () => current.options,
+      appVersion: context.appVersion ?? 'unknown',
+    });
     const queue = await QueueSession.open({
       storageDir: context.storageDirectory,
       baseDir: context.baseDir,
@@ -109,21 +133,23 @@ export class WorkspaceRuntime {
       clock: context.clock,
       ...context.overrides?.lease,
       createLog: (queueDir) =>
-        new DurableQueueLog({
+        (queueLog = new DurableQueueLog({
           directory: queueDir,
           logger,
+          loadFallback: backups.loadFallback('queue'),
           onEvent: (event) => {
             logQueueStorageEvent(event, logger);
             reportEmitter.fire({ type: 'queueStorage', event });
           },
-        }),
+        })),
       // Asked each time this process becomes the holder: the options as they are then.
       createRunner: (): JobRunner =>
         context.overrides?.createRunner?.(jobsDirectory) ?? createSupervisorRunner(jobsDirectory, context, current.options),
     });
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
-    return new WorkspaceRuntime(queue, context, reportEmitter, current);
+    opened.queue = queue;
+    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog);
   }
 
   get role(): RuntimeRole {
@@ -248,6 +274,9 @@ function logQueueStorageEvent(event: StorageEvent, logger: Logger): void {
       return;
     case 'compactionFailed':
       logger.warn(`[queue] compaction failed; the journal keeps growing until the next one: ${event.error.message}`);
+      return;
+    case 'dataLost':
+      logger.error(`[queue] ${event.records ?? 'some'} acknowledged record(s) did not come back (${event.cause}): ${event.detail}`);
       return;
     case 'compacted':
       return;

@@ -28,6 +28,11 @@ export interface BackupManagerOptions {
   readonly compress?: boolean;
   /** Automatic backups kept per reason; manual ones are never rotated away. @default 5 */
   readonly keepAutomatic?: number | Partial<Record<AutomaticBackupReason, number>>;
+  /**
+   * Automatic backups older than this are rotated away too, except the newest good one of each
+   * reason: a workspace left alone for months still has a last resort. @default no age limit
+   */
+  readonly maxAutomaticAgeMs?: number;
   /** @default defaultBackupLimits */
   readonly limits?: Partial<BackupLimits>;
   /** Dates each new backup (its file name and manifest). @default systemClock */
@@ -103,6 +108,8 @@ export class BackupManager {
   private readonly limits: Partial<BackupLimits> | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   private lastCreated = 0;
+  /** Files in the folder that are not backups, logged once each; never touched. */
+  private readonly strangers = new Set<string>();
 
   constructor(private readonly options: BackupManagerOptions) {
     this.limits = options.limits;
@@ -113,9 +120,9 @@ export class BackupManager {
   }
 
   /** Takes a snapshot of every live store and writes it as a new backup, then rotates. */
-  create(reason: BackupReason): Promise<BackupInfo> {
+  create(reason: BackupReason, options: { parts?: readonly BackupPart[] } = {}): Promise<BackupInfo> {
     return this.exclusive('write a backup', async () => {
-      const info = await this.createNow(reason);
+      const info = await this.createNow(reason, options.parts);
       await this.rotateNow(new Set([info.id]));
       return info;
     });
@@ -207,7 +214,11 @@ export class BackupManager {
       try {
         backup = await this.read(id);
       } catch (error) {
-        if (error instanceof StorageError || isMissing(error)) continue;
+        if (error instanceof StorageError) {
+          this.options.log?.(`[backups] skipped the backup ${id}, which does not verify: ${error.message}`);
+          continue;
+        }
+        if (isMissing(error)) continue;
         throw error;
       }
       const part = backup.parts.find((candidate) => candidate.name === partName);
@@ -239,14 +250,23 @@ export class BackupManager {
 
   private async fileNames(): Promise<string[]> {
     try {
-      return (await fs.readdir(this.options.directory)).filter((name) => parseFileName(name) !== undefined);
+      const names = await fs.readdir(this.options.directory);
+      for (const name of names) {
+        // Our own temporaries are ignored quietly; anything else is said once and left alone.
+        const ours = parseFileName(name) !== undefined || /^\.backup-.*\.tmp$/.test(name);
+        if (ours || this.strangers.has(name)) continue;
+        this.strangers.add(name);
+        this.options.log?.(`[backups] ignored ${join(this.options.directory, name)}: not a Lifeline backup (left as it is)`);
+      }
+      return names.filter((name) => parseFileName(name) !== undefined);
     } catch (error) {
       if (isMissing(error)) return [];
       throw error;
     }
   }
 
-  private async createNow(reason: BackupReason): Promise<BackupInfo> {
+  /** `override`: parts that replace the source's parts of the same name (the state as it was before a migration). */
+  private async createNow(reason: BackupReason, override: readonly BackupPart[] = []): Promise<BackupInfo> {
     const directory = this.options.directory;
     await fs.mkdir(directory, { recursive: true, mode: 0o700 });
     await this.removeStaleTemporaries();
@@ -255,7 +275,8 @@ export class BackupManager {
     this.lastCreated = now;
     const createdAt = new Date(now);
     const id = `backup-${stamp(createdAt)}-${reason}-${randomBytes(4).toString('hex')}${BACKUP_FILE_EXTENSION}`;
-    const parts = await this.options.source.snapshotParts();
+    const overridden = new Set(override.map((part) => part.name));
+    const parts = [...(await this.options.source.snapshotParts()).filter((part) => !overridden.has(part.name)), ...override];
     const fileSize = await writeBackupFile(
       join(directory, id),
       parts,
@@ -294,8 +315,9 @@ export class BackupManager {
   }
 
   /**
-   * Keeps the newest N backups that read well per automatic reason. Damaged files neither count
-   * nor get deleted here (a person may want to look at them; `delete` removes them).
+   * Keeps the newest N backups that read well per automatic reason, and of those none older than
+   * maxAutomaticAgeMs but the newest. Damaged files neither count nor get deleted here (a person
+   * may want to look at them; `delete` removes them).
    */
   private async rotateNow(protectedIds: ReadonlySet<string>): Promise<string[]> {
     const byReason = new Map<AutomaticBackupReason, BackupInfo[]>();
@@ -306,8 +328,13 @@ export class BackupManager {
       byReason.set(info.reason, group);
     }
     const deleted: string[] = [];
+    const maxAge = this.options.maxAutomaticAgeMs;
+    const cutoff = maxAge === undefined ? undefined : (this.options.clock ?? systemClock).now() - maxAge;
     for (const [reason, infos] of byReason) {
-      for (const info of infos.slice(this.keepFor(reason))) {
+      const keep = this.keepFor(reason);
+      // Newest first: past the count, or (the newest aside) past the age.
+      const old = infos.filter((info, index) => index >= keep || (index > 0 && cutoff !== undefined && info.createdAt.getTime() < cutoff));
+      for (const info of old) {
         if (protectedIds.has(info.id)) continue;
         try {
           await fs.rm(info.path, { force: true });

@@ -11,7 +11,7 @@ import { decodeBatch, recordAssociatedData, scanJournal } from './journalFormat'
 import type { SnapshotPayload } from './snapshot';
 import { decodeSnapshot, writeSnapshot } from './snapshot';
 import { quarantineFile, readFileIfExists, toStorageError } from './storageIo';
-import type { StorageEvent } from './storeEvents';
+import type { DataLossCause, StorageEvent } from './storeEvents';
 
 /**
  * How a store's state is turned into bytes and back. `apply` must not throw for a record that
@@ -120,6 +120,9 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   let corruptions = 0;
   let lossy = false;
   let fallbackUsed: 'backup' | 'none' | undefined;
+  let fallbackCause: DataLossCause = 'snapshotDamaged';
+  /** Records between the backup's end and the first journal record that follows it: gone with the snapshot. */
+  let lostAfterBackup: { from: number; to: number | undefined } | undefined;
 
   const quarantine = async (path: string, reason: 'corruptSnapshot' | 'corruptJournal' | 'sequenceGap', detail: string): Promise<void> => {
     const quarantinePath = await quarantineFile(path, context.directory, context.clock.now());
@@ -129,7 +132,8 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     context.audit?.record({ store: name, action: 'quarantine', detail: { file: path, quarantinePath, reason, detail } });
     context.emit({ type: 'quarantined', store: name, file: path, quarantinePath, reason, detail });
   };
-  const useFallback = async (): Promise<void> => {
+  const useFallback = async (cause: DataLossCause): Promise<void> => {
+    fallbackCause = cause;
     state = codec.empty();
     sequence = 0;
     startGeneration = 0; // replay every journal; records the backup already holds are skipped by sequence
@@ -162,14 +166,14 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     } catch (error) {
       if (isKeyOrVersionProblem(error)) throw error;
       await quarantine(snapshotPath(context), 'corruptSnapshot', `the snapshot of ${name} is damaged (${(error as Error).message})`);
-      await useFallback();
+      await useFallback('snapshotDamaged');
     }
   } else if (journals.length > 0 && (journals[0]?.generation ?? 1) > 1) {
     // Generations above 1 exist only after a compaction wrote a snapshot: it has gone missing.
     corruptions++;
     lossy = true;
     logger.error(`${tag} the snapshot of ${name} is missing although compacted journals exist`);
-    await useFallback();
+    await useFallback('snapshotMissing');
   }
 
   let replayed = 0;
@@ -246,6 +250,9 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       replayed++;
     }
     if (broken) {
+      if (fallbackUsed === 'backup' && broken.includes('continues at')) {
+        lostAfterBackup = { from: sequence + 1, to: await lastRecordSequence(live.slice(index)) };
+      }
       await quarantineRest(broken.includes('continues at') ? 'sequenceGap' : 'corruptJournal', broken);
       break;
     }
@@ -296,6 +303,21 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
 
   if (fallbackUsed === 'backup') {
     context.emit({ type: 'recoveredFromBackup', store: name, sequence, journalRecordsReplayed: replayed });
+    if (lostAfterBackup) {
+      const { from, to } = lostAfterBackup;
+      const detail = `the backup of ${name} ends at record ${from - 1} and its journals resume later: records from ${from}${to === undefined ? '' : ` through ${to}`} are gone`;
+      logger.error(`${tag} ${detail}`);
+      context.emit({
+        type: 'dataLost',
+        store: name,
+        cause: fallbackCause,
+        fromSequence: from,
+        toSequence: to,
+        records: to === undefined ? undefined : to - from + 1,
+        acknowledgedBetween: undefined,
+        detail,
+      });
+    }
   } else if (fallbackUsed === 'none') {
     const detail = `no good snapshot or backup of ${name} was found; it opened with the ${replayed} journal records that verify`;
     logger.error(`${tag} ${detail}`);
@@ -326,6 +348,18 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
         );
   const compactionDue = !lossy && live.length > 1;
   return { state, sequence, file, snapshotBytes, corruptions, compactionDue };
+}
+
+/** The last record sequence `journals` hold (read before they are set aside), or undefined when none holds one. */
+async function lastRecordSequence(journals: readonly { readonly path: string }[]): Promise<number | undefined> {
+  let last: number | undefined;
+  for (const journal of journals) {
+    const bytes = await fs.readFile(journal.path).catch(() => undefined);
+    const scan = bytes === undefined ? undefined : scanJournal(bytes);
+    const sequence = scan && 'records' in scan ? scan.records.at(-1)?.sequence : undefined;
+    if (sequence !== undefined) last = Math.max(last ?? sequence, sequence);
+  }
+  return last;
 }
 
 /** True when none of `journals` holds a record: each has a whole header and nothing after it, or (the last) a torn header. */
