@@ -22,6 +22,7 @@ export const SETTING_SPECS = {
   'jobs.killGraceSeconds': { type: 'number', minimum: 0, maximum: 3600 },
   'history.maxActiveEntries': { type: 'integer', minimum: 10, maximum: 100_000 },
   'history.archiveRetentionDays': { type: 'integer', minimum: 0 },
+  'storage.minFreeMB': { type: 'integer', minimum: 0, maximum: 1_048_576 },
 } as const satisfies Record<string, NumberSpec | EnumSpec>;
 
 export type SettingKey = keyof typeof SETTING_SPECS;
@@ -47,6 +48,7 @@ export function readSettings(configuration: LifelineConfiguration = vscode.works
     killGraceMs: number('jobs.killGraceSeconds') * 1000,
     historyMaxActiveEntries: number('history.maxActiveEntries'),
     historyRetentionDays: number('history.archiveRetentionDays'),
+    storageMinFreeMB: number('storage.minFreeMB'),
   };
 }
 

@@ -23,6 +23,8 @@ export interface RuntimeOptions {
   readonly historyMaxActiveEntries: number;
   /** Archived history older than this many days is deleted; 0 keeps it forever. @default 0 */
   readonly historyRetentionDays: number;
+  /** Below this much free space (MB) on the storage folder's disk no new job starts; 0 turns the check off. @default 200 */
+  readonly storageMinFreeMB: number;
 }
 
 /** The defaults, equal to package.json's `contributes.configuration` defaults. */
@@ -33,6 +35,7 @@ export const DEFAULT_STOP_WITHOUT_HOST_AFTER_MS: number | undefined = undefined;
 export const DEFAULT_KILL_GRACE_MS = STAGE_KILL_GRACE_MS;
 export const DEFAULT_HISTORY_MAX_ACTIVE_ENTRIES = DEFAULT_MAX_ACTIVE_ENTRIES;
 export const DEFAULT_HISTORY_RETENTION_DAYS = 0;
+export const DEFAULT_STORAGE_MIN_FREE_MB = 200;
 
 export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   concurrency: DEFAULT_CONCURRENCY,
@@ -42,4 +45,5 @@ export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   killGraceMs: DEFAULT_KILL_GRACE_MS,
   historyMaxActiveEntries: DEFAULT_HISTORY_MAX_ACTIVE_ENTRIES,
   historyRetentionDays: DEFAULT_HISTORY_RETENTION_DAYS,
+  storageMinFreeMB: DEFAULT_STORAGE_MIN_FREE_MB,
 });
