@@ -101,9 +101,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     vscode.commands.registerCommand(CommandIds.showHistory, () => {
       historyPanel.show();
     }),
+    vscode.commands.registerCommand(CommandIds.retrySaving, () => session?.queue.retrySaving()),
   );
 
-  const queueTree = new QueueTreeProvider();
+  const queueTree = new QueueTreeProvider({ notices: true });
   const recoveryTree = new QueueTreeProvider({ filter: (job) => job.state === 'interrupted' });
   const queueView = vscode.window.createTreeView('lifeline.queue', { treeDataProvider: queueTree, showCollapseAll: true });
   const recoveryView = vscode.window.createTreeView('lifeline.recovery', { treeDataProvider: recoveryTree });

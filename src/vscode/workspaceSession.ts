@@ -4,7 +4,7 @@ import { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
-import { showRuntimeReport } from './runtimeReports';
+import { followStorageHealth, showRuntimeReport } from './runtimeReports';
 import { onDidChangeSettings, readSettings, SETTING_SPECS } from './settings';
 import type { SettingKey } from './settings';
 import { WorkspaceJobs } from './workspaceJobs';
@@ -32,6 +32,7 @@ export class WorkspaceSession implements vscode.Disposable {
       jobs,
       this.queue.onDidChange(() => this.updateContext()),
       onDidChangeSettings(Object.keys(SETTING_SPECS) as SettingKey[], () => runtime.updateOptions(readSettings())),
+      followStorageHealth(runtime.onDidChangeStorageHealth),
     );
     this.updateContext();
   }
