@@ -45,12 +45,7 @@ export interface RetrySavingCommand {
   readonly type: 'retrySaving';
 }
 export type QueuePanelCommand =
-  | ReadyCommand
-  | QueueStateChangedCommand
-  | ShowLogCommand
-  | JobActionCommand
-  | RunJobCommand
-  | RetrySavingCommand;
+  ReadyCommand | QueueStateChangedCommand | ShowLogCommand | JobActionCommand | RunJobCommand | RetrySavingCommand;
 
 // host -> webview: notifications
 export interface InitNotification {

@@ -39,7 +39,8 @@ export function showRuntimeReport(report: RuntimeReport): void {
       return;
     case 'lowDiskSpace':
       if (report.low) {
-        const waiting = report.heldJobs === 0 ? 'queued jobs wait' : `${report.heldJobs} queued job${report.heldJobs === 1 ? '' : 's'} wait`;
+        const waiting =
+          report.heldJobs === 0 ? 'queued jobs wait' : `${report.heldJobs} queued job${report.heldJobs === 1 ? '' : 's'} wait`;
         void vscode.window
           .showWarningMessage(
             `Lifeline: only ${formatBytes(report.freeBytes)} free on the disk of its storage folder, below the ${formatBytes(report.thresholdBytes)} of lifeline.storage.minFreeMB. No new job starts until there is more space: ${waiting}, running jobs go on.`,

@@ -72,7 +72,6 @@ async function queue(): Promise<LifelineQueueApi> {
   return ready;
 }
 
-
 /** The job of a row; a notice row (not saving, low disk) has none. */
 function jobIdOf(row: QueueTreeNode): string | undefined {
   return row.kind === 'notice' ? undefined : row.job.id;
@@ -96,10 +95,7 @@ describe('Queue view (its tree provider, in a real extension host)', () => {
     provider.attach(source);
     // What VS Code does when the view shows: the rows, then an item for each.
     const rows = provider.getChildren();
-    assert.deepEqual(
-      rows.map(jobIdOf),
-      ['a', 'b', 'c'],
-    );
+    assert.deepEqual(rows.map(jobIdOf), ['a', 'b', 'c']);
     for (const row of rows) provider.getTreeItem(row);
     const [a, b] = rows as [QueueTreeNode, QueueTreeNode, QueueTreeNode];
     const changes: TreeChange[] = [];
@@ -140,10 +136,7 @@ describe('Queue view (its tree provider, in a real extension host)', () => {
     next = nextChange(provider);
     source.remove('c');
     assert.equal(await next, undefined);
-    assert.deepEqual(
-      provider.getChildren().map(jobIdOf),
-      ['a', 'b'],
-    );
+    assert.deepEqual(provider.getChildren().map(jobIdOf), ['a', 'b']);
   });
 
   it('says "timed out" with the limit in time as people read it, for a job its timeout stopped', async () => {
