@@ -4,6 +4,7 @@ import { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
+import { testStorageFaults } from './testStorageFaults';
 import { followStorageHealth, showRuntimeReport } from './runtimeReports';
 import { onDidChangeSettings, readSettings, SETTING_SPECS } from './settings';
 import type { SettingKey } from './settings';
@@ -46,6 +47,8 @@ export class WorkspaceSession implements vscode.Disposable {
   }): Promise<WorkspaceSession> {
     const jobs = new WorkspaceJobs(options.folder, options.logger, options.storageDirectory);
     const recovery = new RecoveryController();
+    // Undefined outside the integration tests' host (see testStorageFaults.ts).
+    const faults = testStorageFaults();
     try {
       const runtime = await WorkspaceRuntime.open({
         storageDirectory: options.storageDirectory,
@@ -60,6 +63,7 @@ export class WorkspaceSession implements vscode.Disposable {
           showRuntimeReport(report);
           recovery.handle(report);
         },
+        overrides: faults && { freeBytes: faults.freeBytes },
       });
       const session = new WorkspaceSession(runtime, jobs);
       recovery.queue = session.queue;
