@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Job } from '../../src/core/queue/jobModel';
 import type { LifelineApi, LifelineQueueApi, LifelineTestingApi } from '../../src/extension';
+import type { StorageNotice } from '../../src/shared/queuePanelProtocol';
+import { QueueTreeProvider } from '../../src/vscode/queueTreeProvider';
 
 /**
  * Issue 16: a full disk while a job runs. The disk is "filled" through the extension's test-only
@@ -94,5 +96,42 @@ describe('disk full (in a real extension host)', () => {
     assert.ok(!q.jobs.some((job) => job.name === 'refused while full'), 'the refused change was not applied');
     assert.ok(existsSync(release));
     rmSync(release, { force: true });
+  });
+
+  it('the Queue view lists a "Not saving" row above the jobs, with Retry, and drops it when saving works again', async () => {
+    const emitter = new vscode.EventEmitter<void>();
+    const source = { jobs: [] as Job[], storageNotices: [] as StorageNotice[], onDidChange: emitter.event };
+    const queueView = new QueueTreeProvider({ notices: true });
+    const recoveryView = new QueueTreeProvider({ filter: (job) => job.state === 'interrupted' });
+    try {
+      queueView.attach(source);
+      recoveryView.attach(source);
+      assert.deepEqual(queueView.getChildren(), []);
+      const redrawn = new Promise<unknown>((resolve) => {
+        const subscription = queueView.onDidChangeTreeData((change) => {
+          subscription.dispose();
+          resolve(change);
+        });
+      });
+      source.storageNotices = [
+        { kind: 'notSaving', title: 'Not saving: the disk is full (ENOSPC)', detail: 'Free space, then Retry.', retry: true },
+      ];
+      emitter.fire();
+      assert.equal(await redrawn, undefined, 'a notice that comes redraws the whole view');
+      const [row] = queueView.getChildren();
+      assert.equal(row?.kind, 'notice');
+      const item = queueView.getTreeItem(row);
+      assert.equal(item.label, 'Not saving: the disk is full (ENOSPC)');
+      assert.equal(item.command?.command, 'lifeline.retrySaving');
+      assert.equal(item.contextValue, 'lifeline.notice.notSaving');
+      assert.deepEqual(recoveryView.getChildren(), [], 'only the Queue view lists notices');
+      source.storageNotices = [];
+      emitter.fire();
+      assert.deepEqual(queueView.getChildren(), []);
+    } finally {
+      queueView.dispose();
+      recoveryView.dispose();
+      emitter.dispose();
+    }
   });
 });
