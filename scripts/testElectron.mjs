@@ -24,7 +24,8 @@ try {
     extensionDevelopmentPath: root,
     extensionTestsPath: join(root, 'out', 'test', 'integration', 'index.js'),
     launchArgs: [workspace, '--disable-extensions', '--user-data-dir', join(home, 'user-data')],
-    extensionTestsEnv: { LIFELINE_TEST_RESULTS: results, LIFELINE_TEST_HOME: home },
+    // LIFELINE_TEST_STORAGE_FAULTS: the extension's test-only full-disk switch (src/vscode/testStorageFaults.ts).
+    extensionTestsEnv: { LIFELINE_TEST_RESULTS: results, LIFELINE_TEST_HOME: home, LIFELINE_TEST_STORAGE_FAULTS: '1' },
   });
   const { passed, failed } = JSON.parse(readFileSync(results, 'utf8'));
   console.log(`\n${passed} passed, ${failed} failed`);

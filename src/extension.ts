@@ -15,6 +15,9 @@ import { registerHistoryPanel } from './vscode/panels/historyPanel';
 import { registerQueuePanel } from './vscode/panels/queuePanel';
 import { QueueStatusIndicator } from './vscode/queueStatus';
 import { QueueTreeProvider } from './vscode/queueTreeProvider';
+import type { StorageHealth } from './core/runtime/storageHealth';
+import type { StorageNotice } from './shared/queuePanelProtocol';
+import { testStorageFaults } from './vscode/testStorageFaults';
 import { currentWorkspaceKey } from './vscode/workspaceKey';
 import { WorkspaceSession } from './vscode/workspaceSession';
 
@@ -50,6 +53,15 @@ export interface LifelineApi {
   whenQueueReady(): Promise<LifelineQueueApi | undefined>;
   /** Resolves when the history is open in this window (it is where the queue is held), else undefined. */
   whenHistoryReady(): Promise<LifelineHistoryApi | undefined>;
+  /** TEST ONLY: present only in the integration tests' host (LIFELINE_TEST_STORAGE_FAULTS, see testStorageFaults.ts). */
+  readonly testing?: LifelineTestingApi;
+}
+
+/** TEST ONLY: a full disk for the disk-full integration test, and what the views show of it. */
+export interface LifelineTestingApi {
+  setDiskFull(full: boolean): void;
+  readonly storageHealth: StorageHealth | undefined;
+  readonly storageNotices: readonly StorageNotice[];
 }
 
 let session: WorkspaceSession | undefined;
@@ -101,9 +113,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     vscode.commands.registerCommand(CommandIds.showHistory, () => {
       historyPanel.show();
     }),
+    vscode.commands.registerCommand(CommandIds.retrySaving, () => session?.queue.retrySaving()),
   );
 
-  const queueTree = new QueueTreeProvider();
+  const queueTree = new QueueTreeProvider({ notices: true });
   const recoveryTree = new QueueTreeProvider({ filter: (job) => job.state === 'interrupted' });
   const queueView = vscode.window.createTreeView('lifeline.queue', { treeDataProvider: queueTree, showCollapseAll: true });
   const recoveryView = vscode.window.createTreeView('lifeline.recovery', { treeDataProvider: recoveryTree });
@@ -210,6 +223,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       const opened = await opening;
       return opened ? queueApi(opened) : undefined;
     },
+    testing: testingApi(),
     whenHistoryReady: async () => {
       const opened = await opening;
       const history = await opened?.history.whenOpen();
@@ -218,6 +232,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
         recent: (limit = 50) => history.page({ sort: 'finishedAt', direction: 'desc', limit }).entries,
         onDidChange: opened.history.onDidChange,
       };
+    },
+  };
+}
+
+function testingApi(): LifelineTestingApi | undefined {
+  const faults = testStorageFaults();
+  if (!faults) return undefined;
+  return {
+    setDiskFull: (full) => faults.setDiskFull(full),
+    get storageHealth() {
+      return session?.queue.storageHealth;
+    },
+    get storageNotices() {
+      return session?.queue.storageNotices ?? [];
     },
   };
 }

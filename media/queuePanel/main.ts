@@ -1,6 +1,13 @@
 import type { DisplayState } from '../../src/shared/jobDisplay';
 import { displayStateLabels, displayStates } from '../../src/shared/jobDisplay';
-import type { JobAction, JobRow, QueuePanelCommand, QueuePanelState, QueueStatus } from '../../src/shared/queuePanelProtocol';
+import type {
+  JobAction,
+  JobRow,
+  QueuePanelCommand,
+  QueuePanelState,
+  QueueStatus,
+  StorageNotice,
+} from '../../src/shared/queuePanelProtocol';
 import { InitNotification, JobsNotification, defaultQueuePanelState } from '../../src/shared/queuePanelProtocol';
 import { element, icon, vsCodeApi } from '../common/dom';
 import './style.css';
@@ -29,6 +36,7 @@ let state: QueuePanelState = restoredState() ?? defaultQueuePanelState;
 let jobs: readonly JobRow[] = [];
 let unavailable: string | undefined;
 let paused = false;
+let notices: readonly StorageNotice[] = [];
 /** Unknown until the host's first list of jobs. */
 let status: QueueStatus | undefined;
 /** The saved scroll position is applied once, when the first list of jobs has been drawn. */
@@ -139,9 +147,36 @@ function renderShell(workspaceName: string, trusted: boolean): void {
   const logButton = element('button', { id: 'show-log', type: 'button', title: 'Show the Lifeline log' }, icon('output'), ' Log');
   logButton.addEventListener('click', () => vscode.postMessage({ type: 'showLog' }));
 
-  app.replaceChildren(header, element('div', { className: 'toolbar' }, filter, runButton, logButton), renderChips(), list);
+  const banners = element('div', { id: 'notices', className: 'notices' });
+  banners.setAttribute('role', 'alert');
+  app.replaceChildren(header, banners, element('div', { className: 'toolbar' }, filter, runButton, logButton), renderChips(), list);
+  renderNotices();
   app.setAttribute('aria-busy', 'false');
   renderJobs();
+}
+
+/** Banners above the jobs while the queue is not saving or the disk is low; the same words as the Queue view. */
+function renderNotices(): void {
+  const banners = document.getElementById('notices');
+  if (!banners) return;
+  banners.replaceChildren(
+    ...notices.map((notice) => {
+      const banner = element(
+        'div',
+        { className: `notice notice-${notice.kind}` },
+        icon(notice.kind === 'notSaving' ? 'error' : 'warning'),
+        element('span', { className: 'notice-text' }, element('strong', {}, notice.title), ` ${notice.detail}`),
+      );
+      banner.dataset.kind = notice.kind;
+      if (notice.retry) {
+        const retry = element('button', { type: 'button', className: 'notice-retry' }, icon('refresh'), ' Retry');
+        retry.addEventListener('click', () => vscode.postMessage({ type: 'retrySaving' }));
+        banner.append(retry);
+      }
+      return banner;
+    }),
+  );
+  document.body.dataset.notices = notices.map((notice) => notice.kind).join(' ');
 }
 
 function renderJobs(): void {
@@ -231,7 +266,9 @@ function onJobs(message: JobsNotification): void {
   paused = message.paused;
   unavailable = message.unavailable;
   status = message.status;
+  notices = message.notices;
   document.body.dataset.queueStatus = status;
+  renderNotices();
   renderJobs();
   document.body.dataset.jobs = String(jobs.length);
 }

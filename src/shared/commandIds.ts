@@ -21,6 +21,7 @@ export const CommandIds = {
   showHistory: 'lifeline.showHistory',
   exportHistory: 'lifeline.exportHistory',
   archiveHistoryNow: 'lifeline.archiveHistoryNow',
+  retrySaving: 'lifeline.retrySaving',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

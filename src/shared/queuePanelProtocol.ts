@@ -40,7 +40,12 @@ export interface JobActionCommand {
 export interface RunJobCommand {
   readonly type: 'runJob';
 }
-export type QueuePanelCommand = ReadyCommand | QueueStateChangedCommand | ShowLogCommand | JobActionCommand | RunJobCommand;
+/** The banner's Retry: try to save the queue now. */
+export interface RetrySavingCommand {
+  readonly type: 'retrySaving';
+}
+export type QueuePanelCommand =
+  ReadyCommand | QueueStateChangedCommand | ShowLogCommand | JobActionCommand | RunJobCommand | RetrySavingCommand;
 
 // host -> webview: notifications
 export interface InitNotification {
@@ -70,6 +75,20 @@ export interface JobRow {
  */
 export type QueueStatus = 'opening' | 'waiting' | 'open' | 'unavailable';
 
+/**
+ * A problem with the queue's storage, shown above the jobs (the Queue view shows the same rows):
+ * `notSaving` while commits fail, `lowDisk` while new jobs wait for free space.
+ */
+export interface StorageNotice {
+  readonly kind: 'notSaving' | 'lowDisk';
+  /** One line: "Not saving: the disk is full (ENOSPC)". */
+  readonly title: string;
+  /** What it means for the jobs, and what to do. */
+  readonly detail: string;
+  /** Whether a Retry applies (saving can be tried again at once). */
+  readonly retry: boolean;
+}
+
 /** The queue as it is now; sent on every change, at most a few times a second. */
 export interface JobsNotification {
   readonly type: 'jobs';
@@ -78,6 +97,8 @@ export interface JobsNotification {
   /** Why the queue is not shown (Restricted Mode, no folder, still opening), or undefined. */
   readonly unavailable: string | undefined;
   readonly status: QueueStatus;
+  /** Storage problems to show as banners; empty when saving works and the disk has room. */
+  readonly notices: readonly StorageNotice[];
 }
 export type QueuePanelNotification = InitNotification | JobsNotification;
 

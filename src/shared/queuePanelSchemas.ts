@@ -21,6 +21,7 @@ export const queuePanelCommandSchemas = {
   stateChanged: stateChangedCommandSchema(queuePanelStateSchema),
   showLog: z.object({ type: z.literal('showLog') }).strict(),
   runJob: z.object({ type: z.literal('runJob') }).strict(),
+  retrySaving: z.object({ type: z.literal('retrySaving') }).strict(),
   jobAction: z.object({ type: z.literal('jobAction'), action: z.enum(jobActions), jobId: z.string().min(1).max(200) }).strict(),
 } satisfies MessageSchemas<QueuePanelCommand>;
 

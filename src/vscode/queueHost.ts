@@ -2,6 +2,10 @@ import * as vscode from 'vscode';
 import type { CommandResult, Job, JobState, QueueCommand, QueueFlags } from '../core/queue/jobModel';
 import type { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import type { SessionRole } from '../core/session/queueSession';
+import type { StorageHealth } from '../core/runtime/storageHealth';
+import type { StorageNotice } from '../shared/queuePanelProtocol';
+import type { LowDiskState } from './storageNotices';
+import { storageNotices } from './storageNotices';
 
 /**
  * The workspace runtime's queue as the views and commands see it, with VS Code events. The queue
@@ -16,11 +20,27 @@ export class QueueHost implements vscode.Disposable {
   readonly onDidChangeJob = this.jobEmitter.event;
   private readonly roleEmitter = new vscode.EventEmitter<SessionRole>();
   readonly onDidChangeRole = this.roleEmitter.event;
+  private readonly storageEmitter = new vscode.EventEmitter<void>();
+  /** Fires when the queue stops or starts saving, and when the disk goes low or has room again. */
+  readonly onDidChangeStorage = this.storageEmitter.event;
   private readonly subscriptions: { dispose(): void }[];
+  private lowDisk: LowDiskState | undefined;
 
   constructor(private readonly runtime: WorkspaceRuntime) {
     const session = runtime.queue;
+    let notSaving = runtime.storageHealth.state === 'notSaving';
     this.subscriptions = [
+      // Every commit moves saving/saved; the views care only when saving fails or works again.
+      runtime.onDidChangeStorageHealth((health) => {
+        if ((health.state === 'notSaving') === notSaving) return;
+        notSaving = health.state === 'notSaving';
+        this.fireStorage();
+      }),
+      runtime.onDidReport((report) => {
+        if (report.type !== 'lowDiskSpace') return;
+        this.lowDisk = report.low ? { freeBytes: report.freeBytes, thresholdBytes: report.thresholdBytes } : undefined;
+        this.fireStorage();
+      }),
       session.onDidChange((event) => {
         if (event.type === 'jobChanged') this.jobEmitter.fire({ job: event.job, previousState: event.previousState });
         this.changeEmitter.fire();
@@ -30,6 +50,25 @@ export class QueueHost implements vscode.Disposable {
         this.changeEmitter.fire();
       }),
     ];
+  }
+
+  private fireStorage(): void {
+    this.storageEmitter.fire();
+    this.changeEmitter.fire();
+  }
+
+  get storageHealth(): StorageHealth {
+    return this.runtime.storageHealth;
+  }
+
+  /** What the views show about saving and free space; empty when all is well. */
+  get storageNotices(): StorageNotice[] {
+    return storageNotices(this.runtime.storageHealth, this.lowDisk, Date.now());
+  }
+
+  /** Checks the free space and tries to save now; the notices follow the outcome. */
+  retrySaving(): Promise<void> {
+    return this.runtime.retrySaving();
   }
 
   get jobsDirectory(): string {
@@ -68,5 +107,6 @@ export class QueueHost implements vscode.Disposable {
     this.changeEmitter.dispose();
     this.jobEmitter.dispose();
     this.roleEmitter.dispose();
+    this.storageEmitter.dispose();
   }
 }

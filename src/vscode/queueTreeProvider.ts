@@ -3,14 +3,20 @@ import type { Job } from '../core/queue/jobModel';
 import { describeJobState, describeRecovery, recoveryInfo } from '../core/queue/jobSummary';
 import type { DisplayState } from '../shared/jobDisplay';
 import { displayState, formatDuration } from '../shared/jobDisplay';
+import { CommandIds } from '../shared/commandIds';
+import type { StorageNotice } from '../shared/queuePanelProtocol';
 
 export type QueueTreeNode =
-  { readonly kind: 'job'; readonly job: Job } | { readonly kind: 'stage'; readonly job: Job; readonly index: number };
+  | { readonly kind: 'job'; readonly job: Job }
+  | { readonly kind: 'stage'; readonly job: Job; readonly index: number }
+  | { readonly kind: 'notice'; readonly notice: StorageNotice };
 
 /** What the views need of the queue: the QueueHost, or the extension's queue API. */
 export interface QueueTreeSource {
   readonly jobs: readonly Job[];
   readonly onDidChange: vscode.Event<void>;
+  /** Not saving, low disk space: rows above the jobs (views created with `notices`). */
+  readonly storageNotices?: readonly StorageNotice[];
 }
 
 export interface QueueTreeOptions {
@@ -18,6 +24,8 @@ export interface QueueTreeOptions {
   readonly filter?: (job: Job) => boolean;
   /** Rows whose state did not change are redrawn at most once per this interval. @default 250 */
   readonly progressIntervalMs?: number;
+  /** Whether storage notices are listed above the jobs (the Queue view). @default false */
+  readonly notices?: boolean;
 }
 
 const STATE_ICONS: Record<DisplayState, [string, string | undefined]> = {
@@ -87,10 +95,19 @@ export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>
   private readonly pending = new Set<JobNode>();
   private timer: NodeJS.Timeout | undefined;
   private lastFlushAt = 0;
+  private readonly showNotices: boolean;
+  /** The notices as last listed, and their text, which a whole refresh replaces. */
+  private noticeNodes: { readonly kind: 'notice'; readonly notice: StorageNotice }[] = [];
+  private noticesShown = '[]';
 
   constructor(options: QueueTreeOptions = {}) {
     this.filter = options.filter ?? (() => true);
     this.intervalMs = options.progressIntervalMs ?? 250;
+    this.showNotices = options.notices ?? false;
+  }
+
+  private get notices(): readonly StorageNotice[] {
+    return this.showNotices ? (this.source?.storageNotices ?? []) : [];
   }
 
   /** Shows this queue (or nothing, with undefined: no folder, untrusted, or not open yet). */
@@ -111,7 +128,10 @@ export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>
   getChildren(node?: QueueTreeNode): QueueTreeNode[] {
     if (!node) {
       this.reconcile(this.jobs);
-      const rows = this.order.map((id) => this.nodes.get(id)).filter((row) => row !== undefined);
+      const notices = this.notices;
+      this.noticesShown = JSON.stringify(notices);
+      this.noticeNodes = notices.map((notice) => ({ kind: 'notice', notice }));
+      const rows = [...this.noticeNodes, ...this.order.map((id) => this.nodes.get(id)).filter((row) => row !== undefined)];
       // After the reply: a context key that says "rows are listed" must not reach the workbench
       // before the rows do, or the welcome for a view whose host is gone flashes.
       setTimeout(() => this.listedEmitter.fire(rows.length), 0);
@@ -126,6 +146,7 @@ export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>
   }
 
   getTreeItem(node: QueueTreeNode): vscode.TreeItem {
+    if (node.kind === 'notice') return noticeItem(node.notice);
     if (node instanceof JobNode) node.shown = rowSignature(node.job);
     return node.kind === 'job' ? jobItem(node.job) : stageItem(node.job, node.index);
   }
@@ -138,7 +159,8 @@ export class QueueTreeProvider implements vscode.TreeDataProvider<QueueTreeNode>
 
   private onQueueChanged(): void {
     const jobs = this.jobs;
-    if (this.reconcile(jobs)) {
+    // A notice that comes or goes (or says something new) changes the rows: a whole refresh.
+    if (this.reconcile(jobs) || JSON.stringify(this.notices) !== this.noticesShown) {
       this.fireAll();
       return;
     }
@@ -226,6 +248,21 @@ function jobItem(job: Job): vscode.TreeItem {
   // The stored state: a timed-out job offers what any failed job offers.
   item.contextValue = `lifeline.job.${job.state}${job.state === 'interrupted' ? '.recoverable' : ''}`;
   item.accessibilityInformation = { label: `${job.name}, ${describeJobState(job)}` };
+  return item;
+}
+
+/** A storage notice: one line, the detail on hover, and a click (or the inline button) that retries. */
+function noticeItem(notice: StorageNotice): vscode.TreeItem {
+  const item = new vscode.TreeItem(notice.title, vscode.TreeItemCollapsibleState.None);
+  item.id = `notice:${notice.kind}`;
+  item.tooltip = notice.detail;
+  item.iconPath =
+    notice.kind === 'notSaving'
+      ? new vscode.ThemeIcon('error', new vscode.ThemeColor('list.errorForeground'))
+      : new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+  item.contextValue = `lifeline.notice.${notice.kind}`;
+  if (notice.retry) item.command = { command: CommandIds.retrySaving, title: 'Retry Saving' };
+  item.accessibilityInformation = { label: `${notice.title}. ${notice.detail}` };
   return item;
 }
 

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
+import { formatBytes } from '../core/runtime/lowDiskMonitor';
 import type { RuntimeReport } from '../core/runtime/runtimeReports';
+import type { StorageHealth } from '../core/runtime/storageHealth';
 import { CommandIds } from '../shared/commandIds';
 
 /**
@@ -35,10 +37,54 @@ export function showRuntimeReport(report: RuntimeReport): void {
         ),
       );
       return;
+    case 'lowDiskSpace':
+      if (report.low) {
+        const waiting =
+          report.heldJobs === 0 ? 'queued jobs wait' : `${report.heldJobs} queued job${report.heldJobs === 1 ? '' : 's'} wait`;
+        void vscode.window
+          .showWarningMessage(
+            `Lifeline: only ${formatBytes(report.freeBytes)} free on the disk of its storage folder, below the ${formatBytes(report.thresholdBytes)} of lifeline.storage.minFreeMB. No new job starts until there is more space: ${waiting}, running jobs go on.`,
+            'Open Settings',
+          )
+          .then((picked) => {
+            if (picked) void vscode.commands.executeCommand('workbench.action.openSettings', 'lifeline.storage.minFreeMB');
+          });
+      } else {
+        void vscode.window.showInformationMessage(
+          `Lifeline: disk space is back (${formatBytes(report.freeBytes)} free); queued jobs start again.`,
+        );
+      }
+      return;
     case 'historyStorage':
     case 'recoveryNeeded':
       return;
   }
+}
+
+/**
+ * Tells a person once when the queue stops saving (the tracker fires once per failure, not per
+ * failed commit), and once when it saves again. The Queue view and dashboard show it meanwhile.
+ */
+export function followStorageHealth(onDidChange: (listener: (health: StorageHealth) => void) => vscode.Disposable): vscode.Disposable {
+  let told = false;
+  return onDidChange((health) => {
+    if (health.state === 'notSaving') {
+      told = true;
+      void vscode.window
+        .showErrorMessage(
+          `Lifeline: the queue is not saving: ${health.reason}. Changes to it are refused until it can save; running jobs go on. Free space or fix the disk, then Retry.`,
+          'Retry',
+          'Show Log',
+        )
+        .then((picked) => {
+          if (picked === 'Retry') void vscode.commands.executeCommand(CommandIds.retrySaving);
+          if (picked === 'Show Log') void vscode.commands.executeCommand(CommandIds.showLog);
+        });
+    } else if (health.state === 'saved' && told) {
+      told = false;
+      void vscode.window.showInformationMessage('Lifeline: the queue is saving again.');
+    }
+  });
 }
 
 function withShowLog(choice: Thenable<string | undefined>): void {

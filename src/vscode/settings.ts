@@ -25,6 +25,7 @@ export const SETTING_SPECS = {
   'backup.intervalHours': { type: 'number', minimum: 0, maximum: 8760 },
   'backup.keep': { type: 'integer', minimum: 1, maximum: 1000 },
   'backup.maxAgeDays': { type: 'integer', minimum: 0 },
+  'storage.minFreeMB': { type: 'integer', minimum: 0, maximum: 1_048_576 },
 } as const satisfies Record<string, NumberSpec | EnumSpec>;
 
 export type SettingKey = keyof typeof SETTING_SPECS;
@@ -53,6 +54,7 @@ export function readSettings(configuration: LifelineConfiguration = vscode.works
     backupIntervalHours: number('backup.intervalHours'),
     backupKeep: number('backup.keep'),
     backupMaxAgeDays: number('backup.maxAgeDays'),
+    storageMinFreeMB: number('storage.minFreeMB'),
   };
 }
 

@@ -4,7 +4,8 @@ import { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
-import { showRuntimeReport } from './runtimeReports';
+import { testStorageFaults } from './testStorageFaults';
+import { followStorageHealth, showRuntimeReport } from './runtimeReports';
 import { onDidChangeSettings, readSettings, SETTING_SPECS } from './settings';
 import type { SettingKey } from './settings';
 import { WorkspaceJobs } from './workspaceJobs';
@@ -32,6 +33,7 @@ export class WorkspaceSession implements vscode.Disposable {
       jobs,
       this.queue.onDidChange(() => this.updateContext()),
       onDidChangeSettings(Object.keys(SETTING_SPECS) as SettingKey[], () => runtime.updateOptions(readSettings())),
+      followStorageHealth(runtime.onDidChangeStorageHealth),
     );
     this.updateContext();
   }
@@ -45,6 +47,8 @@ export class WorkspaceSession implements vscode.Disposable {
   }): Promise<WorkspaceSession> {
     const jobs = new WorkspaceJobs(options.folder, options.logger, options.storageDirectory);
     const recovery = new RecoveryController();
+    // Undefined outside the integration tests' host (see testStorageFaults.ts).
+    const faults = testStorageFaults();
     try {
       const runtime = await WorkspaceRuntime.open({
         storageDirectory: options.storageDirectory,
@@ -60,6 +64,7 @@ export class WorkspaceSession implements vscode.Disposable {
           showRuntimeReport(report);
           recovery.handle(report);
         },
+        overrides: faults && { freeBytes: faults.freeBytes },
       });
       const session = new WorkspaceSession(runtime, jobs);
       recovery.queue = session.queue;

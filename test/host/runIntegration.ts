@@ -23,7 +23,11 @@ async function main(resultFile: string): Promise<number> {
     const text = readFileSync(join(sampleWorkspace, file));
     writeFileSync(join(workspace, file), text);
   }
-  const server = await startCodeServer({ home, env: { LIFELINE_TEST_RESULTS: testResults, LIFELINE_TEST_HOME: home } });
+  // LIFELINE_TEST_STORAGE_FAULTS: the extension's test-only full-disk switch (src/vscode/testStorageFaults.ts).
+  const server = await startCodeServer({
+    home,
+    env: { LIFELINE_TEST_RESULTS: testResults, LIFELINE_TEST_HOME: home, LIFELINE_TEST_STORAGE_FAULTS: '1' },
+  });
   const context = await launchBrowser(home);
   const page = context.pages()[0] ?? (await context.newPage());
   const exitCode = new Promise<number>((resolve) => {

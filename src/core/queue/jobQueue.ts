@@ -125,6 +125,11 @@ export class JobQueue {
     return this.scheduler.isActive;
   }
 
+  /** Holds back the start of new jobs for `reason` (the runtime's low-disk monitor); see JobScheduler.setHold. */
+  setHold(reason: string, held: boolean): void {
+    this.scheduler.setHold(reason, held);
+  }
+
   /** Starts scheduling in this session although autoRun was off. */
   start(): void {
     this.scheduler.start();

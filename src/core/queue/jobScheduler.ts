@@ -48,6 +48,8 @@ export class JobScheduler {
   private readonly pendingProgress = new Map<string, { attempt: number; fraction: number | undefined; message: string | undefined }>();
   private readonly subscription: Disposable;
   private disposed = false;
+  /** Why starting is held back (low disk space): apart from the user's pause, which is durable and theirs. */
+  private readonly holds = new Set<string>();
 
   constructor(
     private readonly host: SchedulerHost,
@@ -61,6 +63,18 @@ export class JobScheduler {
 
   get isActive(): boolean {
     return this.active && !this.host.state.flags.paused;
+  }
+
+  /**
+   * Holds back (or lets go) the start of new jobs for `reason`, in memory only. Running jobs go
+   * on and nothing is cancelled; the queue's own pause flag is left to the user.
+   */
+  setHold(reason: string, held: boolean): void {
+    if (held) {
+      this.holds.add(reason);
+      return;
+    }
+    if (this.holds.delete(reason)) this.pump();
   }
 
   /**
@@ -107,7 +121,7 @@ export class JobScheduler {
 
   /** Starts as many queued jobs as the limit allows. Called after every change that could free a slot. */
   pump(): void {
-    if (this.disposed || !this.isActive) return;
+    if (this.disposed || !this.isActive || this.holds.size > 0) return;
     const state = this.host.state;
     let running = state.runningCount();
     while (running < state.flags.concurrency) {

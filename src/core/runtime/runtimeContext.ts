@@ -3,6 +3,7 @@ import type { Listener } from '../emitter';
 import type { Logger } from '../logger';
 import type { JobRunner } from '../queue/jobRunner';
 import type { QueueSessionOptions } from '../session/queueSession';
+import type { FreeSpaceProbe } from './lowDiskMonitor';
 import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
 
@@ -59,4 +60,6 @@ export interface RuntimeOverrides {
   readonly createRunner?: (jobsDirectory: string) => JobRunner;
   /** The lease's timing (tests that kill a holder want a short staleness). */
   readonly lease?: Pick<QueueSessionOptions, 'heartbeatMs' | 'staleAfterMs' | 'releaseWaitMs' | 'socketDir'>;
+  /** The free space of the storage folder's disk, instead of fs.statfs (the low-disk monitor's tests). */
+  readonly freeBytes?: FreeSpaceProbe;
 }

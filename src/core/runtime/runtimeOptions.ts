@@ -29,6 +29,8 @@ export interface RuntimeOptions {
   readonly backupKeep: number;
   /** Automatic backups older than this many days are deleted, the newest of each kind aside; 0 keeps them by count only. @default 30 */
   readonly backupMaxAgeDays: number;
+  /** Below this much free space (MB) on the storage folder's disk no new job starts; 0 turns the check off. @default 200 */
+  readonly storageMinFreeMB: number;
 }
 
 /** The defaults, equal to package.json's `contributes.configuration` defaults. */
@@ -42,6 +44,7 @@ export const DEFAULT_HISTORY_RETENTION_DAYS = 0;
 export const DEFAULT_BACKUP_INTERVAL_HOURS = 24;
 export const DEFAULT_BACKUP_KEEP = 10;
 export const DEFAULT_BACKUP_MAX_AGE_DAYS = 30;
+export const DEFAULT_STORAGE_MIN_FREE_MB = 200;
 
 export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   concurrency: DEFAULT_CONCURRENCY,
@@ -54,4 +57,5 @@ export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   backupIntervalHours: DEFAULT_BACKUP_INTERVAL_HOURS,
   backupKeep: DEFAULT_BACKUP_KEEP,
   backupMaxAgeDays: DEFAULT_BACKUP_MAX_AGE_DAYS,
+  storageMinFreeMB: DEFAULT_STORAGE_MIN_FREE_MB,
 });

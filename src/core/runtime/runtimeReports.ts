@@ -20,4 +20,16 @@ export type RuntimeReport =
   /** An archive shard was damaged or missing and is in quarantine. */
   | { readonly type: 'archiveShardLost'; readonly shard: LostShard }
   /** Interrupted jobs the recovery policy leaves to a person (nothing happens when no one asks). */
-  | { readonly type: 'recoveryNeeded'; readonly jobs: readonly Job[]; readonly question: RecoveryQuestion };
+  | { readonly type: 'recoveryNeeded'; readonly jobs: readonly Job[]; readonly question: RecoveryQuestion }
+  /**
+   * The storage folder's disk went below `storageMinFreeMB` (`low`: no new job starts; running
+   * ones go on) or is above it again (`low: false`: queued jobs start again). Once each way.
+   */
+  | {
+      readonly type: 'lowDiskSpace';
+      readonly low: boolean;
+      readonly freeBytes: number;
+      readonly thresholdBytes: number;
+      /** Jobs waiting to start when it was said. */
+      readonly heldJobs: number;
+    };

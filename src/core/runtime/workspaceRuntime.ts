@@ -8,8 +8,11 @@ import { describeRecovery } from '../queue/jobSummary';
 import type { JobRunner } from '../queue/jobRunner';
 import { QueueSession } from '../session/queueSession';
 import type { StorageEvent } from '../storage/storeEvents';
+import { systemClock } from '../clock';
 import { jobFilePaths } from '../../shared/supervisor/node/jobFilePaths';
 import { SupervisorRunner } from '../supervisors/supervisorRunner';
+import { formatBytes, LowDiskMonitor } from './lowDiskMonitor';
+import type { LowDiskChange } from './lowDiskMonitor';
 import { decideRecovery, interruptionKey } from './recoveryPolicy';
 import type { RuntimeContext, RuntimeRole } from './runtimeContext';
 import { RuntimeHistory } from './runtimeHistory';
@@ -18,6 +21,11 @@ import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
 import { RuntimeBackups } from './runtimeBackups';
 import { liveStores } from './runtimeStores';
+import { observeQueueLog, StorageHealthTracker } from './storageHealth';
+import type { StorageHealth } from './storageHealth';
+
+/** The scheduler's hold while the disk is low (JobQueue.setHold). */
+const LOW_DISK_HOLD = 'lowDiskSpace';
 
 /** A part the next issues add to the runtime; closed before the history and the queue. */
 export interface RuntimeService {
@@ -55,6 +63,12 @@ export class WorkspaceRuntime {
   private readonly handledInterruptions = new Set<string>();
   private recovering: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
+  private readonly lowDisk: LowDiskMonitor;
+  /**
+   * Whether the queue's commits reach the disk (in the process that holds it; a client's stays
+   * `saved`). Fires when the state changes; see {@link StorageHealth}.
+   */
+  readonly onDidChangeStorageHealth: StorageHealthTracker['onDidChange'];
 
   private constructor(
     readonly queue: QueueSession,
@@ -64,9 +78,18 @@ export class WorkspaceRuntime {
     private readonly current: { options: RuntimeOptions },
     backups: RuntimeBackups,
     queueLog: () => DurableQueueLog | undefined,
+    private readonly storageHealthTracker: StorageHealthTracker,
   ) {
     this.reportEmitter = reportEmitter;
     this.onDidReport = reportEmitter.event;
+    this.onDidChangeStorageHealth = storageHealthTracker.onDidChange;
+    this.lowDisk = new LowDiskMonitor({
+      directory: context.storageDirectory,
+      minFreeMB: () => this.current.options.storageMinFreeMB,
+      clock: context.clock ?? systemClock,
+      logger: context.logger,
+      freeBytes: context.overrides?.freeBytes,
+    });
     this.history = new RuntimeHistory({
       queue,
       directory: join(context.storageDirectory, 'history'),
@@ -89,8 +112,15 @@ export class WorkspaceRuntime {
       queue.onDidChangeRole((role) => {
         backups.follow(role === 'holder');
         if (role !== 'holder') return;
+        // The hold lives in the queue's memory: a queue taken over starts without it.
+        this.applyLowDiskHold();
         this.scheduleRecovery();
         void this.applyConcurrency();
+      }),
+      this.lowDisk.onDidChange((change) => this.onLowDiskChange(change)),
+      // A failed commit may be the disk filling up: look now rather than at the next interval.
+      storageHealthTracker.onDidChange((health) => {
+        if (health.state === 'notSaving') void this.lowDisk.check();
       }),
       queue.onDidChange(() => {
         if (
@@ -105,6 +135,7 @@ export class WorkspaceRuntime {
       this.scheduleRecovery();
       void this.applyConcurrency();
     }
+    this.lowDisk.start();
   }
 
   /** Opens the workspace: takes the queue's lease or connects to its holder, then follows the role. */
@@ -126,6 +157,7 @@ export class WorkspaceRuntime {
       options: () => current.options,
       appVersion: context.appVersion ?? 'unknown',
     });
+    const storageHealth = new StorageHealthTracker(context.clock ?? systemClock, logger);
     const queue = await QueueSession.open({
       storageDir: context.storageDirectory,
       baseDir: context.baseDir,
@@ -133,15 +165,18 @@ export class WorkspaceRuntime {
       clock: context.clock,
       ...context.overrides?.lease,
       createLog: (queueDir) =>
-        (queueLog = new DurableQueueLog({
-          directory: queueDir,
-          logger,
-          loadFallback: backups.loadFallback('queue'),
-          onEvent: (event) => {
-            logQueueStorageEvent(event, logger);
-            reportEmitter.fire({ type: 'queueStorage', event });
-          },
-        })),
+        observeQueueLog(
+          (queueLog = new DurableQueueLog({
+            directory: queueDir,
+            logger,
+            loadFallback: backups.loadFallback('queue'),
+            onEvent: (event) => {
+              logQueueStorageEvent(event, logger);
+              reportEmitter.fire({ type: 'queueStorage', event });
+            },
+          })),
+          storageHealth,
+        ),
       // Asked each time this process becomes the holder: the options as they are then.
       createRunner: (): JobRunner =>
         context.overrides?.createRunner?.(jobsDirectory) ?? createSupervisorRunner(jobsDirectory, context, current.options),
@@ -149,7 +184,7 @@ export class WorkspaceRuntime {
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
     opened.queue = queue;
-    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog);
+    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth);
   }
 
   get role(): RuntimeRole {
@@ -169,13 +204,50 @@ export class WorkspaceRuntime {
     return this.current.options;
   }
 
+  /** Whether the queue's changes reach the disk now. */
+  get storageHealth(): StorageHealth {
+    return this.storageHealthTracker.health;
+  }
+
+  /** True while the storage folder's disk has less free space than `storageMinFreeMB`: no new job starts. */
+  get isLowOnDisk(): boolean {
+    return this.lowDisk.isLow;
+  }
+
+  /**
+   * Tries to save now (a person pressed Retry): checks the free space and writes the queue's
+   * snapshot, whose outcome moves the storage health like any commit. Resolves when both are done.
+   */
+  async retrySaving(): Promise<void> {
+    await this.lowDisk.check();
+    await this.queue.localQueue?.compact();
+  }
+
   /**
    * Changes options. The concurrency applies at once (while this runtime holds the queue), the
    * recovery policy at its next pass; the runner's and the history's options when they next open.
    */
   updateOptions(options: Partial<RuntimeOptions>): void {
+    const before = this.current.options.storageMinFreeMB;
     this.current.options = { ...this.current.options, ...options };
     void this.applyConcurrency();
+    if (this.current.options.storageMinFreeMB !== before) void this.lowDisk.check();
+  }
+
+  private applyLowDiskHold(): void {
+    this.queue.localQueue?.setHold(LOW_DISK_HOLD, this.lowDisk.isLow);
+  }
+
+  /** Holds back new jobs while the disk is low, and says so once each way. */
+  private onLowDiskChange(change: LowDiskChange): void {
+    this.applyLowDiskHold();
+    const { logger } = this.context;
+    if (change.low) {
+      logger.warn(
+        `[disk] ${formatBytes(change.freeBytes)} free on the storage folder's disk, below ${formatBytes(change.thresholdBytes)}: no new job starts until there is more (running jobs go on)`,
+      );
+    } else logger.info(`[disk] space is back (${formatBytes(change.freeBytes)} free): queued jobs start again`);
+    this.reportEmitter.fire({ type: 'lowDiskSpace', ...change, heldJobs: this.queue.jobs.filter((job) => job.state === 'queued').length });
   }
 
   /** The output log of the job's latest attempt (undefined before it first ran). */
@@ -233,11 +305,13 @@ export class WorkspaceRuntime {
   close(): Promise<void> {
     this.closing ??= (async () => {
       while (this.subscriptions.length) this.subscriptions.pop()?.dispose();
+      this.lowDisk.dispose();
       for (const service of [this.services.health, this.services.backups, this.services.stateStore]) {
         await service?.close().catch((error: unknown) => this.context.logger.warn(`[runtime] closing: ${String(error)}`));
       }
       await this.history.close();
       await this.queue.dispose();
+      this.storageHealthTracker.dispose();
       this.reportEmitter.dispose();
     })();
     return this.closing;

