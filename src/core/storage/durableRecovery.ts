@@ -194,6 +194,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   };
 
   let problem: { cause: 'snapshotDamaged' | 'snapshotMissing'; detail: string } | undefined;
+  let fallbackFor: { cause: 'snapshotDamaged' | 'snapshotMissing'; detail: string } | undefined;
   const current = await readFileIfExists(snapshotPath(context));
   if (current) {
     try {
@@ -229,7 +230,8 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       });
     } else {
       if (problem.cause === 'snapshotMissing') corruptions++;
-      noteLoss(problem.cause, problem.detail);
+      logger.error(`${tag} ${problem.detail}`);
+      fallbackFor = problem;
       await useFallback();
     }
   }
@@ -455,6 +457,14 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     noteLoss('manifestMissing', `the manifest of ${name} is missing, so where its journals ended cannot be checked`);
   }
   const acknowledged = manifest ? acknowledgedSequence(manifest) : undefined;
+  if (fallbackFor && (loss !== undefined || acknowledged === undefined || sequence < acknowledged)) {
+    // A backup (or nothing) and the journals after it reach the acknowledged end only when no gap
+    // stopped the replay; without a manifest nothing says where that end was. The snapshot is the cause.
+    const reached = `the ${fallbackUsed === 'backup' ? 'backup' : 'empty state'} and the journals after it reach record ${sequence}`;
+    const detail = `${fallbackFor.detail}; ${reached}`;
+    logger.error(`${tag} ${detail}`);
+    loss = { cause: fallbackFor.cause, detail: loss ? `${detail}; ${loss.detail}` : detail };
+  }
   if (!loss && acknowledged !== undefined && sequence < acknowledged) {
     noteLoss('journalCut', `the journals of ${name} end at record ${sequence}, but its manifest says ${acknowledged} were acknowledged`);
   }

@@ -68,8 +68,8 @@ export async function quarantineBytes(path: string, bytes: Uint8Array, directory
   return target;
 }
 
-/** Removes the oldest quarantined files until the folder is within {@link QUARANTINE_MAX_BYTES}; never `keep`. */
-async function boundQuarantine(quarantineDir: string, keep: string): Promise<void> {
+/** Removes the oldest quarantined files until the folder is within `maxBytes`; never `keep`, the newest. */
+export async function boundQuarantine(quarantineDir: string, keep: string, maxBytes = QUARANTINE_MAX_BYTES): Promise<void> {
   const entries: { path: string; size: number; mtimeMs: number }[] = [];
   for (const entry of await fs.readdir(quarantineDir)) {
     const path = join(quarantineDir, entry);
@@ -79,7 +79,7 @@ async function boundQuarantine(quarantineDir: string, keep: string): Promise<voi
   let total = entries.reduce((sum, entry) => sum + entry.size, 0);
   entries.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path));
   for (const entry of entries) {
-    if (total <= QUARANTINE_MAX_BYTES) break;
+    if (total <= maxBytes) break;
     if (entry.path === keep) continue;
     await fs.rm(entry.path, { force: true });
     total -= entry.size;

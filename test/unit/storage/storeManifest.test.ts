@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { journalPath, snapshotPath } from '../../../src/core/storage/durableRecovery';
@@ -7,6 +7,7 @@ import type { DurableStoreOptions } from '../../../src/core/storage/durableStore
 import { DurableStore } from '../../../src/core/storage/durableStore';
 import { createJournalFile, Journal } from '../../../src/core/storage/journal';
 import { encodeBatch } from '../../../src/core/storage/journalFormat';
+import { boundQuarantine } from '../../../src/core/storage/storageIo';
 import type { StorageEvent } from '../../../src/core/storage/storeEvents';
 import type { StoreManifest } from '../../../src/core/storage/storeManifest';
 import { decodeManifest, encodeManifest, manifestPath } from '../../../src/core/storage/storeManifest';
@@ -236,5 +237,27 @@ describe('storage: manifest (acknowledged end, torn tail vs damage, previous gen
     rmSync(path);
     const after = await reopen();
     assert.deepEqual([after.state, after.types, after.lost?.cause], [[], ['dataLost'], 'journalMissing']);
+  });
+});
+
+describe('storage: quarantine bound', () => {
+  let temp: ReturnType<typeof makeTempDir>;
+  beforeEach(() => {
+    temp = makeTempDir();
+  });
+  afterEach(() => temp.cleanup());
+
+  it('keeps the newest files within the bound, and always the one just added', async () => {
+    const dir = join(temp.dir, 'quarantine');
+    mkdirSync(dir);
+    for (const [index, name] of ['a', 'b', 'c'].entries()) {
+      writeFileSync(join(dir, name), Buffer.alloc(100));
+      utimesSync(join(dir, name), 1000 + index, 1000 + index);
+    }
+    await boundQuarantine(dir, join(dir, 'c'), 250);
+    assert.deepEqual(readdirSync(dir).sort(), ['b', 'c']);
+    writeFileSync(join(dir, 'huge'), Buffer.alloc(1000));
+    await boundQuarantine(dir, join(dir, 'huge'), 250);
+    assert.deepEqual(readdirSync(dir), ['huge']);
   });
 });
