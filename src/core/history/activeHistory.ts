@@ -70,7 +70,8 @@ export class ActiveHistory {
         storageEvents: events,
         imageQuarantinedTo: quarantined?.type === 'quarantined' ? quarantined.quarantinePath : undefined,
         recoveredFromBackup: events.some((event) => event.type === 'recoveredFromBackup') || undefined,
-        lost: events.some((event) => event.type === 'quarantined' || event.type === 'stateLost'),
+        // Every open that returns less than was acknowledged raises dataLost; a repaired file is not a loss.
+        lost: events.some((event) => event.type === 'dataLost' || event.type === 'stateLost'),
       },
     };
   }

@@ -4,61 +4,22 @@ import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { AuditSink } from './auditLog';
 import type { RecordCipher } from './cipher';
+import type { DurableCodec, StoreLayout } from './durableLayout';
+import { journalPath, listJournals, snapshotPath } from './durableLayout';
 import { StorageError } from './errors';
-import type { JournalFile } from './journal';
+import { crc32 } from 'node:zlib';
+import type { JournalEnd, JournalFile } from './journal';
 import { createJournalFile, openJournalFile } from './journal';
 import { decodeBatch, recordAssociatedData, scanJournal } from './journalFormat';
-import type { SnapshotPayload } from './snapshot';
-import { decodeSnapshot, writeSnapshot } from './snapshot';
-import { quarantineFile, readFileIfExists, toStorageError } from './storageIo';
+import { decodeSnapshot, writeVerifiedSnapshot } from './snapshot';
+import { quarantineBytes, quarantineFile, readFileIfExists, toStorageError } from './storageIo';
 import type { DataLossCause, StorageEvent } from './storeEvents';
+import type { SnapshotRef, StoreManifest } from './storeManifest';
+import { acknowledgedSequence, manifestPath, previousSnapshotPath, readManifest } from './storeManifest';
+import { checkAcknowledgedPrefix, journalsHoldNoRecord, reportLoss } from './recoveryChecks';
 
-/**
- * How a store's state is turned into bytes and back. `apply` must not throw for a record that
- * `encodeRecord` produced: by the time it runs, the record is on disk.
- */
-export interface DurableCodec<S, R> {
-  empty(): S;
-  /** Applies one record; may mutate `state` and return it. */
-  apply(state: S, record: R): S;
-  encodeRecord(record: R): Uint8Array;
-  /** Throws on bytes it does not understand; the record is then treated as damage. */
-  decodeRecord(bytes: Uint8Array): R;
-  /**
-   * Called synchronously at the moment a snapshot must describe: freeze what later `apply` calls
-   * would change (cheaply, e.g. copy a Map of immutable values) and return the serialiser, which
-   * may then take its time (chunked, or in a worker) while commits go on.
-   */
-  snapshot(state: S): () => Promise<SnapshotPayload>;
-  /** Throws on a payload it does not understand; the snapshot is then treated as damage. */
-  decodeSnapshot(payload: Uint8Array): S | Promise<S>;
-  /** Frees a state the store no longer holds (replaced by a restore), for states that own resources such as a sql.js database. */
-  dispose?(state: S): void;
-}
-
-export interface StoreLayout {
-  readonly directory: string;
-  readonly name: string;
-}
-
-export function snapshotPath(layout: StoreLayout): string {
-  return join(layout.directory, `${layout.name}.snapshot`);
-}
-
-export function journalPath(layout: StoreLayout, generation: number): string {
-  return join(layout.directory, `${layout.name}.${String(generation).padStart(8, '0')}.journal`);
-}
-
-/** Journal files of this store, oldest generation first. */
-export async function listJournals(layout: StoreLayout): Promise<{ generation: number; path: string }[]> {
-  const pattern = new RegExp(`^${layout.name.replace(/[.]/g, '\\.')}\\.(\\d{8,})\\.journal$`);
-  const found: { generation: number; path: string }[] = [];
-  for (const entry of await fs.readdir(layout.directory)) {
-    const match = pattern.exec(entry);
-    if (match) found.push({ generation: Number(match[1]), path: join(layout.directory, entry) });
-  }
-  return found.sort((a, b) => a.generation - b.generation);
-}
+export type { DurableCodec, StoreLayout } from './durableLayout';
+export { journalPath, listJournals, snapshotPath } from './durableLayout';
 
 export interface RecoveryContext<S, R> extends StoreLayout {
   readonly codec: DurableCodec<S, R>;
@@ -79,6 +40,13 @@ export interface Recovered<S> {
   readonly corruptions: number;
   /** More than one journal generation is live: a compaction was cut short and should run again. */
   readonly compactionDue: boolean;
+  /** What the next manifest says (see StoreManifest): the opened snapshot, the generation kept to repair from, journals kept. */
+  readonly snapshot: SnapshotRef | undefined;
+  readonly previous: StoreManifest['previous'];
+  /** Acknowledged ends of the journals kept on disk other than the one appended to. */
+  readonly sealed: readonly JournalEnd[];
+  readonly createdAt: number;
+  readonly advances: StoreManifest['advances'];
 }
 
 /**
@@ -96,11 +64,20 @@ function isKeyOrVersionProblem(error: unknown): boolean {
   );
 }
 
+/** A journal generation to open: on disk, or named by the manifest and gone. */
+interface JournalEntry {
+  readonly generation: number;
+  readonly path: string;
+  readonly exists: boolean;
+}
+
 /**
- * Opens a store's files: snapshot (or the newest good backup when it is damaged), then every
- * journal generation it does not cover, in order, checking that sequence numbers run on without a
- * gap. A torn tail of the last journal is cut; any other damage is quarantined and the verified
- * state is written as a fresh snapshot at once, so the next open starts from good files.
+ * Opens a store's files: the manifest (where acknowledged data ends), the snapshot (else the
+ * previous generation, else the newest good backup), then every journal generation it does not
+ * cover, in order, checking each against the manifest and that sequence numbers run on without a
+ * gap. A torn tail past the acknowledged end after a crash is copied to quarantine/ and cut; any
+ * other damage is quarantined, reported with what it took (`dataLost`), and the verified state is
+ * written as a fresh snapshot at once, so the next open starts from good files.
  */
 export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promise<Recovered<S>> {
   const { codec, cipher, logger, name } = context;
@@ -108,35 +85,56 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   await fs.mkdir(context.directory, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
     throw toStorageError(error, `create the folder ${context.directory}`);
   });
+  const leftover = new RegExp(`^\\.${name.replace(/[.]/g, '\\.')}\\.(snapshot|snapshot\\.previous|manifest)\\.[0-9a-z]+\\.tmp$`);
   for (const entry of await fs.readdir(context.directory)) {
-    // Left by a snapshot write that crashed before its rename: never part of the state.
-    if (entry.startsWith(`.${name}.snapshot.`) && entry.endsWith('.tmp')) await fs.rm(join(context.directory, entry), { force: true });
+    // Left by an atomic write that crashed before its rename: never part of the state.
+    if (leftover.test(entry)) await fs.rm(join(context.directory, entry), { force: true });
   }
+  const read = await readManifest(context);
+  const manifest = read.kind === 'ok' ? read.manifest : undefined;
   const journals = await listJournals(context);
   let state = codec.empty();
   let sequence = 0;
   let startGeneration = 1;
   let snapshotBytes = 0;
   let corruptions = 0;
-  let lossy = false;
+  let rewrite = false;
   let fallbackUsed: 'backup' | 'none' | undefined;
-  let fallbackCause: DataLossCause = 'snapshotDamaged';
-  /** Records between the backup's end and the first journal record that follows it: gone with the snapshot. */
-  let lostAfterBackup: { from: number; to: number | undefined } | undefined;
+  let base: SnapshotRef | undefined;
+  let previous = manifest?.previous;
+  let loss: { cause: DataLossCause; detail: string } | undefined;
+  const repairs: { cause: DataLossCause; file: string; detail: string }[] = [];
+  const noteLoss = (cause: DataLossCause, detail: string): void => {
+    loss ??= { cause, detail };
+    logger.error(`${tag} ${detail}`);
+  };
 
-  const quarantine = async (path: string, reason: 'corruptSnapshot' | 'corruptJournal' | 'sequenceGap', detail: string): Promise<void> => {
+  const quarantine = async (
+    path: string,
+    reason: 'corruptSnapshot' | 'corruptJournal' | 'sequenceGap' | 'corruptManifest',
+    detail: string,
+  ) => {
     const quarantinePath = await quarantineFile(path, context.directory, context.clock.now());
     corruptions++;
-    lossy = true;
     logger.error(`${tag} ${detail}: moved ${path} to ${quarantinePath}`);
     context.audit?.record({ store: name, action: 'quarantine', detail: { file: path, quarantinePath, reason, detail } });
     context.emit({ type: 'quarantined', store: name, file: path, quarantinePath, reason, detail });
   };
-  const useFallback = async (cause: DataLossCause): Promise<void> => {
-    fallbackCause = cause;
+  if (read.kind === 'damaged') {
+    const detail = `the manifest of ${name} is damaged (${read.detail}), so where its journals ended cannot be checked`;
+    await quarantine(manifestPath(context), 'corruptManifest', detail);
+    noteLoss('manifestDamaged', detail);
+  }
+  const decodeFile = async (bytes: Buffer): Promise<{ state: S; header: SnapshotRef }> => {
+    const decoded = await decodeSnapshot(bytes, cipher);
+    return { state: await codec.decodeSnapshot(decoded.payload), header: decoded.header };
+  };
+  const useFallback = async (): Promise<void> => {
     state = codec.empty();
     sequence = 0;
     startGeneration = 0; // replay every journal; records the backup already holds are skipped by sequence
+    previous = undefined;
+    rewrite = true;
     const bytes = await context.loadFallback?.().catch((error: unknown) => {
       logger.error(`${tag} the backup could not be loaded: ${(error as Error).message}`);
       return undefined;
@@ -144,9 +142,9 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     fallbackUsed = 'none';
     if (!bytes) return;
     try {
-      const decoded = await decodeSnapshot(bytes, cipher);
-      state = await codec.decodeSnapshot(decoded.payload);
-      sequence = decoded.header.sequence;
+      const opened = await decodeFile(Buffer.from(bytes));
+      state = opened.state;
+      sequence = opened.header.sequence;
       fallbackUsed = 'backup';
     } catch (error) {
       if (isKeyOrVersionProblem(error)) throw error;
@@ -154,59 +152,180 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       state = codec.empty();
     }
   };
+  /** Opens the generation kept before the newest snapshot: its file, or the empty state it began from. */
+  const openPrevious = async (): Promise<'file' | 'empty' | undefined> => {
+    // Usable only when every journal it needs is there and its acknowledged bytes verify;
+    // otherwise the newest backup is the better copy.
+    if (manifest?.previous) {
+      const upTo = manifest.snapshot?.generation ?? Number.MAX_SAFE_INTEGER;
+      for (const end of manifest.journals) {
+        if (end.generation < manifest.previous.generation || end.generation >= upTo) continue;
+        const bytes = await readFileIfExists(journalPath(context, end.generation));
+        if (!bytes || checkAcknowledgedPrefix(bytes, end, '')) return undefined;
+      }
+    }
+    const path = previousSnapshotPath(context);
+    const bytes = await readFileIfExists(path);
+    if (bytes) {
+      try {
+        const opened = await decodeFile(bytes);
+        // Only the generation the manifest names (any, without one): a stale copy would be
+        // replayed onto journals that do not follow it.
+        const generation = opened.header.generation;
+        if (!manifest || manifest.previous?.generation === generation || manifest.snapshot?.generation === generation) {
+          state = opened.state;
+          sequence = opened.header.sequence;
+          startGeneration = generation;
+          snapshotBytes = bytes.length;
+          base = { generation, sequence };
+          return 'file';
+        }
+        codec.dispose?.(opened.state);
+      } catch (error) {
+        if (isKeyOrVersionProblem(error)) throw error;
+        await quarantine(path, 'corruptSnapshot', `the previous snapshot of ${name} is damaged too (${(error as Error).message})`);
+      }
+    } else if (manifest?.previous && !manifest.previous.hasFile) {
+      startGeneration = manifest.previous.generation;
+      sequence = manifest.previous.sequence;
+      return 'empty';
+    }
+    return undefined;
+  };
 
-  const snapshotFile = await readFileIfExists(snapshotPath(context));
-  if (snapshotFile) {
+  let problem: { cause: 'snapshotDamaged' | 'snapshotMissing'; detail: string } | undefined;
+  let fallbackFor: { cause: 'snapshotDamaged' | 'snapshotMissing'; detail: string } | undefined;
+  const current = await readFileIfExists(snapshotPath(context));
+  if (current) {
     try {
-      const decoded = await decodeSnapshot(snapshotFile, cipher);
-      state = await codec.decodeSnapshot(decoded.payload);
-      sequence = decoded.header.sequence;
-      startGeneration = decoded.header.generation;
-      snapshotBytes = snapshotFile.length;
+      const opened = await decodeFile(current);
+      state = opened.state;
+      sequence = opened.header.sequence;
+      startGeneration = opened.header.generation;
+      snapshotBytes = current.length;
+      base = { generation: startGeneration, sequence };
     } catch (error) {
       if (isKeyOrVersionProblem(error)) throw error;
-      await quarantine(snapshotPath(context), 'corruptSnapshot', `the snapshot of ${name} is damaged (${(error as Error).message})`);
-      await useFallback('snapshotDamaged');
+      const detail = `the snapshot of ${name} is damaged (${(error as Error).message})`;
+      await quarantine(snapshotPath(context), 'corruptSnapshot', detail);
+      problem = { cause: 'snapshotDamaged', detail };
     }
-  } else if (journals.length > 0 && (journals[0]?.generation ?? 1) > 1) {
+  } else if (manifest?.snapshot !== undefined || (journals[0]?.generation ?? 1) > 1) {
     // Generations above 1 exist only after a compaction wrote a snapshot: it has gone missing.
-    corruptions++;
-    lossy = true;
-    logger.error(`${tag} the snapshot of ${name} is missing although compacted journals exist`);
-    await useFallback('snapshotMissing');
+    problem = { cause: 'snapshotMissing', detail: `the snapshot of ${name} is missing` };
+  }
+  if (problem) {
+    const opened = await openPrevious();
+    if (opened === 'file' && !current && manifest?.snapshot?.generation === startGeneration) {
+      // A compaction moved the snapshot aside and stopped before writing the next: nothing is wrong.
+      await fs.rename(previousSnapshotPath(context), snapshotPath(context));
+      previous = undefined;
+    } else if (opened) {
+      rewrite = true;
+      corruptions += problem.cause === 'snapshotMissing' ? 1 : 0;
+      repairs.push({
+        cause: problem.cause,
+        file: snapshotPath(context),
+        detail: `${problem.detail}; it was rebuilt from the previous generation and the journals after it`,
+      });
+    } else {
+      if (problem.cause === 'snapshotMissing') corruptions++;
+      logger.error(`${tag} ${problem.detail}`);
+      fallbackFor = problem;
+      await useFallback();
+    }
   }
 
+  const expected = new Map(
+    (manifest?.journals ?? []).filter((end) => end.generation >= startGeneration).map((end) => [end.generation, end]),
+  );
+  // The generation kept to repair from stays, with its journals, until a newer snapshot verifies.
+  const keepFrom = previous && previous.generation < startGeneration ? previous.generation : startGeneration;
+  if (keepFrom === startGeneration) previous = undefined;
+  for (const journal of journals) if (journal.generation < keepFrom) await fs.rm(journal.path, { force: true });
+  const kept = (manifest?.journals ?? []).filter(
+    (end) =>
+      end.generation >= keepFrom && end.generation < startGeneration && journals.some((journal) => journal.generation === end.generation),
+  );
+  const entries: JournalEntry[] = journals
+    .filter((journal) => journal.generation >= startGeneration)
+    .map((journal) => ({ ...journal, exists: true }));
+  for (const end of expected.values()) {
+    if (!entries.some((entry) => entry.generation === end.generation)) {
+      entries.push({ generation: end.generation, path: journalPath(context, end.generation), exists: false });
+    }
+  }
+  entries.sort((a, b) => a.generation - b.generation);
+  const liveOnDisk = entries.filter((entry) => entry.exists).length;
+
   let replayed = 0;
+  let manifested = false;
+  const ends: JournalEnd[] = [];
   let append:
-    { path: string; generation: number; validLength: number; records: number; encrypted: boolean; fingerprint: string } | undefined;
-  let maxGeneration = Math.max(startGeneration, journals.at(-1)?.generation ?? 0);
-  const live = journals.filter((journal) => journal.generation >= startGeneration);
-  // Journals below the snapshot's generation are covered by it.
-  for (const journal of journals) if (journal.generation < startGeneration) await fs.rm(journal.path, { force: true });
-  for (let index = 0; index < live.length; index++) {
-    const journal = live[index] as { generation: number; path: string };
-    const isLast = index === live.length - 1;
+    | {
+        path: string;
+        generation: number;
+        validLength: number;
+        records: number;
+        encrypted: boolean;
+        fingerprint: string;
+        crc: number;
+        /** The last record in it (or before it). */
+        sequence: number;
+      }
+    | undefined;
+  let maxGeneration = Math.max(startGeneration, journals.at(-1)?.generation ?? 0, entries.at(-1)?.generation ?? 0);
+  for (let index = 0; index < entries.length; index++) {
+    const journal = entries[index] as JournalEntry;
+    const isLast = index === entries.length - 1;
+    const end = expected.get(journal.generation);
     const quarantineRest = async (reason: 'corruptJournal' | 'sequenceGap', detail: string): Promise<void> => {
-      for (const later of live.slice(index)) {
+      for (const later of entries.slice(index)) {
+        if (!later.exists) continue;
         await quarantine(later.path, reason, later === journal ? detail : `${detail}; a later journal was set aside with it`);
       }
+      rewrite = true;
       append = undefined;
     };
+    if (!journal.exists) {
+      const missing = `journal ${journal.path} is missing (it held records through ${end?.sequence ?? 0})`;
+      if ((end?.sequence ?? 0) > sequence) {
+        corruptions++;
+        noteLoss('journalMissing', missing);
+        await quarantineRest('sequenceGap', missing);
+        break;
+      }
+      repairs.push({ cause: 'journalMissing', file: journal.path, detail: `${missing}; it held no record the state lacks` });
+      continue;
+    }
     const bytes = await fs.readFile(journal.path).catch((error: unknown) => {
       throw toStorageError(error, `read the journal ${journal.path}`);
     });
     const scan = scanJournal(bytes);
-    if (scan.header === 'torn' && isLast) {
+    if (typeof scan.header === 'object' && scan.header.manifested) manifested = true;
+    const damage = end ? checkAcknowledgedPrefix(bytes, end, journal.path) : undefined;
+    if (scan.header === 'torn' && isLast && !damage) {
       // Created by a crash before its header was on disk: no record was ever acknowledged in it.
+      const quarantinePath =
+        bytes.length > 0 ? await quarantineBytes(journal.path, bytes, context.directory, context.clock.now(), 'torn') : undefined;
       await fs.rm(journal.path, { force: true });
       if (bytes.length > 0) {
-        logger.warn(`${tag} removed ${journal.path}, whose header was cut short (${bytes.length} bytes)`);
-        context.emit({ type: 'journalTailCut', store: name, file: journal.path, bytesCut: bytes.length, droppedCompleteRecord: false });
+        logger.warn(`${tag} removed ${journal.path}, whose header was cut short (${bytes.length} bytes); a copy is in ${quarantinePath}`);
+        context.emit({
+          type: 'journalTailCut',
+          store: name,
+          file: journal.path,
+          bytesCut: bytes.length,
+          droppedCompleteRecord: false,
+          quarantinePath,
+        });
       }
       continue;
     }
     if (scan.header === 'torn' || scan.header === 'corrupt') {
-      await quarantineRest('corruptJournal', `the header of journal ${journal.path} is damaged`);
+      const detail = damage?.detail ?? `the header of journal ${journal.path} is damaged`;
+      noteLoss(damage?.cause ?? 'journalDamaged', detail);
+      await quarantineRest('corruptJournal', detail);
       break;
     }
     const header = scan.header;
@@ -249,25 +368,37 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       sequence = record.sequence;
       replayed++;
     }
+    if (damage) {
+      // What verified before the damage is applied; the file and every later one are set aside.
+      noteLoss(damage.cause, damage.detail);
+      await quarantineRest('corruptJournal', damage.detail);
+      break;
+    }
     if (broken) {
-      if (fallbackUsed === 'backup' && broken.includes('continues at')) {
-        lostAfterBackup = { from: sequence + 1, to: await lastRecordSequence(live.slice(index)) };
-      }
-      await quarantineRest(broken.includes('continues at') ? 'sequenceGap' : 'corruptJournal', broken);
+      const gap = broken.includes('continues at');
+      noteLoss(gap ? 'sequenceGap' : 'journalDamaged', broken);
+      await quarantineRest(gap ? 'sequenceGap' : 'corruptJournal', broken);
       break;
     }
     // A torn tail in a journal that is not the last is still only a torn tail when every later
     // journal holds no record: compaction creates generation G+1 before the appends already queued
     // for G are written, so a kill during one of those writes leaves exactly this.
-    const tornBeforeEmpty = scan.damage?.kind === 'tail' && !isLast && (await journalsHoldNoRecord(live.slice(index + 1)));
+    const tornBeforeEmpty = scan.damage?.kind === 'tail' && !isLast && (await journalsHoldNoRecord(entries.slice(index + 1)));
     if (scan.damage && (scan.damage.kind === 'middle' || (!isLast && !tornBeforeEmpty))) {
-      await quarantineRest(
-        'corruptJournal',
-        `journal ${journal.path} is damaged at byte ${scan.damage.offset} with ${scan.damage.bytes} bytes after it`,
-      );
+      const detail = `journal ${journal.path} is damaged at byte ${scan.damage.offset} with ${scan.damage.bytes} bytes after it`;
+      noteLoss('journalDamaged', detail);
+      await quarantineRest('corruptJournal', detail);
       break;
     }
     if (scan.damage) {
+      const cleanEnd = manifest?.clean === true && end !== undefined;
+      const quarantinePath = await quarantineBytes(
+        journal.path,
+        bytes.subarray(scan.validLength),
+        context.directory,
+        context.clock.now(),
+        'tail',
+      );
       const handle = await fs.open(journal.path, 'r+');
       try {
         await handle.truncate(scan.validLength);
@@ -276,12 +407,12 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
         await handle.close();
       }
       logger.warn(
-        `${tag} cut ${scan.damage.bytes} bytes of torn tail from ${journal.path}${scan.damage.droppedCompleteRecord ? ' (a complete record failed its checksum)' : ''}`,
+        `${tag} cut ${scan.damage.bytes} bytes of torn tail from ${journal.path}${scan.damage.droppedCompleteRecord ? ' (a complete record failed its checksum)' : ''}; a copy is in ${quarantinePath}`,
       );
       context.audit?.record({
         store: name,
         action: 'cutTornTail',
-        detail: { file: journal.path, bytes: scan.damage.bytes, droppedCompleteRecord: scan.damage.droppedCompleteRecord },
+        detail: { file: journal.path, bytes: scan.damage.bytes, droppedCompleteRecord: scan.damage.droppedCompleteRecord, quarantinePath },
       });
       context.emit({
         type: 'journalTailCut',
@@ -289,8 +420,18 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
         file: journal.path,
         bytesCut: scan.damage.bytes,
         droppedCompleteRecord: scan.damage.droppedCompleteRecord,
+        quarantinePath,
       });
+      if (cleanEnd) {
+        // Past the end of a cleanly closed journal: not a crash's write, but every acknowledged byte verified.
+        repairs.push({
+          cause: 'journalDamaged',
+          file: journal.path,
+          detail: `${scan.damage.bytes} bytes followed the end of cleanly closed journal ${journal.path}`,
+        });
+      }
     }
+    if (append) ends.push({ generation: append.generation, sequence: append.sequence, bytes: append.validLength, crc: append.crc });
     append = {
       path: journal.path,
       generation: journal.generation,
@@ -298,37 +439,43 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       records: scan.records.length,
       encrypted: header.encrypted,
       fingerprint: header.keyFingerprint,
+      crc: crc32(bytes.subarray(0, scan.validLength)),
+      sequence,
     };
   }
 
   if (fallbackUsed === 'backup') {
     context.emit({ type: 'recoveredFromBackup', store: name, sequence, journalRecordsReplayed: replayed });
-    if (lostAfterBackup) {
-      const { from, to } = lostAfterBackup;
-      const detail = `the backup of ${name} ends at record ${from - 1} and its journals resume later: records from ${from}${to === undefined ? '' : ` through ${to}`} are gone`;
-      logger.error(`${tag} ${detail}`);
-      context.emit({
-        type: 'dataLost',
-        store: name,
-        cause: fallbackCause,
-        fromSequence: from,
-        toSequence: to,
-        records: to === undefined ? undefined : to - from + 1,
-        acknowledgedBetween: undefined,
-        detail,
-      });
-    }
   } else if (fallbackUsed === 'none') {
     const detail = `no good snapshot or backup of ${name} was found; it opened with the ${replayed} journal records that verify`;
     logger.error(`${tag} ${detail}`);
     context.emit({ type: 'stateLost', store: name, detail });
   }
-  if (lossy) {
+  if (read.kind === 'missing' && manifested) {
+    // Its journals say this store keeps a manifest. (A store written before manifests has none and
+    // no flag: its first open cannot tell a journal cut after the fact from a torn write.)
+    noteLoss('manifestMissing', `the manifest of ${name} is missing, so where its journals ended cannot be checked`);
+  }
+  const acknowledged = manifest ? acknowledgedSequence(manifest) : undefined;
+  if (fallbackFor && (loss !== undefined || acknowledged === undefined || sequence < acknowledged)) {
+    // A backup (or nothing) and the journals after it reach the acknowledged end only when no gap
+    // stopped the replay; without a manifest nothing says where that end was. The snapshot is the cause.
+    const reached = `the ${fallbackUsed === 'backup' ? 'backup' : 'empty state'} and the journals after it reach record ${sequence}`;
+    const detail = `${fallbackFor.detail}; ${reached}`;
+    logger.error(`${tag} ${detail}`);
+    loss = { cause: fallbackFor.cause, detail: loss ? `${detail}; ${loss.detail}` : detail };
+  }
+  if (!loss && acknowledged !== undefined && sequence < acknowledged) {
+    noteLoss('journalCut', `the journals of ${name} end at record ${sequence}, but its manifest says ${acknowledged} were acknowledged`);
+  }
+  reportLoss(context, { loss, repairs, manifest, acknowledged, sequence });
+
+  if (rewrite) {
     // Write what verifies as a fresh snapshot now, past every old generation, so the next open
     // does not depend on the files that were set aside.
     const generation = maxGeneration + 1;
     maxGeneration = generation;
-    snapshotBytes = await writeSnapshot(snapshotPath(context), await codec.snapshot(state)(), {
+    snapshotBytes = await writeVerifiedSnapshot(snapshotPath(context), await codec.snapshot(state)(), {
       generation,
       sequence,
       cipher,
@@ -336,40 +483,32 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     });
     for (const journal of await listJournals(context)) if (journal.generation < generation) await fs.rm(journal.path, { force: true });
     append = undefined;
+    base = { generation, sequence };
+    previous = undefined;
+    ends.length = 0;
+    kept.length = 0;
   }
   const matches = append && append.encrypted === (cipher !== undefined) && (!cipher || append.fingerprint === cipher.keyFingerprint);
+  if (append && !matches) {
+    ends.push({ generation: append.generation, sequence: append.sequence, bytes: append.validLength, crc: append.crc });
+  }
+  const nextGeneration = Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1);
   const file =
     append && matches
-      ? await openJournalFile(append.path, append.generation, cipher, append.validLength, append.records)
-      : await createJournalFile(
-          journalPath(context, Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1)),
-          Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1),
-          cipher,
-        );
-  const compactionDue = !lossy && live.length > 1;
-  return { state, sequence, file, snapshotBytes, corruptions, compactionDue };
-}
-
-/** The last record sequence `journals` hold (read before they are set aside), or undefined when none holds one. */
-async function lastRecordSequence(journals: readonly { readonly path: string }[]): Promise<number | undefined> {
-  let last: number | undefined;
-  for (const journal of journals) {
-    const bytes = await fs.readFile(journal.path).catch(() => undefined);
-    const scan = bytes === undefined ? undefined : scanJournal(bytes);
-    const sequence = scan && 'records' in scan ? scan.records.at(-1)?.sequence : undefined;
-    if (sequence !== undefined) last = Math.max(last ?? sequence, sequence);
-  }
-  return last;
-}
-
-/** True when none of `journals` holds a record: each has a whole header and nothing after it, or (the last) a torn header. */
-async function journalsHoldNoRecord(journals: readonly { readonly path: string }[]): Promise<boolean> {
-  for (const [index, journal] of journals.entries()) {
-    const bytes = await fs.readFile(journal.path).catch(() => undefined);
-    if (bytes === undefined) return false;
-    const scan = scanJournal(bytes);
-    if (scan.header === 'torn' && index === journals.length - 1) continue;
-    if (scan.header === 'torn' || scan.header === 'corrupt' || scan.records.length > 0 || scan.damage) return false;
-  }
-  return true;
+      ? await openJournalFile(append.path, append.generation, cipher, append.validLength, append.records, append.crc)
+      : await createJournalFile(journalPath(context, nextGeneration), nextGeneration, cipher, { manifested: true });
+  const compactionDue = !rewrite && liveOnDisk > 1;
+  return {
+    state,
+    sequence,
+    file,
+    snapshotBytes,
+    corruptions,
+    compactionDue,
+    snapshot: base,
+    previous,
+    sealed: [...kept, ...ends],
+    createdAt: manifest?.createdAt ?? context.clock.now(),
+    advances: manifest?.advances ?? [],
+  };
 }

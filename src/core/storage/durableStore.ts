@@ -14,7 +14,10 @@ import type { JournalOptions } from './journal';
 import { createJournalFile, Journal } from './journal';
 import { encodeBatch } from './journalFormat';
 import type { SnapshotPayload } from './snapshot';
-import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, writeSnapshot } from './snapshot';
+import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, writeVerifiedSnapshot } from './snapshot';
+import { ManifestKeeper } from './manifestKeeper';
+import type { SnapshotRef, StoreManifest } from './storeManifest';
+import { previousSnapshotPath } from './storeManifest';
 import { toStorageError } from './storageIo';
 import type { StorageEvent, StoreMetrics } from './storeEvents';
 import { DurationRing } from './storeEvents';
@@ -75,6 +78,7 @@ export class DurableStore<S, R> {
   private lastSaveMs = 0;
   private lastCompaction: StoreMetrics['lastCompaction'];
   private readonly compaction: false | { maxJournalBytes: number; maxJournalRecords: number };
+  private manifest!: ManifestKeeper;
 
   private constructor(
     private readonly options: DurableStoreOptions<S, R>,
@@ -139,6 +143,12 @@ export class DurableStore<S, R> {
     );
     store.lockKey = key;
     store.openEvents = early;
+    const logger = options.logger ?? nullLogger;
+    store.manifest = new ManifestKeeper(options, journal, options.clock ?? systemClock, logger, recovered);
+    // Not clean from here until close: a crash may tear only what is appended after this.
+    await store.manifest.write(false).catch((error: unknown) => {
+      logger.warn(`[storage:${options.name}] could not write the manifest: ${(error as Error).message}`);
+    });
     options.audit?.record({
       store: options.name,
       action: 'open',
@@ -214,6 +224,7 @@ export class DurableStore<S, R> {
           this.lastSaveMs = performance.now() - started;
           this.saves.add(this.lastSaveMs);
           this.commits++;
+          this.manifest.noteCommit();
           this.maybeCompact();
         },
         (error: unknown) => {
@@ -274,10 +285,12 @@ export class DurableStore<S, R> {
       const sequence = this.journal.sequence;
       // The new journal first: once the snapshot names generation G+1, appends to G are ignored
       // by a reopen, so a journal that failed to appear after it lost every later commit (ioerr loop).
-      const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher);
+      // No previous generation is kept across a restore: its journals' sequence numbers run on
+      // from the state before it, so replaying them onto it would mix the two.
+      const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher, { manifested: true });
       let afterSnapshot: unknown;
       try {
-        this.snapshotBytes = await writeSnapshot(snapshotPath(this.options), decoded.payload, {
+        this.snapshotBytes = await writeVerifiedSnapshot(snapshotPath(this.options), decoded.payload, {
           generation,
           sequence,
           cipher: this.options.cipher,
@@ -295,10 +308,12 @@ export class DurableStore<S, R> {
         afterSnapshot = error;
       }
       const previous = this.currentState;
-      await this.journal.rotate(next, () => {
+      await this.journal.rotate(next, (sealed) => {
         this.currentState = state;
+        this.manifest.seal(sealed);
       });
       this.options.codec.dispose?.(previous);
+      await this.manifest.install({ generation, sequence }, undefined);
       await this.removeJournalsBelow(generation);
       this.options.audit?.record({ store: this.name, action: 'restore', detail: { sequence, bytes: snapshot.length } });
       if (afterSnapshot !== undefined) throw toStorageError(afterSnapshot, `restore ${this.name}`);
@@ -338,6 +353,12 @@ export class DurableStore<S, R> {
     this.closed = true;
     await this.compacting?.catch(() => undefined);
     await this.journal.close();
+    await this.manifest.close().catch((error: unknown) => {
+      // The manifest then says "not clean": the next open treats the tail as a crash's, never as loss.
+      (this.options.logger ?? nullLogger).warn(
+        `[storage:${this.name}] could not write the clean-close manifest: ${(error as Error).message}`,
+      );
+    });
     openStores.delete(this.lockKey);
   }
 
@@ -366,13 +387,14 @@ export class DurableStore<S, R> {
     const started = performance.now();
     const generation = this.journal.generation + 1;
     try {
-      const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher);
+      const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher, { manifested: true });
       let serialize: (() => Promise<SnapshotPayload>) | undefined;
       let sequence = 0;
       await this.journal
-        .rotate(next, () => {
+        .rotate(next, (sealed) => {
           serialize = this.options.codec.snapshot(this.currentState);
           sequence = this.journal.sequence;
+          this.manifest.seal(sealed);
         })
         .catch(async (error: unknown) => {
           await next.handle.close().catch(() => undefined);
@@ -382,14 +404,8 @@ export class DurableStore<S, R> {
       const payload = await serialize();
       // Closing (deactivate has about 5 s): leave it; the old snapshot and journals stay complete.
       if (this.closed) return;
-      const compress = this.options.compress ?? false;
-      this.snapshotBytes = await writeSnapshot(snapshotPath(this.options), payload, {
-        generation,
-        sequence,
-        cipher: this.options.cipher,
-        compress,
-      });
-      await this.removeJournalsBelow(generation);
+      const previous = await this.installSnapshot(payload, { generation, sequence });
+      await this.removeJournalsBelow(previous.generation);
       const durationMs = performance.now() - started;
       this.lastCompaction = { at: (this.options.clock ?? systemClock).now(), durationMs, snapshotBytes: this.snapshotBytes };
       this.options.audit?.record({ store: this.name, action: 'compact', detail: { generation, sequence, bytes: this.snapshotBytes } });
@@ -400,6 +416,33 @@ export class DurableStore<S, R> {
       this.emit({ type: 'compactionFailed', store: this.name, error: storageError });
       throw storageError;
     }
+  }
+
+  /**
+   * Writes a compaction's snapshot while keeping the generation before it: the current snapshot
+   * moves to `<name>.snapshot.previous` (or, before the first snapshot, the empty state and the
+   * journals from generation 1 stand for it), the new one is written and read back, and only then
+   * does the manifest name it. Returns the generation kept, whose journals the caller keeps.
+   */
+  private async installSnapshot(payload: SnapshotPayload, snapshot: SnapshotRef): Promise<NonNullable<StoreManifest['previous']>> {
+    const current = this.manifest.currentSnapshot;
+    const path = snapshotPath(this.options);
+    const previousPath = previousSnapshotPath(this.options);
+    const previous = current ? { ...current, hasFile: true } : { generation: 1, sequence: 0, hasFile: false };
+    if (current) await fs.rename(path, previousPath);
+    try {
+      this.snapshotBytes = await writeVerifiedSnapshot(path, payload, {
+        ...snapshot,
+        cipher: this.options.cipher,
+        compress: this.options.compress ?? false,
+      });
+    } catch (error) {
+      // The snapshot the manifest names goes back where it was.
+      if (current) await fs.rename(previousPath, path).catch(() => undefined);
+      throw error;
+    }
+    await this.manifest.install(snapshot, previous);
+    return previous;
   }
 
   private async removeJournalsBelow(generation: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { dirname } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { fsyncDirectory } from './atomicFile';
 import type { RecordCipher } from './cipher';
 import { StorageError } from './errors';
@@ -56,18 +57,37 @@ export interface JournalFile {
   readonly cipher: RecordCipher | undefined;
   size: number;
   records: number;
+  /** crc32 of the file's bytes up to `size` (header included): what a store's manifest records. */
+  crc: number;
+}
+
+/**
+ * Where a journal's acknowledged bytes end: everything up to `bytes` is synced, holds the records
+ * through `sequence`, and has the crc32 `crc`. A store's manifest keeps these so that opening can
+ * tell a file cut or damaged after the fact from a crash's torn write.
+ */
+export interface JournalEnd {
+  readonly generation: number;
+  readonly sequence: number;
+  readonly bytes: number;
+  readonly crc: number;
 }
 
 /** Creates a new journal file (header written and synced, directory entry synced). */
-export async function createJournalFile(path: string, generation: number, cipher: RecordCipher | undefined): Promise<JournalFile> {
+export async function createJournalFile(
+  path: string,
+  generation: number,
+  cipher: RecordCipher | undefined,
+  options: { readonly manifested?: boolean } = {},
+): Promise<JournalFile> {
   let handle: JournalHandle | undefined;
   try {
     handle = await fs.open(path, 'wx', 0o600);
-    const header = encodeJournalHeader(generation, cipher?.keyFingerprint);
+    const header = encodeJournalHeader(generation, cipher?.keyFingerprint, options.manifested);
     await writeAll(handle, header, 0);
     await handle.datasync();
     await fsyncDirectory(dirname(path));
-    return { path, generation, handle, cipher, size: header.length, records: 0 };
+    return { path, generation, handle, cipher, size: header.length, records: 0, crc: crc32(header) };
   } catch (error) {
     // Only a file this call created goes: on EEXIST the journal there is someone's data.
     if (handle) {
@@ -89,7 +109,7 @@ export function createJournalFileSync(path: string, generation: number, cipher: 
     fd = storageFs().openSync(path, 'wx', 0o600);
     const header = encodeJournalHeader(generation, cipher?.keyFingerprint);
     writeAllSync(fd, header, 0);
-    return { path, generation, handle: new FdHandle(fd), cipher, size: header.length, records: 0 };
+    return { path, generation, handle: new FdHandle(fd), cipher, size: header.length, records: 0, crc: crc32(header) };
   } catch (error) {
     if (fd !== undefined) {
       storageFs().closeSync(fd);
@@ -106,10 +126,11 @@ export async function openJournalFile(
   cipher: RecordCipher | undefined,
   validLength: number,
   records: number,
+  crc: number,
 ): Promise<JournalFile> {
   try {
     const handle = await fs.open(path, 'r+');
-    return { path, generation, handle, cipher, size: validLength, records };
+    return { path, generation, handle, cipher, size: validLength, records, crc };
   } catch (error) {
     throw toStorageError(error, `open the journal ${path}`);
   }
@@ -190,13 +211,15 @@ interface PendingWritten {
   readonly start: number;
   readonly length: number;
   readonly firstSequence: number;
+  /** crc32 of the file through the end of this item's bytes. */
+  readonly crc: number;
 }
 
 interface PendingRotation {
   readonly kind: 'rotate';
   readonly next: JournalFile;
   /** Runs synchronously at the switch: every earlier record is applied, no later one yet. */
-  readonly onSwitch: () => void;
+  readonly onSwitch: (sealed: JournalEnd) => void;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -215,7 +238,7 @@ export class Journal {
    * and sequence), so that appends made meanwhile go into the file at once, behind it, and wait
    * only for a sync. A record's identity in the file then never waits on the disk.
    */
-  private ahead: { file: JournalFile; end: number; sequence: number } | undefined;
+  private ahead: { file: JournalFile; end: number; sequence: number; crc: number } | undefined;
   private flushing: Promise<void> | undefined;
   /** The turn's end, when the next write begins unless {@link flushNow} begins it sooner. */
   private turnEnd: NodeJS.Immediate | undefined;
@@ -243,6 +266,10 @@ export class Journal {
   get path(): string {
     return this.file.path;
   }
+  /** The acknowledged end of the current generation; read synchronously, its fields agree. */
+  get end(): JournalEnd {
+    return { generation: this.file.generation, sequence: this.lastSequence, bytes: this.file.size, crc: this.file.crc };
+  }
 
   /**
    * Appends one record; resolves once it is on disk. `onWritten` runs as soon as the record is in
@@ -259,7 +286,7 @@ export class Journal {
   }
 
   /** Switches appends to `next` after every record queued before this call is on disk. */
-  rotate(next: JournalFile, onSwitch: () => void): Promise<void> {
+  rotate(next: JournalFile, onSwitch: (sealed: JournalEnd) => void): Promise<void> {
     if (this.closed) return Promise.reject(new StorageError('closed', 'The store is closed.'));
     return new Promise((resolve, reject) => {
       this.queue.push({ kind: 'rotate', next, onSwitch, resolve, reject });
@@ -339,9 +366,10 @@ export class Journal {
 
   private async switchTo(rotation: PendingRotation): Promise<void> {
     const previous = this.file;
+    const sealed = this.end;
     this.file = rotation.next;
     try {
-      rotation.onSwitch();
+      rotation.onSwitch(sealed);
     } catch (error) {
       rotation.reject(error);
       return;
@@ -359,14 +387,17 @@ export class Journal {
       const data = encodeFrames(file, batch, firstSequence);
       if (this.options.writeOnCallingThread) {
         writeAllSync(file.handle.fd, data, start);
-        this.ahead = { file, end: start + data.length, sequence: firstSequence + batch.length - 1 };
+        this.ahead = { file, end: start + data.length, sequence: firstSequence + batch.length - 1, crc: crc32(data, file.crc) };
       } else {
         await writeAll(file.handle, data, start);
       }
       for (const entry of batch) notifyWritten(entry);
+      // Before the sync, so the three fields below change together once it returns.
+      const crc = crc32(data, file.crc);
       await file.handle.datasync();
       file.size = start + data.length;
       file.records += batch.length;
+      file.crc = crc;
       this.lastSequence = firstSequence + batch.length - 1;
     } catch (error) {
       await this.fail(file, error, batch);
@@ -403,7 +434,9 @@ export class Journal {
       return;
     }
     for (const entry of batch) notifyWritten(entry);
-    this.queue.splice(index, 0, { kind: 'written', batch, file: ahead.file, start: ahead.end, length: data.length, firstSequence });
+    const crc = crc32(data, ahead.crc);
+    this.queue.splice(index, 0, { kind: 'written', batch, file: ahead.file, start: ahead.end, length: data.length, firstSequence, crc });
+    ahead.crc = crc;
     ahead.end += data.length;
     ahead.sequence += batch.length;
   }
@@ -422,6 +455,7 @@ export class Journal {
       for (const item of items) {
         file.size = item.start + item.length;
         file.records += item.batch.length;
+        file.crc = item.crc;
         this.lastSequence = item.firstSequence + item.batch.length - 1;
       }
     } catch (error) {

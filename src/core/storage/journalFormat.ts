@@ -18,6 +18,11 @@ export const FRAME_HEADER_BYTES = 16;
 /** A larger length field is damage, not a record: no commit is this big. */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 const FLAG_ENCRYPTED = 1;
+/**
+ * Written by a store that keeps a manifest (storeManifest.ts): a journal with this flag and no
+ * manifest beside it means the manifest was lost, not that the store predates manifests.
+ */
+const FLAG_MANIFESTED = 2;
 const FIXED_HEADER_BYTES = 17;
 
 export interface JournalHeader {
@@ -27,6 +32,8 @@ export interface JournalHeader {
   /** Key fingerprint when encrypted, '' otherwise. */
   readonly keyFingerprint: string;
   readonly byteLength: number;
+  /** Its store keeps a manifest. */
+  readonly manifested: boolean;
 }
 
 export interface ScannedRecord {
@@ -50,13 +57,13 @@ export type JournalScan =
   | { readonly header: 'corrupt'; readonly detail: string }
   | { readonly header: JournalHeader; readonly records: ScannedRecord[]; readonly validLength: number; readonly damage?: JournalDamage };
 
-export function encodeJournalHeader(generation: number, keyFingerprint: string | undefined): Buffer {
+export function encodeJournalHeader(generation: number, keyFingerprint: string | undefined, manifested = false): Buffer {
   const fingerprint = Buffer.from(keyFingerprint ?? '', 'latin1');
   if (fingerprint.length > 255) throw new RangeError('key fingerprint longer than 255 bytes');
   const header = Buffer.alloc(FIXED_HEADER_BYTES + fingerprint.length + 4);
   JOURNAL_MAGIC.copy(header, 0);
   header.writeUInt16LE(JOURNAL_FORMAT_VERSION, 8);
-  header.writeUInt16LE(keyFingerprint === undefined ? 0 : FLAG_ENCRYPTED, 10);
+  header.writeUInt16LE((keyFingerprint === undefined ? 0 : FLAG_ENCRYPTED) | (manifested ? FLAG_MANIFESTED : 0), 10);
   header.writeUInt32LE(generation, 12);
   header.writeUInt8(fingerprint.length, 16);
   fingerprint.copy(header, FIXED_HEADER_BYTES);
@@ -104,6 +111,7 @@ function parseHeader(bytes: Buffer): JournalHeader | 'torn' | { detail: string }
     encrypted: (flags & FLAG_ENCRYPTED) !== 0,
     keyFingerprint: bytes.toString('latin1', FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + fingerprintLength),
     byteLength: length,
+    manifested: (flags & FLAG_MANIFESTED) !== 0,
   };
 }
 

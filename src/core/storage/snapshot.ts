@@ -4,6 +4,7 @@ import { createGzip, crc32, gunzip } from 'node:zlib';
 import { writeFileAtomic } from './atomicFile';
 import type { RecordCipher } from './cipher';
 import { StorageError } from './errors';
+import { fsp } from './storageFs';
 import { toStorageError } from './storageIo';
 
 /**
@@ -212,4 +213,23 @@ export async function writeSnapshot(path: string, payload: SnapshotPayload, opti
     throw toStorageError(error, `write the snapshot ${path}`);
   }
   return pieces.reduce((total, piece) => total + piece.length, 0);
+}
+
+/**
+ * Writes a snapshot atomically, then reads it back and decodes it (checksums, key, gzip): only a
+ * snapshot verified on disk lets a store drop the generation before it.
+ */
+export async function writeVerifiedSnapshot(path: string, payload: SnapshotPayload, options: SnapshotWriteOptions): Promise<number> {
+  const bytes = await writeSnapshot(path, payload, options);
+  let written: Buffer;
+  try {
+    written = await fsp.readFile(path);
+  } catch (error) {
+    throw toStorageError(error, `read back the snapshot ${path}`);
+  }
+  const { header } = await decodeSnapshot(written, options.cipher);
+  if (header.generation !== options.generation || header.sequence !== options.sequence || written.length !== bytes) {
+    throw new StorageError('corruptSnapshot', `The snapshot ${path} does not read back as written.`);
+  }
+  return bytes;
 }

@@ -1,6 +1,6 @@
 import { fsp as fs } from './storageFs';
 import { basename, join } from 'node:path';
-import { fsyncDirectory } from './atomicFile';
+import { fsyncDirectory, writeFileAtomic } from './atomicFile';
 import { StorageError } from './errors';
 
 /**
@@ -45,7 +45,45 @@ export async function quarantineFile(path: string, directory: string, now: numbe
   await fs.rename(path, target);
   await fsyncDirectory(quarantineDir);
   await fsyncDirectory(directory);
+  await boundQuarantine(quarantineDir, target);
   return target;
+}
+
+/** What quarantine/ may hold per store folder; the oldest files go first, the newest always stays. */
+export const QUARANTINE_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Keeps a copy of bytes about to be cut from a file (a torn tail) in `<directory>/quarantine/`,
+ * named after the file, before the cut: what opening removes stays there to be looked at.
+ * @returns the path of the copy
+ */
+export async function quarantineBytes(path: string, bytes: Uint8Array, directory: string, now: number, suffix: string): Promise<string> {
+  const quarantineDir = join(directory, 'quarantine');
+  await fs.mkdir(quarantineDir, { recursive: true, mode: 0o700 });
+  const stem = `${basename(path)}.${suffix}.${fileTimestamp(now)}`;
+  let target = join(quarantineDir, stem);
+  for (let attempt = 1; await exists(target); attempt++) target = join(quarantineDir, `${stem}-${attempt}`);
+  await writeFileAtomic(target, bytes);
+  await boundQuarantine(quarantineDir, target);
+  return target;
+}
+
+/** Removes the oldest quarantined files until the folder is within `maxBytes`; never `keep`, the newest. */
+export async function boundQuarantine(quarantineDir: string, keep: string, maxBytes = QUARANTINE_MAX_BYTES): Promise<void> {
+  const entries: { path: string; size: number; mtimeMs: number }[] = [];
+  for (const entry of await fs.readdir(quarantineDir)) {
+    const path = join(quarantineDir, entry);
+    const stat = await fs.stat(path).catch(() => undefined);
+    if (stat?.isFile()) entries.push({ path, size: stat.size, mtimeMs: stat.mtimeMs });
+  }
+  let total = entries.reduce((sum, entry) => sum + entry.size, 0);
+  entries.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path));
+  for (const entry of entries) {
+    if (total <= maxBytes) break;
+    if (entry.path === keep) continue;
+    await fs.rm(entry.path, { force: true });
+    total -= entry.size;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -12,6 +12,8 @@ export type StorageEvent =
       readonly file: string;
       readonly bytesCut: number;
       readonly droppedCompleteRecord: boolean;
+      /** Where a copy of the cut bytes was kept. */
+      readonly quarantinePath?: string;
     }
   /** A damaged file was moved to quarantine/; `lostRecords` is unknown (-1) when the damage hid them. */
   | {
@@ -19,7 +21,7 @@ export type StorageEvent =
       readonly store: string;
       readonly file: string;
       readonly quarantinePath: string;
-      readonly reason: 'corruptSnapshot' | 'corruptJournal' | 'sequenceGap';
+      readonly reason: 'corruptSnapshot' | 'corruptJournal' | 'sequenceGap' | 'corruptManifest';
       readonly detail: string;
     }
   /** The snapshot could not be used; the state came from the newest good backup instead. */
@@ -45,6 +47,17 @@ export type StorageEvent =
       readonly acknowledgedBetween: { readonly from: number; readonly to: number } | undefined;
       readonly detail: string;
     }
+  /**
+   * A damaged or missing file was found and rebuilt from a good copy (a snapshot from the previous
+   * generation and the journals after it), or held nothing acknowledged: no record was lost.
+   */
+  | {
+      readonly type: 'repaired';
+      readonly store: string;
+      readonly file: string;
+      readonly cause: DataLossCause;
+      readonly detail: string;
+    }
   | {
       readonly type: 'compacted';
       readonly store: string;
@@ -63,6 +76,7 @@ export type DataLossCause =
   | 'snapshotDamaged'
   | 'snapshotMissing'
   | 'manifestDamaged'
+  | 'manifestMissing'
   | 'sequenceGap';
 
 export interface StoreMetrics {

@@ -280,28 +280,28 @@ describe('history archive', () => {
     await history.close();
   });
 
-  it('quarantines an active snapshot that verifies but is not a database, opens from what verifies and says what was lost', async () => {
+  it('quarantines an active snapshot that verifies but is not a database and repairs it from the previous generation', async () => {
     const first = await openHistory(dir.path);
     await fill(first.history, 1, 5);
     await first.history.compact();
     await fill(first.history, 6, 8);
     await first.history.close();
     // A valid snapshot (checksums and all) around bytes that are not a database: damage SQLite
-    // finds, not the checksum. close() folded every entry into it and there is no backup, so
-    // nothing verifies: the history opens empty and says so, never as a silent reset.
+    // finds, not the checksum. close() folded every entry into it, and the snapshot before it
+    // (entries 1-5) and its journal (6-8) were kept: the history comes back whole, reported.
     const path = join(dir.path, 'history.snapshot');
     const header = readSnapshotHeader(readFileSync(path));
     await writeSnapshot(path, new Uint8Array(8192).fill(7), { generation: header.generation, sequence: header.sequence });
     const events: StorageEvent[] = [];
     const { history, report } = await openHistory(dir.path, { onStorageEvent: (event) => events.push(event) });
     assert.ok(report.imageQuarantinedTo);
-    assert.equal(report.lost, true);
+    assert.equal(report.lost, false);
     assert.deepEqual(
       events.map((e) => (e.type === 'quarantined' ? `${e.type}:${e.reason}` : e.type)),
-      ['quarantined:corruptSnapshot', 'stateLost'],
+      ['quarantined:corruptSnapshot', 'repaired'],
     );
     assert.equal(readdirSync(join(dir.path, 'quarantine')).length, 1);
-    assert.equal(history.active.count, 0);
+    assert.equal(history.active.count, 8);
     await history.close();
   });
 });

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ActiveHistory } from '../../../src/core/history/activeHistory';
 import { Archive } from '../../../src/core/history/archive';
@@ -72,13 +72,14 @@ describe('history on the durable store', () => {
     const { history } = await openHistory(dir.path);
     for (let i = 1; i <= 3; i++) await history.append(makeEntry(i));
     await history.close();
-    const [journal] = journalFiles(dir.path);
+    const journal = journalFiles(dir.path).at(-1); // the live generation (the one before it is kept to repair from)
     appendFileSync(join(dir.path, journal ?? ''), Buffer.from([0x20, 0, 0, 0, 9, 9, 9]));
     const { history: again, report } = await openHistory(dir.path);
     assert.equal(again.active.count, 3);
+    // After a clean close the bytes are not a crash's torn write: cut (a copy kept) and reported as repaired.
     assert.deepEqual(
       report.storageEvents.map((e) => e.type),
-      ['journalTailCut'],
+      ['journalTailCut', 'repaired'],
     );
     assert.equal(report.lost, false);
     await again.close();
@@ -106,6 +107,8 @@ describe('history on the durable store', () => {
     mkdirSync(copy);
     for (const name of readdirSync(dir.path)) if (name.startsWith('history.')) copyFileSync(join(dir.path, name), join(copy, name));
     await history.close();
+    // Without the previous generation (the empty state and journal 1), which would repair the snapshot.
+    rmSync(join(copy, 'history.00000001.journal'));
     // Flip a byte in the middle of the snapshot: its checksum fails.
     const path = join(copy, 'history.snapshot');
     const bytes = readFileSync(path);
@@ -124,10 +127,11 @@ describe('history on the durable store', () => {
     assert.ok(report.imageQuarantinedTo?.startsWith(join(copy, 'quarantine')));
     assert.ok(existsSync(report.imageQuarantinedTo ?? ''));
     assert.equal(report.recoveredFromBackup, true);
-    assert.equal(report.lost, true);
+    // The backup and journal 2 reach every acknowledged entry; journal 1 held nothing the backup lacks.
+    assert.equal(report.lost, false);
     assert.deepEqual(
       events.map((e) => e.type),
-      ['quarantined', 'recoveredFromBackup'],
+      ['quarantined', 'recoveredFromBackup', 'repaired'],
     );
     assert.equal(events[0]?.type === 'quarantined' && events[0].reason, 'corruptSnapshot');
     assert.equal(events[1]?.type === 'recoveredFromBackup' && events[1].journalRecordsReplayed, 3);
@@ -149,7 +153,7 @@ describe('history on the durable store', () => {
     assert.equal(report.lost, true);
     assert.deepEqual(
       report.storageEvents.map((e) => e.type),
-      ['quarantined', 'quarantined', 'stateLost'],
+      ['quarantined', 'quarantined', 'stateLost', 'dataLost'],
     );
     // 11-13 continue a state that is gone: set aside as a sequence gap, not applied out of context.
     assert.equal(report.storageEvents[1]?.type === 'quarantined' && report.storageEvents[1].reason, 'sequenceGap');

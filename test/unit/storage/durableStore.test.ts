@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryAuditLog } from '../../../src/core/storage/auditLog';
 import { journalPath, snapshotPath } from '../../../src/core/storage/durableRecovery';
@@ -10,7 +10,7 @@ import { createJournalFile, Journal } from '../../../src/core/storage/journal';
 import { encodeBatch } from '../../../src/core/storage/journalFormat';
 import { writeSnapshot } from '../../../src/core/storage/snapshot';
 import type { StorageEvent } from '../../../src/core/storage/storeEvents';
-import { listCodec, makeTempDir, testCipher } from './storageTestKit';
+import { listCodec, makeTempDir, markCrashedAtOpen, testCipher } from './storageTestKit';
 
 describe('storage: durable store', () => {
   let temp: ReturnType<typeof makeTempDir>;
@@ -62,15 +62,18 @@ describe('storage: durable store', () => {
     await again.close();
   });
 
-  it('compacts into a snapshot, removes old journals, and reopens the same state', async () => {
+  it('compacts into a snapshot, keeps only the previous generation, and reopens the same state', async () => {
     const store = await open();
     for (let value = 0; value < 20; value++) await store.commit([value]);
     await store.compact();
     await store.commit([20]);
+    await store.compact();
     assert.ok(store.metrics().lastCompaction);
     await store.close();
     const journals = readdirSync(temp.dir).filter((name) => name.endsWith('.journal'));
-    assert.deepEqual(journals, ['list.00000002.journal']);
+    // Generation 2 (its snapshot now `list.snapshot.previous`) stays to repair from; 1 is gone.
+    assert.deepEqual(journals, ['list.00000002.journal', 'list.00000003.journal']);
+    assert.ok(existsSync(join(temp.dir, 'list.snapshot.previous')));
     const again = await open();
     assert.deepEqual(
       again.state,
@@ -109,6 +112,7 @@ describe('storage: durable store', () => {
 
     it('new journal created, killed while a write to the old one was torn: the torn tail is cut, nothing is quarantined', async () => {
       await seed([11, 22, 333333]);
+      markCrashedAtOpen(temp.dir, 'list');
       const layout = { directory: temp.dir, name: 'list' };
       const whole = readFileSync(journalPath(layout, 1));
       const lastRecord = 16 + encodeBatch([Buffer.from('333333')]).length;
@@ -219,11 +223,17 @@ describe('storage: durable store', () => {
     const snapshot = readFileSync(snapshotPath({ directory: temp.dir, name: 'list' }));
     snapshot[snapshot.length - 2] = (snapshot[snapshot.length - 2] as number) ^ 0xff;
     writeFileSync(snapshotPath({ directory: temp.dir, name: 'list' }), snapshot);
+    // The previous generation (the empty state and journal 1) would repair it: take it away too.
+    rmSync(journalPath({ directory: temp.dir, name: 'list' }, 1));
     const recovered = await open({ loadFallback: async () => backup });
     assert.deepEqual(recovered.state, [1, 2, 3]);
     assert.ok(events.some((event) => event.type === 'quarantined' && event.reason === 'corruptSnapshot'));
     assert.ok(events.some((event) => event.type === 'recoveredFromBackup'));
-    assert.equal(readdirSync(join(temp.dir, 'quarantine')).length, 1);
+    // The snapshot, and journal 2, which followed the missing journal 1.
+    assert.equal(readdirSync(join(temp.dir, 'quarantine')).length, 2);
+    const lost = events.find((event) => event.type === 'dataLost');
+    assert.ok(lost?.type === 'dataLost');
+    assert.deepEqual([lost.cause, lost.fromSequence, lost.toSequence, lost.records], ['snapshotDamaged', 4, 4, 1]);
     await recovered.commit([9]);
     await recovered.close();
     events = [];
@@ -252,6 +262,7 @@ describe('storage: durable store', () => {
     await store.compact();
     await store.close();
     writeFileSync(snapshotPath({ directory: temp.dir, name: 'list' }), 'garbage');
+    rmSync(journalPath({ directory: temp.dir, name: 'list' }, 1));
     const reopened = await open();
     assert.deepEqual(reopened.state, []);
     assert.ok(events.some((event) => event.type === 'stateLost'));

@@ -1,10 +1,10 @@
 import * as assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AesGcmCipher, generateKey } from '../../../src/core/storage/aesGcmCipher';
 import { BackupManager } from '../../../src/core/storage/backupManager';
 import { durableBackupSource } from '../../../src/core/storage/durableBackupSource';
-import { snapshotPath } from '../../../src/core/storage/durableRecovery';
+import { journalPath, snapshotPath } from '../../../src/core/storage/durableRecovery';
 import { StorageError } from '../../../src/core/storage/errors';
 import type { StateStoreOptions } from '../../../src/core/storage/stateStore';
 import { StateStore } from '../../../src/core/storage/stateStore';
@@ -53,12 +53,16 @@ describe('storage: stores with backups and encryption', () => {
     const bytes = readFileSync(path);
     bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 1;
     writeFileSync(path, bytes);
+    // The previous generation (journal 1 from the empty state) would repair it completely: take it away.
+    rmSync(journalPath({ directory: join(temp.dir, 'stores'), name: 'state' }, 1));
     const second = await setup(first.cipher);
     assert.equal(second.store.get('a', 'k'), 'backed up');
     assert.deepEqual(
       second.events.map((event) => event.type),
-      ['quarantined', 'recoveredFromBackup'],
+      ['quarantined', 'quarantined', 'recoveredFromBackup', 'dataLost'],
     );
+    const lost = second.events.at(-1);
+    assert.ok(lost?.type === 'dataLost' && lost.cause === 'snapshotDamaged' && lost.records === 1, JSON.stringify(lost));
     await second.store.close();
   });
 

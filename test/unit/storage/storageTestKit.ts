@@ -1,10 +1,15 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RecordCipher } from '../../../src/core/storage/cipher';
 import type { DurableCodec } from '../../../src/core/storage/durableRecovery';
+import { journalPath } from '../../../src/core/storage/durableRecovery';
 import { StorageError } from '../../../src/core/storage/errors';
+import { scanJournal } from '../../../src/core/storage/journalFormat';
+import type { StoreManifest } from '../../../src/core/storage/storeManifest';
+import { decodeManifest, encodeManifest, manifestPath } from '../../../src/core/storage/storeManifest';
 
 /** A fresh temp folder per test; `cleanup` removes it. */
 export function makeTempDir(prefix = 'lifeline-storage-', parent = tmpdir()): { dir: string; cleanup(): void } {
@@ -61,3 +66,28 @@ export const listCodec: DurableCodec<number[], number> = {
     return parsed as number[];
   },
 };
+
+/**
+ * Rewrites a cleanly closed store's manifest as a crash soon after its open leaves it: not clean,
+ * its newest journal acknowledged up to its header only. Tests that cut or tear a journal "as a
+ * crash would" start from this; after a clean close the same cut is damage.
+ */
+export function markCrashedAtOpen(directory: string, name: string): void {
+  const layout = { directory, name };
+  const read = decodeManifest(readFileSync(manifestPath(layout)));
+  if (typeof read === 'string') throw new Error(`no manifest to mark: ${read}`);
+  const last = read.journals.at(-1);
+  if (!last) throw new Error('the manifest names no journal');
+  const bytes = readFileSync(journalPath(layout, last.generation));
+  const scan = scanJournal(bytes);
+  if (typeof scan.header !== 'object') throw new Error('the newest journal has no header');
+  const firstRecord = scan.records[0]?.sequence;
+  const headerEnd = {
+    generation: last.generation,
+    sequence: firstRecord === undefined ? last.sequence : firstRecord - 1,
+    bytes: scan.header.byteLength,
+    crc: crc32(bytes.subarray(0, scan.header.byteLength)),
+  };
+  const crashed: StoreManifest = { ...read, clean: false, journals: [...read.journals.slice(0, -1), headerEnd] };
+  writeFileSync(manifestPath(layout), encodeManifest(crashed));
+}
