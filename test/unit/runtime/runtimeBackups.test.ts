@@ -147,6 +147,10 @@ describe('WorkspaceRuntime: opening a damaged store from the newest backup', () 
     await second.close();
     const queueDir = join(first.storageDirectory, 'queue');
     writeFileSync(join(queueDir, 'queue.snapshot'), 'damaged beyond repair');
+    // The store keeps the generation before the compaction to repair from: take it away too, so
+    // the newest backup is all that is left.
+    rmSync(join(queueDir, 'queue.snapshot.previous'), { force: true });
+    rmSync(join(queueDir, 'queue.00000001.journal'));
     assert.deepEqual(
       readdirSync(queueDir).filter((name) => name.endsWith('.journal')),
       ['queue.00000002.journal'],
