@@ -1,0 +1,134 @@
+import { join } from 'node:path';
+import type { LostShard } from '../../src/core/history/archive';
+import type { DurableHistoryLog } from '../../src/core/history/durableHistoryLog';
+import type { HistoryEntryInput } from '../../src/core/history/historyEntry';
+import { JobHistory } from '../../src/core/history/jobHistory';
+import type { StorageEvent } from '../../src/core/storage/storeEvents';
+import { readImage } from './image';
+import type { DamageSubject, Fixture, Mode, TrialResult } from './verdict';
+import { summarize } from './verdict';
+
+/** From out/test/damage: the installed package's wasm. */
+const wasmPath = join(__dirname, '..', '..', '..', 'node_modules', 'sql.js', 'dist', 'sql-wasm.wasm');
+const epoch = Date.UTC(2026, 0, 1);
+const day = 86_400_000;
+/** Small, so the archive has an index and several sealed shards (one or more per month). */
+const layout = { maxActiveEntries: 8, archiveMargin: 1000, archiveBatchSize: 6, retentionDays: 0, compactIntervalMs: 1e12 };
+
+function entry(index: number, variant: number): HistoryEntryInput {
+  const finishedAt = epoch + index * 5 * day + variant * 3_600_000;
+  return {
+    jobId: `job-${variant}-${String(index).padStart(4, '0')}`,
+    name: `build ${index % 3}`,
+    command: `npm run task${index % 5}`,
+    cwd: '/work/project',
+    state: index % 10 === 0 ? 'failed' : 'succeeded',
+    attempts: 1,
+    createdAt: finishedAt - 120_000,
+    startedAt: finishedAt - 100_000,
+    finishedAt,
+    durationMs: 100_000,
+    exitCode: index % 10 === 0 ? 1 : 0,
+    error: index % 10 === 0 ? 'exit code 1' : undefined,
+    warnings: [],
+    outputTail: `line ${index}\ndone`,
+    files: [],
+    checkpoints: { count: 0 },
+    tags: ['ci'],
+  };
+}
+
+interface Acknowledged {
+  readonly finishedAt: number;
+  /** The active history's sequence number after the append: a dataLost from F covers it when F <= this. */
+  readonly sequence: number;
+}
+
+/**
+ * The job history: active sql.js image and its journal, archive/index.json and sealed shards. The
+ * oracle is per entry: each acknowledged entry that does not come back must be covered by a loss
+ * report (stateLost, a dataLost whose range holds the entry's append, or a lost shard whose range
+ * holds its finish time); an entry shown twice or never acknowledged is a failure too.
+ */
+export const historySubject: DamageSubject = {
+  name: 'history',
+  async populate(directory: string, mode: Mode, variant: number): Promise<Fixture> {
+    const { history } = await JobHistory.open({ directory, wasmPath, ...layout });
+    const sequence = (): number => (history.log as DurableHistoryLog).durableStore?.sequence ?? -1;
+    const acknowledged = new Map<string, Acknowledged>();
+    const append = async (index: number): Promise<void> => {
+      const input = entry(index, variant);
+      await history.append(input);
+      acknowledged.set(input.jobId, { finishedAt: input.finishedAt, sequence: sequence() });
+    };
+    for (let index = 0; index < 24; index++) await append(index);
+    await history.archiveNow();
+    for (let index = 24; index < 40; index++) await append(index);
+    await history.archiveNow();
+    await history.whenIdle();
+    let inflight: string | undefined;
+    if (mode === 'crash') {
+      inflight = entry(99, variant).jobId;
+      await history.append(entry(99, variant));
+      await history.whenIdle();
+    }
+    const image = readImage(directory);
+    if (mode === 'clean') await history.close();
+    return {
+      image,
+      journals: new Set([...image.keys()].filter((file) => file.endsWith('.journal'))),
+      open: (trialDirectory) => openAndJudge(trialDirectory, acknowledged, inflight),
+      dispose: () => history.close(),
+    };
+  },
+};
+
+async function openAndJudge(directory: string, acknowledged: ReadonlyMap<string, Acknowledged>, inflight: string | undefined): Promise<TrialResult> {
+  const events: StorageEvent[] = [];
+  const lost: LostShard[] = [];
+  const { history, report } = await JobHistory.open({
+    directory,
+    wasmPath,
+    ...layout,
+    onStorageEvent: (event) => events.push(event),
+    onLostShard: (shard) => lost.push(shard),
+  });
+  const seen = new Map<string, number>();
+  try {
+    await history.whenIdle();
+    let cursor: string | undefined;
+    do {
+      const page = history.page({ limit: 1000, cursor });
+      for (const row of page.entries) seen.set(row.jobId, (seen.get(row.jobId) ?? 0) + 1);
+      cursor = page.nextCursor;
+    } while (cursor);
+    do {
+      const page = await history.archivePage({ limit: 1000, cursor });
+      for (const row of page.entries) seen.set(row.entry.jobId, (seen.get(row.entry.jobId) ?? 0) + 1);
+      lost.push(...page.lost);
+      cursor = page.nextCursor;
+    } while (cursor);
+  } finally {
+    await history.close();
+  }
+  lost.push(...report.lostShards);
+  const said = summarize(events) + (lost.length > 0 ? '+lostShard' : '') + (report.indexRebuilt ? '+indexRebuilt' : '');
+  const extra = [...seen].filter(([jobId, count]) => count > 1 || (!acknowledged.has(jobId) && jobId !== inflight));
+  if (extra.length > 0) return { outcome: 'silent', said, detail: `shown twice or never acknowledged: ${extra.map(([id]) => id).join(', ')}` };
+  const missing = [...acknowledged].filter(([jobId]) => !seen.has(jobId));
+  if (missing.length === 0) return { outcome: 'intact', said, detail: 'every acknowledged entry came back' };
+  const stateLost = events.some((event) => event.type === 'stateLost');
+  const losses = events.flatMap((event) => (event.type === 'dataLost' ? [event] : []));
+  const uncovered = missing.filter(
+    ([, entry]) =>
+      !stateLost &&
+      !losses.some((loss) => loss.fromSequence <= entry.sequence && (loss.toSequence === undefined || entry.sequence <= loss.toSequence)) &&
+      !lost.some((shard) => shard.minFinishedAt <= entry.finishedAt && entry.finishedAt <= shard.maxFinishedAt),
+  );
+  if (uncovered.length === 0) return { outcome: 'reported', said, detail: `${missing.length} entries lost, all reported` };
+  return {
+    outcome: 'silent',
+    said,
+    detail: `${uncovered.length} of ${acknowledged.size} acknowledged entries gone unreported (${uncovered.slice(0, 3).map(([id]) => id).join(', ')}…)`,
+  };
+}
