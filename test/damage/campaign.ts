@@ -72,7 +72,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       const fixture = await subject.populate(populated, mode, 0);
       try {
         const perMode = Math.ceil(budget / modes.length);
-        const damages = systematicDamages(fixture.image, fixture.journals, random).slice(0, perMode);
+        const damages = sample(systematicDamages(fixture.image, fixture.journals, random), Math.floor(perMode * 0.6));
         const files = [...fixture.image.keys()];
         while (damages.length < perMode) {
           const file = files[Math.floor(random() * files.length)] as string;
@@ -100,7 +100,16 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
           row.counts[outcome]++;
           if (outcome === 'silent') row.silentSaid.set(said, (row.silentSaid.get(said) ?? 0) + 1);
           if (outcome === 'silent' || outcome === 'crash') {
-            failures.push({ subject: subject.name, mode, file: damage.file, kind: damage.kind, damage: damage.detail, outcome, said, detail });
+            failures.push({
+              subject: subject.name,
+              mode,
+              file: damage.file,
+              kind: damage.kind,
+              damage: damage.detail,
+              outcome,
+              said,
+              detail,
+            });
           }
         }
         rmSync(trialDir, { recursive: true, force: true });
@@ -110,6 +119,16 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     }
   }
   return { seed: options.seed, trials, rows: [...rows.values()], failures, totals };
+}
+
+/** At most `limit` of `items`, evenly spread (the deletions and emptyings, listed first, always kept). */
+function sample<T extends { readonly kind: DamageKind }>(items: readonly T[], limit: number): T[] {
+  if (items.length <= limit) return [...items];
+  const kept = items.filter((item) => item.kind !== 'truncateRecord');
+  const cuts = items.filter((item) => item.kind === 'truncateRecord');
+  const room = Math.max(0, limit - kept.length);
+  for (let index = 0; index < room; index++) kept.push(cuts[Math.floor((index * cuts.length) / room)] as T);
+  return kept;
 }
 
 function hash(text: string): number {
@@ -129,7 +148,11 @@ export function formatTable(result: CampaignResult): string {
     [...row.silentSaid].map(([said, count]) => `${count} ${said}`).join('; '),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => (line[column] ?? '').length)));
-  const render = (cells: readonly string[]): string => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  const render = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
   const total = outcomes.map((outcome) => `${result.totals[outcome]} ${outcome}`).join(', ');
   return [
     `damage fuzz: seed ${result.seed} (replay: LIFELINE_SEED=${result.seed}), ${result.trials} trials`,

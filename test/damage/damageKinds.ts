@@ -73,7 +73,12 @@ export function systematicDamages(image: ReadonlyMap<string, Buffer>, journals: 
       const next = frames.starts[index + 1] ?? frames.end;
       damages.push({ kind: 'truncateRecord', file, detail: `cut at record ${index} (byte ${start})`, bytes: bytes.subarray(0, start) });
       const inside = start + 1 + Math.floor(random() * (next - start - 1));
-      damages.push({ kind: 'truncateRecord', file, detail: `cut inside record ${index} (byte ${inside})`, bytes: bytes.subarray(0, inside) });
+      damages.push({
+        kind: 'truncateRecord',
+        file,
+        detail: `cut inside record ${index} (byte ${inside})`,
+        bytes: bytes.subarray(0, inside),
+      });
     }
   }
   return damages;
@@ -129,7 +134,10 @@ export function randomDamage(
     case 'duplicate': {
       const { at, size } = span(random, length, 128);
       const into = Math.floor(random() * (length + 1));
-      return damage(`bytes ${at}..${at + size} duplicated at ${into}`, Buffer.concat([bytes.subarray(0, into), bytes.subarray(at, at + size), bytes.subarray(into)]));
+      return damage(
+        `bytes ${at}..${at + size} duplicated at ${into}`,
+        Buffer.concat([bytes.subarray(0, into), bytes.subarray(at, at + size), bytes.subarray(into)]),
+      );
     }
     case 'delete':
       return damage('deleted', undefined);
@@ -140,7 +148,9 @@ export function randomDamage(
     case 'hugeLength': {
       const frames = isJournal ? recordStarts(bytes) : undefined;
       const at = frames && frames.starts.length > 0 ? pick(random, frames.starts) : Math.floor(random() * Math.max(1, length - 4));
-      if (at + 4 > length) return damage('huge length past the end: appended', Buffer.concat([bytes, Buffer.from([0xf0, 0xff, 0xff, 0xff])]));
+      if (at + 4 > length) {
+        return damage('huge length past the end: appended', Buffer.concat([bytes, Buffer.from([0xf0, 0xff, 0xff, 0xff])]));
+      }
       copy.writeUInt32LE(0xfffffff0 - Math.floor(random() * 16), at);
       return damage(`a huge length field written at ${at}`, copy);
     }

@@ -63,6 +63,7 @@ export const historySubject: DamageSubject = {
     };
     for (let index = 0; index < 24; index++) await append(index);
     await history.archiveNow();
+    await history.compact(); // the sql.js image, with a journal of later records beside it
     for (let index = 24; index < 40; index++) await append(index);
     await history.archiveNow();
     await history.whenIdle();
@@ -83,7 +84,11 @@ export const historySubject: DamageSubject = {
   },
 };
 
-async function openAndJudge(directory: string, acknowledged: ReadonlyMap<string, Acknowledged>, inflight: string | undefined): Promise<TrialResult> {
+async function openAndJudge(
+  directory: string,
+  acknowledged: ReadonlyMap<string, Acknowledged>,
+  inflight: string | undefined,
+): Promise<TrialResult> {
   const events: StorageEvent[] = [];
   const lost: LostShard[] = [];
   const { history, report } = await JobHistory.open({
@@ -114,7 +119,9 @@ async function openAndJudge(directory: string, acknowledged: ReadonlyMap<string,
   lost.push(...report.lostShards);
   const said = summarize(events) + (lost.length > 0 ? '+lostShard' : '') + (report.indexRebuilt ? '+indexRebuilt' : '');
   const extra = [...seen].filter(([jobId, count]) => count > 1 || (!acknowledged.has(jobId) && jobId !== inflight));
-  if (extra.length > 0) return { outcome: 'silent', said, detail: `shown twice or never acknowledged: ${extra.map(([id]) => id).join(', ')}` };
+  if (extra.length > 0) {
+    return { outcome: 'silent', said, detail: `shown twice or never acknowledged: ${extra.map(([id]) => id).join(', ')}` };
+  }
   const missing = [...acknowledged].filter(([jobId]) => !seen.has(jobId));
   if (missing.length === 0) return { outcome: 'intact', said, detail: 'every acknowledged entry came back' };
   const stateLost = events.some((event) => event.type === 'stateLost');
@@ -129,6 +136,9 @@ async function openAndJudge(directory: string, acknowledged: ReadonlyMap<string,
   return {
     outcome: 'silent',
     said,
-    detail: `${uncovered.length} of ${acknowledged.size} acknowledged entries gone unreported (${uncovered.slice(0, 3).map(([id]) => id).join(', ')}…)`,
+    detail: `${uncovered.length} of ${acknowledged.size} acknowledged entries gone unreported (${uncovered
+      .slice(0, 3)
+      .map(([id]) => id)
+      .join(', ')}…)`,
   };
 }

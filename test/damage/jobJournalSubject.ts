@@ -51,7 +51,7 @@ export const jobJournalSubject: DamageSubject = {
     }
     let inflight: string | undefined;
     if (mode === 'crash') {
-      const stamped = { t: 'heartbeat', at: (at += 250) };
+      const stamped = { t: 'heartbeat', at: at + 250 };
       await journal.append(Buffer.from(JSON.stringify(stamped)), () => undefined);
       inflight = canonical(stamped);
     }
@@ -76,7 +76,11 @@ function read(path: string): { records: string[]; lossReported: boolean } {
   return { records: JobJournalReader.readAll(path).map(canonical), lossReported: false };
 }
 
-function judge(opened: { records: string[]; lossReported: boolean }, acknowledged: readonly string[], inflight: string | undefined): TrialResult {
+function judge(
+  opened: { records: string[]; lossReported: boolean },
+  acknowledged: readonly string[],
+  inflight: string | undefined,
+): TrialResult {
   const said = opened.lossReported ? 'lossReported' : 'no report';
   const same = (expected: readonly string[]): boolean =>
     opened.records.length === expected.length && opened.records.every((record, index) => record === expected[index]);
@@ -84,5 +88,9 @@ function judge(opened: { records: string[]; lossReported: boolean }, acknowledge
     return { outcome: 'intact', said, detail: 'every acknowledged record came back' };
   }
   if (opened.lossReported) return { outcome: 'reported', said, detail: 'the reader reported a loss' };
-  return { outcome: 'silent', said, detail: `read ${opened.records.length} records of ${acknowledged.length} acknowledged, with no report` };
+  return {
+    outcome: 'silent',
+    said,
+    detail: `read ${opened.records.length} records of ${acknowledged.length} acknowledged, with no report`,
+  };
 }

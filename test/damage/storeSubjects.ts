@@ -1,5 +1,5 @@
 import { Emitter } from '../../src/core/emitter';
-import { DurableQueueLog } from '../../src/core/queue/durableQueueLog';
+import { DurableQueueLog, queueCodec } from '../../src/core/queue/durableQueueLog';
 import type { QueueCommand } from '../../src/core/queue/jobModel';
 import { JobQueue } from '../../src/core/queue/jobQueue';
 import type { JobRunner, RunEvent } from '../../src/core/queue/jobRunner';
@@ -28,10 +28,14 @@ function renderQueue(state: QueueState): string {
   );
 }
 
-/** Records the rendered state after every acknowledged commit, by sequence number. */
+/** Records the rendered state after every acknowledged commit, by sequence number (0: the empty store). */
 class Ledger {
   readonly states = new Map<number, string>();
-  constructor(private readonly read: () => { sequence: number; rendered: string }) {
+  constructor(
+    empty: string,
+    private readonly read: () => { sequence: number; rendered: string },
+  ) {
+    this.states.set(0, empty);
     this.note();
   }
   note(): void {
@@ -51,7 +55,7 @@ export function stateStoreSubject(cipher?: RecordCipher): DamageSubject {
     async populate(directory: string, mode: Mode, variant: number): Promise<Fixture> {
       const store = await StateStore.open({ directory, compaction: false, cipher, compress: cipher !== undefined });
       const durable = store.durable as DurableStore<StateData, unknown>;
-      const ledger = new Ledger(() => ({ sequence: durable.sequence, rendered: renderState(durable.state) }));
+      const ledger = new Ledger(renderState(new Map()), () => ({ sequence: durable.sequence, rendered: renderState(durable.state) }));
       const random = seededRandom(variant + 11);
       for (let index = 0; index < 10; index++) {
         await store.set('a', `k${index}`, { index, text: 'x'.repeat(Math.floor(random() * 40)), variant });
@@ -80,9 +84,20 @@ export function stateStoreSubject(cipher?: RecordCipher): DamageSubject {
         journals: new Set([...image.keys()].filter((file) => file.endsWith('.journal'))),
         open: async (trialDirectory) => {
           const events: StorageEvent[] = [];
-          const opened = await StateStore.open({ directory: trialDirectory, compaction: false, cipher, onEvent: (event) => events.push(event) });
+          const opened = await StateStore.open({
+            directory: trialDirectory,
+            compaction: false,
+            cipher,
+            onEvent: (event) => events.push(event),
+          });
           try {
-            const result = judgeSequenced(renderState((opened.durable as DurableStore<StateData, unknown>).state), events, ledger.states, acknowledged, mode === 'crash');
+            const result = judgeSequenced(
+              renderState((opened.durable as DurableStore<StateData, unknown>).state),
+              events,
+              ledger.states,
+              acknowledged,
+              mode === 'crash',
+            );
             await opened.set('after', 'open', 1); // usable after any recovery
             return result;
           } finally {
@@ -110,9 +125,11 @@ export const queueSubject: DamageSubject = {
   async populate(directory: string, mode: Mode, variant: number): Promise<Fixture> {
     const log = new DurableQueueLog({ directory, compaction: false });
     const queue = await JobQueue.open({ log, runner: new IdleRunner(), baseDir: directory });
-    if (!queue.flags.paused) await queue.command({ type: 'setPaused', paused: true });
     const durable = log.durableStore as DurableStore<QueueState, unknown>;
-    const ledger = new Ledger(() => ({ sequence: durable.sequence, rendered: renderQueue(durable.state) }));
+    const ledger = new Ledger(renderQueue(queueCodec.empty()), () => ({
+      sequence: durable.sequence,
+      rendered: renderQueue(durable.state),
+    }));
     const random = seededRandom(variant + 29);
     let next = 0;
     const run = async (command: QueueCommand): Promise<void> => {
@@ -126,6 +143,7 @@ export const queueSubject: DamageSubject = {
       jobId: `j${variant}-${id}`,
       definition: { name: `job ${id}`, command: `echo ${'p'.repeat(Math.floor(random() * 200))}`, priority: id % 3 },
     });
+    if (!queue.flags.paused) await run({ type: 'setPaused', paused: true });
     for (let id = 0; id < 10; id++) await run(enqueue(id));
     await durable.compact();
     await run({ type: 'cancel', jobId: `j${variant}-2` });
