@@ -162,6 +162,25 @@ export function formatTable(result: CampaignResult): string {
   ].join('\n');
 }
 
+/**
+ * Silent losses and crashes grouped by cause: the subject, the file (numbers folded, so every
+ * generation or shard is one line), the damage and what the open said instead of a loss report.
+ */
+export function formatCauses(result: CampaignResult): string {
+  const causes = new Map<string, { clean: number; crash: number }>();
+  for (const failure of result.failures) {
+    const file = failure.file.replace(/\d+/g, '#');
+    const key = `${failure.outcome === 'crash' ? 'CRASH ' : ''}${failure.subject} ${file} ${failure.kind}: said ${failure.said}`;
+    const counts = causes.get(key) ?? { clean: 0, crash: 0 };
+    counts[failure.mode]++;
+    causes.set(key, counts);
+  }
+  const lines = [...causes]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([cause, counts]) => `  ${String(counts.clean).padStart(5)} ${String(counts.crash).padStart(5)}  ${cause}`);
+  return lines.length === 0 ? 'no silent loss, no crash' : ['silent losses and crashes by cause (clean, crash):', ...lines].join('\n');
+}
+
 /** The seed from LIFELINE_SEED, or a fresh one (printed with the table, so any run replays). */
 export function campaignSeed(): number {
   const fromEnv = process.env.LIFELINE_SEED;

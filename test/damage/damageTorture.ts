@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testCipher } from '../unit/storage/storageTestKit';
 import type { CampaignOptions, CampaignResult } from './campaign';
-import { campaignSeed, formatTable, runCampaign } from './campaign';
+import { campaignSeed, formatCauses, formatTable, runCampaign } from './campaign';
 import { historySubject } from './historySubject';
 import { jobJournalSubject } from './jobJournalSubject';
 import { queueSubject, stateStoreSubject } from './storeSubjects';
@@ -42,5 +42,5 @@ export function describeCampaign(result: CampaignResult, failuresShown = 40): st
       (failure) =>
         `  ${failure.outcome}: ${failure.subject}/${failure.mode} ${failure.file} ${failure.damage}: said ${failure.said}; ${failure.detail}`,
     );
-  return [formatTable(result), ...failures].join('\n');
+  return [formatTable(result), formatCauses(result), 'one trial of each:', ...failures].join('\n');
 }
