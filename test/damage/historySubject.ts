@@ -77,8 +77,9 @@ export const historySubject: DamageSubject = {
       await history.append(entry(99, variant));
       await history.whenIdle();
     }
-    const image = readImage(directory);
+    // A clean close first (it may write what marks it clean); a crash image is taken with the store still open.
     if (mode === 'clean') await history.close();
+    const image = readImage(directory);
     return {
       image,
       journals: new Set([...image.keys()].filter((file) => file.endsWith('.journal'))),

@@ -55,8 +55,9 @@ export const jobJournalSubject: DamageSubject = {
       await journal.append(Buffer.from(JSON.stringify(stamped)), () => undefined);
       inflight = canonical(stamped);
     }
-    const image = readImage(directory);
+    // A clean close first (it may write what marks it clean); a crash image is taken with the store still open.
     if (mode === 'clean') await journal.close();
+    const image = readImage(directory);
     const file = [...image.keys()][0] as string;
     return {
       image,

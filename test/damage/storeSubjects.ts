@@ -77,8 +77,9 @@ export function stateStoreSubject(cipher?: RecordCipher): DamageSubject {
         await store.set('b', 'inflight', 'never acknowledged');
         ledger.note();
       }
-      const image = readImage(directory);
+      // A clean close first (it may write what marks it clean); a crash image is taken with the store still open.
       if (mode === 'clean') await store.close();
+      const image = readImage(directory);
       return {
         image,
         journals: new Set([...image.keys()].filter((file) => file.endsWith('.journal'))),
@@ -152,8 +153,9 @@ export const queueSubject: DamageSubject = {
     for (let id = 10; id < 20; id++) await run(id % 4 === 3 ? { type: 'cancel', jobId: `j${variant}-${id - 1}` } : enqueue(id));
     const acknowledged = durable.sequence;
     if (mode === 'crash') await run(enqueue(99));
-    const image = readImage(directory);
+    // A clean close first (it may write what marks it clean); a crash image is taken with the store still open.
     if (mode === 'clean') await queue.dispose();
+    const image = readImage(directory);
     return {
       image,
       journals: new Set([...image.keys()].filter((file) => file.endsWith('.journal'))),
