@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeCampaign, runDamageCampaign } from '../damage/damageTorture';
 import { queueSubject } from './queueSubject';
 import { stateStoreSubject } from './stateStoreSubject';
 import type { TortureResult } from './tortureHarness';
@@ -13,7 +14,8 @@ type SubjectName = keyof typeof subjects;
  * `npm run torture [-- --kills N] [-- --subject state|queue|all] [-- --keep]`: SIGKILLs a writer N
  * times per subject (default 200; the StateStore and the job queue) and checks every acknowledged
  * commit after each kill. Last line: `torture: K kills, A acknowledged, L lost, U unreadable`,
- * summed over the subjects; exits non-zero unless L and U are 0.
+ * summed over the subjects; exits non-zero unless L and U are 0. Then the damage fuzz (docs/damage-fuzz.md):
+ * `--damage N` trials (default 20000, 0 for none; LIFELINE_SEED replays), which must end with 0 silent and 0 crash.
  */
 async function main(argv: readonly string[]): Promise<number> {
   const killsIndex = argv.indexOf('--kills');
@@ -22,8 +24,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const subjectArg = subjectIndex >= 0 ? argv[subjectIndex + 1] : 'all';
   const names: SubjectName[] =
     subjectArg === 'all' ? ['state', 'queue'] : subjectArg === 'state' || subjectArg === 'queue' ? [subjectArg] : [];
-  if (!Number.isInteger(kills) || kills < 1 || names.length === 0) {
-    process.stderr.write('usage: torture [--kills N] [--subject state|queue|all] [--keep]\n');
+  const damageIndex = argv.indexOf('--damage');
+  const damageTrials = damageIndex >= 0 ? Number(argv[damageIndex + 1]) : 20_000;
+  if (!Number.isInteger(kills) || kills < 1 || names.length === 0 || !Number.isInteger(damageTrials) || damageTrials < 0) {
+    process.stderr.write('usage: torture [--kills N] [--subject state|queue|all] [--damage N] [--keep]\n');
     return 2;
   }
   let total: TortureResult = { kills: 0, acknowledged: 0, lost: 0, unreadable: 0, problems: [] };
@@ -48,7 +52,13 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   }
   process.stdout.write(`${summaryLine(total)}\n`);
-  return total.lost === 0 && total.unreadable === 0 && total.problems.length === 0 ? 0 : 1;
+  let damageClean = true;
+  if (damageTrials > 0) {
+    const damage = await runDamageCampaign(damageTrials);
+    process.stdout.write(`${describeCampaign(damage)}\n`);
+    damageClean = damage.totals.silent === 0 && damage.totals.crash === 0;
+  }
+  return total.lost === 0 && total.unreadable === 0 && total.problems.length === 0 && damageClean ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(
