@@ -1,4 +1,5 @@
 import { fsp as fs } from './storageFs';
+import { mkdirDurable } from './atomicFile';
 import { join } from 'node:path';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
@@ -105,7 +106,7 @@ function isKeyOrVersionProblem(error: unknown): boolean {
 export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promise<Recovered<S>> {
   const { codec, cipher, logger, name } = context;
   const tag = `[storage:${name}]`;
-  await fs.mkdir(context.directory, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+  await mkdirDurable(context.directory).catch((error: unknown) => {
     throw toStorageError(error, `create the folder ${context.directory}`);
   });
   for (const entry of await fs.readdir(context.directory)) {
