@@ -134,7 +134,7 @@ export async function runPowerCampaign<Model, Intent>(subject: PowerSubject<Mode
         }
         while (!layer.isDead) {
           const roll = random();
-          if (roll < 0.03) {
+          if (roll < 0.015) {
             // A clean close and reopen within the boot: the reopened store must hold every commit.
             await Promise.allSettled(inFlight);
             await store.close(true);
@@ -144,7 +144,7 @@ export async function runPowerCampaign<Model, Intent>(subject: PowerSubject<Mode
               await store.close(true);
               return finish();
             }
-          } else if (roll < 0.08) {
+          } else if (roll < 0.06) {
             await store.maintain(random);
           } else {
             while (inFlight.size < 4) {

@@ -87,11 +87,12 @@ export const queuePowerSubject: PowerSubject<ReturnType<typeof queueSubject.empt
         const roll = random();
         const priority = Math.floor(random() * 5) - 2;
         const intent: QueueIntent =
-          roll < 0.5
+          // About as many cancels as enqueues, so that the queue stays small over thousands of cuts.
+          roll < 0.32
             ? { op: 'enqueue', id: `j${id}`, priority }
-            : roll < 0.7
+            : roll < 0.68
               ? { op: 'cancel', id: pick() }
-              : roll < 0.94
+              : roll < 0.9
                 ? { op: 'setPriority', id: pick(), priority }
                 : { op: 'clearFinished' };
         const command: QueueCommand =
