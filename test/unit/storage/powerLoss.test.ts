@@ -12,7 +12,9 @@ describe('power loss (simulated power cuts over the real stores)', function () {
   const seed = campaignSeed();
   before(() => process.stdout.write(`      power-loss seed ${seed} (LIFELINE_SEED=${seed} replays it)\n`));
 
-  for (const [index, subject] of ([statePowerSubject, queuePowerSubject, historyPowerSubject] as PowerSubject<unknown, unknown>[]).entries()) {
+  for (const [index, subject] of (
+    [statePowerSubject, queuePowerSubject, historyPowerSubject] as PowerSubject<unknown, unknown>[]
+  ).entries()) {
     it(`the ${subject.name} store loses nothing acknowledged across ${cuts[subject.name as keyof typeof cuts]} power cuts`, async () => {
       const temp = makeTempDir(`lifeline-power-${subject.name}-`);
       let result: PowerResult;

@@ -92,7 +92,7 @@ export async function runPowerCampaign<Model, Intent>(subject: PowerSubject<Mode
     if (process.env.LIFELINE_POWER_DEBUG) options.log?.(`event ${JSON.stringify(event)}`);
   };
 
-  /** Compares the opened store with the model; false when the campaign cannot go on. */
+  /** Compares the opened store with the model; false when it found a loss (the campaign stops). */
   const check = async (store: PowerStore<Intent>, cut: number): Promise<boolean> => {
     const found = await store.read();
     const mustHave = issued.reduce((last, entry, index) => (entry.acknowledged ? index + 1 : last), 0);
@@ -114,6 +114,7 @@ export async function runPowerCampaign<Model, Intent>(subject: PowerSubject<Mode
       const missing = issued.slice(match.length, mustHave).filter((entry) => entry.acknowledged).length;
       lost += missing;
       problems.push(`cut ${cut}: ${missing} acknowledged commits are missing`);
+      return false; // the first loss ends the campaign: its seed and folder are what to look at
     }
     model = match.model;
     issued = [];

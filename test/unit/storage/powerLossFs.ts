@@ -261,7 +261,7 @@ export class PowerLossFs implements StorageFs {
   readonly openSync = ((path: nodeFs.PathLike, flags?: nodeFs.OpenMode, mode?: nodeFs.Mode | null) => {
     this.enter('openSync');
     this.beforeOpen(String(path), flags);
-    const fd = nodeFs.openSync(path, flags ?? "r", mode);
+    const fd = nodeFs.openSync(path, flags ?? 'r', mode);
     this.opened(String(path), fd);
     return fd;
   }) as typeof nodeFs.openSync;
@@ -327,7 +327,11 @@ export class PowerLossFs implements StorageFs {
     else if (entry?.file) this.synced(entry.file);
   }
 
-  private callback<A extends unknown[]>(name: string, callback: (error: NodeJS.ErrnoException | null, ...rest: A) => void, work: (done: (error: NodeJS.ErrnoException | null, ...rest: A) => void) => void): void {
+  private callback<A extends unknown[]>(
+    name: string,
+    callback: (error: NodeJS.ErrnoException | null, ...rest: A) => void,
+    work: (done: (error: NodeJS.ErrnoException | null, ...rest: A) => void) => void,
+  ): void {
     try {
       this.enter(name);
     } catch (error) {
@@ -445,7 +449,8 @@ export class PowerLossFs implements StorageFs {
           if (state?.path !== undefined) this.touchAll(state, fileSize(state.path) + Buffer.byteLength(data));
           return handle.writeFile(data);
         }),
-      read: (...args: Parameters<FileHandle['read']>) => this.call('handle.read', () => (handle.read as (...a: unknown[]) => Promise<unknown>)(...args)),
+      read: (...args: Parameters<FileHandle['read']>) =>
+        this.call('handle.read', () => (handle.read as (...a: unknown[]) => Promise<unknown>)(...args)),
       readFile: (...args: Parameters<FileHandle['readFile']>) => this.call('handle.readFile', () => handle.readFile(...args)),
       stat: () => this.call('handle.stat', () => handle.stat()),
       sync: () =>

@@ -97,7 +97,11 @@ export const queuePowerSubject: PowerSubject<ReturnType<typeof queueSubject.empt
                 : { op: 'clearFinished' };
         const command: QueueCommand =
           intent.op === 'enqueue'
-            ? { type: 'enqueue', jobId: intent.id, definition: { name: intent.id, command: `echo ${'p'.repeat(Math.floor(random() * 2000))}`, priority } }
+            ? {
+                type: 'enqueue',
+                jobId: intent.id,
+                definition: { name: intent.id, command: `echo ${'p'.repeat(Math.floor(random() * 2000))}`, priority },
+              }
             : intent.op === 'cancel'
               ? { type: 'cancel', jobId: intent.id }
               : intent.op === 'setPriority'
