@@ -173,6 +173,10 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     await useFallback();
   }
 
+  // Journals to quarantine once the verified state is durable in a fresh snapshot: moved before
+  // it, a power cut in between would lose the acknowledged records of their good prefix (found by
+  // the power-loss campaign, docs/power-loss-testing.md).
+  const setAside: { path: string; reason: 'corruptJournal' | 'sequenceGap'; detail: string }[] = [];
   let replayed = 0;
   let append:
     { path: string; generation: number; validLength: number; records: number; encrypted: boolean; fingerprint: string } | undefined;
@@ -185,8 +189,13 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     const isLast = index === live.length - 1;
     const quarantineRest = async (reason: 'corruptJournal' | 'sequenceGap', detail: string): Promise<void> => {
       for (const later of live.slice(index)) {
-        await quarantine(later.path, reason, later === journal ? detail : `${detail}; a later journal was set aside with it`);
+        setAside.push({
+          path: later.path,
+          reason,
+          detail: later === journal ? detail : `${detail}; a later journal was set aside with it`,
+        });
       }
+      lossy = true;
       append = undefined;
     };
     const bytes = await fs.readFile(journal.path).catch((error: unknown) => {
@@ -313,6 +322,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       cipher,
       compress: context.compress,
     });
+    for (const entry of setAside) await quarantine(entry.path, entry.reason, entry.detail);
     for (const journal of await listJournals(context)) if (journal.generation < generation) await fs.rm(journal.path, { force: true });
     append = undefined;
   }
