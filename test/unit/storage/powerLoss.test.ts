@@ -4,8 +4,8 @@ import type { PowerResult, PowerSubject } from './powerLossCampaign';
 import { historyPowerSubject, queuePowerSubject, statePowerSubject } from './powerLossSubjects';
 import { makeTempDir } from './storageTestKit';
 
-/** CI size: 260 cuts in all. `npm run torture` runs the large campaign. */
-const cuts = { state: 100, queue: 100, history: 60 } as const;
+/** CI size: 240 cuts in all. `npm run torture` runs the large campaign. */
+const cuts = { state: 100, queue: 100, history: 40 } as const;
 
 describe('power loss (simulated power cuts over the real stores)', function () {
   this.timeout(120_000);

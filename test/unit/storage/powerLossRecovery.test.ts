@@ -11,6 +11,24 @@ describe('power loss during recovery (a cut at every call)', () => {
   beforeEach(() => (temp = makeTempDir('lifeline-power-recovery-')));
   afterEach(() => temp.cleanup());
 
+  it('keeps a store created in a new folder, and its acknowledged commits, through a power cut', async () => {
+    const layer = new PowerLossFs();
+    const installed = installStorageFs(layer);
+    const directory = join(temp.dir, 'new', 'folder');
+    try {
+      const store = await StateStore.open({ directory, compaction: false });
+      await store.set('ns', 'key', 'acknowledged');
+      await layer.cut(() => 0.99);
+      await store.close().catch(() => undefined);
+      layer.reset();
+      const reopened = await StateStore.open({ directory, compaction: false });
+      assert.equal(reopened.get('ns', 'key'), 'acknowledged');
+      await reopened.close();
+    } finally {
+      installed.dispose();
+    }
+  });
+
   it('keeps the verified records of a damaged journal, whichever call of the repair the power cut hits', async () => {
     // A journal whose record 4 is damaged and records 5 and 6 verify: "middle" damage, so the open
     // quarantines the journal and keeps records 1 to 3 in a fresh snapshot.
