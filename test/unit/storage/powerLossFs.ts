@@ -2,6 +2,8 @@ import * as nodeFs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { StorageFs } from '../../../src/core/storage/storageFs';
+import type { NamespaceOp } from './powerLossFsHelpers';
+import { fileSize, parseFlags, readRange, undo } from './powerLossFsHelpers';
 
 /** What a power cut tears files into: the page size of the page cache. */
 export const PAGE_SIZE = 4096;
@@ -23,13 +25,6 @@ interface FileState {
   /** Durable content of every page changed since the last sync (empty beyond the durable length). */
   readonly saved: Map<number, Buffer>;
 }
-
-/** A namespace change not yet durable: it waits for each directory in `dirs` to be fsynced. */
-type NamespaceOp = { readonly dirs: Set<string> } & (
-  | { readonly kind: 'create' | 'mkdir'; readonly path: string }
-  | { readonly kind: 'rename'; readonly from: string; readonly to: string; readonly replaced: Buffer | undefined }
-  | { readonly kind: 'unlink'; readonly path: string; readonly content: Buffer }
-);
 
 export interface CutReport {
   /** Files whose unsynced writes were dropped or torn. */
@@ -486,50 +481,3 @@ export class PowerLossFs implements StorageFs {
 }
 
 type WriteCallback = (error: NodeJS.ErrnoException | null, written: number, buffer: Uint8Array) => void;
-
-function parseFlags(flags: string | number | undefined): { create: boolean; truncate: boolean } {
-  if (flags === undefined) return { create: false, truncate: false };
-  if (typeof flags === 'number') {
-    return { create: (flags & nodeFs.constants.O_CREAT) !== 0, truncate: (flags & nodeFs.constants.O_TRUNC) !== 0 };
-  }
-  return { create: /[wa]/.test(flags), truncate: flags.includes('w') };
-}
-
-function fileSize(path: string): number {
-  try {
-    return nodeFs.statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-function readRange(path: string, start: number, length: number): Buffer {
-  const buffer = Buffer.alloc(length);
-  if (length === 0) return buffer;
-  const fd = nodeFs.openSync(path, 'r');
-  try {
-    const read = nodeFs.readSync(fd, buffer, 0, length, start);
-    return buffer.subarray(0, read);
-  } finally {
-    nodeFs.closeSync(fd);
-  }
-}
-
-function undo(op: NamespaceOp): void {
-  switch (op.kind) {
-    case 'create':
-      nodeFs.rmSync(op.path, { force: true });
-      return;
-    case 'mkdir':
-      nodeFs.rmSync(op.path, { recursive: true, force: true });
-      return;
-    case 'unlink':
-      if (!nodeFs.existsSync(dirname(op.path))) return;
-      nodeFs.writeFileSync(op.path, op.content);
-      return;
-    case 'rename':
-      if (!nodeFs.existsSync(op.to) || !nodeFs.existsSync(dirname(op.from))) return;
-      nodeFs.renameSync(op.to, op.from);
-      if (op.replaced) nodeFs.writeFileSync(op.to, op.replaced);
-  }
-}
