@@ -304,13 +304,6 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     };
   }
 
-  if (fallbackUsed === 'backup') {
-    context.emit({ type: 'recoveredFromBackup', store: name, sequence, journalRecordsReplayed: replayed });
-  } else if (fallbackUsed === 'none') {
-    const detail = `no good snapshot or backup of ${name} was found; it opened with the ${replayed} journal records that verify`;
-    logger.error(`${tag} ${detail}`);
-    context.emit({ type: 'stateLost', store: name, detail });
-  }
   if (lossy) {
     // Write what verifies as a fresh snapshot now, past every old generation, so the next open
     // does not depend on the files that were set aside.
@@ -325,6 +318,13 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     for (const entry of setAside) await quarantine(entry.path, entry.reason, entry.detail);
     for (const journal of await listJournals(context)) if (journal.generation < generation) await fs.rm(journal.path, { force: true });
     append = undefined;
+  }
+  if (fallbackUsed === 'backup') {
+    context.emit({ type: 'recoveredFromBackup', store: name, sequence, journalRecordsReplayed: replayed });
+  } else if (fallbackUsed === 'none') {
+    const detail = `no good snapshot or backup of ${name} was found; it opened with the ${replayed} journal records that verify`;
+    logger.error(`${tag} ${detail}`);
+    context.emit({ type: 'stateLost', store: name, detail });
   }
   const matches = append && append.encrypted === (cipher !== undefined) && (!cipher || append.fingerprint === cipher.keyFingerprint);
   const file =
