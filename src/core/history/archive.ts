@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fsp as fs } from '../storage/storageFs';
+import { mkdirDurable } from '../storage/atomicFile';
 import { join } from 'node:path';
 import type { Database, SqlJsStatic, SqlValue } from './sqlLoader';
 import { jobFinalStates, rowToEntry } from './historyEntry';
@@ -80,7 +81,7 @@ export class Archive {
     cacheOptions: ShardCacheOptions = {},
     onLost?: (lost: LostShard) => void,
   ): Promise<{ archive: Archive; lost: LostShard[]; indexRebuilt: boolean }> {
-    await fs.mkdir(join(directory, 'shards'), { recursive: true, mode: 0o700 });
+    await mkdirDurable(join(directory, 'shards'));
     let index: ArchiveIndex | undefined;
     let indexRebuilt = false;
     try {

@@ -129,7 +129,15 @@ export class JobHistory {
       throw error;
     }
     const history = new JobHistory(active, opened.archive, log, options, logger);
-    const reconciledBatches = await history.reconcile();
+    let reconciledBatches: number[];
+    try {
+      reconciledBatches = await history.reconcile();
+    } catch (error) {
+      // Let go of the store, or the next open in this process finds it still open.
+      opened.archive.close();
+      await active.close().catch(() => undefined);
+      throw error;
+    }
     if (report.lost) {
       logger.error(
         `[history] the saved history was damaged: ${report.storageEvents.map((event) => ('detail' in event ? event.detail : event.type)).join('; ')}`,

@@ -1,4 +1,4 @@
-import { fsp as fs } from '../storage/storageFs';
+import { mkdirDurable } from '../storage/atomicFile';
 import type { Logger } from '../logger';
 import type { RecordCipher } from '../storage/cipher';
 import type { DurableCodec } from '../storage/durableRecovery';
@@ -54,7 +54,7 @@ export class DurableQueueLog implements QueueLog {
   }
 
   async load(): Promise<{ snapshot: QueueSnapshot | undefined; records: QueueRecord[] }> {
-    await fs.mkdir(this.options.directory, { recursive: true, mode: 0o700 });
+    await mkdirDurable(this.options.directory);
     this.store = await DurableStore.open({
       directory: this.options.directory,
       name: 'queue',

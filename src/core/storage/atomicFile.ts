@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { fsp as fs } from './storageFs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /**
  * Makes a rename durable. On Linux a rename is not on disk until its directory is fsynced.
@@ -14,6 +14,21 @@ export async function fsyncDirectory(directory: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Creates `directory` and its missing parents, durably: a new folder, like a new file, is not on
+ * disk until the folder holding it is fsynced, so after a power cut a store's whole folder (and
+ * every acknowledged record in it) could vanish although each file in it was synced.
+ */
+export async function mkdirDurable(directory: string): Promise<void> {
+  const first = await fs.mkdir(directory, { recursive: true, mode: 0o700 });
+  if (first === undefined) return; // it existed already
+  // Each folder from `directory` up to the first one created is a new entry in its parent.
+  for (let created = resolve(directory); ; created = dirname(created)) {
+    await fsyncDirectory(dirname(created));
+    if (created === resolve(first) || dirname(created) === created) break;
   }
 }
 

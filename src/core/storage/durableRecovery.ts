@@ -11,6 +11,7 @@ import { crc32 } from 'node:zlib';
 import type { JournalEnd, JournalFile } from './journal';
 import { createJournalFile, openJournalFile } from './journal';
 import { decodeBatch, recordAssociatedData, scanJournal } from './journalFormat';
+import { mkdirDurable } from './atomicFile';
 import { decodeSnapshot, writeVerifiedSnapshot } from './snapshot';
 import { quarantineBytes, quarantineFile, readFileIfExists, toStorageError } from './storageIo';
 import type { DataLossCause, StorageEvent } from './storeEvents';
@@ -82,7 +83,7 @@ interface JournalEntry {
 export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promise<Recovered<S>> {
   const { codec, cipher, logger, name } = context;
   const tag = `[storage:${name}]`;
-  await fs.mkdir(context.directory, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+  await mkdirDurable(context.directory).catch((error: unknown) => {
     throw toStorageError(error, `create the folder ${context.directory}`);
   });
   const leftover = new RegExp(`^\\.${name.replace(/[.]/g, '\\.')}\\.(snapshot|snapshot\\.previous|manifest)\\.[0-9a-z]+\\.tmp$`);
@@ -275,6 +276,10 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       }
     | undefined;
   let maxGeneration = Math.max(startGeneration, journals.at(-1)?.generation ?? 0, entries.at(-1)?.generation ?? 0);
+  // Journals to quarantine once the verified state is durable in a fresh snapshot: moved before
+  // it, a power cut in between would lose the acknowledged records of their good prefix (found by
+  // the power-loss campaign, docs/power-loss-testing.md).
+  const setAside: { path: string; reason: 'corruptJournal' | 'sequenceGap'; detail: string }[] = [];
   for (let index = 0; index < entries.length; index++) {
     const journal = entries[index] as JournalEntry;
     const isLast = index === entries.length - 1;
@@ -282,7 +287,11 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     const quarantineRest = async (reason: 'corruptJournal' | 'sequenceGap', detail: string): Promise<void> => {
       for (const later of entries.slice(index)) {
         if (!later.exists) continue;
-        await quarantine(later.path, reason, later === journal ? detail : `${detail}; a later journal was set aside with it`);
+        setAside.push({
+          path: later.path,
+          reason,
+          detail: later === journal ? detail : `${detail}; a later journal was set aside with it`,
+        });
       }
       rewrite = true;
       append = undefined;
@@ -444,6 +453,25 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     };
   }
 
+  if (rewrite) {
+    // Write what verifies as a fresh snapshot now, past every old generation, so the next open
+    // does not depend on the files that were set aside.
+    const generation = maxGeneration + 1;
+    maxGeneration = generation;
+    snapshotBytes = await writeVerifiedSnapshot(snapshotPath(context), await codec.snapshot(state)(), {
+      generation,
+      sequence,
+      cipher,
+      compress: context.compress,
+    });
+    for (const entry of setAside) await quarantine(entry.path, entry.reason, entry.detail);
+    for (const journal of await listJournals(context)) if (journal.generation < generation) await fs.rm(journal.path, { force: true });
+    append = undefined;
+    base = { generation, sequence };
+    previous = undefined;
+    ends.length = 0;
+    kept.length = 0;
+  }
   if (fallbackUsed === 'backup') {
     context.emit({ type: 'recoveredFromBackup', store: name, sequence, journalRecordsReplayed: replayed });
   } else if (fallbackUsed === 'none') {
@@ -469,25 +497,6 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     noteLoss('journalCut', `the journals of ${name} end at record ${sequence}, but its manifest says ${acknowledged} were acknowledged`);
   }
   reportLoss(context, { loss, repairs, manifest, acknowledged, sequence });
-
-  if (rewrite) {
-    // Write what verifies as a fresh snapshot now, past every old generation, so the next open
-    // does not depend on the files that were set aside.
-    const generation = maxGeneration + 1;
-    maxGeneration = generation;
-    snapshotBytes = await writeVerifiedSnapshot(snapshotPath(context), await codec.snapshot(state)(), {
-      generation,
-      sequence,
-      cipher,
-      compress: context.compress,
-    });
-    for (const journal of await listJournals(context)) if (journal.generation < generation) await fs.rm(journal.path, { force: true });
-    append = undefined;
-    base = { generation, sequence };
-    previous = undefined;
-    ends.length = 0;
-    kept.length = 0;
-  }
   const matches = append && append.encrypted === (cipher !== undefined) && (!cipher || append.fingerprint === cipher.keyFingerprint);
   if (append && !matches) {
     ends.push({ generation: append.generation, sequence: append.sequence, bytes: append.validLength, crc: append.crc });
