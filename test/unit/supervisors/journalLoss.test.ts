@@ -4,6 +4,7 @@ import type { Job } from '../../../src/core/queue/jobModel';
 import { retireEarlierRun } from '../../../src/core/supervisors/supervisorProtocol';
 import { scanJournal } from '../../../src/core/storage/journalFormat';
 import { jobFilePaths, jobIdOfFile } from '../../../src/shared/supervisor/node/jobFilePaths';
+import { isAlive } from '../drivenProcess';
 import type { HostProcess } from './supervisorTestKit';
 import { jobRecords, useHostFolder, waitUntil } from './supervisorTestKit';
 
@@ -28,6 +29,10 @@ describe("supervisor: a job's journal deleted, emptied or cut while the queue ho
     assert.equal((await first.exec({ type: 'setAutoRun', autoRun: true })).ok, true);
     await first.kill();
     await waitUntil(() => jobRecords(folder.jobsDir, jobId).some((record) => record.t === 'exited'), 10_000, 'the exit was recorded');
+    // Damage found when nothing runs: its supervisor, idle and without a host, has gone.
+    const started = jobRecords(folder.jobsDir, jobId).find((record) => record.t === 'started');
+    assert.ok(started?.t === 'started');
+    await waitUntil(() => !isAlive(started.supervisor.pid), 10_000, 'the supervisor is gone');
     return { jobId, journalPath: jobFilePaths(folder.jobsDir, jobId, 1).journalPath };
   }
 
