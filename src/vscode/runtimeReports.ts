@@ -55,6 +55,17 @@ export function showRuntimeReport(report: RuntimeReport): void {
         );
       }
       return;
+    case 'archiveRepaired':
+      // A repair that kept everything is in the log; a shard set aside with nothing saying what it held is shown.
+      if (report.event.type === 'unknownShardQuarantined') {
+        withShowLog(
+          vscode.window.showWarningMessage(
+            'Lifeline: an archived history file was damaged and set aside in quarantine. Restore a backup to bring it back.',
+            'Show Log',
+          ),
+        );
+      }
+      return;
     case 'historyStorage':
     case 'recoveryNeeded':
       return;

@@ -1,19 +1,20 @@
-import { createHash } from 'node:crypto';
 import { fsp as fs } from '../storage/storageFs';
 import { mkdirDurable } from '../storage/atomicFile';
 import { join } from 'node:path';
 import type { Database, SqlJsStatic, SqlValue } from './sqlLoader';
-import { jobFinalStates, rowToEntry } from './historyEntry';
-import type { HistoryEntry, JobFinalState } from './historyEntry';
+import { rowToEntry } from './historyEntry';
+import type { HistoryEntry } from './historyEntry';
 import { HistoryError } from './historyErrors';
 import { decodeCursor, encodeCursor, filterSql, keysetSql, queryKey } from './historyQuery';
 import type { HistoryFilter, SortDirection } from './historyQuery';
 import { ShardCache } from './shardCache';
 import type { ShardCacheOptions } from './shardCache';
-import { emptyIndex, maxIndexedTags, readIndex, shardMayMatch, writeIndex } from './shardIndex';
+import { emptyIndex, readIndex, readIndexHints, shardMayMatch, writeIndex } from './shardIndex';
 import type { ArchiveIndex, ShardInfo } from './shardIndex';
 import { writeShards } from './shardWriter';
-import { isKeyProblem, openShardFile } from './shardSeal';
+import { isAtomicTemp, quarantineFile, rebuildIndex } from './archiveRepair';
+import type { ArchiveEvent } from './archiveRepair';
+import { verifyShardFile } from './shardVerify';
 import type { RecordCipher } from '../storage/cipher';
 import { selectRows } from './selectRows';
 
@@ -56,6 +57,7 @@ export class Archive {
     private index: ArchiveIndex,
     cacheOptions: ShardCacheOptions,
     private readonly onLost: ((lost: LostShard) => void) | undefined,
+    private readonly onEvent: ((event: ArchiveEvent) => void) | undefined,
   ) {
     this.cache = new ShardCache(SQL, this.shardsDir, cacheOptions);
     this.cipher = cacheOptions.cipher;
@@ -75,42 +77,118 @@ export class Archive {
     return this.index.shards.reduce((sum, shard) => sum + shard.count, 0);
   }
 
+  /**
+   * Opens the archive. A missing or damaged index.json is rebuilt from the shards that verify on
+   * their own (a damaged one goes to quarantine first); every repair is an ArchiveEvent, every
+   * loss a LostShard. Nothing that verifies is ever deleted (#16).
+   */
   static async open(
     SQL: SqlJsStatic,
     directory: string,
     cacheOptions: ShardCacheOptions = {},
     onLost?: (lost: LostShard) => void,
-  ): Promise<{ archive: Archive; lost: LostShard[]; indexRebuilt: boolean }> {
-    await mkdirDurable(join(directory, 'shards'));
+    onEvent?: (event: ArchiveEvent) => void,
+    /** What becomes of a verifying shard the index does not name: 'setAside' right after a backup restore. @default 'adopt' */
+    unnamedShards: 'adopt' | 'setAside' = 'adopt',
+  ): Promise<{ archive: Archive; lost: LostShard[]; indexRebuilt: boolean; events: ArchiveEvent[] }> {
+    const shardsDir = join(directory, 'shards');
+    await mkdirDurable(shardsDir);
+    const events: ArchiveEvent[] = [];
+    const report = (event: ArchiveEvent): void => {
+      events.push(event);
+      onEvent?.(event);
+    };
     let index: ArchiveIndex | undefined;
-    let indexRebuilt = false;
+    let damaged: { quarantinedTo: string; hints: ShardInfo[]; detail: string } | undefined;
     try {
       index = await readIndex(directory, cacheOptions.cipher);
     } catch (error) {
       if (!HistoryError.is(error, 'corruptIndex')) throw error;
-      await quarantineFile(directory, join(directory, 'index.json'));
-      const rebuilt = await rebuildIndex(SQL, join(directory, 'shards'), cacheOptions.cipher);
-      index = rebuilt.index;
-      indexRebuilt = true;
-      // A shard file that does not open is damage, not a crash leftover: keep it for the user.
-      for (const file of rebuilt.unreadable) await quarantineFile(directory, join(directory, 'shards', file));
+      // Read what the damaged index still says before it goes: it tells what a lost shard held.
+      const hints = await readIndexHints(directory, cacheOptions.cipher);
+      damaged = { quarantinedTo: await quarantineFile(directory, join(directory, 'index.json')), hints, detail: error.message };
     }
-    const archive = new Archive(SQL, directory, index ?? emptyIndex(), cacheOptions, onLost);
-    if (indexRebuilt) await writeIndex(directory, archive.index, cacheOptions.cipher);
-    const lost = await archive.sweep();
-    return { archive, lost, indexRebuilt };
+    // A missing index with shards beside it is a lost index, not a new archive: the shards are data.
+    const rebuild = index === undefined && (damaged !== undefined || (await fs.readdir(shardsDir)).some((name) => name.endsWith('.shard')));
+    const archive = new Archive(SQL, directory, index ?? emptyIndex(), cacheOptions, onLost, onEvent);
+    if (rebuild) await archive.rebuildFromShards(damaged, report);
+    const lost = await archive.sweep(report, unnamedShards);
+    return { archive, lost, indexRebuilt: rebuild, events };
+  }
+
+  private async rebuildFromShards(
+    damaged: { quarantinedTo: string; hints: ShardInfo[]; detail: string } | undefined,
+    report: (event: ArchiveEvent) => void,
+  ): Promise<void> {
+    const rebuilt = await rebuildIndex(this.SQL, this.shardsDir, this.cipher);
+    this.index = rebuilt.index;
+    await writeIndex(this.directory, this.index, this.cipher);
+    report({
+      type: 'indexRebuilt',
+      reason: damaged ? 'damaged' : 'missing',
+      quarantinedTo: damaged?.quarantinedTo,
+      shards: this.index.shards.length,
+      entries: this.count,
+      detail: damaged
+        ? `the archive index was damaged (${damaged.detail}); rebuilt from ${this.index.shards.length} shard(s) that verify`
+        : `the archive index was missing; rebuilt from ${this.index.shards.length} shard(s) that verify`,
+    });
+    const hints = damaged?.hints ?? [];
+    for (const { file, detail } of rebuilt.unreadable) {
+      // A shard file that does not verify is damage, not a crash leftover: keep it for the user.
+      const quarantinedTo = await quarantineFile(this.directory, join(this.shardsDir, file));
+      const hint = hints.find((shard) => shard.file === file);
+      if (hint) this.reportLost(hint, quarantinedTo);
+      else report({ type: 'unknownShardQuarantined', file, quarantinedTo, detail });
+    }
+    // Shards the damaged index still named whose files are gone.
+    for (const hint of hints) {
+      if (!this.hasShard(hint.file) && !rebuilt.unreadable.some((shard) => shard.file === hint.file)) this.reportLost(hint, undefined);
+    }
   }
 
   /**
-   * Removes what a crash left behind: temp files and shards not in the index (written, but the
-   * index never named them, so their entries are still in the active history), and reports
-   * indexed shards whose file is missing.
+   * Settles every file in shards/ the index does not name, and every indexed shard that is
+   * missing. Only temp files of an unfinished atomic write are deleted (never data: they never
+   * reached their name). A shard that verifies on its own is adopted into the index (a crash
+   * between sealing and indexing leaves one; reconcile() then drops its entries from the active
+   * history); one that does not goes to quarantine. Files of other kinds are left alone. After a
+   * backup restore a verifying unnamed shard is newer than the backup: it is set aside instead.
    */
-  private async sweep(): Promise<LostShard[]> {
+  private async sweep(report: (event: ArchiveEvent) => void, unnamedShards: 'adopt' | 'setAside'): Promise<LostShard[]> {
     const known = new Set(this.index.shards.map((shard) => shard.file));
-    const present = new Set(await fs.readdir(this.shardsDir));
-    for (const name of present) if (!known.has(name)) await fs.rm(join(this.shardsDir, name), { force: true });
-    const missing = this.index.shards.filter((shard) => !present.has(shard.file));
+    const present = (await fs.readdir(this.shardsDir)).sort();
+    let adopted = false;
+    for (const name of present) {
+      if (known.has(name)) continue;
+      if (isAtomicTemp(name)) {
+        await fs.rm(join(this.shardsDir, name), { force: true });
+        report({ type: 'leftoverRemoved', file: name });
+        continue;
+      }
+      if (!name.endsWith('.shard')) continue;
+      const check = await verifyShardFile(this.SQL, this.shardsDir, name, this.cipher);
+      if (check.ok && unnamedShards === 'setAside') {
+        report({
+          type: 'shardSetAside',
+          shard: check.info,
+          quarantinedTo: await quarantineFile(this.directory, join(this.shardsDir, name)),
+        });
+      } else if (check.ok) {
+        this.index = {
+          ...this.index,
+          nextBatch: Math.max(this.index.nextBatch, check.info.batch + 1),
+          shards: [...this.index.shards, check.info],
+        };
+        adopted = true;
+        report({ type: 'shardAdopted', shard: check.info });
+      } else {
+        const quarantinedTo = await quarantineFile(this.directory, join(this.shardsDir, name));
+        report({ type: 'unknownShardQuarantined', file: name, quarantinedTo, detail: check.detail });
+      }
+    }
+    if (adopted) await writeIndex(this.directory, this.index, this.cipher);
+    const missing = this.index.shards.filter((shard) => !present.includes(shard.file));
     for (const shard of missing) await this.dropShard(shard, undefined);
     return this.takeLost();
   }
@@ -148,15 +226,31 @@ export class Archive {
     return this.index.shards.some((shard) => shard.file === file);
   }
 
-  /** Runs `query` on a verified shard; a damaged shard goes to quarantine and yields undefined. */
-  async withShard<T>(shard: ShardInfo, query: (db: Database) => T): Promise<T | undefined> {
+  /**
+   * Runs `query` on a verified shard; a damaged shard goes to quarantine and yields undefined.
+   * When the shard fails the index's size or sha256 but verifies against its own content, the
+   * index entry was the damaged one: it is replaced (reported) and the shard is used.
+   */
+  async withShard<T>(indexed: ShardInfo, query: (db: Database) => T): Promise<T | undefined> {
+    let shard = indexed;
     let db: Database;
     try {
       db = await this.cache.get(shard);
     } catch (error) {
       if (!HistoryError.is(error, 'corruptShard')) throw error;
-      await this.dropShard(shard, join(this.shardsDir, shard.file));
-      return undefined;
+      const repaired = await this.repairEntry(shard);
+      if (!repaired) {
+        await this.dropShard(shard, join(this.shardsDir, shard.file));
+        return undefined;
+      }
+      shard = repaired;
+      try {
+        db = await this.cache.get(shard);
+      } catch (retryError) {
+        if (!HistoryError.is(retryError, 'corruptShard')) throw retryError;
+        await this.dropShard(shard, join(this.shardsDir, shard.file));
+        return undefined;
+      }
     }
     try {
       return query(db);
@@ -168,12 +262,36 @@ export class Archive {
     }
   }
 
+  /**
+   * The index entry of a shard that failed it, replaced by what the shard says of itself, when
+   * the shard passes its own content checksum (or seal). An older shard without one cannot tell
+   * index damage from its own: undefined, and it is treated as damaged, as before.
+   */
+  private async repairEntry(shard: ShardInfo): Promise<ShardInfo | undefined> {
+    this.cache.forget(shard.file);
+    const check = await verifyShardFile(this.SQL, this.shardsDir, shard.file, this.cipher);
+    if (!check.ok || !check.selfChecked) return undefined;
+    this.index = { ...this.index, shards: this.index.shards.map((s) => (s.file === shard.file ? check.info : s)) };
+    await writeIndex(this.directory, this.index, this.cipher);
+    this.onEvent?.({
+      type: 'indexEntryRepaired',
+      file: shard.file,
+      detail: `${shard.file} did not match its index entry but verifies against its own content: its entries are intact and the entry was replaced`,
+    });
+    return check.info;
+  }
+
   private async dropShard(shard: ShardInfo, path: string | undefined): Promise<void> {
     this.cache.forget(shard.file);
     let quarantinedTo: string | undefined;
     if (path) quarantinedTo = await quarantineFile(this.directory, path).catch(() => undefined);
     this.index = { ...this.index, shards: this.index.shards.filter((s) => s.file !== shard.file) };
     await writeIndex(this.directory, this.index, this.cipher);
+    this.reportLost(shard, quarantinedTo);
+  }
+
+  /** Tells the caller a shard's entries are gone: exactly how many, and their time range. */
+  private reportLost(shard: ShardInfo, quarantinedTo: string | undefined): void {
     const lost: LostShard = {
       file: shard.file,
       month: shard.month,
@@ -277,58 +395,4 @@ function compareRows(a: Record<string, SqlValue>, b: Record<string, SqlValue>, d
   const byTime = Number(a.finished_at) - Number(b.finished_at);
   const order = byTime !== 0 ? byTime : String(a.job_id) < String(b.job_id) ? -1 : String(a.job_id) > String(b.job_id) ? 1 : 0;
   return desc ? -order : order;
-}
-
-async function quarantineFile(archiveDir: string, path: string): Promise<string> {
-  const folder = join(archiveDir, 'quarantine');
-  await fs.mkdir(folder, { recursive: true, mode: 0o700 });
-  const target = join(folder, `${new Date().toISOString().replace(/[:.]/g, '-')}-${path.split(/[\\/]/).pop() ?? 'file'}`);
-  await fs.rename(path, target);
-  return target;
-}
-
-/** Rebuilds index.json from the shard files themselves, when the index is damaged. */
-async function rebuildIndex(
-  SQL: SqlJsStatic,
-  shardsDir: string,
-  cipher: RecordCipher | undefined,
-): Promise<{ index: ArchiveIndex; unreadable: string[] }> {
-  const index = emptyIndex();
-  const unreadable: string[] = [];
-  for (const file of (await fs.readdir(shardsDir)).filter((name) => name.endsWith('.shard')).sort()) {
-    const bytes = await fs.readFile(join(shardsDir, file));
-    let db: Database | undefined;
-    try {
-      db = new SQL.Database(await openShardFile(file, bytes, cipher));
-      const summary = selectRows(db, 'SELECT count(*) AS n, min(finished_at) AS lo, max(finished_at) AS hi FROM entries', [])[0] ?? {};
-      const states: Partial<Record<JobFinalState, number>> = {};
-      for (const row of selectRows(db, 'SELECT state, count(*) AS n FROM entries GROUP BY state', [])) {
-        if ((jobFinalStates as readonly string[]).includes(String(row.state))) states[row.state as JobFinalState] = Number(row.n);
-      }
-      const tags = selectRows(db, 'SELECT DISTINCT tag FROM entry_tags', []).map((row) => String(row.tag));
-      const batch = Number(selectRows(db, "SELECT value FROM meta WHERE key = 'batch'", [])[0]?.value ?? 1);
-      const version = Number(selectRows(db, 'PRAGMA user_version', [])[0]?.user_version ?? 1);
-      index.shards.push({
-        file,
-        batch,
-        month: file.slice(0, 7),
-        schemaVersion: version,
-        bytes: bytes.length,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-        count: Number(summary.n ?? 0),
-        minFinishedAt: Number(summary.lo ?? 0),
-        maxFinishedAt: Number(summary.hi ?? 0),
-        states,
-        tags: tags.length > maxIndexedTags ? null : tags.sort(),
-      });
-      index.nextBatch = Math.max(index.nextBatch, batch + 1);
-    } catch (error) {
-      // Without the right key a shard is intact but unreadable: refuse, never quarantine it.
-      if (isKeyProblem(error)) throw error;
-      unreadable.push(file);
-    } finally {
-      db?.close();
-    }
-  }
-  return { index, unreadable };
 }

@@ -12,6 +12,7 @@ import { ActiveHistory } from './activeHistory';
 import type { ActiveOpenReport } from './activeHistory';
 import { Archive } from './archive';
 import type { ArchivePage, LostShard } from './archive';
+import type { ArchiveEvent } from './archiveRepair';
 import { parseEntry } from './historyEntry';
 import type { HistoryEntry, HistoryEntryInput } from './historyEntry';
 import { HistoryError } from './historyErrors';
@@ -67,6 +68,8 @@ export interface JobHistoryOptions {
    * finds it): it is in quarantine/ and its entries are gone from view. Offer the newest backup.
    */
   readonly onLostShard?: (lost: LostShard) => void;
+  /** Told of every repair the archive made on its own: a rebuilt index, an adopted shard, an index entry replaced (#16). */
+  readonly onArchiveEvent?: (event: ArchiveEvent) => void;
   /** Compact at least this often while appends arrive (the time threshold). @default 600000 */
   readonly compactIntervalMs?: number;
   /** The automatic backup before a schema migration: gets the image as it was. */
@@ -82,6 +85,8 @@ export interface JobHistoryOptions {
 export interface HistoryOpenReport extends ActiveOpenReport {
   readonly lostShards: readonly LostShard[];
   readonly indexRebuilt: boolean;
+  /** The archive's repairs while it opened (also given to onArchiveEvent). */
+  readonly archiveEvents: readonly ArchiveEvent[];
   /** Archival batches that were sealed but not yet dropped from the active history when the last run stopped. */
   readonly reconciledBatches: readonly number[];
 }
@@ -147,7 +152,10 @@ export class JobHistory {
       await history.archiveOverflow(0);
       await history.retention();
     });
-    return { history, report: { ...report, lostShards: opened.lost, indexRebuilt: opened.indexRebuilt, reconciledBatches } };
+    return {
+      history,
+      report: { ...report, lostShards: opened.lost, indexRebuilt: opened.indexRebuilt, archiveEvents: opened.events, reconciledBatches },
+    };
   }
 
   /**
@@ -185,7 +193,12 @@ export class JobHistory {
     return this.currentArchive;
   }
 
-  private static openArchive(SQL: SqlJsStatic, options: JobHistoryOptions, logger: Logger): ReturnType<typeof Archive.open> {
+  private static openArchive(
+    SQL: SqlJsStatic,
+    options: JobHistoryOptions,
+    logger: Logger,
+    unnamedShards: 'adopt' | 'setAside' = 'adopt',
+  ): ReturnType<typeof Archive.open> {
     return Archive.open(
       SQL,
       join(options.directory, 'archive'),
@@ -196,6 +209,13 @@ export class JobHistory {
         );
         options.onLostShard?.(lost);
       },
+      (event) => {
+        if (event.type === 'leftoverRemoved') {
+          logger.info(`[history] removed ${event.file}, a temp file of an archive write that never finished`);
+        } else logger.warn(`[history] archive repaired: ${JSON.stringify(event)}`);
+        options.onArchiveEvent?.(event);
+      },
+      unnamedShards,
     );
   }
 
@@ -213,20 +233,24 @@ export class JobHistory {
       list: () => this.run(async () => ['index.json', ...this.archive.shards.map((shard) => `shards.${shard.file}`)]),
       path: (file) => (file.startsWith('shards.') ? join(directory(), 'shards', file.slice('shards.'.length)) : join(directory(), file)),
       summary: (file, bytes) => (file === 'index.json' ? `${this.archive.count} archived entries` : `${bytes} bytes`),
-      afterInstall: () => this.reloadArchive().then(() => undefined),
+      afterInstall: () => this.reloadArchive({ afterRestore: true }).then(() => undefined),
     });
   }
 
   /**
    * Reopens the archive from its files and reconciles the active history with it. Call it after a
    * restore (of the active history, the archive, or both): batches the restored active history
-   * does not know as archived are dropped from it, by job id, so no entry shows twice.
+   * does not know as archived are dropped from it, by job id, so no entry shows twice. With
+   * `afterRestore` (the archive's files were just restored) shards newer than the restored index
+   * are set aside in quarantine rather than adopted back.
    */
-  reloadArchive(): Promise<{ lostShards: readonly LostShard[]; reconciledBatches: readonly number[] }> {
+  reloadArchive(
+    options: { afterRestore?: boolean } = {},
+  ): Promise<{ lostShards: readonly LostShard[]; reconciledBatches: readonly number[] }> {
     this.assertOpen();
     return this.run(async () => {
       const SQL = await loadSqlJs(this.options.wasmPath);
-      const opened = await JobHistory.openArchive(SQL, this.options, this.logger);
+      const opened = await JobHistory.openArchive(SQL, this.options, this.logger, options.afterRestore ? 'setAside' : 'adopt');
       this.currentArchive.close();
       this.currentArchive = opened.archive;
       return { lostShards: opened.lost, reconciledBatches: await this.reconcile() };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fsp as fs } from '../storage/storageFs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -22,7 +23,8 @@ export const shardInfoSchema = z.object({
   month: z.string(),
   schemaVersion: z.number().int().min(1),
   bytes: z.number().int().min(0),
-  sha256: z.string().length(64),
+  /** Checked in full (64 lowercase hex digits): a damaged digest must not pass for one (#16). */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
   count: z.number().int().min(0),
   minFinishedAt: z.number(),
   maxFinishedAt: z.number(),
@@ -36,6 +38,15 @@ export const archiveIndexSchema = z.object({
   nextBatch: z.number().int().min(1),
   shards: z.array(shardInfoSchema),
 });
+/** On read, no unknown top-level key: a damaged key name (of `checksum`, say) must not pass for an older index. */
+const storedIndexSchema = archiveIndexSchema.extend({ checksum: z.string().optional() }).strict();
+
+/**
+ * The index's own checksum: the sha256 of its JSON text, written as the last key
+ * (`…,"checksum":"<hex>"}`), so the reader recomputes it over the exact bytes written, whatever
+ * the key order. Older indexes have none and still open; older readers ignore the key.
+ */
+const checksumSuffix = /,"checksum":"([0-9a-f]{64})"\}$/;
 export type ArchiveIndex = z.infer<typeof archiveIndexSchema>;
 
 export const emptyIndex = (): ArchiveIndex => ({ formatVersion: 1, nextBatch: 1, shards: [] });
@@ -70,15 +81,49 @@ export async function readIndex(archiveDir: string, cipher?: RecordCipher): Prom
   } else {
     text = Buffer.from(bytes).toString('utf8');
   }
+  let parsed: z.infer<typeof storedIndexSchema>;
   try {
-    return archiveIndexSchema.parse(JSON.parse(text));
+    parsed = storedIndexSchema.parse(JSON.parse(text));
   } catch (error) {
     throw new HistoryError('corruptIndex', 'The archive index is unreadable.', { cause: error });
   }
+  if (parsed.checksum !== undefined) {
+    const match = checksumSuffix.exec(text);
+    const body = match ? `${text.slice(0, match.index)}}` : undefined;
+    if (!match || sha256Hex(body ?? '') !== match[1]) throw new HistoryError('corruptIndex', 'The archive index fails its checksum.');
+  }
+  const { checksum: _checksum, ...index } = parsed;
+  return index;
+}
+
+/**
+ * What a damaged index still says about its shards: each entry that parses on its own. Used only
+ * to say what a lost shard held when the index had to be rebuilt; never trusted as the index.
+ */
+export async function readIndexHints(archiveDir: string, cipher?: RecordCipher): Promise<ShardInfo[]> {
+  try {
+    const bytes = await fs.readFile(join(archiveDir, 'index.json'));
+    const text = isSealedShard(bytes)
+      ? Buffer.from((await decodeSnapshot(bytes, cipher)).payload).toString('utf8')
+      : Buffer.from(bytes).toString('utf8');
+    const shards: unknown = (JSON.parse(text) as { shards?: unknown }).shards;
+    if (!Array.isArray(shards)) return [];
+    return shards.flatMap((shard) => {
+      const result = shardInfoSchema.safeParse(shard);
+      return result.success ? [result.data] : [];
+    });
+  } catch {
+    return [];
+  }
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 export async function writeIndex(archiveDir: string, index: ArchiveIndex, cipher?: RecordCipher): Promise<void> {
-  const json = Buffer.from(JSON.stringify(index), 'utf8');
+  const body = JSON.stringify({ formatVersion: index.formatVersion, nextBatch: index.nextBatch, shards: index.shards });
+  const json = Buffer.from(`${body.slice(0, -1)},"checksum":"${sha256Hex(body)}"}`, 'utf8');
   await writeFileAtomic(join(archiveDir, 'index.json'), await sealShard(json, cipher));
 }
 

@@ -10,6 +10,7 @@ import { createShardSchema, currentSchemaVersion, indexShard } from './schema';
 import { maxIndexedTags } from './shardIndex';
 import type { ShardInfo } from './shardIndex';
 import { sealShard } from './shardSeal';
+import { contentChecksum } from './shardVerify';
 
 /** Bytes a row takes in a shard, relative to its JSON: table, three indexes and the FTS index. */
 const shardOverhead = 1.45;
@@ -76,7 +77,8 @@ export async function buildShard(
       insert.free();
     }
     indexShard(db);
-    db.exec(`INSERT INTO meta(key, value) VALUES ('batch', ${batch}), ('count', ${entries.length})`);
+    // The content checksum makes the shard verifiable on its own, without the index (#16).
+    db.exec(`INSERT INTO meta(key, value) VALUES ('batch', ${batch}), ('count', ${entries.length}), ('content', '${contentChecksum(db)}')`);
     db.exec('VACUUM');
     const bytes = db.export();
     const first = entries[0];

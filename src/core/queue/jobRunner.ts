@@ -81,6 +81,11 @@ export interface RecoveredRun {
   readonly checkpoint: string | undefined;
   /** Stages that finished with exit code 0. */
   readonly succeededStages: readonly number[];
+  /**
+   * Set when the runner's records of the run are missing, emptied or cut (#16): why its outcome
+   * cannot be read. The job is settled with it in its error, never silently.
+   */
+  readonly journalProblem?: string;
 }
 
 export interface JobRunner {

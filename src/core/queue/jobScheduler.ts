@@ -341,8 +341,11 @@ export class JobScheduler {
 
   /** A running job whose run ended with no exit record, folded with what its runner recorded. */
   private lostJob(job: Job, state: 'interrupted' | 'cancelled', error: string): Job {
+    const run = this.runner.recover?.({ jobId: job.id, attempt: job.attempts, startedAt: job.startedAt });
+    // A lost journal is said in the job's own error, so the loss is never a plain interruption.
+    if (run?.journalProblem) error = `${error}; ${run.journalProblem}`;
     return {
-      ...this.recovered(job),
+      ...withRecoveredRun(job, run),
       state,
       pid: undefined,
       process: undefined,

@@ -141,6 +141,9 @@ export class RuntimeHistory {
           logger.error(`[history] an archive shard was damaged or missing and is in quarantine: ${JSON.stringify(shard)}`);
           report({ type: 'archiveShardLost', shard });
         },
+        onArchiveEvent: (event) => {
+          if (event.type !== 'leftoverRemoved') report({ type: 'archiveRepaired', event });
+        },
       });
     } catch (error) {
       this.openFailedValue = true;

@@ -1,4 +1,5 @@
 import type { LostShard } from '../history/archive';
+import type { ArchiveEvent } from '../history/archiveRepair';
 import type { Job } from '../queue/jobModel';
 import type { StorageEvent } from '../storage/storeEvents';
 import type { RecoveryQuestion } from './recoveryPolicy';
@@ -19,6 +20,8 @@ export type RuntimeReport =
   | { readonly type: 'historyDamaged' }
   /** An archive shard was damaged or missing and is in quarantine. */
   | { readonly type: 'archiveShardLost'; readonly shard: LostShard }
+  /** The archive repaired itself (a rebuilt index, an adopted shard) or set aside a shard no index named. */
+  | { readonly type: 'archiveRepaired'; readonly event: ArchiveEvent }
   /** Interrupted jobs the recovery policy leaves to a person (nothing happens when no one asks). */
   | { readonly type: 'recoveryNeeded'; readonly jobs: readonly Job[]; readonly question: RecoveryQuestion }
   /**

@@ -29,6 +29,11 @@ export class JobJournalReader {
     }
   }
 
+  /** Bytes read but not yet a whole record: a frame still being written, or a cut or damaged tail. */
+  get unreadBytes(): number {
+    return this.pending.length;
+  }
+
   /** Lets the file go; later reads return nothing. */
   close(): void {
     this.closed = true;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_SOCKET_PATH_BYTES, socketDirectory } from '../session/socketPath';
 import { JobError } from '../queue/jobErrors';
@@ -13,14 +13,16 @@ import { splitLines } from '../lineSplitter';
 
 /**
  * Resume and retry count attempts from the start again, so a run can meet the files of an earlier
- * run with the same attempt number. That run is over and the queue holds its result: its journal
- * goes (or this run would be read as that one), its output stays beside the new log. Returns the
+ * run with the same attempt number. That run is over: its journal is moved aside (or this run would
+ * be read as that one), its output stays beside the new log. Returns the
  * error when the files could not be moved.
  */
 export function retireEarlierRun(journalPath: string, logPath: string): unknown {
   try {
     // Checked first: on the way to every job's start, and the files are usually not there.
-    if (existsSync(journalPath)) rmSync(journalPath, { force: true });
+    // Moved aside, never deleted: when the queue came back older than its journals, this one may hold
+    // an outcome the queue never read (#16). Its name keeps it out of this run's way and in the job's files.
+    if (existsSync(journalPath)) renameSync(journalPath, journalPath.replace(/\.journal$/, '.previous.journal'));
     if (existsSync(logPath)) renameSync(logPath, logPath.replace(/\.log$/, '.previous.log'));
     return undefined;
   } catch (error) {

@@ -6,6 +6,7 @@ import { Emitter } from '../emitter';
 import type { Disposable } from '../emitter';
 import { deleteJobFiles, SWEEP_QUIET_MS } from './jobFiles';
 import { JobJournalReader } from './jobJournalReader';
+import { checkJobJournal } from './journalCheck';
 import type { JobRunner, RecoveredRun, RunEvent, RunRequest } from '../queue/jobRunner';
 import { DEFAULT_LEASE_STALE_AFTER_MS } from '../session/lease';
 import { jobFilePaths } from '../../shared/supervisor/node/jobFilePaths';
@@ -94,6 +95,8 @@ export class SupervisorRunner implements JobRunner {
   private readonly logger: Logger;
   private disposed = false;
   private secretValue: Buffer | undefined;
+  /** Runs not adopted because their journal lost records, by `jobId:attempt`, until recover() tells the scheduler. */
+  private readonly journalProblems = new Map<string, string>();
 
   constructor(private readonly options: SupervisorRunnerOptions) {
     this.logger = options.logger ?? nullLogger;
@@ -197,7 +200,8 @@ export class SupervisorRunner implements JobRunner {
     readonly startedAt?: number;
   }): boolean {
     const { journalPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
-    if (this.disposed || !existsSync(journalPath)) return false;
+    if (this.disposed) return false;
+    if (!existsSync(journalPath)) return this.noteJournalLoss(request, journalPath);
     const reader = new JobJournalReader(journalPath);
     const records = reader.read();
     const started = records.find((record) => record.t === 'started');
@@ -210,10 +214,23 @@ export class SupervisorRunner implements JobRunner {
     if (!exited && !this.isLive(records)) {
       reader.close();
       this.stopLostStage(request.jobId, records);
-      return false;
+      return this.noteJournalLoss(request, journalPath);
     }
     this.follow(request.jobId, request.attempt, reader, records);
     return true;
+  }
+
+  /** A run not adopted: if its journal lost records the queue had read, says so now and in recover(). False. */
+  private noteJournalLoss(
+    request: { readonly jobId: string; readonly attempt: number; readonly pid: number | undefined },
+    path: string,
+  ): false {
+    const { problem } = checkJobJournal(path, request.pid !== undefined);
+    if (problem) {
+      this.journalProblems.set(`${request.jobId}:${request.attempt}`, problem);
+      this.logger.error(`[supervisors] ${request.jobId} attempt ${request.attempt}: ${problem}`);
+    }
+    return false;
   }
 
   /** Stops the process group of a run's last stage, if that process still runs: its owner is gone. */
@@ -265,10 +282,15 @@ export class SupervisorRunner implements JobRunner {
 
   recover(request: { readonly jobId: string; readonly attempt: number; readonly startedAt?: number }): RecoveredRun | undefined {
     const { journalPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
-    const records = JobJournalReader.readAll(journalPath);
+    const noted = this.journalProblems.get(`${request.jobId}:${request.attempt}`);
+    this.journalProblems.delete(`${request.jobId}:${request.attempt}`);
+    const { records, problem } = checkJobJournal(journalPath, false);
     const started = records.find((record) => record.t === 'started');
-    if (!started || (request.startedAt !== undefined && started.at < request.startedAt)) return undefined;
-    return summarizeRun(records);
+    if (!started || (request.startedAt !== undefined && started.at < request.startedAt)) {
+      return noted ? { stage: undefined, checkpoint: undefined, succeededStages: [], journalProblem: noted } : undefined;
+    }
+    const journalProblem = noted ?? problem;
+    return { ...summarizeRun(records), ...(journalProblem ? { journalProblem } : {}) };
   }
 
   async forget(jobIds: readonly string[]): Promise<void> {

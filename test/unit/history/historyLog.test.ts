@@ -187,9 +187,19 @@ describe('history on the durable store', () => {
     for (let i = 61; i <= 80; i++) await history.append(makeEntry(i));
     await history.whenIdle();
     assert.equal(history.archive.count, 70);
+    const backedUp = new Set(backup.parts.map((p) => p.name.replace(/^history-archive\.shards\./, '')));
+    const newer = history.archive.shards.map((s) => s.file).filter((file) => !backedUp.has(file));
+    assert.ok(newer.length > 0);
     await manager.restore(backup.id);
     assert.equal(history.active.count, 10);
     assert.equal(history.archive.count, 50);
+    // Shards newer than the backup are set aside in quarantine, never deleted (#16).
+    assert.deepEqual(
+      readdirSync(join(dir.path, 'archive', 'quarantine'))
+        .map((name) => name.replace(/^.*Z-/, ''))
+        .sort(),
+      newer.sort(),
+    );
     const archived: string[] = [];
     let cursor: string | undefined;
     do {

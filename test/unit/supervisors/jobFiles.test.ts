@@ -50,7 +50,7 @@ describe('supervisor: job files leave the disk with their jobs', function () {
 
   it('clearFinished deletes every file of the cleared jobs, of every attempt, and leaves the others', async () => {
     await queue.command({ type: 'setConcurrency', limit: 2 });
-    // Fails once; retried by hand it runs as attempt 1 again (its first log kept as .previous.log) and writes a checkpoint file.
+    // Fails once; retried by hand it runs as attempt 1 again (its first log and journal kept as .previous.*) and writes a checkpoint file.
     const counter = join(dir, 'count');
     const done = await queue.enqueue({
       jobId: 'done',
@@ -76,7 +76,14 @@ describe('supervisor: job files leave the disk with their jobs', function () {
     await untilState(running.id, ['running']);
     await waitUntil(() => filesOf(running.id).length >= 2, 5000, 'the running job has its files');
 
-    assert.deepEqual(filesOf(done.id), ['done.1.checkpoint', 'done.1.journal', 'done.1.log', 'done.1.previous.log']);
+    // The first run's journal is moved aside, never deleted (#16), and goes with the job's other files.
+    assert.deepEqual(filesOf(done.id), [
+      'done.1.checkpoint',
+      'done.1.journal',
+      'done.1.log',
+      'done.1.previous.journal',
+      'done.1.previous.log',
+    ]);
     assert.deepEqual(filesOf(failed.id), ['done.1.1.journal', 'done.1.1.log', 'done.1.2.journal', 'done.1.2.log']);
     const runningFiles = filesOf(running.id);
 

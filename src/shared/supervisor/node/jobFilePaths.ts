@@ -11,8 +11,8 @@ export function jobFilePaths(jobsDir: string, jobId: string, attempt: number): {
   return { journalPath: `${base}.journal`, logPath: `${base}.log` };
 }
 
-/** Every file of a run: its journal, log, the log of an earlier run with its number, and its checkpoint file. */
-const JOB_FILE = /^(.+)\.(\d+)\.(?:journal|log|previous\.log|checkpoint|checkpoint\.tmp)$/;
+/** Every file of a run: its journal, log, the log and journal of an earlier run with its number, and its checkpoint file. */
+const JOB_FILE = /^(.+)\.(\d+)\.(?:journal|log|previous\.log|previous\.journal|checkpoint|checkpoint\.tmp)$/;
 
 /** The job whose run file `name` (a name in the jobs folder) is; undefined for any other file. */
 export function jobIdOfFile(name: string): string | undefined {
