@@ -8,15 +8,17 @@ import type { DurableCodec, StoreLayout } from './durableLayout';
 import { journalPath, listJournals, snapshotPath } from './durableLayout';
 import { StorageError } from './errors';
 import { crc32 } from 'node:zlib';
-import type { JournalEnd, JournalFile } from './journal';
+import type { JournalEnd, JournalFile, JournalHead } from './journal';
 import { createJournalFile, openJournalFile } from './journal';
-import { decodeBatch, recordAssociatedData, scanJournal } from './journalFormat';
+import { decodeBatch, FRAME_HEADER_BYTES, recordAssociatedData, scanJournal } from './journalFormat';
+import type { ScannedRecord } from './journalFormat';
+import { ackMarkPath, decodeAckMark } from './ackMark';
 import { mkdirDurable } from './atomicFile';
 import { decodeSnapshot, writeVerifiedSnapshot } from './snapshot';
 import { quarantineBytes, quarantineFile, readFileIfExists, toStorageError } from './storageIo';
 import type { DataLossCause, StorageEvent } from './storeEvents';
 import type { SnapshotRef, StoreManifest } from './storeManifest';
-import { acknowledgedSequence, manifestPath, previousSnapshotPath, readManifest } from './storeManifest';
+import { acknowledgedSequence, manifestPath, previousSnapshotPath, readManifest, snapshotMatches } from './storeManifest';
 import { checkAcknowledgedPrefix, journalsHoldNoRecord, reportLoss } from './recoveryChecks';
 
 export type { DurableCodec, StoreLayout } from './durableLayout';
@@ -93,6 +95,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   }
   const read = await readManifest(context);
   const manifest = read.kind === 'ok' ? read.manifest : undefined;
+  const mark = usableAckMark(manifest, decodeAckMark(await readFileIfExists(ackMarkPath(context))));
   const journals = await listJournals(context);
   let state = codec.empty();
   let sequence = 0;
@@ -170,6 +173,10 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     if (bytes) {
       try {
         const opened = await decodeFile(bytes);
+        if (!snapshotMatches(manifest?.previous, opened.header.generation, bytes)) {
+          codec.dispose?.(opened.state);
+          throw new StorageError('corruptSnapshot', 'it is not the file its manifest names (its checksum differs)');
+        }
         // Only the generation the manifest names (any, without one): a stale copy would be
         // replayed onto journals that do not follow it.
         const generation = opened.header.generation;
@@ -178,7 +185,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
           sequence = opened.header.sequence;
           startGeneration = generation;
           snapshotBytes = bytes.length;
-          base = { generation, sequence };
+          base = { generation, sequence, crc: crc32(bytes) };
           return 'file';
         }
         codec.dispose?.(opened.state);
@@ -200,11 +207,18 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   if (current) {
     try {
       const opened = await decodeFile(current);
+      if (!snapshotMatches(manifest?.snapshot, opened.header.generation, current)) {
+        codec.dispose?.(opened.state);
+        throw new StorageError(
+          'corruptSnapshot',
+          'it is not the file its manifest names (its checksum differs: damaged, or another store’s)',
+        );
+      }
       state = opened.state;
       sequence = opened.header.sequence;
       startGeneration = opened.header.generation;
       snapshotBytes = current.length;
-      base = { generation: startGeneration, sequence };
+      base = { generation: startGeneration, sequence, crc: crc32(current) };
     } catch (error) {
       if (isKeyOrVersionProblem(error)) throw error;
       const detail = `the snapshot of ${name} is damaged (${(error as Error).message})`;
@@ -240,6 +254,10 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   const expected = new Map(
     (manifest?.journals ?? []).filter((end) => end.generation >= startGeneration).map((end) => [end.generation, end]),
   );
+  // The ack mark names the end more exactly than the manifest after a crash of this process.
+  if (mark && mark.generation >= startGeneration && mark.sequence > (expected.get(mark.generation)?.sequence ?? -1)) {
+    expected.set(mark.generation, mark);
+  }
   // The generation kept to repair from stays, with its journals, until a newer snapshot verifies.
   const keepFrom = previous && previous.generation < startGeneration ? previous.generation : startGeneration;
   if (keepFrom === startGeneration) previous = undefined;
@@ -273,6 +291,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
         crc: number;
         /** The last record in it (or before it). */
         sequence: number;
+        head: JournalHead | undefined;
       }
     | undefined;
   let maxGeneration = Math.max(startGeneration, journals.at(-1)?.generation ?? 0, entries.at(-1)?.generation ?? 0);
@@ -351,7 +370,12 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       );
     }
     let broken: string | undefined;
-    for (const record of scan.records) {
+    // Every frame of the acknowledged prefix verifies, yet the prefix is not the one acknowledged:
+    // these are another journal's records (a file copied over ours), none of them is replayed.
+    const foreign =
+      (damage?.cause === 'journalDamaged' && end !== undefined && (!scan.damage || scan.damage.offset >= end.bytes)) ||
+      (damage?.cause === 'journalCut' && end?.head !== undefined && !headMatches(bytes, end.head));
+    for (const record of foreign ? [] : scan.records) {
       if (record.sequence <= sequence) continue;
       if (record.sequence !== sequence + 1) {
         broken = `journal ${journal.path} continues at record ${record.sequence}, but the state ends at ${sequence}`;
@@ -440,7 +464,15 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
         });
       }
     }
-    if (append) ends.push({ generation: append.generation, sequence: append.sequence, bytes: append.validLength, crc: append.crc });
+    if (append) {
+      ends.push({
+        generation: append.generation,
+        sequence: append.sequence,
+        bytes: append.validLength,
+        crc: append.crc,
+        ...(append.head ? { head: append.head } : {}),
+      });
+    }
     append = {
       path: journal.path,
       generation: journal.generation,
@@ -450,6 +482,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       fingerprint: header.keyFingerprint,
       crc: crc32(bytes.subarray(0, scan.validLength)),
       sequence,
+      head: end?.head ?? headOf(bytes, header.byteLength, scan.records[0]),
     };
   }
 
@@ -458,16 +491,17 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     // does not depend on the files that were set aside.
     const generation = maxGeneration + 1;
     maxGeneration = generation;
-    snapshotBytes = await writeVerifiedSnapshot(snapshotPath(context), await codec.snapshot(state)(), {
+    const written = await writeVerifiedSnapshot(snapshotPath(context), await codec.snapshot(state)(), {
       generation,
       sequence,
       cipher,
       compress: context.compress,
     });
+    snapshotBytes = written.bytes;
     for (const entry of setAside) await quarantine(entry.path, entry.reason, entry.detail);
     for (const journal of await listJournals(context)) if (journal.generation < generation) await fs.rm(journal.path, { force: true });
     append = undefined;
-    base = { generation, sequence };
+    base = { generation, sequence, crc: written.crc };
     previous = undefined;
     ends.length = 0;
     kept.length = 0;
@@ -484,7 +518,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     // no flag: its first open cannot tell a journal cut after the fact from a torn write.)
     noteLoss('manifestMissing', `the manifest of ${name} is missing, so where its journals ended cannot be checked`);
   }
-  const acknowledged = manifest ? acknowledgedSequence(manifest) : undefined;
+  const acknowledged = manifest || mark ? Math.max(manifest ? acknowledgedSequence(manifest) : 0, mark?.sequence ?? 0) : undefined;
   if (fallbackFor && (loss !== undefined || acknowledged === undefined || sequence < acknowledged)) {
     // A backup (or nothing) and the journals after it reach the acknowledged end only when no gap
     // stopped the replay; without a manifest nothing says where that end was. The snapshot is the cause.
@@ -499,12 +533,18 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   reportLoss(context, { loss, repairs, manifest, acknowledged, sequence });
   const matches = append && append.encrypted === (cipher !== undefined) && (!cipher || append.fingerprint === cipher.keyFingerprint);
   if (append && !matches) {
-    ends.push({ generation: append.generation, sequence: append.sequence, bytes: append.validLength, crc: append.crc });
+    ends.push({
+      generation: append.generation,
+      sequence: append.sequence,
+      bytes: append.validLength,
+      crc: append.crc,
+      ...(append.head ? { head: append.head } : {}),
+    });
   }
   const nextGeneration = Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1);
   const file =
     append && matches
-      ? await openJournalFile(append.path, append.generation, cipher, append.validLength, append.records, append.crc)
+      ? await openJournalFile(append.path, append.generation, cipher, append.validLength, append.records, append.crc, append.head)
       : await createJournalFile(journalPath(context, nextGeneration), nextGeneration, cipher, { manifested: true });
   const compactionDue = !rewrite && liveOnDisk > 1;
   return {
@@ -520,4 +560,28 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     createdAt: manifest?.createdAt ?? context.clock.now(),
     advances: manifest?.advances ?? [],
   };
+}
+
+/**
+ * The ack mark, when it can only tighten what the manifest says: it names the newest journal the
+ * manifest knows of, or one after it (a rotation since the manifest's last write). An older mark
+ * (left by a session before the last compaction) says nothing about today's journals.
+ */
+function usableAckMark(manifest: StoreManifest | undefined, mark: JournalEnd | undefined): JournalEnd | undefined {
+  if (!mark) return undefined;
+  if (!manifest) return mark;
+  const newest = Math.max(manifest.snapshot?.generation ?? 0, ...manifest.journals.map((end) => end.generation));
+  return mark.generation >= newest ? mark : undefined;
+}
+
+/** A cut file is ours, and its records a prefix of ours, only when its first acknowledged point is. */
+function headMatches(bytes: Buffer, head: JournalHead): boolean {
+  return bytes.length >= head.bytes && crc32(bytes.subarray(0, head.bytes)) === head.crc;
+}
+
+/** The header and first record of a journal reopened for appends: its first acknowledged point. */
+function headOf(bytes: Buffer, headerBytes: number, first: ScannedRecord | undefined): JournalHead | undefined {
+  if (!first) return undefined;
+  const length = headerBytes + FRAME_HEADER_BYTES + first.payload.length;
+  return { bytes: length, crc: crc32(bytes.subarray(0, length)) };
 }

@@ -15,6 +15,7 @@ import { createJournalFile, Journal } from './journal';
 import { encodeBatch } from './journalFormat';
 import type { SnapshotPayload } from './snapshot';
 import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, writeVerifiedSnapshot } from './snapshot';
+import { AckMark, ackMarkPath } from './ackMark';
 import { ManifestKeeper } from './manifestKeeper';
 import type { SnapshotRef, StoreManifest } from './storeManifest';
 import { previousSnapshotPath } from './storeManifest';
@@ -79,6 +80,7 @@ export class DurableStore<S, R> {
   private lastCompaction: StoreMetrics['lastCompaction'];
   private readonly compaction: false | { maxJournalBytes: number; maxJournalRecords: number };
   private manifest!: ManifestKeeper;
+  private ackMark!: AckMark;
 
   private constructor(
     private readonly options: DurableStoreOptions<S, R>,
@@ -145,6 +147,11 @@ export class DurableStore<S, R> {
     store.openEvents = early;
     const logger = options.logger ?? nullLogger;
     store.manifest = new ManifestKeeper(options, journal, options.clock ?? systemClock, logger, recovered);
+    store.ackMark = new AckMark(
+      ackMarkPath(options),
+      () => journal.end,
+      (message) => logger.warn(`[storage:${options.name}] ${message}`),
+    );
     // Not clean from here until close: a crash may tear only what is appended after this.
     await store.manifest.write(false).catch((error: unknown) => {
       logger.warn(`[storage:${options.name}] could not write the manifest: ${(error as Error).message}`);
@@ -224,6 +231,7 @@ export class DurableStore<S, R> {
           this.lastSaveMs = performance.now() - started;
           this.saves.add(this.lastSaveMs);
           this.commits++;
+          this.ackMark.note();
           this.manifest.noteCommit();
           this.maybeCompact();
         },
@@ -289,13 +297,16 @@ export class DurableStore<S, R> {
       // from the state before it, so replaying them onto it would mix the two.
       const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher, { manifested: true });
       let afterSnapshot: unknown;
+      let snapshotCrc: number | undefined;
       try {
-        this.snapshotBytes = await writeVerifiedSnapshot(snapshotPath(this.options), decoded.payload, {
+        const written = await writeVerifiedSnapshot(snapshotPath(this.options), decoded.payload, {
           generation,
           sequence,
           cipher: this.options.cipher,
           compress: this.options.compress ?? false,
         });
+        this.snapshotBytes = written.bytes;
+        snapshotCrc = written.crc;
       } catch (error) {
         // A failure after the rename (the directory's sync) leaves the new snapshot in place: then
         // the restore goes forward, so memory matches what a reopen reads, and still reports the error.
@@ -313,7 +324,7 @@ export class DurableStore<S, R> {
         this.manifest.seal(sealed);
       });
       this.options.codec.dispose?.(previous);
-      await this.manifest.install({ generation, sequence }, undefined);
+      await this.manifest.install({ generation, sequence, crc: snapshotCrc }, undefined);
       await this.removeJournalsBelow(generation);
       this.options.audit?.record({ store: this.name, action: 'restore', detail: { sequence, bytes: snapshot.length } });
       if (afterSnapshot !== undefined) throw toStorageError(afterSnapshot, `restore ${this.name}`);
@@ -353,6 +364,7 @@ export class DurableStore<S, R> {
     this.closed = true;
     await this.compacting?.catch(() => undefined);
     await this.journal.close();
+    this.ackMark.close();
     await this.manifest.close().catch((error: unknown) => {
       // The manifest then says "not clean": the next open treats the tail as a crash's, never as loss.
       (this.options.logger ?? nullLogger).warn(
@@ -430,18 +442,21 @@ export class DurableStore<S, R> {
     const previousPath = previousSnapshotPath(this.options);
     const previous = current ? { ...current, hasFile: true } : { generation: 1, sequence: 0, hasFile: false };
     if (current) await fs.rename(path, previousPath);
+    let crc: number;
     try {
-      this.snapshotBytes = await writeVerifiedSnapshot(path, payload, {
+      const written = await writeVerifiedSnapshot(path, payload, {
         ...snapshot,
         cipher: this.options.cipher,
         compress: this.options.compress ?? false,
       });
+      this.snapshotBytes = written.bytes;
+      crc = written.crc;
     } catch (error) {
       // The snapshot the manifest names goes back where it was.
       if (current) await fs.rename(previousPath, path).catch(() => undefined);
       throw error;
     }
-    await this.manifest.install(snapshot, previous);
+    await this.manifest.install({ ...snapshot, crc }, previous);
     return previous;
   }
 

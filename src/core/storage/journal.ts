@@ -59,6 +59,14 @@ export interface JournalFile {
   records: number;
   /** crc32 of the file's bytes up to `size` (header included): what a store's manifest records. */
   crc: number;
+  /** The first acknowledged point past the header (see JournalEnd.head); unset until a record is. */
+  head?: JournalHead;
+}
+
+/** A length and the crc32 of the file's bytes up to it. */
+export interface JournalHead {
+  readonly bytes: number;
+  readonly crc: number;
 }
 
 /**
@@ -71,6 +79,12 @@ export interface JournalEnd {
   readonly sequence: number;
   readonly bytes: number;
   readonly crc: number;
+  /**
+   * An early acknowledged point of the same file (its header and first record or batch). A file
+   * cut short of `bytes` is a prefix of ours only when this still matches: another store's journal
+   * copied over ours has valid frames too, and not one of them may be replayed.
+   */
+  readonly head?: JournalHead;
 }
 
 /** Creates a new journal file (header written and synced, directory entry synced). */
@@ -127,10 +141,11 @@ export async function openJournalFile(
   validLength: number,
   records: number,
   crc: number,
+  head?: JournalHead,
 ): Promise<JournalFile> {
   try {
     const handle = await fs.open(path, 'r+');
-    return { path, generation, handle, cipher, size: validLength, records, crc };
+    return { path, generation, handle, cipher, size: validLength, records, crc, head };
   } catch (error) {
     throw toStorageError(error, `open the journal ${path}`);
   }
@@ -268,7 +283,8 @@ export class Journal {
   }
   /** The acknowledged end of the current generation; read synchronously, its fields agree. */
   get end(): JournalEnd {
-    return { generation: this.file.generation, sequence: this.lastSequence, bytes: this.file.size, crc: this.file.crc };
+    const { generation, size, crc, head } = this.file;
+    return { generation, sequence: this.lastSequence, bytes: size, crc, ...(head ? { head } : {}) };
   }
 
   /**
@@ -398,6 +414,7 @@ export class Journal {
       file.size = start + data.length;
       file.records += batch.length;
       file.crc = crc;
+      file.head ??= { bytes: file.size, crc };
       this.lastSequence = firstSequence + batch.length - 1;
     } catch (error) {
       await this.fail(file, error, batch);
@@ -456,6 +473,7 @@ export class Journal {
         file.size = item.start + item.length;
         file.records += item.batch.length;
         file.crc = item.crc;
+        file.head ??= { bytes: file.size, crc: item.crc };
         this.lastSequence = item.firstSequence + item.batch.length - 1;
       }
     } catch (error) {

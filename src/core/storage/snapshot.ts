@@ -219,7 +219,11 @@ export async function writeSnapshot(path: string, payload: SnapshotPayload, opti
  * Writes a snapshot atomically, then reads it back and decodes it (checksums, key, gzip): only a
  * snapshot verified on disk lets a store drop the generation before it.
  */
-export async function writeVerifiedSnapshot(path: string, payload: SnapshotPayload, options: SnapshotWriteOptions): Promise<number> {
+export async function writeVerifiedSnapshot(
+  path: string,
+  payload: SnapshotPayload,
+  options: SnapshotWriteOptions,
+): Promise<{ bytes: number; crc: number }> {
   const bytes = await writeSnapshot(path, payload, options);
   let written: Buffer;
   try {
@@ -231,5 +235,6 @@ export async function writeVerifiedSnapshot(path: string, payload: SnapshotPaylo
   if (header.generation !== options.generation || header.sequence !== options.sequence || written.length !== bytes) {
     throw new StorageError('corruptSnapshot', `The snapshot ${path} does not read back as written.`);
   }
-  return bytes;
+  // The manifest keeps this, so a snapshot replaced by another store's valid one is not taken for ours.
+  return { bytes, crc: crc32(written) };
 }

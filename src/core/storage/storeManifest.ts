@@ -35,6 +35,16 @@ export interface StoreManifest {
 export interface SnapshotRef {
   readonly generation: number;
   readonly sequence: number;
+  /** crc32 of the whole file as written (absent in manifests written before it was kept). */
+  readonly crc?: number;
+}
+
+/**
+ * Whether `bytes`, whose header says `generation`, is the snapshot `ref` names. Another generation
+ * is not judged here (a compaction whose manifest was not yet written leaves a newer one).
+ */
+export function snapshotMatches(ref: SnapshotRef | undefined, generation: number, bytes: Buffer): boolean {
+  return ref?.crc === undefined || ref.generation !== generation || crc32(bytes) === ref.crc;
 }
 
 const FORMAT = 'lifeline-store-manifest';
