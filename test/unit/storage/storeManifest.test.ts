@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { ackMarkPath } from '../../../src/core/storage/ackMark';
 import { journalPath, snapshotPath } from '../../../src/core/storage/durableRecovery';
 import type { DurableStoreOptions } from '../../../src/core/storage/durableStore';
 import { DurableStore } from '../../../src/core/storage/durableStore';
@@ -67,6 +68,8 @@ describe('storage: manifest (acknowledged end, torn tail vs damage, previous gen
     const manifest = readManifestFile();
     const journals = [{ generation: 1, sequence: records, bytes: end, crc: crc32(bytes.subarray(0, end)) }];
     writeFileSync(manifestPath(layout()), encodeManifest({ ...manifest, clean: false, journals }));
+    // And as a power cut leaves it: the ack mark (never synced) did not reach the disk.
+    rmSync(ackMarkPath(layout()), { force: true });
   }
 
   it('a clean close records the end, the clean flag and the time; an open marks it not clean', async () => {
