@@ -172,8 +172,9 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     const bytes = await readFileIfExists(path);
     if (bytes) {
       try {
+        const previousCrc = crc32(bytes);
         const opened = await decodeFile(bytes);
-        if (!snapshotMatches(manifest?.previous, opened.header.generation, bytes)) {
+        if (!snapshotMatches(manifest?.previous, opened.header.generation, previousCrc)) {
           codec.dispose?.(opened.state);
           throw new StorageError('corruptSnapshot', 'it is not the file its manifest names (its checksum differs)');
         }
@@ -185,7 +186,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
           sequence = opened.header.sequence;
           startGeneration = generation;
           snapshotBytes = bytes.length;
-          base = { generation, sequence, crc: crc32(bytes) };
+          base = { generation, sequence, crc: previousCrc };
           return 'file';
         }
         codec.dispose?.(opened.state);
@@ -206,8 +207,10 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   const current = await readFileIfExists(snapshotPath(context));
   if (current) {
     try {
+      // Before decoding: a codec may take the bytes over (sql.js opens the image in place).
+      const currentCrc = crc32(current);
       const opened = await decodeFile(current);
-      if (!snapshotMatches(manifest?.snapshot, opened.header.generation, current)) {
+      if (!snapshotMatches(manifest?.snapshot, opened.header.generation, currentCrc)) {
         codec.dispose?.(opened.state);
         throw new StorageError(
           'corruptSnapshot',
@@ -218,7 +221,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       sequence = opened.header.sequence;
       startGeneration = opened.header.generation;
       snapshotBytes = current.length;
-      base = { generation: startGeneration, sequence, crc: crc32(current) };
+      base = { generation: startGeneration, sequence, crc: currentCrc };
     } catch (error) {
       if (isKeyOrVersionProblem(error)) throw error;
       const detail = `the snapshot of ${name} is damaged (${(error as Error).message})`;

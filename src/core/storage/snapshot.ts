@@ -231,10 +231,11 @@ export async function writeVerifiedSnapshot(
   } catch (error) {
     throw toStorageError(error, `read back the snapshot ${path}`);
   }
+  const crc = crc32(written);
   const { header } = await decodeSnapshot(written, options.cipher);
   if (header.generation !== options.generation || header.sequence !== options.sequence || written.length !== bytes) {
     throw new StorageError('corruptSnapshot', `The snapshot ${path} does not read back as written.`);
   }
   // The manifest keeps this, so a snapshot replaced by another store's valid one is not taken for ours.
-  return { bytes, crc: crc32(written) };
+  return { bytes, crc };
 }

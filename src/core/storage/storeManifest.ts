@@ -40,11 +40,11 @@ export interface SnapshotRef {
 }
 
 /**
- * Whether `bytes`, whose header says `generation`, is the snapshot `ref` names. Another generation
+ * Whether the file with crc32 `crc`, whose header says `generation`, is the snapshot `ref` names. Another generation
  * is not judged here (a compaction whose manifest was not yet written leaves a newer one).
  */
-export function snapshotMatches(ref: SnapshotRef | undefined, generation: number, bytes: Buffer): boolean {
-  return ref?.crc === undefined || ref.generation !== generation || crc32(bytes) === ref.crc;
+export function snapshotMatches(ref: SnapshotRef | undefined, generation: number, crc: number): boolean {
+  return ref?.crc === undefined || ref.generation !== generation || crc === ref.crc;
 }
 
 const FORMAT = 'lifeline-store-manifest';

@@ -268,6 +268,7 @@ describe('storage: a failed journal write or sync is cut back', () => {
       await store.commit([0, 1]);
       const journal = (await listJournals({ directory: dir, name: 'list' })).at(-1)?.path ?? '';
       let failures = 0;
+      const expected = [0, 1];
       for (let n = 1; ; n++) {
         const before = statSync(journal).size;
         fault.failNth(n, 'EIO');
@@ -278,13 +279,19 @@ describe('storage: a failed journal write or sync is cut back', () => {
         const injected = fault.injected;
         fault.heal();
         if (injected === 0) break;
+        if (failed === undefined && store.state.includes(2 * n + 2)) {
+          // The fault hit the ack mark, written after the commit was on disk: a hint, whose failure
+          // is logged and stops it; the commit stands.
+          expected.push(2 * n + 2, 2 * n + 3);
+          continue;
+        }
         assert.ok(StorageError.is(failed), `call ${n}: ${String(failed)}`);
         failures++;
         assert.equal(statSync(journal).size, before, `call ${n} (${fault.trace.join(', ')}): the failed commit's bytes are cut back`);
         assert.ok(!store.state.includes(2 * n + 2), 'a failed commit is not in the state');
       }
       assert.ok(failures >= 2, 'both the write and the sync were failed');
-      await checkList(store, dir, [0, 1]);
+      await checkList(store, dir, expected);
     } finally {
       fault.dispose();
       rmSync(dir, { recursive: true, force: true });
