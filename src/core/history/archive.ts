@@ -119,7 +119,7 @@ export class Archive {
     if (index && (await isForeignIndex(SQL, shardsDir, index, cacheOptions.cipher))) {
       // Another store's index copied over ours: what it names is not ours, so it says nothing of what we lost.
       const quarantinedTo = await quarantineFile(directory, join(directory, 'index.json'));
-      damaged = { quarantinedTo, hints: [], detail: `it belongs to another archive (${index.archiveId ?? ''})`, foreign: true };
+      damaged = { quarantinedTo, hints: [], detail: `archive ${index.archiveId ?? ''}`, foreign: true };
       index = undefined;
     }
     // A missing index with shards beside it is a lost index, not a new archive: the shards are data.
@@ -144,9 +144,11 @@ export class Archive {
       quarantinedTo: damaged?.quarantinedTo,
       shards: this.index.shards.length,
       entries: this.count,
-      detail: damaged
-        ? `the archive index was damaged (${damaged.detail}); rebuilt from ${this.index.shards.length} shard(s) that verify`
-        : `the archive index was missing; rebuilt from ${this.index.shards.length} shard(s) that verify`,
+      detail: damaged?.foreign
+        ? `the archive index was another history store's (${damaged.detail}); rebuilt from ${this.index.shards.length} shard(s) that verify`
+        : damaged
+          ? `the archive index was damaged (${damaged.detail}); rebuilt from ${this.index.shards.length} shard(s) that verify`
+          : `the archive index was missing; rebuilt from ${this.index.shards.length} shard(s) that verify`,
     });
     const hints = damaged?.hints ?? [];
     for (const { file, detail } of rebuilt.unreadable) {
