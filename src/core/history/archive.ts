@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { fsp as fs } from '../storage/storageFs';
 import { mkdirDurable } from '../storage/atomicFile';
 import { join } from 'node:path';
@@ -9,10 +10,10 @@ import { decodeCursor, encodeCursor, filterSql, keysetSql, queryKey } from './hi
 import type { HistoryFilter, SortDirection } from './historyQuery';
 import { ShardCache } from './shardCache';
 import type { ShardCacheOptions } from './shardCache';
-import { emptyIndex, readIndex, readIndexHints, shardMayMatch, writeIndex } from './shardIndex';
+import { emptyIndex, readIndexFile, readIndexHints, shardMayMatch, writeIndex } from './shardIndex';
 import type { ArchiveIndex, ShardInfo } from './shardIndex';
 import { writeShards } from './shardWriter';
-import { isAtomicTemp, quarantineFile, rebuildIndex } from './archiveRepair';
+import { isAtomicTemp, isForeignIndex, quarantineFile, rebuildIndex } from './archiveRepair';
 import type { ArchiveEvent } from './archiveRepair';
 import { verifyShardFile } from './shardVerify';
 import type { RecordCipher } from '../storage/cipher';
@@ -50,6 +51,12 @@ export class Archive {
   private readonly cache: ShardCache;
   /** Losses found since the caller last took them. */
   private pendingLost: LostShard[] = [];
+  /**
+   * Whether the index in hand is the authority over its shards: it passed its own checksum, or
+   * this archive wrote it. Then a shard that does not match its entry is the damaged (or
+   * foreign) side, whatever it says of itself; only an older unchecked index can be the wrong one.
+   */
+  private indexChecked = false;
 
   private constructor(
     private readonly SQL: SqlJsStatic,
@@ -99,39 +106,49 @@ export class Archive {
       onEvent?.(event);
     };
     let index: ArchiveIndex | undefined;
-    let damaged: { quarantinedTo: string; hints: ShardInfo[]; detail: string } | undefined;
+    let checked = false;
+    let damaged: { quarantinedTo: string; hints: ShardInfo[]; detail: string; foreign?: boolean } | undefined;
     try {
-      index = await readIndex(directory, cacheOptions.cipher);
+      ({ index, checked } = (await readIndexFile(directory, cacheOptions.cipher)) ?? { index: undefined, checked: false });
     } catch (error) {
       if (!HistoryError.is(error, 'corruptIndex')) throw error;
       // Read what the damaged index still says before it goes: it tells what a lost shard held.
       const hints = await readIndexHints(directory, cacheOptions.cipher);
       damaged = { quarantinedTo: await quarantineFile(directory, join(directory, 'index.json')), hints, detail: error.message };
     }
+    if (index && (await isForeignIndex(SQL, shardsDir, index, cacheOptions.cipher))) {
+      // Another store's index copied over ours: what it names is not ours, so it says nothing of what we lost.
+      const quarantinedTo = await quarantineFile(directory, join(directory, 'index.json'));
+      damaged = { quarantinedTo, hints: [], detail: `archive ${index.archiveId ?? ''}`, foreign: true };
+      index = undefined;
+    }
     // A missing index with shards beside it is a lost index, not a new archive: the shards are data.
     const rebuild = index === undefined && (damaged !== undefined || (await fs.readdir(shardsDir)).some((name) => name.endsWith('.shard')));
     const archive = new Archive(SQL, directory, index ?? emptyIndex(), cacheOptions, onLost, onEvent);
+    archive.indexChecked = checked;
     if (rebuild) await archive.rebuildFromShards(damaged, report);
     const lost = await archive.sweep(report, unnamedShards);
     return { archive, lost, indexRebuilt: rebuild, events };
   }
 
   private async rebuildFromShards(
-    damaged: { quarantinedTo: string; hints: ShardInfo[]; detail: string } | undefined,
+    damaged: { quarantinedTo: string; hints: ShardInfo[]; detail: string; foreign?: boolean } | undefined,
     report: (event: ArchiveEvent) => void,
   ): Promise<void> {
     const rebuilt = await rebuildIndex(this.SQL, this.shardsDir, this.cipher);
     this.index = rebuilt.index;
-    await writeIndex(this.directory, this.index, this.cipher);
+    await this.saveIndex();
     report({
       type: 'indexRebuilt',
-      reason: damaged ? 'damaged' : 'missing',
+      reason: damaged ? (damaged.foreign ? 'foreign' : 'damaged') : 'missing',
       quarantinedTo: damaged?.quarantinedTo,
       shards: this.index.shards.length,
       entries: this.count,
-      detail: damaged
-        ? `the archive index was damaged (${damaged.detail}); rebuilt from ${this.index.shards.length} shard(s) that verify`
-        : `the archive index was missing; rebuilt from ${this.index.shards.length} shard(s) that verify`,
+      detail: damaged?.foreign
+        ? `the archive index was another history store's (${damaged.detail}); rebuilt from ${this.index.shards.length} shard(s) that verify`
+        : damaged
+          ? `the archive index was damaged (${damaged.detail}); rebuilt from ${this.index.shards.length} shard(s) that verify`
+          : `the archive index was missing; rebuilt from ${this.index.shards.length} shard(s) that verify`,
     });
     const hints = damaged?.hints ?? [];
     for (const { file, detail } of rebuilt.unreadable) {
@@ -168,7 +185,15 @@ export class Archive {
       }
       if (!name.endsWith('.shard')) continue;
       const check = await verifyShardFile(this.SQL, this.shardsDir, name, this.cipher);
-      if (check.ok && unnamedShards === 'setAside') {
+      if (check.ok && !this.isOurs(check.archiveId)) {
+        const quarantinedTo = await quarantineFile(this.directory, join(this.shardsDir, name));
+        report({
+          type: 'unknownShardQuarantined',
+          file: name,
+          quarantinedTo,
+          detail: `it verifies but belongs to another archive (${check.archiveId ?? ''})`,
+        });
+      } else if (check.ok && unnamedShards === 'setAside') {
         report({
           type: 'shardSetAside',
           shard: check.info,
@@ -177,6 +202,8 @@ export class Archive {
       } else if (check.ok) {
         this.index = {
           ...this.index,
+          // An older archive takes the name its first named shard was sealed with (a crash before its index said it).
+          archiveId: this.index.archiveId ?? check.archiveId,
           nextBatch: Math.max(this.index.nextBatch, check.info.batch + 1),
           shards: [...this.index.shards, check.info],
         };
@@ -187,7 +214,7 @@ export class Archive {
         report({ type: 'unknownShardQuarantined', file: name, quarantinedTo, detail: check.detail });
       }
     }
-    if (adopted) await writeIndex(this.directory, this.index, this.cipher);
+    if (adopted) await this.saveIndex();
     const missing = this.index.shards.filter((shard) => !present.includes(shard.file));
     for (const shard of missing) await this.dropShard(shard, undefined);
     return this.takeLost();
@@ -203,9 +230,14 @@ export class Archive {
   /** Seals a batch: shards first, then the index naming them (each written atomically). */
   async addBatch(entries: readonly HistoryEntry[], maxShardBytes: number): Promise<{ batch: number; shards: ShardInfo[] }> {
     const batch = this.index.nextBatch;
-    const shards = entries.length > 0 ? await writeShards(this.SQL, this.shardsDir, entries, batch, maxShardBytes, this.cipher) : [];
+    // An older archive is named when it next seals: the index naming it is written after its shards.
+    if (this.index.archiveId === undefined) this.index = { ...this.index, archiveId: randomUUID() };
+    const shards =
+      entries.length > 0
+        ? await writeShards(this.SQL, this.shardsDir, entries, batch, maxShardBytes, this.cipher, this.index.archiveId)
+        : [];
     this.index = { ...this.index, nextBatch: batch + 1, shards: [...this.index.shards, ...shards] };
-    await writeIndex(this.directory, this.index, this.cipher);
+    await this.saveIndex();
     return { batch, shards };
   }
 
@@ -214,12 +246,23 @@ export class Archive {
     const expired = this.index.shards.filter((shard) => shard.maxFinishedAt < cutoff);
     if (expired.length === 0) return [];
     this.index = { ...this.index, shards: this.index.shards.filter((shard) => shard.maxFinishedAt >= cutoff) };
-    await writeIndex(this.directory, this.index, this.cipher);
+    await this.saveIndex();
     for (const shard of expired) {
       this.cache.forget(shard.file);
       await fs.rm(join(this.shardsDir, shard.file), { force: true });
     }
     return expired;
+  }
+
+  /** Writes the index in hand; from then on it is the authority over its shards. */
+  private async saveIndex(): Promise<void> {
+    await writeIndex(this.directory, this.index, this.cipher);
+    this.indexChecked = true;
+  }
+
+  /** A shard that names no archive is an older one, ours; one that names another is some other store's. */
+  private isOurs(archiveId: string | undefined): boolean {
+    return archiveId === undefined || this.index.archiveId === undefined || archiveId === this.index.archiveId;
   }
 
   hasShard(file: string): boolean {
@@ -228,8 +271,9 @@ export class Archive {
 
   /**
    * Runs `query` on a verified shard; a damaged shard goes to quarantine and yields undefined.
-   * When the shard fails the index's size or sha256 but verifies against its own content, the
-   * index entry was the damaged one: it is replaced (reported) and the shard is used.
+   * When the shard fails the size or sha256 of an older, unchecked index but verifies against its
+   * own content, the index entry was the damaged one: it is replaced (reported) and the shard is
+   * used. A checked index is the authority: the shard is the damaged or foreign side (#16).
    */
   async withShard<T>(indexed: ShardInfo, query: (db: Database) => T): Promise<T | undefined> {
     let shard = indexed;
@@ -269,10 +313,12 @@ export class Archive {
    */
   private async repairEntry(shard: ShardInfo): Promise<ShardInfo | undefined> {
     this.cache.forget(shard.file);
+    // A checked index entry cannot be damaged unseen: a shard that verifies but does not match it is another's.
+    if (this.indexChecked) return undefined;
     const check = await verifyShardFile(this.SQL, this.shardsDir, shard.file, this.cipher);
-    if (!check.ok || !check.selfChecked) return undefined;
+    if (!check.ok || !check.selfChecked || !this.isOurs(check.archiveId)) return undefined;
     this.index = { ...this.index, shards: this.index.shards.map((s) => (s.file === shard.file ? check.info : s)) };
-    await writeIndex(this.directory, this.index, this.cipher);
+    await this.saveIndex();
     this.onEvent?.({
       type: 'indexEntryRepaired',
       file: shard.file,
@@ -286,7 +332,7 @@ export class Archive {
     let quarantinedTo: string | undefined;
     if (path) quarantinedTo = await quarantineFile(this.directory, path).catch(() => undefined);
     this.index = { ...this.index, shards: this.index.shards.filter((s) => s.file !== shard.file) };
-    await writeIndex(this.directory, this.index, this.cipher);
+    await this.saveIndex();
     this.reportLost(shard, quarantinedTo);
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fsp as fs } from '../storage/storageFs';
 import { join } from 'node:path';
 import type { RecordCipher } from '../storage/cipher';
@@ -11,10 +12,13 @@ import { verifyShardFile } from './shardVerify';
  * files is silent. Losses themselves are LostShard reports; these say what was kept and how.
  */
 export type ArchiveEvent =
-  /** index.json was missing or damaged and was rebuilt from the shards that verify on their own. */
+  /**
+   * index.json was missing, damaged or another archive's (`foreign`: it verifies but none of the
+   * shards it names is ours) and was rebuilt from the shards that verify on their own.
+   */
   | {
       readonly type: 'indexRebuilt';
-      readonly reason: 'missing' | 'damaged';
+      readonly reason: 'missing' | 'damaged' | 'foreign';
       /** Where the damaged index went; undefined when it was missing. */
       readonly quarantinedTo?: string;
       readonly shards: number;
@@ -54,22 +58,65 @@ export async function quarantineFile(archiveDir: string, path: string): Promise<
 /**
  * An index rebuilt from the shard files themselves, each verified on its own (its seal, integrity,
  * count and content checksum): those that pass are indexed; `unreadable` lists those that do not.
+ * The archive is the one most of the verifying shards name (#16): a shard that names another is
+ * some other store's and is listed as unreadable, never indexed. Shards that name none are older
+ * ones and are kept.
  */
 export async function rebuildIndex(
   SQL: SqlJsStatic,
   shardsDir: string,
   cipher: RecordCipher | undefined,
 ): Promise<{ index: ArchiveIndex; unreadable: { file: string; detail: string }[] }> {
-  const index = emptyIndex();
   const unreadable: { file: string; detail: string }[] = [];
+  const verified: { info: ShardInfo; archiveId?: string }[] = [];
   for (const file of (await fs.readdir(shardsDir)).filter((name) => name.endsWith('.shard')).sort()) {
     const check = await verifyShardFile(SQL, shardsDir, file, cipher);
-    if (!check.ok) {
-      unreadable.push({ file, detail: check.detail });
+    if (check.ok) verified.push(check);
+    else unreadable.push({ file, detail: check.detail });
+  }
+  const votes = new Map<string, number>();
+  for (const { archiveId } of verified) if (archiveId !== undefined) votes.set(archiveId, (votes.get(archiveId) ?? 0) + 1);
+  const ours = [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const index = emptyIndex(ours);
+  for (const { info, archiveId } of verified) {
+    if (archiveId !== undefined && archiveId !== ours) {
+      unreadable.push({ file: info.file, detail: `it verifies but belongs to another archive (${archiveId})` });
       continue;
     }
-    index.shards.push(check.info);
-    index.nextBatch = Math.max(index.nextBatch, check.info.batch + 1);
+    index.shards.push(info);
+    index.nextBatch = Math.max(index.nextBatch, info.batch + 1);
   }
   return { index, unreadable };
+}
+
+/**
+ * Whether an index that reads (and passes its checksum) is another archive's, copied over ours: it
+ * names an archive, none of the shards it names is present with its sha256, and those that verify
+ * on their own name another archive. One named shard that matches, or names this archive, and the
+ * index is ours (a single foreign shard among ours is then that shard's damage, not the index's).
+ * Stops at the first match, so an intact archive reads one shard here.
+ */
+export async function isForeignIndex(
+  SQL: SqlJsStatic,
+  shardsDir: string,
+  index: ArchiveIndex,
+  cipher: RecordCipher | undefined,
+): Promise<boolean> {
+  if (index.archiveId === undefined) return false;
+  let foreign = false;
+  for (const shard of index.shards) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await fs.readFile(join(shardsDir, shard.file));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    if (createHash('sha256').update(bytes).digest('hex') === shard.sha256) return false;
+    const check = await verifyShardFile(SQL, shardsDir, shard.file, cipher);
+    if (!check.ok || check.archiveId === undefined) continue;
+    if (check.archiveId === index.archiveId) return false;
+    foreign = true;
+  }
+  return foreign;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { fsp as fs } from '../storage/storageFs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -37,6 +37,12 @@ export const archiveIndexSchema = z.object({
   formatVersion: z.literal(1),
   nextBatch: z.number().int().min(1),
   shards: z.array(shardInfoSchema),
+  /**
+   * Names this archive; every shard sealed since carries it in its meta table (`archive`), so a
+   * shard or an index of another history store copied over ours is told from damage (#16). Older
+   * indexes and shards have none and are never called foreign.
+   */
+  archiveId: z.string().min(1).optional(),
 });
 /** On read, no unknown top-level key: a damaged key name (of `checksum`, say) must not pass for an older index. */
 const storedIndexSchema = archiveIndexSchema.extend({ checksum: z.string().optional() }).strict();
@@ -49,7 +55,7 @@ const storedIndexSchema = archiveIndexSchema.extend({ checksum: z.string().optio
 const checksumSuffix = /,"checksum":"([0-9a-f]{64})"\}$/;
 export type ArchiveIndex = z.infer<typeof archiveIndexSchema>;
 
-export const emptyIndex = (): ArchiveIndex => ({ formatVersion: 1, nextBatch: 1, shards: [] });
+export const emptyIndex = (archiveId: string = randomUUID()): ArchiveIndex => ({ formatVersion: 1, nextBatch: 1, shards: [], archiveId });
 
 /**
  * Reads index.json. With encryption on it is sealed like the shards (it names months, counts
@@ -57,6 +63,17 @@ export const emptyIndex = (): ArchiveIndex => ({ formatVersion: 1, nextBatch: 1,
  * key is a StorageError that leaves the file alone; anything else unreadable is `corruptIndex`.
  */
 export async function readIndex(archiveDir: string, cipher?: RecordCipher): Promise<ArchiveIndex | undefined> {
+  return (await readIndexFile(archiveDir, cipher))?.index;
+}
+
+/**
+ * readIndex, and whether the index passed its own checksum (`checked`): such an index is the
+ * authority over its shards, since an entry of it cannot be damaged without failing the checksum.
+ */
+export async function readIndexFile(
+  archiveDir: string,
+  cipher?: RecordCipher,
+): Promise<{ index: ArchiveIndex; checked: boolean } | undefined> {
   let bytes: Uint8Array;
   try {
     bytes = await fs.readFile(join(archiveDir, 'index.json'));
@@ -92,8 +109,8 @@ export async function readIndex(archiveDir: string, cipher?: RecordCipher): Prom
     const body = match ? `${text.slice(0, match.index)}}` : undefined;
     if (!match || sha256Hex(body ?? '') !== match[1]) throw new HistoryError('corruptIndex', 'The archive index fails its checksum.');
   }
-  const { checksum: _checksum, ...index } = parsed;
-  return index;
+  const { checksum, ...index } = parsed;
+  return { index, checked: checksum !== undefined };
 }
 
 /**
@@ -122,7 +139,12 @@ function sha256Hex(text: string): string {
 }
 
 export async function writeIndex(archiveDir: string, index: ArchiveIndex, cipher?: RecordCipher): Promise<void> {
-  const body = JSON.stringify({ formatVersion: index.formatVersion, nextBatch: index.nextBatch, shards: index.shards });
+  const body = JSON.stringify({
+    formatVersion: index.formatVersion,
+    nextBatch: index.nextBatch,
+    shards: index.shards,
+    archiveId: index.archiveId,
+  });
   const json = Buffer.from(`${body.slice(0, -1)},"checksum":"${sha256Hex(body)}"}`, 'utf8');
   await writeFileAtomic(join(archiveDir, 'index.json'), await sealShard(json, cipher));
 }

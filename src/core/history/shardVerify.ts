@@ -27,9 +27,13 @@ export function contentChecksum(db: Database): string {
   return hash.digest('hex');
 }
 
-/** `selfChecked`: its own content checksum (or its seal) matched; false for an older plain shard, checked by structure and count only. */
+/**
+ * `selfChecked`: its own content checksum (or its seal) matched; false for an older plain shard,
+ * checked by structure and count only. `archiveId`: the archive it was sealed for (none in older shards).
+ */
 export type ShardCheck =
-  { readonly ok: true; readonly info: ShardInfo; readonly selfChecked: boolean } | { readonly ok: false; readonly detail: string };
+  | { readonly ok: true; readonly info: ShardInfo; readonly selfChecked: boolean; readonly archiveId?: string }
+  | { readonly ok: false; readonly detail: string };
 
 /**
  * Checks a shard file against itself, not against the index: the seal (AES-GCM) of an encrypted
@@ -98,7 +102,13 @@ export async function verifyShardFile(
       states,
       tags: tags.length > maxIndexedTags ? null : tags.sort(),
     };
-    return { ok: true, info, selfChecked: content !== undefined || bytes !== image };
+    const archiveId = meta.get('archive');
+    return {
+      ok: true,
+      info,
+      selfChecked: content !== undefined || bytes !== image,
+      archiveId: archiveId === undefined || archiveId === null ? undefined : String(archiveId),
+    };
   } catch (error) {
     if (isKeyProblem(error)) throw error;
     if (HistoryError.is(error, 'corruptShard')) return { ok: false, detail: error.message };

@@ -53,6 +53,7 @@ export async function buildShard(
   entries: readonly HistoryEntry[],
   batch: number,
   file: string,
+  archiveId?: string,
 ): Promise<{ info: ShardInfo; bytes: Uint8Array }> {
   const db = new SQL.Database();
   try {
@@ -79,6 +80,8 @@ export async function buildShard(
     indexShard(db);
     // The content checksum makes the shard verifiable on its own, without the index (#16).
     db.exec(`INSERT INTO meta(key, value) VALUES ('batch', ${batch}), ('count', ${entries.length}), ('content', '${contentChecksum(db)}')`);
+    // Which archive it belongs to: a same-named shard of another store that verifies is still not ours (#16).
+    if (archiveId !== undefined) db.run("INSERT INTO meta(key, value) VALUES ('archive', ?)", [archiveId]);
     db.exec('VACUUM');
     const bytes = db.export();
     const first = entries[0];
@@ -117,13 +120,14 @@ export async function writeShards(
   batch: number,
   maxShardBytes: number,
   cipher?: RecordCipher,
+  archiveId?: string,
 ): Promise<ShardInfo[]> {
   await fs.mkdir(shardsDir, { recursive: true, mode: 0o700 });
   const infos: ShardInfo[] = [];
   const parts = planShards(entries, maxShardBytes);
   for (const [part, partEntries] of parts.entries()) {
     const file = shardFileName(monthOf(partEntries[0]?.finishedAt ?? 0), batch, part);
-    const built = await buildShard(SQL, partEntries, batch, file);
+    const built = await buildShard(SQL, partEntries, batch, file, archiveId);
     const bytes = await sealShard(built.bytes, cipher);
     const info =
       bytes === built.bytes ? built.info : { ...built.info, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LostShard } from '../../../src/core/history/archive';
+import type { ArchivedEntry, LostShard } from '../../../src/core/history/archive';
 import type { ArchiveEvent } from '../../../src/core/history/archiveRepair';
 import { MemoryHistoryLog } from '../../../src/core/history/historyLog';
 import type { HistoryLog } from '../../../src/core/history/historyLog';
@@ -36,15 +36,39 @@ function listeners(): {
 }
 
 /** Closed history whose whole `count` entries are archived in several shards of one batch (or `batches`). */
-async function archived(dir: string, log: HistoryLog, count = 130): Promise<ShardInfo[]> {
+async function archived(dir: string, log: HistoryLog, count = 130, cwd = '/work/project'): Promise<ShardInfo[]> {
   const { history } = await openHistory(dir, { log, maxActiveEntries: 0, archiveMargin: 1000, maxShardBytes: 16 * 1024 });
-  for (let i = 1; i <= count; i++) await history.append(makeEntry(i));
+  for (let i = 1; i <= count; i++) await history.append(makeEntry(i, { cwd }));
   await history.whenIdle();
   await history.archiveNow();
   const shards = [...history.archive.shards];
   assert.equal(history.archive.count, count);
   await history.close();
   return shards;
+}
+
+/**
+ * Another history store archived like ours (same months, sizes and so file names), with other
+ * entries: `cwd` differs in a string of the same length.
+ */
+async function foreignArchive(): Promise<{ dir: string; shards: ShardInfo[]; remove(): void }> {
+  const other = tempDir('archive-foreign');
+  const shards = await archived(other.path, new MemoryHistoryLog(), 130, '/work/another');
+  return { dir: join(other.path, 'archive'), shards, remove: other.remove };
+}
+
+/** Every archived entry and every loss reported along the way, across all pages. */
+async function everyPage(history: JobHistory): Promise<{ entries: ArchivedEntry[]; lost: LostShard[] }> {
+  const entries: ArchivedEntry[] = [];
+  const lost: LostShard[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await history.archivePage({ direction: 'asc', limit: 97, cursor });
+    entries.push(...page.entries);
+    lost.push(...page.lost);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { entries, lost };
 }
 
 describe('history archive durability (#16)', () => {
@@ -221,6 +245,103 @@ describe('history archive durability (#16)', () => {
       await allArchived(history),
       ids(1, 130).filter((id) => !isIn(id, [damaged, missing])),
     );
+    await history.close();
+  });
+});
+
+describe('history archive: files of another history store (#16)', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let log: MemoryHistoryLog;
+  let foreign: Awaited<ReturnType<typeof foreignArchive>>;
+  beforeEach(async () => {
+    dir = tempDir('archive-replace');
+    log = new MemoryHistoryLog();
+    foreign = await foreignArchive();
+  });
+  afterEach(() => {
+    dir.remove();
+    foreign.remove();
+  });
+  const archiveDir = (): string => join(dir.path, 'archive');
+
+  it('reports a shard replaced by the same-named, verifying shard of another store as lost, and never shows its entries', async () => {
+    const shards = await archived(dir.path, log);
+    assert.deepEqual(
+      foreign.shards.map((s) => s.file),
+      shards.map((s) => s.file),
+    );
+    const victim = shards[2] as ShardInfo;
+    copyFileSync(join(foreign.dir, 'shards', victim.file), join(archiveDir(), 'shards', victim.file));
+    const told = listeners();
+    const { history } = await openHistory(dir.path, { log, maxActiveEntries: 0, ...told.options });
+    const { entries, lost } = await everyPage(history);
+    // The index's own word on what the shard held: its count and range, not the foreign file's.
+    assert.deepEqual(
+      lost.map(({ quarantinedTo: _q, ...rest }) => rest),
+      [
+        {
+          file: victim.file,
+          month: victim.month,
+          count: victim.count,
+          minFinishedAt: victim.minFinishedAt,
+          maxFinishedAt: victim.maxFinishedAt,
+        },
+      ],
+    );
+    assert.ok(lost[0]?.quarantinedTo?.includes('quarantine'));
+    assert.deepEqual(told.lost, lost);
+    assert.deepEqual(told.events, []);
+    assert.ok(entries.every((item) => item.entry.cwd === '/work/project'));
+    assert.deepEqual(
+      entries.map((item) => item.entry.jobId),
+      ids(1, 130).filter((id) => !isIn(id, [victim])),
+    );
+    assert.deepEqual(
+      history.archive.shards,
+      shards.filter((s) => s !== victim),
+    );
+    await history.close();
+  });
+
+  it("sets aside an index.json replaced by another store's, rebuilds it from our shards and loses nothing", async () => {
+    const shards = await archived(dir.path, log);
+    copyFileSync(join(foreign.dir, 'index.json'), join(archiveDir(), 'index.json'));
+    const told = listeners();
+    const { history, report } = await openHistory(dir.path, { log, maxActiveEntries: 0, ...told.options });
+    assert.equal(report.indexRebuilt, true);
+    assert.deepEqual(report.lostShards, []);
+    const [event, ...more] = report.archiveEvents;
+    assert.deepEqual(more, []);
+    assert.ok(event?.type === 'indexRebuilt', JSON.stringify(event));
+    assert.equal(event.reason, 'foreign');
+    assert.equal(event.shards, shards.length);
+    assert.equal(event.entries, 130);
+    assert.ok(event.quarantinedTo !== undefined && existsSync(event.quarantinedTo));
+    assert.deepEqual(told.lost, []);
+    assert.deepEqual(history.archive.shards, shards);
+    const { entries, lost } = await everyPage(history);
+    assert.deepEqual(lost, []);
+    assert.ok(entries.every((item) => item.entry.cwd === '/work/project'));
+    assert.deepEqual(
+      entries.map((item) => item.entry.jobId),
+      ids(1, 130),
+    );
+    await history.close();
+  });
+
+  it('quarantines a verifying shard of another store that the index does not name instead of adopting it', async () => {
+    const shards = await archived(dir.path, log);
+    const stray = (foreign.shards[0] as ShardInfo).file.replace('-b000001-', '-b000009-');
+    copyFileSync(join(foreign.dir, 'shards', (foreign.shards[0] as ShardInfo).file), join(archiveDir(), 'shards', stray));
+    const told = listeners();
+    const { history, report } = await openHistory(dir.path, { log, maxActiveEntries: 0, ...told.options });
+    assert.deepEqual(report.lostShards, []);
+    const [event, ...more] = report.archiveEvents;
+    assert.deepEqual(more, []);
+    assert.ok(event?.type === 'unknownShardQuarantined' && event.file === stray, JSON.stringify(event));
+    assert.ok(existsSync(event.quarantinedTo));
+    assert.deepEqual(history.archive.shards, shards);
+    assert.deepEqual(await allArchived(history), ids(1, 130));
     await history.close();
   });
 });
