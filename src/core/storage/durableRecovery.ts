@@ -210,7 +210,7 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
       // Before decoding: a codec may take the bytes over (sql.js opens the image in place).
       const currentCrc = crc32(current);
       const opened = await decodeFile(current);
-      if (!snapshotMatches(manifest?.snapshot, opened.header.generation, currentCrc)) {
+      if (!snapshotIsOurs(manifest, opened.header, currentCrc, journals)) {
         codec.dispose?.(opened.state);
         throw new StorageError(
           'corruptSnapshot',
@@ -587,4 +587,24 @@ function headOf(bytes: Buffer, headerBytes: number, first: ScannedRecord | undef
   if (!first) return undefined;
   const length = headerBytes + FRAME_HEADER_BYTES + first.payload.length;
   return { bytes: length, crc: crc32(bytes.subarray(0, length)) };
+}
+
+/**
+ * Whether the snapshot file is the one this store wrote. The generation the manifest names must
+ * have its checksum. A newer generation is a compaction whose manifest was not written yet, and
+ * then its journal is already there (a compaction creates it before the snapshot) and it reaches at
+ * least as far; anything else (an older generation, or a newer one without its journal) is
+ * another store's file or a stale copy.
+ */
+function snapshotIsOurs(
+  manifest: StoreManifest | undefined,
+  header: SnapshotRef,
+  crc: number,
+  journals: readonly { readonly generation: number }[],
+): boolean {
+  if (!manifest) return true;
+  const named = manifest.snapshot;
+  if (named && header.generation === named.generation) return snapshotMatches(named, header.generation, crc);
+  const newer = !named || header.generation > named.generation;
+  return newer && header.sequence >= (named?.sequence ?? 0) && journals.some((journal) => journal.generation === header.generation);
 }
