@@ -98,7 +98,11 @@ function judge(
     if (opened.lostFrom <= acknowledged.length && same(acknowledged.slice(0, opened.lostFrom))) {
       return { outcome: 'reported', said, detail: `the reader reported a loss from record ${opened.lostFrom}` };
     }
-    return { outcome: 'silent', said, detail: `a loss from record ${opened.lostFrom} reported, but the records read are not the acknowledged ones before it` };
+    return {
+      outcome: 'silent',
+      said,
+      detail: `a loss from record ${opened.lostFrom} reported, but the records read are not the acknowledged ones before it`,
+    };
   }
   return {
     outcome: 'silent',

@@ -36,7 +36,9 @@ describe("supervisor: reading a job's journal says what it lost (#16)", () => {
     const path = join(directory, `${of}.1.journal`);
     const journal = new Journal(createJournalFileSync(path, 1, undefined), 0, { writeOnCallingThread: true });
     let at = 1_000;
-    for (const record of runRecords(of, finished)) await journal.append(Buffer.from(JSON.stringify({ ...record, at: (at += 10) })), () => undefined);
+    for (const record of runRecords(of, finished)) {
+      await journal.append(Buffer.from(JSON.stringify({ ...record, at: (at += 10) })), () => undefined);
+    }
     await journal.close();
     return { path, starts: frameStarts(readFileSync(path)) };
   }
