@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { scanJournal } from '../storage/journalFormat';
+import { FRAME_HEADER_BYTES, scanJournal } from '../storage/journalFormat';
 import type { JobRecord } from '../../shared/supervisor/supervisorWire';
 import { parseJobRecords } from './jobJournalReader';
 
@@ -37,7 +37,9 @@ const unknown = 'its outcome is unknown';
  *   before the next), so a crash cannot leave anything valid behind a torn frame.
  * - Damage at the tail of a journal that holds `exited`: lost from there (nothing is written
  *   after the exit, so these bytes were damaged, not torn).
- * - Damage at the tail of a journal without `exited`: the supervisor's last write, never
+ * - Damage at the tail that reaches past the end of its own whole frame: more than one write's
+ *   worth, so not a torn write (the file only ever grows by the one frame in flight): a loss.
+ * - Other damage at the tail of a journal without `exited`: the supervisor's last write, never
  *   acknowledged, torn by a crash. Not a loss: `unreadTail` gives its size. The bytes cannot tell
  *   this from a cut inside an earlier record (or inside the exit record): a file truncated there
  *   is byte for byte a journal whose supervisor died then. Likewise a cut exactly between records.
@@ -82,12 +84,15 @@ export function readJobJournal(path: string, expected: JournalExpectation): JobJ
   }
   const damage = scan.damage;
   const exited = records.some((record) => record.t === 'exited');
-  if (damage && (damage.kind === 'middle' || exited)) {
+  // A torn write is one frame: damage whose own (whole) frame ends before the file does spans more.
+  const beyondOneFrame =
+    damage !== undefined && damage.droppedCompleteRecord && damage.bytes > FRAME_HEADER_BYTES + bytes.readUInt32LE(damage.offset);
+  if (damage && (damage.kind === 'middle' || exited || beyondOneFrame)) {
     return {
       records,
       loss: {
         fromRecord: records.length,
-        detail: `its journal is damaged at byte ${damage.offset} ${exited ? 'after its exit record' : 'with records after it'}: ${records.length} records were read, the rest are lost`,
+        detail: `its journal is damaged at byte ${damage.offset} ${exited ? 'after its exit record' : damage.kind === 'middle' ? 'with records after it' : 'across more than one record'}: ${records.length} records were read, the rest are lost`,
       },
     };
   }

@@ -101,6 +101,17 @@ describe("supervisor: reading a job's journal says what it lost (#16)", () => {
     assert.match(checkJobJournal(path, expected).problem ?? '', /ends in 7 bytes that do not read as a record/);
   });
 
+  it('damage at the tail that spans more than its own frame is a loss, not a torn write', async () => {
+    const { path, starts } = await written(false);
+    const bytes = readFileSync(path);
+    bytes.fill(0, starts[3]); // records 3 and 4 zeroed: the first reads as a whole 0-byte frame, with bytes after it
+    writeFileSync(path, bytes);
+    const read = readJobJournal(path, expected);
+    assert.equal(read.records.length, 3);
+    assert.equal(read.loss?.fromRecord, 3);
+    assert.match(read.loss?.detail ?? '', /across more than one record/);
+  });
+
   it('bytes after the exit record are damage, not a torn write', async () => {
     const { path } = await written(true);
     writeFileSync(path, Buffer.concat([readFileSync(path), Buffer.from('garbage after the exit')]));
