@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { JobJournalReader } from '../../src/core/supervisors/jobJournalReader';
+import { readJobJournal } from '../../src/core/supervisors/journalCheck';
 import type { JobRecord } from '../../src/shared/supervisor/supervisorWire';
 import { jobRecordSchema } from '../../src/shared/supervisor/supervisorWire';
 import { jobFilePaths } from '../../src/shared/supervisor/node/jobFilePaths';
@@ -27,11 +27,9 @@ function run(jobId: string, variant: number): Unstamped[] {
 /**
  * A job's journal, written the way JobExecution writes it (a storage-core Journal on the calling
  * thread, one JSON record per fact, each awaited) and read back the way the supervisor runner
- * does (JobJournalReader.readAll, then recover/adopt decide from those records). After a crash the
- * supervisor died mid-run: no `exited`, and one more record written but never acknowledged.
- *
- * The reader gives no loss report today, so any difference is silent. When it grows one, `read`
- * is the one place to adapt: return the records and what the report says was lost.
+ * judges a run it cannot adopt (readJobJournal, under checkJobJournal), told what the queue knows:
+ * this job and attempt, and that it saw the run start. After a crash the supervisor died mid-run:
+ * no `exited`, and one more record written but never acknowledged.
  */
 export const jobJournalSubject: DamageSubject = {
   name: 'jobJournal',
@@ -62,7 +60,7 @@ export const jobJournalSubject: DamageSubject = {
     return {
       image,
       journals: new Set([file]),
-      open: async (trialDirectory) => judge(read(join(trialDirectory, file)), acknowledged, inflight),
+      open: async (trialDirectory) => judge(read(join(trialDirectory, file), jobId), acknowledged, inflight),
       dispose: () => journal.close(),
     };
   },
@@ -73,22 +71,39 @@ function canonical(record: unknown): string {
   return JSON.stringify(jobRecordSchema.parse(record));
 }
 
-function read(path: string): { records: string[]; lossReported: boolean } {
-  return { records: JobJournalReader.readAll(path).map(canonical), lossReported: false };
+/** The product's read and its loss report: `lostFrom` is the index of the first record it says is lost. */
+function read(path: string, jobId: string): { records: string[]; lostFrom: number | undefined; said: string } {
+  const opened = readJobJournal(path, { jobId, attempt: 1, queueSawStart: true });
+  const said = opened.loss ? `loss from record ${opened.loss.fromRecord}` : opened.unreadTail !== undefined ? 'torn tail' : 'no report';
+  return { records: opened.records.map(canonical), lostFrom: opened.loss?.fromRecord, said };
 }
 
+/**
+ * intact: every acknowledged record came back (and perhaps the in-flight one). reported: a loss
+ * from record F, and the records read are exactly the acknowledged ones before F. Anything else is
+ * silent, including a report whose records are not that prefix.
+ */
 function judge(
-  opened: { records: string[]; lossReported: boolean },
+  opened: { records: string[]; lostFrom: number | undefined; said: string },
   acknowledged: readonly string[],
   inflight: string | undefined,
 ): TrialResult {
-  const said = opened.lossReported ? 'lossReported' : 'no report';
+  const { said } = opened;
   const same = (expected: readonly string[]): boolean =>
     opened.records.length === expected.length && opened.records.every((record, index) => record === expected[index]);
   if (same(acknowledged) || (inflight !== undefined && same([...acknowledged, inflight]))) {
     return { outcome: 'intact', said, detail: 'every acknowledged record came back' };
   }
-  if (opened.lossReported) return { outcome: 'reported', said, detail: 'the reader reported a loss' };
+  if (opened.lostFrom !== undefined) {
+    if (opened.lostFrom <= acknowledged.length && same(acknowledged.slice(0, opened.lostFrom))) {
+      return { outcome: 'reported', said, detail: `the reader reported a loss from record ${opened.lostFrom}` };
+    }
+    return {
+      outcome: 'silent',
+      said,
+      detail: `a loss from record ${opened.lostFrom} reported, but the records read are not the acknowledged ones before it`,
+    };
+  }
   return {
     outcome: 'silent',
     said,

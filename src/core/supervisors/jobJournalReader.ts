@@ -1,4 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
+import type { ScannedRecord } from '../storage/journalFormat';
 import { scanJournal } from '../storage/journalFormat';
 import type { JobRecord } from '../../shared/supervisor/supervisorWire';
 import { jobRecordSchema } from '../../shared/supervisor/supervisorWire';
@@ -57,16 +58,7 @@ export class JobJournalReader {
     const scan = scanJournal(Buffer.concat([this.header, this.pending]));
     if (typeof scan.header !== 'object') return [];
     this.pending = this.pending.subarray(scan.validLength - this.header.length);
-    const records: JobRecord[] = [];
-    for (const record of scan.records) {
-      try {
-        const parsed = jobRecordSchema.safeParse(JSON.parse(Buffer.from(record.payload).toString('utf8')));
-        if (parsed.success) records.push(parsed.data);
-      } catch {
-        // Not JSON: skipped like an unknown kind.
-      }
-    }
-    return records;
+    return parseJobRecords(scan.records);
   }
 
   private readNewBytes(): Buffer {
@@ -86,6 +78,20 @@ export class JobJournalReader {
     }
     return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
   }
+}
+
+/** The records a scan found, as this host reads them: a kind it does not know (or not JSON) is skipped. */
+export function parseJobRecords(scanned: readonly ScannedRecord[]): JobRecord[] {
+  const records: JobRecord[] = [];
+  for (const record of scanned) {
+    try {
+      const parsed = jobRecordSchema.safeParse(JSON.parse(Buffer.from(record.payload).toString('utf8')));
+      if (parsed.success) records.push(parsed.data);
+    } catch {
+      // Not JSON: skipped like an unknown kind.
+    }
+  }
+  return records;
 }
 
 /** Read into, then copied out of: one buffer for every reader in the process. */

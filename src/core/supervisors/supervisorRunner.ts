@@ -225,7 +225,7 @@ export class SupervisorRunner implements JobRunner {
     request: { readonly jobId: string; readonly attempt: number; readonly pid: number | undefined },
     path: string,
   ): false {
-    const { problem } = checkJobJournal(path, request.pid !== undefined);
+    const { problem } = checkJobJournal(path, { ...request, queueSawStart: request.pid !== undefined });
     if (problem) {
       this.journalProblems.set(`${request.jobId}:${request.attempt}`, problem);
       this.logger.error(`[supervisors] ${request.jobId} attempt ${request.attempt}: ${problem}`);
@@ -284,7 +284,7 @@ export class SupervisorRunner implements JobRunner {
     const { journalPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
     const noted = this.journalProblems.get(`${request.jobId}:${request.attempt}`);
     this.journalProblems.delete(`${request.jobId}:${request.attempt}`);
-    const { records, problem } = checkJobJournal(journalPath, false);
+    const { records, problem } = checkJobJournal(journalPath, { ...request, queueSawStart: false });
     const started = records.find((record) => record.t === 'started');
     if (!started || (request.startedAt !== undefined && started.at < request.startedAt)) {
       return noted ? { stage: undefined, checkpoint: undefined, succeededStages: [], journalProblem: noted } : undefined;
