@@ -10,6 +10,7 @@ import { DEFAULT_KILL_GRACE_MS, killProcessTree, signalProcessTree } from '../sh
 import type { JobRecord, StopWithoutHost, WireRunRequest } from '../shared/supervisor/supervisorWire';
 import { stoppedWithoutHostMessage } from '../shared/supervisor/supervisorWire';
 import { fsyncDirectory } from '../core/storage/atomicFile';
+import { AckMark, jobAckMarkPath } from '../core/storage/ackMark';
 import { createJournalFileSync, Journal } from '../core/storage/journal';
 import { CappedLog } from './cappedLog';
 import type { StageShells } from './stageShell';
@@ -64,6 +65,7 @@ export interface ExecutionOptions {
  */
 export class JobExecution {
   private journal: Journal | undefined;
+  private ackMark: AckMark | undefined;
   private child: ChildProcess | undefined;
   /** The stage `child` runs: its grace applies when it is stopped. */
   private childStage = 0;
@@ -105,7 +107,14 @@ export class JobExecution {
   async open(): Promise<void> {
     const { request, journalPath } = this.options;
     ensureDirectory(dirname(journalPath));
-    this.journal = new Journal(createJournalFileSync(journalPath, 1, undefined), 0, { writeOnCallingThread: true });
+    const journal = new Journal(createJournalFileSync(journalPath, 1, undefined), 0, { writeOnCallingThread: true });
+    this.journal = journal;
+    // The acknowledged end, beside the journal: so a cut after the fact is not read as a run that stopped there.
+    this.ackMark = new AckMark(
+      jobAckMarkPath(journalPath),
+      () => journal.end,
+      () => undefined,
+    );
     // The journal's exclusive create proved this run new: a checkpoint file by its name is an earlier run's.
     this.checkpointFile.reset();
     this.startedDurable = this.record({
@@ -166,6 +175,7 @@ export class JobExecution {
     await Promise.allSettled(stageRecords);
     await exited;
     await journal.close();
+    this.ackMark?.close();
   }
 
   /** On each heartbeat: says in the job's log when the countdown starts and stops, and stops the job when it runs out. */
@@ -222,6 +232,7 @@ export class JobExecution {
   private async record(record: DistributiveOmit<JobRecord, 'at'>): Promise<void> {
     const payload = Buffer.from(JSON.stringify({ ...record, at: Date.now() }));
     await this.journal?.append(payload, () => undefined);
+    this.ackMark?.note();
     await this.syncDirectory();
     if (record.t === 'exited') this.options.onExitRecorded();
     this.options.onWrote();

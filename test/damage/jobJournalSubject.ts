@@ -4,6 +4,7 @@ import { readJobJournal } from '../../src/core/supervisors/journalCheck';
 import type { JobRecord } from '../../src/shared/supervisor/supervisorWire';
 import { jobRecordSchema } from '../../src/shared/supervisor/supervisorWire';
 import { jobFilePaths } from '../../src/shared/supervisor/node/jobFilePaths';
+import { AckMark, jobAckMarkPath } from '../../src/core/storage/ackMark';
 import { createJournalFileSync, Journal } from '../../src/core/storage/journal';
 import { readImage } from './image';
 import type { DamageSubject, Fixture, Mode, TrialResult } from './verdict';
@@ -38,6 +39,12 @@ export const jobJournalSubject: DamageSubject = {
     const { journalPath } = jobFilePaths(join(directory, 'jobs'), jobId, 1);
     mkdirSync(join(directory, 'jobs'), { recursive: true });
     const journal = new Journal(createJournalFileSync(journalPath, 1, undefined), 0, { writeOnCallingThread: true });
+    // As JobExecution does: the acknowledged end noted beside the journal after each record.
+    const mark = new AckMark(
+      jobAckMarkPath(journalPath),
+      () => journal.end,
+      () => undefined,
+    );
     const acknowledged: string[] = [];
     const all = run(jobId, variant);
     const written = mode === 'crash' ? all.slice(0, -4) : all;
@@ -45,23 +52,31 @@ export const jobJournalSubject: DamageSubject = {
     for (const record of written) {
       const stamped = { ...record, at: (at += 250) };
       await journal.append(Buffer.from(JSON.stringify(stamped)), () => undefined);
+      mark.note();
       acknowledged.push(canonical(stamped));
     }
     let inflight: string | undefined;
     if (mode === 'crash') {
       const stamped = { t: 'heartbeat', at: at + 250 };
       await journal.append(Buffer.from(JSON.stringify(stamped)), () => undefined);
+      mark.note();
       inflight = canonical(stamped);
     }
     // A clean close first (it may write what marks it clean); a crash image is taken with the store still open.
-    if (mode === 'clean') await journal.close();
+    if (mode === 'clean') {
+      await journal.close();
+      mark.close();
+    }
     const image = readImage(directory);
-    const file = [...image.keys()][0] as string;
+    const file = [...image.keys()].find((name) => name.endsWith('.journal')) as string;
     return {
       image,
       journals: new Set([file]),
       open: async (trialDirectory) => judge(read(join(trialDirectory, file), jobId), acknowledged, inflight),
-      dispose: () => journal.close(),
+      dispose: async () => {
+        mark.close();
+        await journal.close();
+      },
     };
   },
 };

@@ -27,6 +27,11 @@ export function ackMarkPath(layout: StoreLayout): string {
   return join(layout.directory, `${layout.name}.ackmark`);
 }
 
+/** A job journal's ack mark, written by its supervisor (src/supervisor/jobExecution.ts). */
+export function jobAckMarkPath(journalPath: string): string {
+  return `${journalPath}.ackmark`;
+}
+
 function encodeSlot(counter: number, end: JournalEnd): Buffer {
   const slot = Buffer.alloc(SLOT_BYTES);
   slot.writeUInt32LE(MAGIC, 0);

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { decodeAckMark, jobAckMarkPath } from '../storage/ackMark';
 import { FRAME_HEADER_BYTES, scanJournal } from '../storage/journalFormat';
 import type { JobRecord } from '../../shared/supervisor/supervisorWire';
 import { parseJobRecords } from './jobJournalReader';
@@ -82,6 +84,18 @@ export function readJobJournal(path: string, expected: JournalExpectation): JobJ
         : `its journal does not begin with the run's start: ${unknown}`,
     );
   }
+  // The end its supervisor acknowledged (an unsynced hint beside the journal, see ackMark.ts): a
+  // journal shorter than it, or whose acknowledged bytes differ, lost records, however whole it looks.
+  const mark = decodeAckMark(readIfExists(jobAckMarkPath(path)));
+  if (mark && (bytes.length < mark.bytes || crc32(bytes.subarray(0, mark.bytes)) !== mark.crc)) {
+    return {
+      records,
+      loss: {
+        fromRecord: records.length,
+        detail: `its journal was cut or altered before the end its supervisor acknowledged (record ${mark.sequence}): ${records.length} records were read, the rest are lost`,
+      },
+    };
+  }
   const damage = scan.damage;
   const exited = records.some((record) => record.t === 'exited');
   // A torn write is one frame: damage whose own (whole) frame ends before the file does spans more.
@@ -140,4 +154,12 @@ export function checkJobJournal(path: string, expected: JournalExpectation): Jou
     };
   }
   return { records, problem: undefined };
+}
+
+function readIfExists(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
 }

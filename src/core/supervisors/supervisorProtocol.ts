@@ -23,6 +23,8 @@ export function retireEarlierRun(journalPath: string, logPath: string): unknown 
     // Moved aside, never deleted: when the queue came back older than its journals, this one may hold
     // an outcome the queue never read (#16). Its name keeps it out of this run's way and in the job's files.
     if (existsSync(journalPath)) renameSync(journalPath, journalPath.replace(/\.journal$/, '.previous.journal'));
+    const mark = `${journalPath}.ackmark`;
+    if (existsSync(mark)) renameSync(mark, `${journalPath.replace(/\.journal$/, '.previous.journal')}.ackmark`);
     if (existsSync(logPath)) renameSync(logPath, logPath.replace(/\.log$/, '.previous.log'));
     return undefined;
   } catch (error) {

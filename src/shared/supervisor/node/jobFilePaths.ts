@@ -12,7 +12,8 @@ export function jobFilePaths(jobsDir: string, jobId: string, attempt: number): {
 }
 
 /** Every file of a run: its journal, log, the log and journal of an earlier run with its number, and its checkpoint file. */
-const JOB_FILE = /^(.+)\.(\d+)\.(?:journal|log|previous\.log|previous\.journal|checkpoint|checkpoint\.tmp)$/;
+const JOB_FILE =
+  /^(.+)\.(\d+)\.(?:journal|journal\.ackmark|log|previous\.log|previous\.journal|previous\.journal\.ackmark|checkpoint|checkpoint\.tmp)$/;
 
 /** The job whose run file `name` (a name in the jobs folder) is; undefined for any other file. */
 export function jobIdOfFile(name: string): string | undefined {
