@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { formatBytes } from '../core/runtime/lowDiskMonitor';
 import type { RuntimeReport } from '../core/runtime/runtimeReports';
 import type { StorageHealth } from '../core/runtime/storageHealth';
+import type { DataLossCause, StorageEvent } from '../core/storage/storeEvents';
 import { CommandIds } from '../shared/commandIds';
 
 /**
@@ -12,14 +13,7 @@ import { CommandIds } from '../shared/commandIds';
 export function showRuntimeReport(report: RuntimeReport): void {
   switch (report.type) {
     case 'queueStorage':
-      if (report.event.type === 'quarantined') {
-        withShowLog(
-          vscode.window.showErrorMessage(
-            `Lifeline: part of the saved queue was damaged and set aside in quarantine (${report.event.reason}); the queue opened from what could be read. The log says what was kept.`,
-            'Show Log',
-          ),
-        );
-      }
+      showQueueStorageEvent(report.event);
       return;
     case 'historyOpenFailed':
       withShowLog(vscode.window.showErrorMessage(`Lifeline: the job history could not be opened: ${report.message}`, 'Show Log'));
@@ -103,3 +97,65 @@ function withShowLog(choice: Thenable<string | undefined>): void {
     if (picked) void vscode.commands.executeCommand(CommandIds.showLog);
   });
 }
+
+/**
+ * What a person is told about the saved queue. Every open that finds damage ends in one summary
+ * event (nothing lost: `repaired` or `recoveredFromBackup` without a loss; a loss: `dataLost` or
+ * `stateLost`), so the summary is shown, once, rather than each file set aside on the way.
+ */
+function showQueueStorageEvent(event: StorageEvent): void {
+  switch (event.type) {
+    case 'dataLost': {
+      const what =
+        event.records === undefined ? 'the latest saved changes' : `${event.records} saved change${event.records === 1 ? '' : 's'}`;
+      const when = event.acknowledgedBetween
+        ? `, saved between ${new Date(event.acknowledgedBetween.from).toLocaleString()} and ${new Date(event.acknowledgedBetween.to).toLocaleString()},`
+        : '';
+      withShowLog(
+        vscode.window.showErrorMessage(
+          `Lifeline: part of the saved queue was damaged: ${what}${when} could not be recovered (${lossCauses[event.cause]}). The queue opened with everything before them; the damaged files are in quarantine.`,
+          'Show Log',
+        ),
+      );
+      return;
+    }
+    case 'stateLost':
+      withShowLog(
+        vscode.window.showErrorMessage(
+          'Lifeline: the saved queue was damaged and no good copy or backup holds it; it opened with what its journal could give. The damaged files are in quarantine.',
+          'Show Log',
+        ),
+      );
+      return;
+    case 'recoveredFromBackup':
+      withShowLog(
+        vscode.window.showWarningMessage(
+          'Lifeline: the saved queue was damaged and was restored from its newest backup, with the changes saved since then.',
+          'Show Log',
+        ),
+      );
+      return;
+    case 'repaired':
+      withShowLog(
+        vscode.window.showWarningMessage(
+          'Lifeline: a damaged file of the saved queue was repaired from the copy kept before it; nothing was lost.',
+          'Show Log',
+        ),
+      );
+      return;
+    default:
+      return;
+  }
+}
+
+const lossCauses: Record<DataLossCause, string> = {
+  journalMissing: 'its journal was deleted',
+  journalEmptied: 'its journal was emptied',
+  journalCut: 'its journal was cut short',
+  journalDamaged: 'its journal was damaged',
+  snapshotDamaged: 'its snapshot was damaged',
+  snapshotMissing: 'its snapshot was deleted',
+  manifestDamaged: 'the record of where it ended was damaged',
+  manifestMissing: 'the record of where it ended was deleted',
+  sequenceGap: 'a journal in the middle is missing',
+};

@@ -352,6 +352,9 @@ function logQueueStorageEvent(event: StorageEvent, logger: Logger): void {
     case 'dataLost':
       logger.error(`[queue] ${event.records ?? 'some'} acknowledged record(s) did not come back (${event.cause}): ${event.detail}`);
       return;
+    case 'repaired':
+      logger.warn(`[queue] ${event.file} was repaired with nothing lost: ${event.detail}`);
+      return;
     case 'compacted':
       return;
   }
