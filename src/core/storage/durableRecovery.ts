@@ -10,8 +10,7 @@ import { StorageError } from './errors';
 import { crc32 } from 'node:zlib';
 import type { JournalEnd, JournalFile, JournalHead } from './journal';
 import { createJournalFile, openJournalFile } from './journal';
-import { decodeBatch, FRAME_HEADER_BYTES, recordAssociatedData, scanJournal } from './journalFormat';
-import type { ScannedRecord } from './journalFormat';
+import { decodeBatch, recordAssociatedData, scanJournal } from './journalFormat';
 import { ackMarkPath, decodeAckMark } from './ackMark';
 import { mkdirDurable } from './atomicFile';
 import { decodeSnapshot, writeVerifiedSnapshot } from './snapshot';
@@ -19,7 +18,15 @@ import { quarantineBytes, quarantineFile, readFileIfExists, toStorageError } fro
 import type { DataLossCause, StorageEvent } from './storeEvents';
 import type { SnapshotRef, StoreManifest } from './storeManifest';
 import { acknowledgedSequence, manifestPath, previousSnapshotPath, readManifest, snapshotMatches } from './storeManifest';
-import { checkAcknowledgedPrefix, journalsHoldNoRecord, reportLoss } from './recoveryChecks';
+import {
+  checkAcknowledgedPrefix,
+  headMatches,
+  headOf,
+  journalsHoldNoRecord,
+  reportLoss,
+  snapshotIsOurs,
+  usableAckMark,
+} from './recoveryChecks';
 
 export type { DurableCodec, StoreLayout } from './durableLayout';
 export { journalPath, listJournals, snapshotPath } from './durableLayout';
@@ -420,7 +427,11 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     // journal holds no record: compaction creates generation G+1 before the appends already queued
     // for G are written, so a kill during one of those writes leaves exactly this.
     const tornBeforeEmpty = scan.damage?.kind === 'tail' && !isLast && (await journalsHoldNoRecord(entries.slice(index + 1)));
-    if (scan.damage && (scan.damage.kind === 'middle' || (!isLast && !tornBeforeEmpty))) {
+    // Past the acknowledged end after a crash, every byte is from the batch whose sync never
+    // returned, whatever its shape: a power cut can put its pages on disk in any order, leaving
+    // valid frames behind a torn one. Nothing acknowledged follows an unacknowledged byte.
+    const tornLastBatch = isLast && end !== undefined && manifest?.clean !== true && (scan.damage?.offset ?? 0) >= end.bytes;
+    if (scan.damage && !tornLastBatch && (scan.damage.kind === 'middle' || (!isLast && !tornBeforeEmpty))) {
       const detail = `journal ${journal.path} is damaged at byte ${scan.damage.offset} with ${scan.damage.bytes} bytes after it`;
       noteLoss('journalDamaged', detail);
       await quarantineRest('corruptJournal', detail);
@@ -489,17 +500,28 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     };
   }
 
+  let rewritten: JournalFile | undefined;
   if (rewrite) {
     // Write what verifies as a fresh snapshot now, past every old generation, so the next open
     // does not depend on the files that were set aside.
     const generation = maxGeneration + 1;
     maxGeneration = generation;
-    const written = await writeVerifiedSnapshot(snapshotPath(context), await codec.snapshot(state)(), {
-      generation,
-      sequence,
-      cipher,
-      compress: context.compress,
-    });
+    // Its journal first, as a compaction does: a snapshot of a generation the manifest does not
+    // name yet is taken for ours only when its journal is there (snapshotIsOurs), and a power cut
+    // may come before the manifest names this one.
+    rewritten = await createJournalFile(journalPath(context, generation), generation, cipher, { manifested: true });
+    let written: { bytes: number; crc: number };
+    try {
+      written = await writeVerifiedSnapshot(snapshotPath(context), await codec.snapshot(state)(), {
+        generation,
+        sequence,
+        cipher,
+        compress: context.compress,
+      });
+    } catch (error) {
+      await rewritten.handle.close().catch(() => undefined);
+      throw error;
+    }
     snapshotBytes = written.bytes;
     for (const entry of setAside) await quarantine(entry.path, entry.reason, entry.detail);
     for (const journal of await listJournals(context)) if (journal.generation < generation) await fs.rm(journal.path, { force: true });
@@ -546,9 +568,10 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
   }
   const nextGeneration = Math.max(maxGeneration + (append ? 1 : 0), startGeneration, 1);
   const file =
-    append && matches
+    rewritten ??
+    (append && matches
       ? await openJournalFile(append.path, append.generation, cipher, append.validLength, append.records, append.crc, append.head)
-      : await createJournalFile(journalPath(context, nextGeneration), nextGeneration, cipher, { manifested: true });
+      : await createJournalFile(journalPath(context, nextGeneration), nextGeneration, cipher, { manifested: true }));
   const compactionDue = !rewrite && liveOnDisk > 1;
   return {
     state,
@@ -563,48 +586,4 @@ export async function recoverStore<S, R>(context: RecoveryContext<S, R>): Promis
     createdAt: manifest?.createdAt ?? context.clock.now(),
     advances: manifest?.advances ?? [],
   };
-}
-
-/**
- * The ack mark, when it can only tighten what the manifest says: it names the newest journal the
- * manifest knows of, or one after it (a rotation since the manifest's last write). An older mark
- * (left by a session before the last compaction) says nothing about today's journals.
- */
-function usableAckMark(manifest: StoreManifest | undefined, mark: JournalEnd | undefined): JournalEnd | undefined {
-  if (!mark) return undefined;
-  if (!manifest) return mark;
-  const newest = Math.max(manifest.snapshot?.generation ?? 0, ...manifest.journals.map((end) => end.generation));
-  return mark.generation >= newest ? mark : undefined;
-}
-
-/** A cut file is ours, and its records a prefix of ours, only when its first acknowledged point is. */
-function headMatches(bytes: Buffer, head: JournalHead): boolean {
-  return bytes.length >= head.bytes && crc32(bytes.subarray(0, head.bytes)) === head.crc;
-}
-
-/** The header and first record of a journal reopened for appends: its first acknowledged point. */
-function headOf(bytes: Buffer, headerBytes: number, first: ScannedRecord | undefined): JournalHead | undefined {
-  if (!first) return undefined;
-  const length = headerBytes + FRAME_HEADER_BYTES + first.payload.length;
-  return { bytes: length, crc: crc32(bytes.subarray(0, length)) };
-}
-
-/**
- * Whether the snapshot file is the one this store wrote. The generation the manifest names must
- * have its checksum. A newer generation is a compaction whose manifest was not written yet, and
- * then its journal is already there (a compaction creates it before the snapshot) and it reaches at
- * least as far; anything else (an older generation, or a newer one without its journal) is
- * another store's file or a stale copy.
- */
-function snapshotIsOurs(
-  manifest: StoreManifest | undefined,
-  header: SnapshotRef,
-  crc: number,
-  journals: readonly { readonly generation: number }[],
-): boolean {
-  if (!manifest) return true;
-  const named = manifest.snapshot;
-  if (named && header.generation === named.generation) return snapshotMatches(named, header.generation, crc);
-  const newer = !named || header.generation > named.generation;
-  return newer && header.sequence >= (named?.sequence ?? 0) && journals.some((journal) => journal.generation === header.generation);
 }

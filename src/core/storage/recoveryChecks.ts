@@ -1,11 +1,12 @@
 import { crc32 } from 'node:zlib';
 import type { RecoveryContext } from './durableRecovery';
-import type { JournalEnd } from './journal';
-import { scanJournal } from './journalFormat';
+import type { JournalEnd, JournalHead } from './journal';
+import { FRAME_HEADER_BYTES, scanJournal } from './journalFormat';
+import type { ScannedRecord } from './journalFormat';
 import { fsp as fs } from './storageFs';
 import type { DataLossCause } from './storeEvents';
-import type { StoreManifest } from './storeManifest';
-import { acknowledgedBetween, manifestPath } from './storeManifest';
+import type { SnapshotRef, StoreManifest } from './storeManifest';
+import { acknowledgedBetween, manifestPath, snapshotMatches } from './storeManifest';
 
 /**
  * The line between a crash's torn write and damage. The manifest names each journal's
@@ -81,4 +82,48 @@ export async function journalsHoldNoRecord(journals: readonly { readonly path: s
     if (scan.header === 'torn' || scan.header === 'corrupt' || scan.records.length > 0 || scan.damage) return false;
   }
   return true;
+}
+
+/**
+ * The ack mark, when it can only tighten what the manifest says: it names the newest journal the
+ * manifest knows of, or one after it (a rotation since the manifest's last write). An older mark
+ * (left by a session before the last compaction) says nothing about today's journals.
+ */
+export function usableAckMark(manifest: StoreManifest | undefined, mark: JournalEnd | undefined): JournalEnd | undefined {
+  if (!mark) return undefined;
+  if (!manifest) return mark;
+  const newest = Math.max(manifest.snapshot?.generation ?? 0, ...manifest.journals.map((end) => end.generation));
+  return mark.generation >= newest ? mark : undefined;
+}
+
+/**
+ * Whether the snapshot file is the one this store wrote. The generation the manifest names must
+ * have its checksum. A newer generation is a compaction whose manifest was not written yet, and
+ * then its journal is already there (a compaction creates it before the snapshot) and it reaches at
+ * least as far; anything else (an older generation, or a newer one without its journal) is
+ * another store's file or a stale copy.
+ */
+export function snapshotIsOurs(
+  manifest: StoreManifest | undefined,
+  header: SnapshotRef,
+  crc: number,
+  journals: readonly { readonly generation: number }[],
+): boolean {
+  if (!manifest) return true;
+  const named = manifest.snapshot;
+  if (named && header.generation === named.generation) return snapshotMatches(named, header.generation, crc);
+  const newer = !named || header.generation > named.generation;
+  return newer && header.sequence >= (named?.sequence ?? 0) && journals.some((journal) => journal.generation === header.generation);
+}
+
+/** A cut file is ours, and its records a prefix of ours, only when its first acknowledged point is. */
+export function headMatches(bytes: Buffer, head: JournalHead): boolean {
+  return bytes.length >= head.bytes && crc32(bytes.subarray(0, head.bytes)) === head.crc;
+}
+
+/** The header and first record of a journal reopened for appends: its first acknowledged point. */
+export function headOf(bytes: Buffer, headerBytes: number, first: ScannedRecord | undefined): JournalHead | undefined {
+  if (!first) return undefined;
+  const length = headerBytes + FRAME_HEADER_BYTES + first.payload.length;
+  return { bytes: length, crc: crc32(bytes.subarray(0, length)) };
 }

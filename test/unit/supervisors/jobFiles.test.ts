@@ -74,17 +74,27 @@ describe('supervisor: job files leave the disk with their jobs', function () {
       definition: { name: 'runs', command: 'while [ ! -e go ]; do sleep 0.02; done' },
     });
     await untilState(running.id, ['running']);
-    await waitUntil(() => filesOf(running.id).length >= 2, 5000, 'the running job has its files');
+    // Its journal, the journal's ack mark and its log.
+    await waitUntil(() => filesOf(running.id).length >= 3, 5000, 'the running job has its files');
 
     // The first run's journal is moved aside, never deleted (#16), and goes with the job's other files.
     assert.deepEqual(filesOf(done.id), [
       'done.1.checkpoint',
       'done.1.journal',
+      'done.1.journal.ackmark',
       'done.1.log',
       'done.1.previous.journal',
+      'done.1.previous.journal.ackmark',
       'done.1.previous.log',
     ]);
-    assert.deepEqual(filesOf(failed.id), ['done.1.1.journal', 'done.1.1.log', 'done.1.2.journal', 'done.1.2.log']);
+    assert.deepEqual(filesOf(failed.id), [
+      'done.1.1.journal',
+      'done.1.1.journal.ackmark',
+      'done.1.1.log',
+      'done.1.2.journal',
+      'done.1.2.journal.ackmark',
+      'done.1.2.log',
+    ]);
     const runningFiles = filesOf(running.id);
 
     assert.equal((await queue.command({ type: 'clearFinished' })).count, 2);

@@ -64,7 +64,7 @@ describe("supervisor: a job's journal deleted, emptied or cut while the queue ho
     assert.equal(job.result?.error, `${interruption}; its journal was lost (the file is empty): its outcome is unknown`);
   });
 
-  it('a journal cut inside its exit record says how many bytes do not read, never a plain interruption', async () => {
+  it('a journal cut inside its exit record is a loss (its ack mark knew the exit was written), never a plain interruption', async () => {
     const { jobId, journalPath } = await finishedWithoutHost();
     const bytes = readFileSync(journalPath);
     const cut = bytes.subarray(0, bytes.length - 3);
@@ -77,11 +77,12 @@ describe("supervisor: a job's journal deleted, emptied or cut while the queue ho
     assert.equal(job.state, 'interrupted');
     assert.equal(
       job.result?.error,
-      `${interruption}; its journal ends in ${unread} bytes that do not read as a record (cut, torn or damaged): its outcome is unknown`,
+      // The ack mark beside it says the exit record was acknowledged: a cut, not a torn write.
+      `${interruption}; its journal was cut or altered before the end its supervisor acknowledged (record 6): 5 records were read, the rest are lost`,
     );
   });
 
-  it('a journal cut back to its header, before the start the queue had read, says so', async () => {
+  it('a journal cut back to its header, before the start the queue had read, says what was lost', async () => {
     const { jobId, journalPath } = await finishedWithoutHost();
     const scan = scanJournal(readFileSync(journalPath));
     assert.ok(typeof scan.header === 'object');
@@ -90,7 +91,7 @@ describe("supervisor: a job's journal deleted, emptied or cut while the queue ho
     assert.equal(job.state, 'interrupted');
     assert.equal(
       job.result?.error,
-      `${interruption}; its journal no longer holds the start the queue read from it (cut or damaged): its outcome is unknown`,
+      `${interruption}; its journal was cut or altered before the end its supervisor acknowledged (record 6): 0 records were read, the rest are lost`,
     );
   });
 
