@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import type { Logger } from '../logger';
 import type { CommitOptions } from '../storage/durableStore';
 import { nullLogger } from '../logger';
@@ -7,10 +6,10 @@ import type { Clock } from '../clock';
 import { systemClock } from '../clock';
 import type { Event } from '../emitter';
 import { Emitter } from '../emitter';
-import { buildJob, describeIssues } from './jobDefinitions';
+import { describeIssues } from './jobDefinitions';
 import { JobError } from './jobErrors';
 import type { CommandEnvelope, CommandResult, Job, JobState, QueueCommand, QueueFlags, QueueRecord } from './jobModel';
-import { FINISHED_STATES, PENDING_STATES, queueCommandSchema } from './jobModel';
+import { FINISHED_STATES, queueCommandSchema } from './jobModel';
 import type { JobRunner } from './jobRunner';
 import { JobScheduler } from './jobScheduler';
 import type { QueueLog } from './queueLog';
@@ -19,7 +18,7 @@ import type { MutateOptions } from './queueUndo';
 import { PendingCommits } from './queueUndo';
 import { SavingReporter, toJobError, UNSAVED_RETRY_MS } from './queueSaving';
 import type { SavingStatus } from './queueSaving';
-import { removeOutputs } from './discardOutputs';
+import { planCommand, requireJob } from './commandPlan';
 
 /** What changed, fired only once the change is on disk. */
 export type QueueEvent =
@@ -292,7 +291,17 @@ export class JobQueue {
     // Commands apply in the order they arrive, although an enqueue checks the disk first: each
     // plans against the state its predecessors left, and their commits reach the journal in order.
     const step = this.sequence.then(async () => {
-      const { records, result, after, afterCommit } = await this.plan(command);
+      const { records, result, after, afterCommit } = planCommand(
+        {
+          state: this.state,
+          now: this.clock.now(),
+          baseDir: this.options.baseDir ?? process.cwd(),
+          scheduler: this.scheduler,
+          runner: this.options.runner,
+          logger: this.logger,
+        },
+        command,
+      );
       records.push({ t: 'cmd', id: commandId, result });
       const committed = this.mutate(records);
       after?.();
@@ -310,155 +319,7 @@ export class JobQueue {
   }
 
   private requireJob(id: string): Job {
-    const job = this.state.jobs.get(id);
-    if (!job) throw new JobError('jobNotFound', `There is no job ${id} in the queue.`);
-    return job;
-  }
-
-  /** Checks a command against the state and says what records it writes; changes nothing itself. */
-  /** `after` runs once the change is in memory, `afterCommit` once it is on disk. */
-  private async plan(
-    command: QueueCommand,
-  ): Promise<{ records: QueueRecord[]; result: CommandResult; after?: () => void; afterCommit?: () => void }> {
-    const now = this.clock.now();
-    switch (command.type) {
-      case 'enqueue': {
-        const id = command.jobId ?? randomUUID();
-        if (this.state.jobs.has(id)) throw new JobError('duplicateJob', `A job with the id ${id} is already in the queue.`);
-        const job = buildJob(command, { id, now, position: this.state.nextPosition(), baseDir: this.options.baseDir ?? process.cwd() });
-        return { records: [{ t: 'job', job }], result: { jobId: id }, after: () => this.scheduler.armStart(job) };
-      }
-      case 'cancel': {
-        const job = this.requireJob(command.jobId);
-        if (job.state === 'running') {
-          if (job.stopReason === 'cancel') return { records: [], result: { jobId: job.id } };
-          // The reason is on disk before any signal: a job stopped by a signal with no reason on record would be retried.
-          return {
-            records: [{ t: 'job', job: { ...job, stopReason: 'cancel' } }],
-            result: { jobId: job.id },
-            afterCommit: () => this.scheduler.killIfStopping(job.id, job.attempts),
-          };
-        }
-        if (FINISHED_STATES.has(job.state)) {
-          throw new JobError(
-            'invalidState',
-            `The job "${job.name}" has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}.`,
-          );
-        }
-        const cancelled: Job = {
-          ...job,
-          state: 'cancelled',
-          notBefore: undefined,
-          finishedAt: now,
-          result: { exitCode: null, signal: null, error: 'cancelled', warnings: [], files: [] },
-        };
-        return { records: [{ t: 'job', job: cancelled }], result: { jobId: job.id }, after: () => this.scheduler.forget(job.id) };
-      }
-      case 'retry':
-      case 'resume': {
-        const job = this.requireJob(command.jobId);
-        if (!FINISHED_STATES.has(job.state) && job.state !== 'interrupted') {
-          throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only a finished or interrupted job can be run again.`);
-        }
-        if (command.type === 'resume' && job.state === 'succeeded') {
-          throw new JobError('invalidState', `The job "${job.name}" succeeded; there is nothing to resume.`);
-        }
-        const fresh = command.type === 'retry';
-        const again: Job = {
-          ...job,
-          state: 'queued',
-          attempts: 0,
-          position: this.state.nextPosition(),
-          startedAt: undefined,
-          finishedAt: undefined,
-          notBefore: undefined,
-          result: undefined,
-          progress: undefined,
-          stopReason: undefined,
-          ...(fresh ? { completedStages: [], checkpoint: undefined, currentStage: undefined } : {}),
-        };
-        return { records: [{ t: 'job', job: again }], result: { jobId: job.id } };
-      }
-      case 'discard': {
-        const job = this.requireJob(command.jobId);
-        if (job.state !== 'interrupted') {
-          throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only an interrupted job can be discarded.`);
-        }
-        const partial = job.stages
-          .filter((stage) => !job.completedStages.includes(stage.name))
-          .flatMap((stage) => stage.outputs.map((output) => ({ path: resolve(stage.cwd, output), cwd: stage.cwd })));
-        const abandoned: Job = {
-          ...job,
-          state: 'cancelled',
-          abandoned: true,
-          finishedAt: now,
-          notBefore: undefined,
-          result: { exitCode: null, signal: null, error: 'discarded after an interruption', warnings: [], files: [] },
-        };
-        // Outputs go once the decision is on disk: a crash before it leaves the job resumable, with its files.
-        return {
-          records: [{ t: 'job', job: abandoned }],
-          result: { jobId: job.id, count: partial.length },
-          afterCommit: () => void removeOutputs(job, partial, this.options.baseDir ?? process.cwd(), this.logger),
-        };
-      }
-      case 'move':
-        return { records: this.planMove(command.jobId, command.before, command.after), result: { jobId: command.jobId } };
-      case 'setPriority': {
-        const job = this.requireJob(command.jobId);
-        if (!PENDING_STATES.has(job.state)) {
-          throw new JobError('invalidState', `The job "${job.name}" is ${job.state}; only a waiting job can be re-prioritised.`);
-        }
-        return { records: [{ t: 'job', job: { ...job, priority: command.priority } }], result: { jobId: job.id } };
-      }
-      case 'clearFinished': {
-        const ids = [...this.state.jobs.values()].filter((job) => FINISHED_STATES.has(job.state)).map((job) => job.id);
-        return {
-          records: ids.length > 0 ? [{ t: 'remove', ids }] : [],
-          result: { count: ids.length },
-          after: () => ids.forEach((id) => this.scheduler.forget(id)),
-          // Their files go once the removal is durable: a crash before it leaves the jobs with their output.
-          afterCommit: ids.length > 0 ? () => void this.options.runner.forget?.(ids) : undefined,
-        };
-      }
-      case 'setPaused':
-        return {
-          records: [{ t: 'flags', flags: { ...this.state.flags, paused: command.paused } }],
-          result: {},
-          after: () => (command.paused ? undefined : this.scheduler.start()),
-        };
-      case 'setAutoRun':
-        return { records: [{ t: 'flags', flags: { ...this.state.flags, autoRun: command.autoRun } }], result: {} };
-      case 'setConcurrency':
-        return { records: [{ t: 'flags', flags: { ...this.state.flags, concurrency: command.limit } }], result: {} };
-    }
-  }
-
-  /** A position strictly between the new neighbours; when floating point runs out of room, renumbers all. */
-  private planMove(jobId: string, before: string | undefined, after: string | undefined): QueueRecord[] {
-    const job = this.requireJob(jobId);
-    const targetId = (before ?? after) as string;
-    const target = this.requireJob(targetId);
-    for (const j of [job, target]) {
-      if (!PENDING_STATES.has(j.state)) {
-        throw new JobError('invalidState', `The job "${j.name}" is ${j.state}; only waiting jobs can be moved.`);
-      }
-    }
-    if (job.id === target.id) return [];
-    const order = this.state.pendingJobs().filter((j) => j.id !== job.id);
-    const index = order.findIndex((j) => j.id === target.id) + (after ? 1 : 0);
-    const previous = order[index - 1];
-    const next = order[index];
-    const priority = target.priority;
-    const low = previous && previous.priority === priority ? previous.position : undefined;
-    const high = next && next.priority === priority ? next.position : undefined;
-    const position =
-      low !== undefined && high !== undefined ? (low + high) / 2 : low !== undefined ? low + 1 : high !== undefined ? high - 1 : 0;
-    if ((low === undefined || position > low) && (high === undefined || position < high)) {
-      return [{ t: 'job', job: { ...job, priority, position } }];
-    }
-    order.splice(index, 0, { ...job, priority });
-    return order.map((j, i) => ({ t: 'job', job: { ...j, position: i + 1 } }) as QueueRecord);
+    return requireJob(this.state, id);
   }
 
   // Convenience wrappers: each makes a fresh command id. A caller that resends must use execute().
