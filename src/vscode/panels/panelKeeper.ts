@@ -253,7 +253,9 @@ export class PanelKeeper<S, P extends KeptPanel<S>> implements vscode.Disposable
       `[panels] ${description} did not say it is ready within ${timeoutMs} ms of being ${why}: re-created it in editor group ${column} (re-creation ${this.budget.attempts} of ${this.budget.max})`,
     );
     // Opened right of the old one (active in its group, since it is on screen), which then goes.
-    this.open(column, !kept.panel.active, kept.viewState);
+    // Never with the focus: the user may be in a quick pick or another editor by now, and a
+    // re-creation nobody asked for must not close the one or leave the other.
+    this.open(column, true, kept.viewState);
     kept.dispose();
   }
 
