@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import type { RecoveryContext } from './durableRecovery';
+import type { RecoveryContext } from './recoveryRun';
 import type { JournalEnd, JournalHead } from './journal';
 import { FRAME_HEADER_BYTES, scanJournal } from './journalFormat';
 import type { ScannedRecord } from './journalFormat';
