@@ -1,8 +1,6 @@
-import { Emitter } from '../../src/core/emitter';
 import { DurableQueueLog, queueCodec } from '../../src/core/queue/durableQueueLog';
 import type { QueueCommand } from '../../src/core/queue/jobModel';
 import { JobQueue } from '../../src/core/queue/jobQueue';
-import type { JobRunner, RunEvent } from '../../src/core/queue/jobRunner';
 import type { QueueState } from '../../src/core/queue/queueState';
 import type { RecordCipher } from '../../src/core/storage/cipher';
 import type { DurableStore } from '../../src/core/storage/durableStore';
@@ -13,6 +11,7 @@ import { seededRandom } from './damageKinds';
 import { readImage } from './image';
 import type { DamageSubject, Fixture, Mode } from './verdict';
 import { judgeSequenced } from './verdict';
+import { IdleRunner } from '../kit/idleRunner';
 
 function renderState(data: StateData): string {
   return JSON.stringify(
@@ -109,15 +108,6 @@ export function stateStoreSubject(cipher?: RecordCipher): DamageSubject {
       };
     },
   };
-}
-
-/** Runs nothing: the queue stays paused, the campaign is about its commands. */
-class IdleRunner implements JobRunner {
-  private readonly emitter = new Emitter<RunEvent>();
-  readonly onDidRun = this.emitter.event;
-  start(): void {}
-  kill(): void {}
-  async dispose(): Promise<void> {}
 }
 
 /** The job queue (JobQueue over DurableQueueLog, as the session's holder runs it): enqueues, cancels, priorities, a clear. */

@@ -1,21 +1,11 @@
 import { DurableQueueLog } from '../../src/core/queue/durableQueueLog';
-import { Emitter } from '../../src/core/emitter';
 import { JobQueue } from '../../src/core/queue/jobQueue';
-import type { JobRunner, RunEvent } from '../../src/core/queue/jobRunner';
 import type { QueueCommand } from '../../src/core/queue/jobModel';
 import type { QueueIntent } from './queueSubject';
 import { queueDirectory, queueTortureCompaction } from './queueSubject';
 import { commitForever, runChild, seededRandom } from './tortureChild';
 import { report } from './tortureHarness';
-
-/** Runs nothing: the queue stays paused, the torture is about its commands. */
-class IdleRunner implements JobRunner {
-  private readonly emitter = new Emitter<RunEvent>();
-  readonly onDidRun = this.emitter.event;
-  start(): void {}
-  kill(): void {}
-  async dispose(): Promise<void> {}
-}
+import { IdleRunner } from '../kit/idleRunner';
 
 /**
  * The queue's torture child: random enqueues, cancels, re-prioritisations and clears, several in

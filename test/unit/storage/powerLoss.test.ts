@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { campaignSeed, powerSummary, runPowerCampaign, seeded } from './powerLossCampaign';
+import { campaignSeed, powerSummary, runPowerCampaign } from './powerLossCampaign';
+import { seededRandom as seeded } from '../../kit/seededRandom';
 import type { PowerResult, PowerSubject } from './powerLossCampaign';
 import { historyPowerSubject, queuePowerSubject, statePowerSubject } from './powerLossSubjects';
 import { makeTempDir } from './storageTestKit';

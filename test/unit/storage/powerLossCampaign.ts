@@ -52,18 +52,6 @@ export function powerSummary(result: Pick<PowerResult, 'cuts' | 'acknowledged' |
   return `power-loss: ${result.cuts} cuts, ${result.acknowledged} acknowledged, ${result.lost} lost`;
 }
 
-/** mulberry32: a small seeded generator, so that a failing campaign replays from its seed. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** The seed of this run: LIFELINE_SEED to replay one, else a fresh one (print it). */
 export function campaignSeed(): number {
   const given = process.env.LIFELINE_SEED;

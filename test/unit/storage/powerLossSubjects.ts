@@ -1,10 +1,8 @@
 import { join } from 'node:path';
-import { Emitter } from '../../../src/core/emitter';
 import { JobHistory } from '../../../src/core/history/jobHistory';
 import { DurableQueueLog } from '../../../src/core/queue/durableQueueLog';
 import type { QueueCommand } from '../../../src/core/queue/jobModel';
 import { JobQueue } from '../../../src/core/queue/jobQueue';
-import type { JobRunner, RunEvent } from '../../../src/core/queue/jobRunner';
 import type { StateData } from '../../../src/core/storage/stateCodec';
 import { StateStore } from '../../../src/core/storage/stateStore';
 import type { QueueIntent } from '../../torture/queueSubject';
@@ -13,6 +11,7 @@ import type { StateIntent } from '../../torture/stateStoreSubject';
 import { stateStoreSubject } from '../../torture/stateStoreSubject';
 import { makeEntry, wasmPath } from '../history/historyFixtures';
 import type { PowerSubject } from './powerLossCampaign';
+import { IdleRunner } from '../../kit/idleRunner';
 
 /** Small thresholds, so that cuts also land inside compactions. */
 const compaction = { maxJournalBytes: 24 * 1024, maxJournalRecords: 30 };
@@ -50,15 +49,6 @@ export const statePowerSubject: PowerSubject<ReadonlyMap<string, string>, StateI
     };
   },
 };
-
-/** Runs nothing: the queue stays paused, the campaign is about its commands. */
-class IdleRunner implements JobRunner {
-  private readonly emitter = new Emitter<RunEvent>();
-  readonly onDidRun = this.emitter.event;
-  start(): void {}
-  kill(): void {}
-  async dispose(): Promise<void> {}
-}
 
 /** The job queue (JobQueue over DurableQueueLog, as the torture runs it): enqueues, cancels, priorities, clears. */
 export const queuePowerSubject: PowerSubject<ReturnType<typeof queueSubject.emptyModel>, QueueIntent> = {
