@@ -253,9 +253,27 @@ export class JobQueue {
     const snapshot = this.state.toSnapshot();
     this.compacting = this.options.log
       .compact(snapshot)
+      // A snapshot on disk proves the disk takes writes again (the Retry of the views); a failed
+      // one changes nothing said about saving: the journal still takes the commits.
+      .then(() => this.saving.succeeded())
       .catch((error: unknown) => this.logger.warn(`[queue] compaction failed, the journal keeps growing: ${String(error)}`))
       .finally(() => (this.compacting = undefined));
     return this.compacting;
+  }
+
+  /**
+   * Tries the disk now (the Retry of the views): writes what was kept after a failed commit, else
+   * folds the journal into a snapshot. "Not saving" ends once a write succeeds with nothing kept.
+   */
+  async retrySaving(): Promise<void> {
+    if (this.failure || this.disposed) return;
+    if (this.unsaved.size > 0) {
+      this.writeUnsaved();
+      await this.whenIdle();
+      this.scheduler.pump();
+      return;
+    }
+    await this.compact();
   }
 
   /** Resolves when no commit is in flight: for tests and orderly shutdown. */

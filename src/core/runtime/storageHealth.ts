@@ -1,17 +1,15 @@
-import type { Clock } from '../clock';
+import type { Disposable, Event } from '../emitter';
 import { Emitter } from '../emitter';
-import type { Event } from '../emitter';
 import type { Logger } from '../logger';
-import type { QueueRecord, QueueSnapshot } from '../queue/jobModel';
-import type { QueueLog } from '../queue/queueLog';
-import type { CommitOptions } from '../storage/durableStore';
+import type { SavingStatus } from '../queue/queueSaving';
 
 /**
  * Whether the queue's changes reach the disk: `saving` while a commit is in flight, `saved` when
- * the last one succeeded, `notSaving` from the first failed commit until one succeeds again.
+ * the last one succeeded (`at`: when, undefined before the first), `notSaving` from the first
+ * failed commit until one succeeds with no change of a job kept unsaved.
  */
 export type StorageHealth =
-  | { readonly state: 'saved' }
+  | { readonly state: 'saved'; readonly at?: number }
   | { readonly state: 'saving' }
   | {
       readonly state: 'notSaving';
@@ -23,21 +21,25 @@ export type StorageHealth =
       readonly since: number;
     };
 
+/** What the tracker reads of the holder's queue (JobQueue). */
+export interface SavingSource {
+  readonly savingStatus: SavingStatus;
+  readonly onDidChangeSaving: Event<SavingStatus>;
+}
+
 /**
- * Follows the outcome of each commit (and compaction) of the queue's log. It observes the log
- * from outside ({@link observeQueueLog}), so the queue's own handling of a failed commit stays the
- * queue's. Fires only when the state changes.
+ * The runtime's view of {@link SavingStatus}: it follows the queue of whichever process this
+ * runtime is (holder: its JobQueue; client: always `saved`, the holder's disk is the holder's
+ * to report) across takeovers. The queue is the one source: it alone knows which failed changes
+ * it still keeps in memory. Fires only when the state changes.
  */
 export class StorageHealthTracker {
   private readonly emitter: Emitter<StorageHealth>;
   readonly onDidChange: Event<StorageHealth>;
   private current: StorageHealth = { state: 'saved' };
-  private inFlight = 0;
+  private subscription: Disposable | undefined;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly logger: Logger,
-  ) {
+  constructor(logger: Logger) {
     this.emitter = new Emitter<StorageHealth>((error) => logger.error(`[storage] a health listener failed: ${String(error)}`));
     this.onDidChange = this.emitter.event;
   }
@@ -46,47 +48,31 @@ export class StorageHealthTracker {
     return this.current;
   }
 
-  /** Runs one write and records its outcome; the result and the error pass through unchanged. */
-  async track<T>(write: () => Promise<T>): Promise<T> {
-    this.inFlight++;
-    // A failure stays on show until a write succeeds: a write starting proves nothing.
-    if (this.current.state === 'saved') this.set({ state: 'saving' });
-    try {
-      const result = await write();
-      this.inFlight--;
-      if (this.current.state === 'notSaving') this.logger.info('[storage] the queue is saving again');
-      this.set(this.inFlight > 0 ? { state: 'saving' } : { state: 'saved' });
-      return result;
-    } catch (error) {
-      this.inFlight--;
-      if (this.current.state !== 'notSaving') {
-        const { reason, code } = describeWriteError(error);
-        this.logger.error(`[storage] the queue could not be saved: ${reason}`);
-        this.set({ state: 'notSaving', reason, code, since: this.clock.now() });
-      }
-      throw error;
-    }
+  /** Follows `queue` (the holder's), or none (a client, or a closed queue). */
+  follow(queue: SavingSource | undefined): void {
+    this.subscription?.dispose();
+    this.subscription = queue?.onDidChangeSaving((status) => this.set(toHealth(status)));
+    this.set(queue ? toHealth(queue.savingStatus) : { state: 'saved' });
   }
 
   private set(next: StorageHealth): void {
-    if (next.state === this.current.state && next.state !== 'notSaving') return;
+    if (next.state === this.current.state && next.state !== 'notSaving') {
+      this.current = next;
+      return;
+    }
     this.current = next;
     this.emitter.fire(next);
   }
 
   dispose(): void {
+    this.subscription?.dispose();
     this.emitter.dispose();
   }
 }
 
-/** The queue's log, with every commit and compaction reported to `tracker`. */
-export function observeQueueLog(log: QueueLog, tracker: StorageHealthTracker): QueueLog {
-  return {
-    load: () => log.load(),
-    commit: (records: readonly QueueRecord[], options?: CommitOptions) => tracker.track(() => log.commit(records, options)),
-    compact: (snapshot: QueueSnapshot) => tracker.track(() => log.compact(snapshot)),
-    close: () => log.close(),
-  };
+function toHealth(status: SavingStatus): StorageHealth {
+  if (status.state === 'notSaving') return { state: 'notSaving', ...describeWriteError(status.error), since: status.since };
+  return status.state === 'saved' ? { state: 'saved', at: status.at } : { state: 'saving' };
 }
 
 const CODE_REASONS: Readonly<Record<string, string>> = {

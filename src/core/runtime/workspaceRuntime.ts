@@ -21,7 +21,7 @@ import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
 import { RuntimeBackups } from './runtimeBackups';
 import { liveStores } from './runtimeStores';
-import { observeQueueLog, StorageHealthTracker } from './storageHealth';
+import { StorageHealthTracker } from './storageHealth';
 import type { StorageHealth } from './storageHealth';
 
 /** The scheduler's hold while the disk is low (JobQueue.setHold). */
@@ -108,9 +108,11 @@ export class WorkspaceRuntime {
       () => this.history.whenOpen(),
     );
     backups.follow(queue.role === 'holder');
+    storageHealthTracker.follow(queue.localQueue);
     this.subscriptions = [
       queue.onDidChangeRole((role) => {
         backups.follow(role === 'holder');
+        storageHealthTracker.follow(queue.localQueue);
         if (role !== 'holder') return;
         // The hold lives in the queue's memory: a queue taken over starts without it.
         this.applyLowDiskHold();
@@ -157,7 +159,7 @@ export class WorkspaceRuntime {
       options: () => current.options,
       appVersion: context.appVersion ?? 'unknown',
     });
-    const storageHealth = new StorageHealthTracker(context.clock ?? systemClock, logger);
+    const storageHealth = new StorageHealthTracker(logger);
     const queue = await QueueSession.open({
       storageDir: context.storageDirectory,
       baseDir: context.baseDir,
@@ -165,18 +167,15 @@ export class WorkspaceRuntime {
       clock: context.clock,
       ...context.overrides?.lease,
       createLog: (queueDir) =>
-        observeQueueLog(
-          (queueLog = new DurableQueueLog({
-            directory: queueDir,
-            logger,
-            loadFallback: backups.loadFallback('queue'),
-            onEvent: (event) => {
-              logQueueStorageEvent(event, logger);
-              reportEmitter.fire({ type: 'queueStorage', event });
-            },
-          })),
-          storageHealth,
-        ),
+        (queueLog = new DurableQueueLog({
+          directory: queueDir,
+          logger,
+          loadFallback: backups.loadFallback('queue'),
+          onEvent: (event) => {
+            logQueueStorageEvent(event, logger);
+            reportEmitter.fire({ type: 'queueStorage', event });
+          },
+        })),
       // Asked each time this process becomes the holder: the options as they are then.
       createRunner: (): JobRunner =>
         context.overrides?.createRunner?.(jobsDirectory) ?? createSupervisorRunner(jobsDirectory, context, current.options),
@@ -220,7 +219,7 @@ export class WorkspaceRuntime {
    */
   async retrySaving(): Promise<void> {
     await this.lowDisk.check();
-    await this.queue.localQueue?.compact();
+    await this.queue.localQueue?.retrySaving();
   }
 
   /**
