@@ -34,6 +34,12 @@ export interface TortureOptions {
   /** Random source, so a failing run can be replayed. @default Math.random */
   readonly random?: () => number;
   readonly log?: (line: string) => void;
+  /**
+   * Stops the campaign between rounds, and drops the round in progress: a test that timed out
+   * aborts before it deletes the folder, so a campaign left running never reads a deleted store
+   * and counts what it finds there as lost.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface TortureResult {
@@ -68,7 +74,7 @@ export async function runTorture<Model, Intent>(subject: TortureSubject<Model, I
   let unreadable = 0;
   let kills = 0;
   const problems: string[] = [];
-  for (let round = 0; round < options.kills; round++) {
+  for (let round = 0; round < options.kills && !options.signal?.aborted; round++) {
     const issued: Issued<Intent>[] = [];
     const { script, args } = subject.childCommand(options.directory, round, nextId);
     const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -111,7 +117,9 @@ export async function runTorture<Model, Intent>(subject: TortureSubject<Model, I
     let found: { rendered: string; problems: string[] };
     try {
       found = await subject.readStore(options.directory);
+      if (options.signal?.aborted) break;
     } catch (error) {
+      if (options.signal?.aborted) break;
       unreadable++;
       problems.push(`round ${round}: the store did not open: ${error instanceof Error ? error.message : String(error)}`);
       continue;

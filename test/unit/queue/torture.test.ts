@@ -12,10 +12,17 @@ describe('jobs: crash torture of the queue', function () {
   before(() => {
     directory = mkdtempSync(join(tmpdir(), 'lifeline-queue-torture-'));
   });
-  after(() => rmSync(directory, { recursive: true, force: true }));
+  // A timed-out test leaves its campaign running: stop it before its folder goes.
+  const stop = new AbortController();
+  let running: Promise<unknown> = Promise.resolve();
+  after(async () => {
+    stop.abort();
+    await running.catch(() => undefined);
+    rmSync(directory, { recursive: true, force: true });
+  });
 
   it('after each of 200 SIGKILLs the reopened queue holds exactly the acknowledged commands', async () => {
-    const result = await runTorture(queueSubject, { kills: 200, directory });
+    const result = await (running = runTorture(queueSubject, { kills: 200, directory, signal: stop.signal }));
     process.stdout.write(`      ${summaryLine(result)}\n`);
     assert.deepEqual(result.problems, []);
     assert.equal(result.lost, 0);

@@ -10,10 +10,17 @@ describe('storage: crash torture', function () {
   before(() => {
     temp = makeTempDir('lifeline-torture-');
   });
-  after(() => temp.cleanup());
+  // A timed-out test leaves its campaign running: stop it before its folder goes.
+  const stop = new AbortController();
+  let running: Promise<unknown> = Promise.resolve();
+  after(async () => {
+    stop.abort();
+    await running.catch(() => undefined);
+    temp.cleanup();
+  });
 
   it('loses no acknowledged commit and never leaves an unreadable store over 200 kills', async () => {
-    const result = await runTorture(stateStoreSubject, { kills: 200, directory: temp.dir });
+    const result = await (running = runTorture(stateStoreSubject, { kills: 200, directory: temp.dir, signal: stop.signal }));
     process.stdout.write(`      ${summaryLine(result)}\n`);
     assert.deepEqual(result.problems, []);
     assert.equal(result.lost, 0);
