@@ -5,7 +5,6 @@ import { systemClock } from '../clock';
 import type { Disposable } from '../emitter';
 import type { Logger } from '../logger';
 import type { AuditOrigin, CommandAudit } from '../queue/jobModel';
-import type { JobQueue } from '../queue/jobQueue';
 import type { QueueSession } from '../session/queueSession';
 import type { AuditEntry } from './auditFile';
 import { AuditFile } from './auditFile';
@@ -23,6 +22,8 @@ export interface RuntimeAuditOptions {
   readonly clock?: Clock;
   /** @default 2 MiB (AuditFile) */
   readonly maxBytes?: number;
+  /** Queue commands wait at most this long for the file. @default 200 */
+  readonly flushDelayMs?: number;
 }
 
 /** Queue commands are copied to the file once this many are waiting, or after {@link FLUSH_DELAY_MS}. */
@@ -69,14 +70,17 @@ export class RuntimeAudit {
     const queue = this.options.queue.localQueue;
     if (!queue || this.closed) return;
     this.subscription = queue.onDidAudit(({ id, audit }) => this.enqueue(toEntry(id, audit)));
-    this.ready = this.ready.then(() => this.complete(queue));
+    // Taken now, before this process runs a command as the holder: every record in it is on disk
+    // (a later one is still in flight, and reaches the file through onDidAudit once it is).
+    const committed = [...queue.state.audit];
+    this.ready = this.ready.then(() => this.complete(committed));
   }
 
   /** Appends the queue's audit records the file does not have: those a crash kept from it. */
-  private async complete(queue: JobQueue): Promise<void> {
+  private async complete(committed: readonly [string, CommandAudit][]): Promise<void> {
     try {
       const known = new Set((await this.file.read()).map((entry) => entry.id));
-      const missing = [...queue.state.audit].filter(([id]) => !known.has(id) && !this.pending.some((entry) => entry.id === id));
+      const missing = committed.filter(([id]) => !known.has(id));
       if (missing.length === 0) return;
       await this.file.append(missing.map(([id, audit]) => toEntry(id, audit)));
       this.options.logger.info(
@@ -90,7 +94,7 @@ export class RuntimeAudit {
   private enqueue(entry: AuditEntry): void {
     this.pending.push(entry);
     if (this.pending.length >= FLUSH_BATCH) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), FLUSH_DELAY_MS);
+    else this.timer ??= setTimeout(() => void this.flush(), this.options.flushDelayMs ?? FLUSH_DELAY_MS);
   }
 
   /** Writes the queue commands waiting for the file; resolves once they are on disk. */
@@ -122,6 +126,8 @@ export class RuntimeAudit {
 
   /** The newest `limit` entries, newest first, including queue commands not yet copied to the file. */
   async recent(limit: number): Promise<AuditEntry[]> {
+    // After the completion from the queue, so that a command acknowledged before a crash is there.
+    await this.ready;
     const entries = [...(await this.file.read()), ...this.pending];
     return entries
       .sort((a, b) => a.at - b.at)

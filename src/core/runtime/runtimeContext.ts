@@ -82,4 +82,6 @@ export interface RuntimeOverrides {
   readonly lease?: Pick<QueueSessionOptions, 'heartbeatMs' | 'staleAfterMs' | 'releaseWaitMs' | 'socketDir'>;
   /** The free space of the storage folder's disk, instead of fs.statfs (the low-disk monitor's tests). */
   readonly freeBytes?: FreeSpaceProbe;
+  /** How long queue commands wait for the audit file (a crash test keeps them from it). */
+  readonly auditFlushDelayMs?: number;
 }

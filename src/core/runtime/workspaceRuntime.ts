@@ -121,6 +121,7 @@ export class WorkspaceRuntime {
       origin: context.origin ?? defaultOrigin(context.role),
       logger: context.logger,
       clock: context.clock,
+      flushDelayMs: context.overrides?.auditFlushDelayMs,
     });
     this.services.cleanup = new RuntimeCleanup({
       storageDirectory: context.storageDirectory,
