@@ -126,6 +126,27 @@ export class AuditFile {
     return entries;
   }
 
+  /**
+   * The ids in the current file and the newest rotated one: enough to tell which of the queue's
+   * newest records (far fewer than a file holds) are missing, without validating every entry.
+   */
+  async recentIds(): Promise<Set<string>> {
+    await this.tail;
+    const ids = new Set<string>();
+    for (const file of [this.rotatedPath(1), this.path]) {
+      const text = await fs.readFile(file, 'utf8').catch(() => '');
+      for (const line of text.split('\n')) {
+        try {
+          const id = (JSON.parse(line) as { id?: unknown }).id;
+          if (typeof id === 'string') ids.add(id);
+        } catch {
+          // an empty or torn line
+        }
+      }
+    }
+    return ids;
+  }
+
   /** Resolves when every append asked for so far has finished (or failed). */
   whenIdle(): Promise<void> {
     return this.tail;

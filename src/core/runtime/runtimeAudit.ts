@@ -79,7 +79,7 @@ export class RuntimeAudit {
   /** Appends the queue's audit records the file does not have: those a crash kept from it. */
   private async complete(committed: readonly [string, CommandAudit][]): Promise<void> {
     try {
-      const known = new Set((await this.file.read()).map((entry) => entry.id));
+      const known = await this.file.recentIds();
       const missing = committed.filter(([id]) => !known.has(id));
       if (missing.length === 0) return;
       await this.file.append(missing.map(([id, audit]) => toEntry(id, audit)));
@@ -106,7 +106,7 @@ export class RuntimeAudit {
     this.pending = [];
     if (entries.length === 0) return this.file.whenIdle();
     await this.file
-      .append(entries)
+      .append(entries, { rotate: this.options.queue.role === 'holder' })
       .catch((error: unknown) =>
         this.options.logger.warn(
           `[audit] could not write ${entries.length} entry(ies) to the audit log (the queue keeps them): ${String(error)}`,
