@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { HistoryEntry } from './core/history/historyEntry';
-import type { CommandResult, Job, QueueCommand } from './core/queue/jobModel';
+import type { AuditOrigin, CommandResult, Job, QueueCommand } from './core/queue/jobModel';
 import type { SessionRole } from './core/session/queueSession';
 import type { Logger } from './core/logger';
 import { ViewStateFiles } from './core/storage/viewStateFiles';
@@ -10,6 +10,7 @@ import { openWorkspaceDirectory } from './core/storage/workspaceDirectory';
 import { CommandIds } from './shared/commandIds';
 import { registerHistoryCommands } from './vscode/historyCommands';
 import { registerJobCommands } from './vscode/jobCommands';
+import { registerMaintenanceCommands } from './vscode/maintenanceCommands';
 import { createLogChannel } from './vscode/logChannel';
 import { registerHistoryPanel } from './vscode/panels/historyPanel';
 import { registerQueuePanel } from './vscode/panels/queuePanel';
@@ -26,8 +27,11 @@ export interface LifelineQueueApi {
   readonly role: SessionRole;
   readonly jobs: readonly Job[];
   getJob(id: string): Job | undefined;
-  /** Runs a command through the window that holds the queue; resolves once it is on disk. */
-  execute(command: QueueCommand): Promise<CommandResult>;
+  /**
+   * Runs a command through the window that holds the queue; resolves once it is on disk. The audit
+   * log names the caller as an extension, with `callerId` (your extension's id) when given.
+   */
+  execute(command: QueueCommand, options?: { callerId?: string }): Promise<CommandResult>;
   readonly onDidChange: vscode.Event<void>;
   /** The output log of the job's latest attempt. */
   outputLogPath(job: Job): string | undefined;
@@ -76,6 +80,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   context.subscriptions.push(channel);
   const version = String(context.extension.packageJSON.version);
   const activationId = randomUUID();
+  // The audit log's name for this window's commands, views and panels (docs/audit.md).
+  const windowOrigin: AuditOrigin = {
+    kind: 'window',
+    id: activationId,
+    label: `window ${vscode.env.sessionId.slice(0, 8)}, extension host ${process.pid}`,
+  };
 
   let storageDirectory: string | undefined;
   let unavailable: string | undefined;
@@ -164,7 +174,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     openStarted = true;
     queueStatus.set('opening');
     const dir = storageDirectory;
-    opening = WorkspaceSession.open({ storageDirectory: dir, workspaceKey, extensionUri: context.extensionUri, folder, logger }).then(
+    opening = WorkspaceSession.open({
+      storageDirectory: dir,
+      workspaceKey,
+      extensionUri: context.extensionUri,
+      folder,
+      logger,
+      origin: windowOrigin,
+    }).then(
       async (opened) => {
         // Deactivated while it opened: release the lease at once rather than hold it, unseen.
         if (deactivated) {
@@ -199,6 +216,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       logger,
     }),
     ...registerHistoryCommands(() => session?.history, unavailableReason, logger),
+    ...registerMaintenanceCommands(() => session?.runtime, windowOrigin, unavailableReason, logger),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
     { dispose: () => void session?.close() },
@@ -260,7 +278,7 @@ function queueApi(opened: WorkspaceSession): LifelineQueueApi {
       return queue.jobs;
     },
     getJob: (id) => queue.getJob(id),
-    execute: (command) => queue.execute(command),
+    execute: (command, options) => queue.execute(command, { kind: 'extension', id: options?.callerId, label: 'extension API' }),
     onDidChange: queue.onDidChange,
     outputLogPath: (job) => queue.outputLogPath(job),
   };

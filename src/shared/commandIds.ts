@@ -22,6 +22,8 @@ export const CommandIds = {
   exportHistory: 'lifeline.exportHistory',
   archiveHistoryNow: 'lifeline.archiveHistoryNow',
   retrySaving: 'lifeline.retrySaving',
+  cleanUpNow: 'lifeline.cleanUpNow',
+  exportAuditLog: 'lifeline.exportAuditLog',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

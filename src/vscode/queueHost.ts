@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { CommandResult, Job, JobState, QueueCommand, QueueFlags } from '../core/queue/jobModel';
+import type { AuditOrigin, CommandResult, Job, JobState, QueueCommand, QueueFlags } from '../core/queue/jobModel';
 import type { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import type { SessionRole } from '../core/session/queueSession';
 import type { StorageHealth } from '../core/runtime/storageHealth';
@@ -91,9 +91,12 @@ export class QueueHost implements vscode.Disposable {
     return this.runtime.queue.getJob(id);
   }
 
-  /** Sends a command to whichever window holds the lease; resolves once it is on disk there. */
-  execute(command: QueueCommand): Promise<CommandResult> {
-    return this.runtime.queue.execute(command);
+  /**
+   * Sends a command to whichever window holds the lease; resolves once it is on disk there.
+   * `origin` (the audit log's who) defaults to this window.
+   */
+  execute(command: QueueCommand, origin?: AuditOrigin): Promise<CommandResult> {
+    return this.runtime.queue.execute(command, undefined, origin);
   }
 
   /** The output log of the job's latest attempt (undefined before it first ran). */

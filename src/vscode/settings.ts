@@ -26,6 +26,10 @@ export const SETTING_SPECS = {
   'backup.keep': { type: 'integer', minimum: 1, maximum: 1000 },
   'backup.maxAgeDays': { type: 'integer', minimum: 0 },
   'storage.minFreeMB': { type: 'integer', minimum: 0, maximum: 1_048_576 },
+  'cleanup.intervalHours': { type: 'number', minimum: 0, maximum: 8760 },
+  'cleanup.failedJobRetentionDays': { type: 'integer', minimum: 0, maximum: 3650 },
+  'cleanup.finishedJobRetentionDays': { type: 'integer', minimum: 0, maximum: 3650 },
+  'cleanup.quarantineRetentionDays': { type: 'integer', minimum: 0, maximum: 3650 },
 } as const satisfies Record<string, NumberSpec | EnumSpec>;
 
 export type SettingKey = keyof typeof SETTING_SPECS;
@@ -55,6 +59,10 @@ export function readSettings(configuration: LifelineConfiguration = vscode.works
     backupKeep: number('backup.keep'),
     backupMaxAgeDays: number('backup.maxAgeDays'),
     storageMinFreeMB: number('storage.minFreeMB'),
+    cleanupIntervalHours: number('cleanup.intervalHours'),
+    failedJobRetentionDays: number('cleanup.failedJobRetentionDays'),
+    finishedJobRetentionDays: number('cleanup.finishedJobRetentionDays'),
+    quarantineRetentionDays: number('cleanup.quarantineRetentionDays'),
   };
 }
 

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { Logger } from '../core/logger';
+import type { AuditOrigin } from '../core/queue/jobModel';
 import { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
@@ -44,6 +45,8 @@ export class WorkspaceSession implements vscode.Disposable {
     extensionUri: vscode.Uri;
     folder: vscode.WorkspaceFolder;
     logger: Logger;
+    /** This window, as the audit log names it. */
+    origin?: AuditOrigin;
   }): Promise<WorkspaceSession> {
     const jobs = new WorkspaceJobs(options.folder, options.logger, options.storageDirectory);
     const recovery = new RecoveryController();
@@ -57,6 +60,7 @@ export class WorkspaceSession implements vscode.Disposable {
         logger: options.logger,
         options: readSettings(),
         role: 'extension',
+        origin: options.origin,
         appVersion: String(vscode.extensions.getExtension('lifeline.lifeline')?.packageJSON?.version ?? 'unknown'),
         supervisorScript: vscode.Uri.joinPath(options.extensionUri, 'dist', 'supervisor.js').fsPath,
         sqlWasmPath: vscode.Uri.joinPath(options.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,

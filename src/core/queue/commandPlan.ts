@@ -131,7 +131,10 @@ export function planCommand(ctx: PlanContext, command: QueueCommand): CommandPla
       return { records: [{ t: 'job', job: { ...job, priority: command.priority } }], result: { jobId: job.id } };
     }
     case 'clearFinished': {
-      const ids = [...ctx.state.jobs.values()].filter((job) => FINISHED_STATES.has(job.state)).map((job) => job.id);
+      const only = command.jobIds && new Set(command.jobIds);
+      const ids = [...ctx.state.jobs.values()]
+        .filter((job) => FINISHED_STATES.has(job.state) && (!only || only.has(job.id)))
+        .map((job) => job.id);
       return {
         records: ids.length > 0 ? [{ t: 'remove', ids }] : [],
         result: { count: ids.length },

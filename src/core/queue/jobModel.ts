@@ -149,18 +149,56 @@ export const queueCommandSchema = z.discriminatedUnion('type', [
     .strict()
     .refine((c) => (c.before === undefined) !== (c.after === undefined), 'give exactly one of before and after'),
   z.object({ type: z.literal('setPriority'), jobId: z.string().min(1), priority: z.number().int().min(-100).max(100) }).strict(),
-  z.object({ type: z.literal('clearFinished') }).strict(),
+  z
+    .object({
+      type: z.literal('clearFinished'),
+      /** Only these of the finished jobs (Cleanup's retention); all of them when absent. */
+      jobIds: z.array(z.string().min(1)).max(100_000).optional(),
+    })
+    .strict(),
   z.object({ type: z.literal('setPaused'), paused: z.boolean() }).strict(),
   z.object({ type: z.literal('setAutoRun'), autoRun: z.boolean() }).strict(),
   z.object({ type: z.literal('setConcurrency'), limit: z.number().int().min(1).max(MAX_CONCURRENCY) }).strict(),
 ]);
 export type QueueCommand = z.infer<typeof queueCommandSchema>;
 
+/**
+ * Who asked for a change, for the audit log (docs/audit.md): a window (its commands, views and
+ * panels), the terminal, an agent, another extension, or the runtime itself (recovery, settings, cleanup).
+ */
+export const auditOriginSchema = z
+  .object({
+    kind: z.enum(['window', 'terminal', 'agent', 'extension', 'runtime']),
+    /** The window's session, the extension's id, the agent's name… */
+    id: z.string().max(200).optional(),
+    label: z.string().max(200).optional(),
+  })
+  .strict();
+export type AuditOrigin = z.infer<typeof auditOriginSchema>;
+
 /** A command with the id that makes it take effect once, even when sent again after a takeover. */
 export interface CommandEnvelope {
   readonly commandId: string;
   readonly command: QueueCommand;
+  /** Who sent it; recorded with the command in its journal record (the audit log). */
+  readonly origin?: AuditOrigin;
 }
+
+/**
+ * What the audit log keeps of a command, written in the command's own `cmd` journal record, so it
+ * is on disk exactly when the change is (no second file to sync before the acknowledgement).
+ */
+export const commandAuditSchema = z.object({
+  at: z.number(),
+  /** The command's type. */
+  action: z.string(),
+  origin: auditOriginSchema.optional(),
+  jobId: z.string().optional(),
+  /** The job's name, as it was then. */
+  job: z.string().optional(),
+  detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])).optional(),
+});
+export type CommandAudit = z.infer<typeof commandAuditSchema>;
 
 export const commandResultSchema = z.object({ jobId: z.string().optional(), count: z.number().optional() });
 export type CommandResult = z.infer<typeof commandResultSchema>;
@@ -170,7 +208,7 @@ export const queueRecordSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('job'), job: jobSchema }),
   z.object({ t: z.literal('remove'), ids: z.array(z.string()) }),
   z.object({ t: z.literal('flags'), flags: queueFlagsSchema }),
-  z.object({ t: z.literal('cmd'), id: z.string(), result: commandResultSchema }),
+  z.object({ t: z.literal('cmd'), id: z.string(), result: commandResultSchema, audit: commandAuditSchema.optional() }),
 ]);
 export type QueueRecord = z.infer<typeof queueRecordSchema>;
 
@@ -181,6 +219,8 @@ export const queueSnapshotSchema = z.object({
   jobs: z.array(jobSchema),
   /** Recently applied command ids with their results, oldest first: the dedupe window. */
   commands: z.array(z.tuple([z.string(), commandResultSchema])),
+  /** The newest commands' audit records, oldest first (QueueState.audit): the audit log's write-ahead copy. */
+  audit: z.array(z.tuple([z.string(), commandAuditSchema])).optional(),
 });
 export type QueueSnapshot = z.infer<typeof queueSnapshotSchema>;
 

@@ -8,8 +8,19 @@ import type { Event } from '../emitter';
 import { Emitter } from '../emitter';
 import { describeIssues } from './jobDefinitions';
 import { JobError } from './jobErrors';
-import type { CommandEnvelope, CommandResult, Job, JobState, QueueCommand, QueueFlags, QueueRecord } from './jobModel';
-import { FINISHED_STATES, queueCommandSchema } from './jobModel';
+import type {
+  AuditOrigin,
+  CommandAudit,
+  CommandEnvelope,
+  CommandResult,
+  Job,
+  JobState,
+  QueueCommand,
+  QueueFlags,
+  QueueRecord,
+} from './jobModel';
+import { auditOriginSchema, FINISHED_STATES, queueCommandSchema } from './jobModel';
+import { commandAudit } from './commandAudit';
 import type { JobRunner } from './jobRunner';
 import { JobScheduler } from './jobScheduler';
 import type { QueueLog } from './queueLog';
@@ -70,6 +81,9 @@ export class JobQueue {
   /** Fires when {@link savingStatus} changes kind (saving, saved, notSaving). */
   readonly onDidChangeSaving: Event<SavingStatus>;
   private deduped = 0;
+  private readonly auditEmitter: Emitter<{ readonly id: string; readonly audit: CommandAudit }>;
+  /** Fires once a command's record, with its audit record, is on disk (RuntimeAudit copies it to the audit file). */
+  readonly onDidAudit: Event<{ readonly id: string; readonly audit: CommandAudit }>;
   private sequence: Promise<void> = Promise.resolve();
   private disposed = false;
 
@@ -82,6 +96,8 @@ export class JobQueue {
     this.logger = options.logger ?? nullLogger;
     this.emitter = new Emitter<QueueEvent>((error) => this.logger.error(`[queue] a listener failed: ${String(error)}`));
     this.onDidChange = this.emitter.event;
+    this.auditEmitter = new Emitter((error) => this.logger.error(`[queue] an audit listener failed: ${String(error)}`));
+    this.onDidAudit = this.auditEmitter.event;
     this.saving = new SavingReporter(this.clock, this.logger, () => ({ inFlight: this.inFlightCommits, unsaved: this.unsaved.size }));
     this.onDidChangeSaving = this.saving.onDidChange;
     this.scheduler = new JobScheduler(this, options.runner, this.clock, options.random ?? Math.random, this.logger);
@@ -289,7 +305,7 @@ export class JobQueue {
    * `invalidCommand`, `invalidJob`, `jobNotFound`, `duplicateJob` or `invalidState` when the
    * command cannot apply (nothing changes then), `storageFailed` or `disposed` otherwise.
    */
-  execute(envelope: CommandEnvelope | { commandId: string; command: unknown }): Promise<CommandResult> {
+  execute(envelope: CommandEnvelope | { commandId: string; command: unknown; origin?: unknown }): Promise<CommandResult> {
     const done = this.state.commands.get(envelope.commandId);
     if (done) {
       this.deduped++;
@@ -297,15 +313,20 @@ export class JobQueue {
     }
     const pending = this.inFlightCommands.get(envelope.commandId);
     if (pending) return pending;
-    const run = this.run(envelope.commandId, envelope.command).finally(() => this.inFlightCommands.delete(envelope.commandId));
+    const run = this.run(envelope.commandId, envelope.command, envelope.origin).finally(() =>
+      this.inFlightCommands.delete(envelope.commandId),
+    );
     this.inFlightCommands.set(envelope.commandId, run);
     return run;
   }
 
-  private async run(commandId: string, input: unknown): Promise<CommandResult> {
+  private async run(commandId: string, input: unknown, originInput: unknown): Promise<CommandResult> {
     const parsed = queueCommandSchema.safeParse(input);
     if (!parsed.success) throw new JobError('invalidCommand', `Invalid command: ${describeIssues(parsed.error)}.`);
     const command = parsed.data;
+    const originParsed = auditOriginSchema.optional().safeParse(originInput);
+    if (!originParsed.success) throw new JobError('invalidCommand', `Invalid origin: ${describeIssues(originParsed.error)}.`);
+    const origin: AuditOrigin | undefined = originParsed.data;
     // Commands apply in the order they arrive, although an enqueue checks the disk first: each
     // plans against the state its predecessors left, and their commits reach the journal in order.
     const step = this.sequence.then(async () => {
@@ -320,8 +341,21 @@ export class JobQueue {
         },
         command,
       );
-      records.push({ t: 'cmd', id: commandId, result });
+      const audit = commandAudit(
+        command,
+        result,
+        origin,
+        this.clock.now(),
+        (id) =>
+          records.reduce<string | undefined>((name, r) => (r.t === 'job' && r.job.id === id ? r.job.name : name), undefined) ??
+          this.state.jobs.get(id)?.name,
+      );
+      records.push({ t: 'cmd', id: commandId, result, audit });
       const committed = this.mutate(records);
+      void committed.then(
+        () => this.auditEmitter.fire({ id: commandId, audit }),
+        () => undefined,
+      );
       after?.();
       if (afterCommit) void committed.then(afterCommit, () => undefined);
       this.scheduler.pump();
@@ -346,8 +380,8 @@ export class JobQueue {
     return this.requireJob(result.jobId as string);
   }
 
-  async command(command: QueueCommand): Promise<CommandResult> {
-    return this.execute({ commandId: randomUUID(), command });
+  async command(command: QueueCommand, origin?: AuditOrigin): Promise<CommandResult> {
+    return this.execute({ commandId: randomUUID(), command, origin });
   }
 
   /** Stops scheduling and timers, waits for commits in flight, closes the log. Jobs this process runs are the runner's. */
@@ -363,6 +397,7 @@ export class JobQueue {
     }
     await this.options.log.close();
     this.emitter.dispose();
+    this.auditEmitter.dispose();
     this.saving.dispose();
   }
 }

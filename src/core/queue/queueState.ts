@@ -1,8 +1,15 @@
-import type { CommandResult, Job, QueueFlags, QueueRecord, QueueSnapshot } from './jobModel';
+import type { CommandAudit, CommandResult, Job, QueueFlags, QueueRecord, QueueSnapshot } from './jobModel';
 import { compareJobs, PENDING_STATES, QUEUE_SNAPSHOT_VERSION, queueFlagsSchema } from './jobModel';
 
 /** How many applied command ids are remembered for dedupe: far more than can be in flight. */
 export const COMMAND_WINDOW = 10_000;
+
+/**
+ * How many commands' audit records the queue keeps (in memory and in its snapshot) after the audit
+ * file has them: far more than the audit file lags behind (RuntimeAudit flushes every 64 entries),
+ * so that the file can be completed from the queue after a crash (docs/audit.md).
+ */
+export const AUDIT_WINDOW = 1_000;
 
 /**
  * The queue's state in memory, built from a snapshot plus journal records and changed only by
@@ -13,6 +20,8 @@ export class QueueState {
   flags: QueueFlags = queueFlagsSchema.parse({});
   /** Insertion-ordered, so the oldest is evicted first. */
   readonly commands = new Map<string, CommandResult>();
+  /** The newest commands' audit records by command id, insertion-ordered (oldest first). */
+  readonly audit = new Map<string, CommandAudit>();
   private maxPosition = 0;
 
   static fromSnapshot(snapshot: QueueSnapshot | undefined): QueueState {
@@ -21,6 +30,7 @@ export class QueueState {
     state.flags = snapshot.flags;
     for (const job of snapshot.jobs) state.setJob(job);
     for (const [id, result] of snapshot.commands) state.commands.set(id, result);
+    for (const [id, audit] of snapshot.audit ?? []) state.audit.set(id, audit);
     return state;
   }
 
@@ -40,6 +50,13 @@ export class QueueState {
         if (this.commands.size > COMMAND_WINDOW) {
           const oldest = this.commands.keys().next();
           if (!oldest.done) this.commands.delete(oldest.value);
+        }
+        if (record.audit) {
+          this.audit.set(record.id, record.audit);
+          if (this.audit.size > AUDIT_WINDOW) {
+            const oldest = this.audit.keys().next();
+            if (!oldest.done) this.audit.delete(oldest.value);
+          }
         }
         break;
     }
@@ -84,6 +101,12 @@ export class QueueState {
   }
 
   toSnapshot(): QueueSnapshot {
-    return { version: QUEUE_SNAPSHOT_VERSION, flags: this.flags, jobs: [...this.jobs.values()], commands: [...this.commands] };
+    return {
+      version: QUEUE_SNAPSHOT_VERSION,
+      flags: this.flags,
+      jobs: [...this.jobs.values()],
+      commands: [...this.commands],
+      audit: [...this.audit],
+    };
   }
 }

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock';
 import type { Listener } from '../emitter';
 import type { Logger } from '../logger';
+import type { AuditOrigin } from '../queue/jobModel';
 import type { JobRunner } from '../queue/jobRunner';
 import type { QueueSessionOptions } from '../session/queueSession';
 import type { FreeSpaceProbe } from './lowDiskMonitor';
@@ -39,6 +40,11 @@ export interface RuntimeContext {
   /** Encryption at rest (issue 17); accepted, unused for now. */
   readonly keyProvider?: KeyProvider;
   readonly role: RuntimeRole;
+  /**
+   * Who this process's commands come from, for the audit log (docs/audit.md): the extension says
+   * which window. @default from the role: extension → window, cli → terminal, mcp → agent, else runtime
+   */
+  readonly origin?: AuditOrigin;
   /** Written into each backup, so a backup says which version made it. @default 'unknown' */
   readonly appVersion?: string;
   /** The supervisor's entry point: dist/supervisor.js beside the bundle. */
@@ -54,6 +60,20 @@ export interface RuntimeContext {
   readonly overrides?: RuntimeOverrides;
 }
 
+/** The origin of a process's commands when its context does not say. */
+export function defaultOrigin(role: RuntimeRole): AuditOrigin {
+  switch (role) {
+    case 'extension':
+      return { kind: 'window' };
+    case 'cli':
+      return { kind: 'terminal' };
+    case 'mcp':
+      return { kind: 'agent' };
+    default:
+      return { kind: 'runtime', label: role };
+  }
+}
+
 /** Replacements for parts of the runtime, for benchmarks and tests that need them. */
 export interface RuntimeOverrides {
   /** Runs jobs instead of the detached supervisors (a bench's no-op runner, in-process runs). */
@@ -62,4 +82,6 @@ export interface RuntimeOverrides {
   readonly lease?: Pick<QueueSessionOptions, 'heartbeatMs' | 'staleAfterMs' | 'releaseWaitMs' | 'socketDir'>;
   /** The free space of the storage folder's disk, instead of fs.statfs (the low-disk monitor's tests). */
   readonly freeBytes?: FreeSpaceProbe;
+  /** How long queue commands wait for the audit file (a crash test keeps them from it). */
+  readonly auditFlushDelayMs?: number;
 }

@@ -31,6 +31,14 @@ export interface RuntimeOptions {
   readonly backupMaxAgeDays: number;
   /** Below this much free space (MB) on the storage folder's disk no new job starts; 0 turns the check off. @default 200 */
   readonly storageMinFreeMB: number;
+  /** Hours between cleanups while this runtime holds the queue; 0 for none (docs/cleanup.md). @default 6 */
+  readonly cleanupIntervalHours: number;
+  /** Days after which the files of failed and cancelled jobs are removed; 0 keeps them. @default 7 */
+  readonly failedJobRetentionDays: number;
+  /** Days after which finished jobs leave the queue (they stay in the history); 0 keeps them. @default 30 */
+  readonly finishedJobRetentionDays: number;
+  /** Days after which quarantined files are removed, the newest of each store aside; 0 keeps them. @default 30 */
+  readonly quarantineRetentionDays: number;
 }
 
 /** The defaults, equal to package.json's `contributes.configuration` defaults. */
@@ -45,6 +53,10 @@ export const DEFAULT_BACKUP_INTERVAL_HOURS = 24;
 export const DEFAULT_BACKUP_KEEP = 10;
 export const DEFAULT_BACKUP_MAX_AGE_DAYS = 30;
 export const DEFAULT_STORAGE_MIN_FREE_MB = 200;
+export const DEFAULT_CLEANUP_INTERVAL_HOURS = 6;
+export const DEFAULT_FAILED_JOB_RETENTION_DAYS = 7;
+export const DEFAULT_FINISHED_JOB_RETENTION_DAYS = 30;
+export const DEFAULT_QUARANTINE_RETENTION_DAYS = 30;
 
 export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   concurrency: DEFAULT_CONCURRENCY,
@@ -58,4 +70,8 @@ export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   backupKeep: DEFAULT_BACKUP_KEEP,
   backupMaxAgeDays: DEFAULT_BACKUP_MAX_AGE_DAYS,
   storageMinFreeMB: DEFAULT_STORAGE_MIN_FREE_MB,
+  cleanupIntervalHours: DEFAULT_CLEANUP_INTERVAL_HOURS,
+  failedJobRetentionDays: DEFAULT_FAILED_JOB_RETENTION_DAYS,
+  finishedJobRetentionDays: DEFAULT_FINISHED_JOB_RETENTION_DAYS,
+  quarantineRetentionDays: DEFAULT_QUARANTINE_RETENTION_DAYS,
 });

@@ -15,6 +15,9 @@ import { formatBytes, LowDiskMonitor } from './lowDiskMonitor';
 import type { LowDiskChange } from './lowDiskMonitor';
 import { decideRecovery, interruptionKey } from './recoveryPolicy';
 import type { RuntimeContext, RuntimeRole } from './runtimeContext';
+import { defaultOrigin } from './runtimeContext';
+import { RuntimeAudit } from './runtimeAudit';
+import { RuntimeCleanup } from './runtimeCleanup';
 import { RuntimeHistory } from './runtimeHistory';
 import { DEFAULT_RUNTIME_OPTIONS } from './runtimeOptions';
 import type { RuntimeOptions } from './runtimeOptions';
@@ -43,6 +46,10 @@ export interface RuntimeServices {
   backups?: RuntimeBackups;
   /** Health checks of the storage folder, reported as runtime reports. */
   health?: RuntimeService;
+  /** The audit log: `record` an action (durable when it resolves), `recent(n)`, export (docs/audit.md). */
+  audit?: RuntimeAudit;
+  /** Clean Up Now and the periodic cleanup of job files, finished jobs, quarantine and backups (docs/cleanup.md). */
+  cleanup?: RuntimeCleanup;
 }
 
 /**
@@ -109,6 +116,24 @@ export class WorkspaceRuntime {
     );
     backups.follow(queue.role === 'holder');
     storageHealthTracker.follow(queue.localQueue);
+    this.services.audit = new RuntimeAudit({
+      directory: join(context.storageDirectory, 'audit'),
+      queue,
+      origin: context.origin ?? defaultOrigin(context.role),
+      logger: context.logger,
+      clock: context.clock,
+      flushDelayMs: context.overrides?.auditFlushDelayMs,
+    });
+    this.services.cleanup = new RuntimeCleanup({
+      storageDirectory: context.storageDirectory,
+      queue,
+      backups,
+      audit: this.services.audit,
+      history: () => this.history.history,
+      logger: context.logger,
+      clock: context.clock,
+      options: () => this.current.options,
+    });
     this.subscriptions = [
       queue.onDidChangeRole((role) => {
         backups.follow(role === 'holder');
@@ -166,6 +191,7 @@ export class WorkspaceRuntime {
       logger,
       clock: context.clock,
       ...context.overrides?.lease,
+      origin: context.origin ?? defaultOrigin(context.role),
       createLog: (queueDir) =>
         (queueLog = new DurableQueueLog({
           directory: queueDir,
@@ -227,10 +253,11 @@ export class WorkspaceRuntime {
    * recovery policy at its next pass; the runner's and the history's options when they next open.
    */
   updateOptions(options: Partial<RuntimeOptions>): void {
-    const before = this.current.options.storageMinFreeMB;
+    const before = this.current.options;
     this.current.options = { ...this.current.options, ...options };
     void this.applyConcurrency();
-    if (this.current.options.storageMinFreeMB !== before) void this.lowDisk.check();
+    if (this.current.options.storageMinFreeMB !== before.storageMinFreeMB) void this.lowDisk.check();
+    if (this.current.options.cleanupIntervalHours !== before.cleanupIntervalHours) this.services.cleanup?.follow();
   }
 
   private applyLowDiskHold(): void {
@@ -259,10 +286,12 @@ export class WorkspaceRuntime {
   private async applyConcurrency(): Promise<void> {
     const limit = this.current.options.concurrency;
     if (this.queue.role !== 'holder' || this.queue.flags?.concurrency === limit) return;
-    await this.queue.execute({ type: 'setConcurrency', limit }).then(
-      () => this.context.logger.info(`[queue] concurrency set to ${limit}`),
-      (error: unknown) => this.context.logger.warn(`[queue] could not set the concurrency: ${String(error)}`),
-    );
+    await this.queue
+      .execute({ type: 'setConcurrency', limit }, undefined, { kind: 'runtime', label: 'lifeline.queue.concurrency setting' })
+      .then(
+        () => this.context.logger.info(`[queue] concurrency set to ${limit}`),
+        (error: unknown) => this.context.logger.warn(`[queue] could not set the concurrency: ${String(error)}`),
+      );
   }
 
   /** One pass at a time: a pass that resumes jobs must not be overtaken by the next change. */
@@ -287,7 +316,7 @@ export class WorkspaceRuntime {
       `[recovery] ${decision.fresh.length} interrupted job(s), policy ${policy}: ${decision.fresh.map((job) => `"${job.name}" (${describeRecovery(job) || 'from the start'})`).join('; ')}`,
     );
     for (const job of decision.resume) {
-      await this.queue.execute({ type: 'resume', jobId: job.id }).then(
+      await this.queue.execute({ type: 'resume', jobId: job.id }, undefined, { kind: 'runtime', label: `recovery policy ${policy}` }).then(
         () => logger.info(`[recovery] resumed "${job.name}" automatically`),
         (error: unknown) => logger.warn(`[recovery] could not resume "${job.name}": ${String(error)}`),
       );
@@ -305,7 +334,9 @@ export class WorkspaceRuntime {
     this.closing ??= (async () => {
       while (this.subscriptions.length) this.subscriptions.pop()?.dispose();
       this.lowDisk.dispose();
-      for (const service of [this.services.health, this.services.backups, this.services.stateStore]) {
+      // The audit log last: what the others record while closing is written.
+      const services = [this.services.health, this.services.cleanup, this.services.backups, this.services.stateStore, this.services.audit];
+      for (const service of services) {
         await service?.close().catch((error: unknown) => this.context.logger.warn(`[runtime] closing: ${String(error)}`));
       }
       await this.history.close();

@@ -29,7 +29,7 @@ export class QueueClient {
   /** Commands written and not answered yet; the holder answers more than its limit `overloaded`. */
   private readonly inFlight = new Set<string>();
   /** Commands waiting for room in the window, in order. */
-  private readonly backlog: { commandId: string; command: unknown }[] = [];
+  private readonly backlog: { commandId: string; command: unknown; origin: unknown }[] = [];
 
   private constructor(
     private readonly socket: Socket,
@@ -116,19 +116,19 @@ export class QueueClient {
    * Sends a command, or keeps it until fewer than the holder's per-client limit are unanswered:
    * the holder refuses more rather than queue them for an unknown peer (docs/security.md, the queue's socket).
    */
-  send(commandId: string, command: unknown): void {
+  send(commandId: string, command: unknown, origin?: unknown): void {
     if (this.inFlight.size >= QUEUE_SOCKET_LIMITS.maxInFlightPerClient) {
-      this.backlog.push({ commandId, command });
+      this.backlog.push({ commandId, command, origin });
       return;
     }
     this.inFlight.add(commandId);
-    send(this.socket, { t: 'command', commandId, command });
+    send(this.socket, { t: 'command', commandId, command, ...(origin !== undefined ? { origin } : {}) });
   }
 
   private settled(commandId: string): void {
     if (!this.inFlight.delete(commandId)) return;
     const next = this.backlog.shift();
-    if (next) this.send(next.commandId, next.command);
+    if (next) this.send(next.commandId, next.command, next.origin);
   }
 
   dispose(): void {

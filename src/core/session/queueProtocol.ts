@@ -13,7 +13,8 @@ import { splitLines } from '../lineSplitter';
  * holder is handing over, so they take the lease without waiting for a timeout.
  */
 export type ClientMessage =
-  { readonly t: 'hello'; readonly token: string } | { readonly t: 'command'; readonly commandId: string; readonly command: unknown };
+  | { readonly t: 'hello'; readonly token: string }
+  | { readonly t: 'command'; readonly commandId: string; readonly command: unknown; readonly origin?: unknown };
 
 export type ServerMessage =
   | { readonly t: 'welcome'; readonly flags: QueueFlags; readonly jobs: readonly Job[] }
@@ -24,7 +25,8 @@ export type ServerMessage =
 
 export const clientMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('hello'), token: z.string() }),
-  z.object({ t: z.literal('command'), commandId: z.string().min(8).max(100), command: z.unknown() }),
+  // `origin` (who asked, for the audit log) is validated by the queue with the command.
+  z.object({ t: z.literal('command'), commandId: z.string().min(8).max(100), command: z.unknown(), origin: z.unknown().optional() }),
 ]);
 
 /** Messages from the holder above this size end the connection: the welcome carries the whole queue. */

@@ -105,7 +105,7 @@ export class QueueServer {
           return;
         }
         if (message.t === 'hello') return;
-        const { commandId, command } = message;
+        const { commandId, command, origin } = message;
         if (inFlight >= this.limits.maxInFlightPerClient) {
           send(
             socket,
@@ -121,7 +121,7 @@ export class QueueServer {
         }
         inFlight++;
         this.queue
-          .execute({ commandId, command })
+          .execute({ commandId, command, origin })
           .then(
             (result) => send(socket, { t: 'result', commandId, result }),
             (error: unknown) => send(socket, errorMessage(commandId, error)),

@@ -10,7 +10,7 @@ import { FencedQueueLog } from './fencedQueueLog';
 import { performance } from 'node:perf_hooks';
 import { DurableQueueLog } from '../queue/durableQueueLog';
 import { JobError } from '../queue/jobErrors';
-import type { CommandResult, Job, QueueCommand, QueueFlags } from '../queue/jobModel';
+import type { AuditOrigin, CommandResult, Job, QueueCommand, QueueFlags } from '../queue/jobModel';
 import { compareJobs } from '../queue/jobModel';
 import { JobQueue } from '../queue/jobQueue';
 import type { QueueEvent } from '../queue/jobQueue';
@@ -42,6 +42,8 @@ export interface QueueSessionOptions {
   readonly releaseWaitMs?: number;
   /** @default $XDG_RUNTIME_DIR or <tmp>/lifeline-<uid> */
   readonly socketDir?: string;
+  /** Who this process's commands come from when `execute` is not told (the audit log). */
+  readonly origin?: AuditOrigin;
 }
 
 export type SessionRole = 'holder' | 'client' | 'connecting' | 'disposed';
@@ -60,6 +62,7 @@ interface Holder {
 
 interface PendingCommand {
   readonly command: QueueCommand;
+  readonly origin: AuditOrigin | undefined;
   readonly resolve: (result: CommandResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -133,11 +136,18 @@ export class QueueSession {
     return this.holder?.queue;
   }
 
-  /** Runs a command through the holder; pass your own id to make a resend safe. */
-  execute(command: QueueCommand, commandId: string = randomUUID()): Promise<CommandResult> {
+  /**
+   * Runs a command through the holder; pass your own id to make a resend safe. `origin` (who asked,
+   * for the audit log) defaults to the session's.
+   */
+  execute(
+    command: QueueCommand,
+    commandId: string = randomUUID(),
+    origin: AuditOrigin | undefined = this.options.origin,
+  ): Promise<CommandResult> {
     if (this.roleValue === 'disposed') return Promise.reject(new JobError('disposed', 'The queue session is closed.'));
     return new Promise((resolve, reject) => {
-      this.pending.set(commandId, { command, resolve, reject });
+      this.pending.set(commandId, { command, origin, resolve, reject });
       this.dispatch(commandId);
     });
   }
@@ -152,12 +162,12 @@ export class QueueSession {
     const entry = this.pending.get(commandId);
     if (!entry) return;
     if (this.holder) {
-      this.holder.queue.execute({ commandId, command: entry.command }).then(
+      this.holder.queue.execute({ commandId, command: entry.command, origin: entry.origin }).then(
         (result) => this.answer(commandId, { ok: true, result }),
         (error: unknown) => this.answer(commandId, { ok: false, error }),
       );
     } else if (this.client) {
-      this.client.send(commandId, entry.command);
+      this.client.send(commandId, entry.command, entry.origin);
     }
     // Otherwise it waits for the next holder or connection, which sends every pending command.
   }
