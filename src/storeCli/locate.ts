@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, resolve, win32 } from 'node:path';
 import { workspaceDirectoryName } from '../core/storage/workspaceDirectory';
 import { CliError } from './cliErrors';
 
@@ -17,14 +17,16 @@ export interface Located {
 }
 
 /**
- * The workspace key the extension derives from a folder or a .code-workspace file
- * (src/vscode/workspaceKey.ts): `file:` and the URI's path, which on Windows is `/c:/...`.
+ * The workspace keys the extension may have derived from a folder or a .code-workspace file
+ * (src/vscode/workspaceKey.ts): `file:` and the URI's path. On Windows that path is `/c:/...`;
+ * the drive letter's case depends on how VS Code was given the folder, so both are tried.
  */
-export function workspaceKeyOf(path: string, platform = process.platform): string {
-  const absolute = resolve(path);
-  if (platform !== 'win32') return `file:${absolute}`;
-  const slashed = absolute.replace(/\\/g, '/');
-  return `file:${/^[A-Za-z]:/.test(slashed) ? `/${slashed[0]?.toLowerCase()}${slashed.slice(1)}` : slashed}`;
+export function workspaceKeysOf(path: string, platform = process.platform): string[] {
+  if (platform !== 'win32') return [`file:${resolve(path)}`];
+  const slashed = win32.resolve(path).replace(/\\/g, '/');
+  if (!/^[A-Za-z]:/.test(slashed)) return [`file:${slashed}`];
+  const rest = slashed.slice(1);
+  return [...new Set([`file:/${slashed[0]?.toLowerCase()}${rest}`, `file:/${slashed[0]?.toUpperCase()}${rest}`])];
 }
 
 /**
@@ -91,13 +93,15 @@ export async function locateWorkspace(workspace: string, userDataDir: string | u
   ) {
     throw new CliError('notFound', `The workspace ${path} does not exist.`);
   }
-  const key = workspaceKeyOf(path);
-  const name = workspaceDirectoryName(key);
+  const keys = workspaceKeysOf(path);
+  const key = keys[0] as string;
   const searched = globalStorageCandidates(userDataDir);
-  const found: string[] = [];
+  const found: { directory: string; key: string }[] = [];
   for (const root of searched) {
-    const directory = join(root, 'workspaces', name);
-    if (await isDirectory(directory)) found.push(directory);
+    for (const candidate of keys) {
+      const directory = join(root, 'workspaces', workspaceDirectoryName(candidate));
+      if (await isDirectory(directory)) found.push({ directory, key: candidate });
+    }
   }
   if (found.length === 0) {
     throw new CliError(
@@ -106,12 +110,13 @@ export async function locateWorkspace(workspace: string, userDataDir: string | u
     );
   }
   if (found.length > 1) {
-    throw new CliError('usage', `${key} has a storage folder under several editors; choose one with --dir:\n  ${found.join('\n  ')}`);
+    const list = found.map((entry) => entry.directory).join('\n  ');
+    throw new CliError('usage', `${key} has a storage folder under several editors; choose one with --dir:\n  ${list}`);
   }
-  const directory = found[0] as string;
+  const { directory, key: matched } = found[0] as { directory: string; key: string };
   const named = await manifestKey(directory);
-  if (named !== undefined && named !== key) {
-    throw new CliError('notLifeline', `The storage folder ${directory} belongs to ${named}, not ${key}.`);
+  if (named !== undefined && named !== matched) {
+    throw new CliError('notLifeline', `The storage folder ${directory} belongs to ${named}, not ${matched}.`);
   }
-  return { directory, workspaceKey: key };
+  return { directory, workspaceKey: matched };
 }
