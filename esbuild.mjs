@@ -1,5 +1,5 @@
 // Builds every bundle Lifeline ships: the extension (node, cjs, `vscode` external), the detached
-// supervisor (node), one browser bundle per webview, plus the files that must sit beside them
+// supervisor (node), the offline `lifeline-store` command (node), one browser bundle per webview, plus the files that must sit beside them
 // (sql.js's wasm, codicons, the JSON schema of .vscode/lifeline.json).
 // Usage: node esbuild.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
@@ -84,6 +84,17 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     mainFields: ['module', 'main'],
+  },
+  {
+    // `lifeline-store`, the offline command (docs/lifeline-store.md): run with plain `node`, no VS Code.
+    ...common,
+    entryPoints: { 'lifeline-store': join(root, 'src/storeCli/main.ts') },
+    outdir: dist,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    banner: { js: '#!/usr/bin/env node' },
   },
   ...webviews
     .filter((name) => existsSync(join(root, 'media', name, 'main.ts')))

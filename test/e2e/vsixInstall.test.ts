@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
@@ -132,5 +132,19 @@ describe('the packaged .vsix (e2e)', () => {
     await row('succeeded').waitFor({ state: 'visible', timeout: 30_000 });
     assert.match(lifelineLogText(server.userDataDir), /\[queue\] opened as holder with 1 job/);
     await screenshot(page, 'vsix-after-host-crash');
+  });
+
+  it('ships lifeline-store: run with plain node from the installed extension, it finds the workspace under code-server, verifies it, and refuses to write while the window holds it', () => {
+    const installed = readdirSync(join(home, 'extensions')).find((name) => name.startsWith('lifeline.lifeline-')) as string;
+    const cli = join(home, 'extensions', installed, 'dist', 'lifeline-store.js');
+    const args = ['--workspace', join(home, 'workspace'), '--user-data-dir', server.userDataDir];
+    const run = (command: string[]) => spawnSync(process.execPath, [cli, ...command, ...args], { encoding: 'utf8', env: scratchEnv(home) });
+    const verify = run(['verify']);
+    assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stdout, /Queue: +1 job\(s\)/);
+    assert.match(verify.stdout, /Lease: +pid \d+ on /, 'the window holds the queue');
+    const backup = run(['backup']);
+    assert.equal(backup.status, 5, backup.stderr);
+    assert.match(backup.stderr, /holds .*: pid \d+ on .*nothing was written/);
   });
 });
