@@ -22,6 +22,9 @@ export const CommandIds = {
   exportHistory: 'lifeline.exportHistory',
   archiveHistoryNow: 'lifeline.archiveHistoryNow',
   retrySaving: 'lifeline.retrySaving',
+  showSavingStatus: 'lifeline.showSavingStatus',
+  showStorageHealth: 'lifeline.showStorageHealth',
+  verifyStorage: 'lifeline.verifyStorage',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

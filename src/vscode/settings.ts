@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { RecoveryPolicy } from '../core/runtime/recoveryPolicy';
-import type { RuntimeOptions } from '../core/runtime/runtimeOptions';
+import type { RuntimeOptions, SupervisorScope } from '../core/runtime/runtimeOptions';
 
 /** `lifeline.jobs.whenVSCodeCloses`. */
 export type WhenVSCodeCloses = 'finish' | 'stopAfterGrace';
@@ -26,6 +26,7 @@ export const SETTING_SPECS = {
   'backup.keep': { type: 'integer', minimum: 1, maximum: 1000 },
   'backup.maxAgeDays': { type: 'integer', minimum: 0 },
   'storage.minFreeMB': { type: 'integer', minimum: 0, maximum: 1_048_576 },
+  'supervisors.scope': { type: 'string', enum: ['shared', 'separate'] },
 } as const satisfies Record<string, NumberSpec | EnumSpec>;
 
 export type SettingKey = keyof typeof SETTING_SPECS;
@@ -55,6 +56,7 @@ export function readSettings(configuration: LifelineConfiguration = vscode.works
     backupKeep: number('backup.keep'),
     backupMaxAgeDays: number('backup.maxAgeDays'),
     storageMinFreeMB: number('storage.minFreeMB'),
+    supervisorScope: text<SupervisorScope>('supervisors.scope'),
   };
 }
 

@@ -31,7 +31,15 @@ export interface RuntimeOptions {
   readonly backupMaxAgeDays: number;
   /** Below this much free space (MB) on the storage folder's disk no new job starts; 0 turns the check off. @default 200 */
   readonly storageMinFreeMB: number;
+  /**
+   * Where new supervisors start: `shared`, in this process's control group; `separate`, in their own
+   * systemd user scope where `systemd-run --user --scope` works, so that stopping the service that
+   * runs VS Code's server does not stop running jobs (docs/storage-health.md). @default 'shared'
+   */
+  readonly supervisorScope: SupervisorScope;
 }
+
+export type SupervisorScope = 'shared' | 'separate';
 
 /** The defaults, equal to package.json's `contributes.configuration` defaults. */
 export const DEFAULT_CONCURRENCY = 2;
@@ -45,6 +53,7 @@ export const DEFAULT_BACKUP_INTERVAL_HOURS = 24;
 export const DEFAULT_BACKUP_KEEP = 10;
 export const DEFAULT_BACKUP_MAX_AGE_DAYS = 30;
 export const DEFAULT_STORAGE_MIN_FREE_MB = 200;
+export const DEFAULT_SUPERVISOR_SCOPE: SupervisorScope = 'shared';
 
 export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   concurrency: DEFAULT_CONCURRENCY,
@@ -58,4 +67,5 @@ export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   backupKeep: DEFAULT_BACKUP_KEEP,
   backupMaxAgeDays: DEFAULT_BACKUP_MAX_AGE_DAYS,
   storageMinFreeMB: DEFAULT_STORAGE_MIN_FREE_MB,
+  supervisorScope: DEFAULT_SUPERVISOR_SCOPE,
 });

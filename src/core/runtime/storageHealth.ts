@@ -33,6 +33,7 @@ export class StorageHealthTracker {
   readonly onDidChange: Event<StorageHealth>;
   private current: StorageHealth = { state: 'saved' };
   private inFlight = 0;
+  private savedAt: number | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -46,6 +47,11 @@ export class StorageHealthTracker {
     return this.current;
   }
 
+  /** When the last write succeeded (ms since the epoch); undefined before the first. */
+  get lastSavedAt(): number | undefined {
+    return this.savedAt;
+  }
+
   /** Runs one write and records its outcome; the result and the error pass through unchanged. */
   async track<T>(write: () => Promise<T>): Promise<T> {
     this.inFlight++;
@@ -54,6 +60,7 @@ export class StorageHealthTracker {
     try {
       const result = await write();
       this.inFlight--;
+      this.savedAt = this.clock.now();
       if (this.current.state === 'notSaving') this.logger.info('[storage] the queue is saving again');
       this.set(this.inFlight > 0 ? { state: 'saving' } : { state: 'saved' });
       return result;
