@@ -144,6 +144,7 @@ async function offerSeparateScope(survival: SurvivalReport): Promise<void> {
     `Lifeline: running jobs here stop on ${stops.map((answer) => answer.label.toLowerCase()).join(' and ')}, with VS Code’s server. Start job supervisors in their own systemd scope instead?`,
     'Use a Separate Scope',
   );
-  if (picked)
+  if (picked) {
     await vscode.workspace.getConfiguration('lifeline').update('supervisors.scope', 'separate', vscode.ConfigurationTarget.Global);
+  }
 }

@@ -53,8 +53,9 @@ export async function checkArchive(
         if (!shardFiles.includes(shard.file)) problems.push(`shard ${shard.file} (${shard.count} entries of ${shard.month}) is missing`);
       }
       const unindexed = shardFiles.filter((name) => !read.index.shards.some((shard) => shard.file === name));
-      if (unindexed.length > 0)
+      if (unindexed.length > 0) {
         notes.push(`${unindexed.length} shard file(s) the index does not name (adopted or set aside when the history next opens)`);
+      }
     } else if (shardFiles.length > 0) {
       notes.push('the index is missing (rebuilt from the shards when the history next opens)');
     }

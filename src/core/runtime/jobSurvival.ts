@@ -205,21 +205,24 @@ function logoutAnswer(place: CgroupPlace, facts: SurvivalFacts, systemd: boolean
       return { outcome: 'keeps', why: `a system service (${place.unit}) does not end with a login session` };
     case 'session': {
       const kill = killUserProcesses(facts.logindConfigs);
-      if (kill === true)
+      if (kill === true) {
         return {
           outcome: 'stops',
           why: `logind kills session ${place.session}’s processes at logout (KillUserProcesses=yes): ${RESUMABLE}`,
         };
-      if (kill === false)
+      }
+      if (kill === false) {
         return { outcome: 'keeps', why: `the supervisors are in login session ${place.session}, and KillUserProcesses=no` };
+      }
       return {
         outcome: 'depends',
         why: `the supervisors are in login session ${place.session}; KillUserProcesses is not set, so logind’s built-in default decides (yes on some distributions)`,
       };
     }
     case 'userManager':
-      if (facts.lingering === true)
+      if (facts.lingering === true) {
         return { outcome: 'keeps', why: 'the user manager keeps running after logout: lingering is on for this user' };
+      }
       return {
         outcome: facts.lingering === false ? 'stops' : 'depends',
         why: `the supervisors run under the user manager (${place.unit}), which stops when the last session ends unless lingering is on (loginctl enable-linger)`,

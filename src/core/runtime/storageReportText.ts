@@ -65,8 +65,9 @@ export function storageReportMarkdown(report: StorageReport, saving?: SavingLine
       : []),
   ];
   if (findings.length > 0) out(...findings.map((finding) => `- ${finding}`), '');
-  if (!report.deep)
+  if (!report.deep) {
     out('_Archive shards and backups are checked by their headers; run **Lifeline: Verify Storage** to read every byte._', '');
+  }
 
   out('## Backups', '');
   const backups = report.backups;
@@ -90,8 +91,9 @@ export function storageReportMarkdown(report: StorageReport, saving?: SavingLine
   if (report.events.length === 0) out('Nothing was reported since this window opened the storage.', '');
   else {
     out('| When | Store | What happened | What was lost |', '| --- | --- | --- | --- |');
-    for (const event of report.events)
+    for (const event of report.events) {
       out(`| ${time(event.at)} | ${event.store} | ${cell(event.summary)} | ${cell(event.lost ?? 'nothing')} |`);
+    }
     out('');
   }
   const quarantined = [
@@ -124,8 +126,9 @@ export function storageReportMarkdown(report: StorageReport, saving?: SavingLine
     if (report.audit.length === 0) out('None yet.', '');
     else {
       out('| When | Store | Action | Detail |', '| --- | --- | --- | --- |');
-      for (const entry of report.audit.slice(-20))
+      for (const entry of report.audit.slice(-20)) {
         out(`| ${time(entry.at)} | ${entry.store} | ${entry.action} | ${cell(entry.detail ? JSON.stringify(entry.detail) : '')} |`);
+      }
       out('');
     }
   }

@@ -104,8 +104,9 @@ export async function checkStore(layout: StoreLayout): Promise<StoreCheck> {
       problems.push(`journal generation ${end.generation}, with records through ${end.sequence}, is missing`);
     }
   }
-  if (read.kind === 'missing' && (snapshot || journals.length > 0))
+  if (read.kind === 'missing' && (snapshot || journals.length > 0)) {
     notes.push('the manifest is missing (written again when the store next opens)');
+  }
   const empty = !snapshot && journals.length === 0 && read.kind === 'missing';
   return {
     status: empty ? 'empty' : problems.length > 0 ? 'damaged' : 'ok',
