@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process';
 export const SEPARATE_SCOPE_COMMAND = 'systemd-run';
 export const SEPARATE_SCOPE_ARGS = ['--user', '--scope', '--quiet', '--collect'] as const;
 
-let scopeProbe: Promise<boolean> | undefined;
+/** By PATH, which decides which systemd-run runs. */
+const scopeProbes = new Map<string, Promise<boolean>>();
 
 /**
  * Whether `systemd-run --user --scope` works here: it needs a systemd user manager reachable over
@@ -12,11 +13,16 @@ let scopeProbe: Promise<boolean> | undefined;
  * per process with `true`, so a failure costs one short spawn.
  */
 export function separateScopeAvailable(): Promise<boolean> {
-  scopeProbe ??=
-    process.platform !== 'linux'
-      ? Promise.resolve(false)
-      : new Promise((resolve) => {
-          execFile(SEPARATE_SCOPE_COMMAND, [...SEPARATE_SCOPE_ARGS, 'true'], { timeout: 5000 }, (error) => resolve(!error));
-        });
-  return scopeProbe;
+  const path = process.env.PATH ?? '';
+  let probe = scopeProbes.get(path);
+  if (!probe) {
+    probe =
+      process.platform !== 'linux'
+        ? Promise.resolve(false)
+        : new Promise((resolve) => {
+            execFile(SEPARATE_SCOPE_COMMAND, [...SEPARATE_SCOPE_ARGS, 'true'], { timeout: 5000 }, (error) => resolve(!error));
+          });
+    scopeProbes.set(path, probe);
+  }
+  return probe;
 }
