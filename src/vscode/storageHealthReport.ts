@@ -88,7 +88,7 @@ async function collect(deps: StorageHealthDeps, directory: string, deep: boolean
     jobPids: (runtime?.queue.jobs ?? []).flatMap((job) => (job.state === 'running' && job.pid !== undefined ? [job.pid] : [])),
     whenVSCodeCloses: options.stopWithoutHostAfterMs === undefined ? 'finish' : 'stopAfterGrace',
     stopGraceSeconds: Math.round((options.stopWithoutHostAfterMs ?? 0) / 1000),
-    separateScopeEnabled: readSettings().supervisorScope === 'separate',
+    separateScopeEnabled: options.supervisorScope === 'separate',
     separateScopeAvailable: await separateScopeAvailable(),
   });
   const backups = runtime?.services.backups?.manager;
