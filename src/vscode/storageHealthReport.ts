@@ -110,7 +110,7 @@ function savingLine(runtime: WorkspaceRuntime | undefined): SavingLine | undefin
   if (health.state === 'notSaving') {
     return {
       state: 'notSaving',
-      detail: `❌ not saving since ${new Date(health.since).toISOString()}: ${health.reason}. Run **Lifeline: Retry Saving the Queue** once the disk is fixed.`,
+      detail: `**not saving** since ${new Date(health.since).toISOString()}: ${health.reason}. Run **Lifeline: Retry Saving the Queue** once the disk is fixed.`,
     };
   }
   if (runtime.queue.role !== 'holder') return { state: 'saved', detail: 'another window holds the queue and saves it.' };
@@ -122,7 +122,7 @@ function savingLine(runtime: WorkspaceRuntime | undefined): SavingLine | undefin
         ? 'saving…'
         : at === undefined
           ? 'nothing written yet in this window.'
-          : `✅ saved, last at ${new Date(at).toISOString()}.`,
+          : `saved, last at ${new Date(at).toISOString()}.`,
   };
 }
 

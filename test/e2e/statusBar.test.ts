@@ -6,7 +6,7 @@ import type { CodeServer } from '../host/codeServer';
 import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { answerInputBox, lifelineLogText, runCommand, screenshot, waitForWorkbench, waitUntil } from '../host/workbench';
+import { answerInputBox, lifelineLogText, runCommand, screenshot, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
 
 /**
  * Issue 17: the status bar item and the Storage Health report as a person sees them in the
@@ -52,6 +52,10 @@ describe('status bar and Storage Health in the workbench (e2e)', () => {
 
     await runCommand(page, 'Lifeline: Show Storage Health');
     await page.locator('.tab', { hasText: 'Lifeline Storage Health' }).first().waitFor({ state: 'visible', timeout: 30_000 });
+    // The Markdown preview renders the report in its webview.
+    await webviewFrame(page)
+      .locator('h2:has-text("What running jobs survive on this machine")')
+      .waitFor({ state: 'visible', timeout: 30_000 });
     await screenshot(page, 'storage-health');
 
     writeFileSync(join(workspace, 'status-release'), '');

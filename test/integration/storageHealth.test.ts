@@ -109,16 +109,16 @@ describe('status bar and Storage Health (in a real extension host)', () => {
     assert.equal(uri.scheme, 'lifeline-health');
     const text = (await vscode.workspace.openTextDocument(uri)).getText();
     assert.match(text, /^# Lifeline Storage Health/);
-    assert.match(text, /\| queue \| ✅ ok \| [\d.]+ (bytes|KB|MB) \| \d+ \|/, 'the queue, its size and generation');
-    assert.match(text, /\| history \| ✅ ok \|/);
+    assert.match(text, /\| queue \| ok \| [\d.]+ (bytes|KB|MB) \| \d+ \|/, 'the queue, its size and generation');
+    assert.match(text, /\| history \| ok \|/);
     assert.match(text, /\*\*Lease holder:\*\* this window: pid \d+/);
     assert.match(text, /\*\*Encryption:\*\* not encrypted/);
-    assert.match(text, /\*\*Saving:\*\* ✅ saved/);
+    assert.match(text, /\*\*Saving:\*\* saved/);
     assert.match(text, /## Backups/);
     assert.match(text, /## Damage, repairs and quarantine/);
-    assert.match(text, /\| Reload Window \| ✅ keep running \|/);
-    assert.match(text, /\| Quit VS Code \| ✅ keep running \| lifeline\.jobs\.whenVSCodeCloses is "finish"/);
-    assert.match(text, /\| Reboot \| ⛔ stop \(resumable\) \|/);
+    assert.match(text, /\| Reload Window \| keep running \|/);
+    assert.match(text, /\| Quit VS Code \| keep running \| lifeline\.jobs\.whenVSCodeCloses is "finish"/);
+    assert.match(text, /\| Reboot \| \*\*stop\*\* \(resumable\) \|/);
 
     // Verify Storage reads every byte and refreshes the same document (VS Code asks the provider again, then the document changes).
     const document = await vscode.workspace.openTextDocument(uri);
@@ -132,6 +132,6 @@ describe('status bar and Storage Health (in a real extension host)', () => {
     const again = await vscode.commands.executeCommand<vscode.Uri | undefined>('lifeline.verifyStorage');
     assert.equal(again?.toString(), uri.toString());
     await refreshed;
-    assert.match(document.getText(), /\| queue \| ✅ ok \|/);
+    assert.match(document.getText(), /\| queue \| ok \|/);
   });
 });

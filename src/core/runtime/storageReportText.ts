@@ -20,10 +20,10 @@ const ms = (value: number | undefined): string => (value === undefined ? '–' :
 const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 const OUTCOME: Record<SurvivalOutcome, string> = {
-  keeps: '✅ keep running',
-  stops: '⛔ stop (resumable)',
-  depends: '⚠️ it depends',
-  unknown: '❔ unknown',
+  keeps: 'keep running',
+  stops: '**stop** (resumable)',
+  depends: 'it depends',
+  unknown: 'unknown',
 };
 
 /**
@@ -48,8 +48,7 @@ export function storageReportMarkdown(report: StorageReport, saving?: SavingLine
     const archive = report.archive;
     const verified =
       archive.shardsVerified === undefined ? 'index checked' : `${archive.shardsVerified} of ${archive.shards} shards verified`;
-    const status =
-      archive.status === 'ok' ? `✅ ok (${verified})` : archive.status === 'locked' ? '🔒 encrypted, not checked' : '❌ damaged';
+    const status = archive.status === 'ok' ? `ok (${verified})` : archive.status === 'locked' ? 'encrypted, not checked' : '**damaged**';
     out(
       `| history archive | ${status} | ${formatBytes(archive.bytes)} | ${archive.shards} shards | ${archive.entries ?? '–'} entries | – | – | – | – |`,
     );
@@ -57,11 +56,11 @@ export function storageReportMarkdown(report: StorageReport, saving?: SavingLine
   out('');
   const findings = [
     ...report.stores.flatMap((store) => [
-      ...store.check.problems.map((p) => `❌ ${store.name}: ${p}`),
-      ...store.check.notes.map((n) => `ℹ️ ${store.name}: ${n}`),
+      ...store.check.problems.map((p) => `**damaged**: ${store.name}: ${p}`),
+      ...store.check.notes.map((n) => `note: ${store.name}: ${n}`),
     ]),
     ...(report.archive
-      ? [...report.archive.problems.map((p) => `❌ archive: ${p}`), ...report.archive.notes.map((n) => `ℹ️ archive: ${n}`)]
+      ? [...report.archive.problems.map((p) => `**damaged**: archive: ${p}`), ...report.archive.notes.map((n) => `note: archive: ${n}`)]
       : []),
   ];
   if (findings.length > 0) out(...findings.map((finding) => `- ${finding}`), '');
@@ -146,10 +145,11 @@ function leaseLine(report: StorageReport): string {
 
 function storeRow(store: StoreHealthReport): string {
   const check = store.check;
-  const status = check.status === 'ok' ? '✅ ok' : check.status === 'empty' ? '– never written' : `❌ damaged (${check.problems.length})`;
+  const status = check.status === 'ok' ? 'ok' : check.status === 'empty' ? '– never written' : `**damaged** (${check.problems.length})`;
   const live = store.live;
+  const saved = live !== undefined && live.commits > 0;
   const compaction = live?.lastCompaction ? `${time(live.lastCompaction.at)} (${ms(live.lastCompaction.durationMs)})` : '–';
-  return `| ${store.folder === store.name ? store.name : `${store.folder}/${store.name}`} | ${status} | ${formatBytes(check.bytes)} | ${check.generation ?? '–'} | ${check.acknowledgedSequence ?? '–'} | ${ms(live?.loadMs)} | ${live ? ms(live.lastSaveMs) : '–'} | ${live ? `${ms(live.saveP50Ms)} / ${ms(live.saveP99Ms)}` : '–'} | ${compaction} |`;
+  return `| ${store.folder === store.name ? store.name : `${store.folder}/${store.name}`} | ${status} | ${formatBytes(check.bytes)} | ${check.generation ?? '–'} | ${check.acknowledgedSequence ?? '–'} | ${ms(live?.loadMs)} | ${saved ? ms(live.lastSaveMs) : '–'} | ${saved ? `${ms(live.saveP50Ms)} / ${ms(live.saveP99Ms)}` : '–'} | ${compaction} |`;
 }
 
 function quarantineRow(folder: string, file: QuarantinedFile): string {
