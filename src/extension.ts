@@ -15,6 +15,9 @@ import { createLogChannel } from './vscode/logChannel';
 import { registerHistoryPanel } from './vscode/panels/historyPanel';
 import { registerQueuePanel } from './vscode/panels/queuePanel';
 import { QueueStatusIndicator } from './vscode/queueStatus';
+import type { StatusBarState } from './vscode/statusBar';
+import { LifelineStatusBar, showSavingStatus } from './vscode/statusBar';
+import { registerStorageHealth } from './vscode/storageHealthReport';
 import { QueueTreeProvider } from './vscode/queueTreeProvider';
 import type { StorageHealth } from './core/runtime/storageHealth';
 import type { StorageNotice } from './shared/queuePanelProtocol';
@@ -66,9 +69,12 @@ export interface LifelineTestingApi {
   setDiskFull(full: boolean): void;
   readonly storageHealth: StorageHealth | undefined;
   readonly storageNotices: readonly StorageNotice[];
+  /** What Lifeline's status bar item shows now (no API reads another extension's item). */
+  readonly statusBar: StatusBarState;
 }
 
 let session: WorkspaceSession | undefined;
+let statusBar: LifelineStatusBar | undefined;
 let viewState: ViewStateFiles | undefined;
 /** The queue opening in the background, which `deactivate` waits for. */
 let pendingOpen: Promise<unknown> = Promise.resolve();
@@ -124,6 +130,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       historyPanel.show();
     }),
     vscode.commands.registerCommand(CommandIds.retrySaving, () => session?.queue.retrySaving()),
+    vscode.commands.registerCommand(CommandIds.showSavingStatus, () => showSavingStatus(session?.queue)),
+    (statusBar = new LifelineStatusBar()),
+    ...registerStorageHealth({
+      runtime: () => session?.runtime,
+      storageDirectory: () => storageDirectory,
+      sqlWasmPath: vscode.Uri.joinPath(context.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
+      logger,
+    }),
   );
 
   const queueTree = new QueueTreeProvider({ notices: true });
@@ -190,6 +204,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
         }
         session = opened;
         queueStatus.follow(opened.queue);
+        statusBar?.attach(opened.queue);
         queueTree.attach(opened.queue);
         recoveryTree.attach(opened.queue);
         queueChanged.fire();
@@ -265,6 +280,11 @@ function testingApi(): LifelineTestingApi | undefined {
     get storageNotices() {
       return session?.queue.storageNotices ?? [];
     },
+    get statusBar() {
+      return (
+        statusBar?.state ?? { visible: false, text: '', tooltip: '', accessibleLabel: '', backgroundColor: undefined, command: undefined }
+      );
+    },
   };
 }
 
@@ -301,5 +321,6 @@ export async function deactivate(): Promise<void> {
   await pendingOpen.catch(() => undefined);
   const closing = session;
   session = undefined;
+  statusBar?.attach(undefined);
   await Promise.all([closing?.close(), viewState?.flush()]);
 }

@@ -24,6 +24,9 @@ export const CommandIds = {
   retrySaving: 'lifeline.retrySaving',
   cleanUpNow: 'lifeline.cleanUpNow',
   exportAuditLog: 'lifeline.exportAuditLog',
+  showSavingStatus: 'lifeline.showSavingStatus',
+  showStorageHealth: 'lifeline.showStorageHealth',
+  verifyStorage: 'lifeline.verifyStorage',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

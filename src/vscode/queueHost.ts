@@ -61,6 +61,16 @@ export class QueueHost implements vscode.Disposable {
     return this.runtime.storageHealth;
   }
 
+  /** Fires on every change of {@link storageHealth}, saving and saved included (the status bar's). */
+  get onDidChangeSaving(): vscode.Event<StorageHealth> {
+    return this.runtime.onDidChangeStorageHealth;
+  }
+
+  /** When the queue last reached the disk in this window (undefined in a client window, or before the first write). */
+  get lastSavedAt(): number | undefined {
+    return this.runtime.lastSavedAt;
+  }
+
   /** What the views show about saving and free space; empty when all is well. */
   get storageNotices(): StorageNotice[] {
     return storageNotices(this.runtime.storageHealth, this.lowDisk, Date.now());

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { RecoveryPolicy } from '../core/runtime/recoveryPolicy';
-import type { RuntimeOptions } from '../core/runtime/runtimeOptions';
+import type { RuntimeOptions, SupervisorScope } from '../core/runtime/runtimeOptions';
 
 /** `lifeline.jobs.whenVSCodeCloses`. */
 export type WhenVSCodeCloses = 'finish' | 'stopAfterGrace';
@@ -30,6 +30,7 @@ export const SETTING_SPECS = {
   'cleanup.failedJobRetentionDays': { type: 'integer', minimum: 0, maximum: 3650 },
   'cleanup.finishedJobRetentionDays': { type: 'integer', minimum: 0, maximum: 3650 },
   'cleanup.quarantineRetentionDays': { type: 'integer', minimum: 0, maximum: 3650 },
+  'supervisors.scope': { type: 'string', enum: ['shared', 'separate'] },
 } as const satisfies Record<string, NumberSpec | EnumSpec>;
 
 export type SettingKey = keyof typeof SETTING_SPECS;
@@ -63,6 +64,7 @@ export function readSettings(configuration: LifelineConfiguration = vscode.works
     failedJobRetentionDays: number('cleanup.failedJobRetentionDays'),
     finishedJobRetentionDays: number('cleanup.finishedJobRetentionDays'),
     quarantineRetentionDays: number('cleanup.quarantineRetentionDays'),
+    supervisorScope: text<SupervisorScope>('supervisors.scope'),
   };
 }
 

@@ -39,7 +39,15 @@ export interface RuntimeOptions {
   readonly finishedJobRetentionDays: number;
   /** Days after which quarantined files are removed, the newest of each store aside; 0 keeps them. @default 30 */
   readonly quarantineRetentionDays: number;
+  /**
+   * Where new supervisors start: `shared`, in this process's control group; `separate`, in their own
+   * systemd user scope where `systemd-run --user --scope` works, so that stopping the service that
+   * runs VS Code's server does not stop running jobs (docs/storage-health.md). @default 'shared'
+   */
+  readonly supervisorScope: SupervisorScope;
 }
+
+export type SupervisorScope = 'shared' | 'separate';
 
 /** The defaults, equal to package.json's `contributes.configuration` defaults. */
 export const DEFAULT_CONCURRENCY = 2;
@@ -57,6 +65,7 @@ export const DEFAULT_CLEANUP_INTERVAL_HOURS = 6;
 export const DEFAULT_FAILED_JOB_RETENTION_DAYS = 7;
 export const DEFAULT_FINISHED_JOB_RETENTION_DAYS = 30;
 export const DEFAULT_QUARANTINE_RETENTION_DAYS = 30;
+export const DEFAULT_SUPERVISOR_SCOPE: SupervisorScope = 'shared';
 
 export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   concurrency: DEFAULT_CONCURRENCY,
@@ -74,4 +83,5 @@ export const DEFAULT_RUNTIME_OPTIONS: RuntimeOptions = Object.freeze({
   failedJobRetentionDays: DEFAULT_FAILED_JOB_RETENTION_DAYS,
   finishedJobRetentionDays: DEFAULT_FINISHED_JOB_RETENTION_DAYS,
   quarantineRetentionDays: DEFAULT_QUARANTINE_RETENTION_DAYS,
+  supervisorScope: DEFAULT_SUPERVISOR_SCOPE,
 });

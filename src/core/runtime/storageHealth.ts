@@ -38,6 +38,7 @@ export class StorageHealthTracker {
   readonly onDidChange: Event<StorageHealth>;
   private current: StorageHealth = { state: 'saved' };
   private subscription: Disposable | undefined;
+  private savedAt: number | undefined;
 
   constructor(logger: Logger) {
     this.emitter = new Emitter<StorageHealth>((error) => logger.error(`[storage] a health listener failed: ${String(error)}`));
@@ -48,6 +49,11 @@ export class StorageHealthTracker {
     return this.current;
   }
 
+  /** When the last write succeeded (ms since the epoch); undefined before the first. */
+  get lastSavedAt(): number | undefined {
+    return this.savedAt;
+  }
+
   /** Follows `queue` (the holder's), or none (a client, or a closed queue). */
   follow(queue: SavingSource | undefined): void {
     this.subscription?.dispose();
@@ -56,6 +62,7 @@ export class StorageHealthTracker {
   }
 
   private set(next: StorageHealth): void {
+    if (next.state === 'saved' && next.at !== undefined) this.savedAt = next.at;
     if (next.state === this.current.state && next.state !== 'notSaving') {
       this.current = next;
       return;

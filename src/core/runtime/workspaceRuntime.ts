@@ -7,6 +7,7 @@ import type { Job } from '../queue/jobModel';
 import { describeRecovery } from '../queue/jobSummary';
 import type { JobRunner } from '../queue/jobRunner';
 import { QueueSession } from '../session/queueSession';
+import type { DurableStore } from '../storage/durableStore';
 import type { StorageEvent } from '../storage/storeEvents';
 import { systemClock } from '../clock';
 import { jobFilePaths } from '../../shared/supervisor/node/jobFilePaths';
@@ -23,6 +24,7 @@ import { DEFAULT_RUNTIME_OPTIONS } from './runtimeOptions';
 import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
 import { RuntimeBackups } from './runtimeBackups';
+import { ReportedEventLog } from './reportedEvents';
 import { liveStores } from './runtimeStores';
 import { StorageHealthTracker } from './storageHealth';
 import type { StorageHealth } from './storageHealth';
@@ -84,8 +86,10 @@ export class WorkspaceRuntime {
     /** Shared with the queue's runner factory: a runner made later (a takeover) gets the options of then. */
     private readonly current: { options: RuntimeOptions },
     backups: RuntimeBackups,
-    queueLog: () => DurableQueueLog | undefined,
+    private readonly queueLog: () => DurableQueueLog | undefined,
     private readonly storageHealthTracker: StorageHealthTracker,
+    /** Damage, repairs and losses reported since the runtime opened, for the Storage Health report. */
+    readonly storageEvents: ReportedEventLog,
   ) {
     this.reportEmitter = reportEmitter;
     this.onDidReport = reportEmitter.event;
@@ -170,6 +174,8 @@ export class WorkspaceRuntime {
     const { logger } = context;
     const reportEmitter = new Emitter<RuntimeReport>((error) => logger.error(`[runtime] a report listener failed: ${String(error)}`));
     if (context.onDidReport) reportEmitter.event(context.onDidReport);
+    const storageEvents = new ReportedEventLog(context.clock);
+    reportEmitter.event((report) => storageEvents.add(report));
     const options: RuntimeOptions = { ...DEFAULT_RUNTIME_OPTIONS, ...context.options };
     const current = { options };
     const jobsDirectory = join(context.storageDirectory, 'jobs');
@@ -209,7 +215,7 @@ export class WorkspaceRuntime {
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
     opened.queue = queue;
-    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth);
+    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth, storageEvents);
   }
 
   get role(): RuntimeRole {
@@ -232,6 +238,24 @@ export class WorkspaceRuntime {
   /** Whether the queue's changes reach the disk now. */
   get storageHealth(): StorageHealth {
     return this.storageHealthTracker.health;
+  }
+
+  /** When a write of the queue last reached the disk in this process (undefined before the first). */
+  get lastSavedAt(): number | undefined {
+    return this.storageHealthTracker.lastSavedAt;
+  }
+
+  /**
+   * The durable stores open in this process now: the queue and the active history while this
+   * process holds the queue, and the state store when the runtime has one (for the health report).
+   */
+  openStores(): readonly DurableStore<unknown, unknown>[] {
+    const stores: DurableStore<unknown, unknown>[] = liveStores(this.queueLog(), this.history.history).map(
+      (entry) => entry.store as DurableStore<unknown, unknown>,
+    );
+    const state = (this.services.stateStore as { durable?: DurableStore<unknown, unknown> } | undefined)?.durable;
+    if (state && !stores.includes(state)) stores.push(state);
+    return stores;
   }
 
   /** True while the storage folder's disk has less free space than `storageMinFreeMB`: no new job starts. */
@@ -355,6 +379,7 @@ function createSupervisorRunner(jobsDir: string, context: RuntimeContext, option
     logLimitBytes: options.outputLimitBytes,
     stopWithoutHostAfterMs: options.stopWithoutHostAfterMs,
     killGraceMs: options.killGraceMs,
+    separateScope: options.supervisorScope === 'separate',
     logger: context.logger,
   });
 }

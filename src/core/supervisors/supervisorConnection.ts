@@ -12,6 +12,7 @@ import { challengeSchema, HANDSHAKE_TIMEOUT_MS, MAX_HANDSHAKE_LINE_CHARS } from 
 import { handshakeProof, newNonce, proofMatches } from '../../shared/supervisor/node/handshakeProof';
 import type { HostMessage, RunMessage, SupervisorMessage } from '../../shared/supervisor/supervisorWire';
 import { SUPERVISOR_PROTOCOL_VERSION, supervisorMessageSchema } from '../../shared/supervisor/supervisorWire';
+import { SEPARATE_SCOPE_ARGS, SEPARATE_SCOPE_COMMAND, separateScopeAvailable } from './separateScope';
 import { loadSupervisorSecret } from './supervisorAuth';
 import { lineReader, supervisorSocketPath } from './supervisorProtocol';
 
@@ -25,6 +26,12 @@ export interface SpawnSupervisorOptions {
   readonly execPath?: string;
   /** The jobs folder's handshake secret. @default loadSupervisorSecret(jobsDir) */
   readonly secret?: Buffer;
+  /**
+   * Start it in its own systemd user scope (`systemd-run --user --scope`), outside VS Code's
+   * server's control group, so that stopping that service does not kill it (separateScope.ts).
+   * Where that does not work it starts as usual. @default false
+   */
+  readonly separateScope?: boolean;
 }
 
 export interface ConnectSupervisorOptions {
@@ -93,23 +100,38 @@ export class SupervisorConnection {
   static async spawn(options: SpawnSupervisorOptions): Promise<SupervisorConnection> {
     mkdirSync(options.jobsDir, { recursive: true, mode: 0o700 });
     const secret = options.secret ?? loadSupervisorSecret(options.jobsDir);
+    if (options.separateScope && (await separateScopeAvailable())) {
+      try {
+        return await SupervisorConnection.spawnWith(options, secret, [SEPARATE_SCOPE_COMMAND, ...SEPARATE_SCOPE_ARGS]);
+      } catch (error) {
+        // systemd-run refused after the probe said yes (the user manager went away): start it as usual.
+        if (JobError.is(error, 'untrustedSupervisor')) throw error;
+      }
+    }
+    return SupervisorConnection.spawnWith(options, secret, []);
+  }
+
+  /** Spawns the supervisor, behind `prefix` (a command that runs it, systemd-run) when there is one, and connects. */
+  private static async spawnWith(
+    options: SpawnSupervisorOptions,
+    secret: Buffer,
+    prefix: readonly string[],
+  ): Promise<SupervisorConnection> {
     const socketPath = supervisorSocketPath(options.jobsDir, randomUUID().replace(/-/g, ''));
     const errors = openSync(join(options.jobsDir, 'supervisors.log'), 'a', 0o600);
     let exited = false;
     try {
-      const child = spawn(
-        options.execPath ?? process.execPath,
-        [options.script, '--socket', socketPath, '--idle-exit-ms', String(options.idleExitMs)],
-        {
-          detached: true,
-          // The secret goes down stdin, which the supervisor reads to its end before it listens: not
-          // on the command line (ps shows it) nor in the environment (stage processes inherit that).
-          stdio: ['pipe', errors, errors],
-          // Desktop VS Code's runtime is Electron; this makes it behave as plain Node.
-          env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-          windowsHide: true,
-        },
-      );
+      const runtime = options.execPath ?? process.execPath;
+      const args = [options.script, '--socket', socketPath, '--idle-exit-ms', String(options.idleExitMs)];
+      const child = spawn(prefix[0] ?? runtime, prefix.length > 0 ? [...prefix.slice(1), runtime, ...args] : args, {
+        detached: true,
+        // The secret goes down stdin, which the supervisor reads to its end before it listens: not
+        // on the command line (ps shows it) nor in the environment (stage processes inherit that).
+        stdio: ['pipe', errors, errors],
+        // Desktop VS Code's runtime is Electron; this makes it behave as plain Node.
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+        windowsHide: true,
+      });
       child.once('error', () => (exited = true));
       child.once('exit', () => (exited = true));
       child.stdin?.on('error', () => undefined);

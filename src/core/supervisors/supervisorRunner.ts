@@ -59,6 +59,8 @@ export interface SupervisorRunnerOptions {
   readonly leaseDir?: string;
   /** When the supervisor judges the lease stale: the queue session's own limit. @default DEFAULT_LEASE_STALE_AFTER_MS (5000) */
   readonly leaseStaleAfterMs?: number;
+  /** Start supervisors in their own systemd user scope where that works (SpawnSupervisorOptions.separateScope). @default false */
+  readonly separateScope?: boolean;
   readonly logger?: Logger;
 }
 
@@ -113,6 +115,7 @@ export class SupervisorRunner implements JobRunner {
           jobsDir: options.jobsDir,
           idleExitMs: options.idleExitMs ?? 10_000,
           secret: this.secret,
+          separateScope: options.separateScope,
         }),
     });
   }
