@@ -21,6 +21,10 @@ import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
 import { RuntimeBackups } from './runtimeBackups';
 import { liveStores } from './runtimeStores';
+import { RuntimeState } from './runtimeState';
+import { STATE_SERVICE } from '../state/stateProtocol';
+import { openStateNamespace } from '../state/extensionState';
+import type { ExtensionState, StateNamespaceOptions } from '../state/extensionState';
 import { observeQueueLog, StorageHealthTracker } from './storageHealth';
 import type { StorageHealth } from './storageHealth';
 
@@ -37,8 +41,8 @@ export interface RuntimeService {
  * `backups` is always there (it follows the role: it writes only while this process holds the queue).
  */
 export interface RuntimeServices {
-  /** The workspace's state store (panels' and extensions' durable state). */
-  stateStore?: RuntimeService;
+  /** The workspace's state store (other extensions' namespaces: docs/state-api.md), open while this process holds the queue. */
+  stateStore?: RuntimeState;
   /** Scheduled backups of the queue, the history and the state store, and restore (docs/backups.md). */
   backups?: RuntimeBackups;
   /** Health checks of the storage folder, reported as runtime reports. */
@@ -79,6 +83,7 @@ export class WorkspaceRuntime {
     backups: RuntimeBackups,
     queueLog: () => DurableQueueLog | undefined,
     private readonly storageHealthTracker: StorageHealthTracker,
+    state: RuntimeState,
   ) {
     this.reportEmitter = reportEmitter;
     this.onDidReport = reportEmitter.event;
@@ -103,9 +108,11 @@ export class WorkspaceRuntime {
       beforeMigrate: (parts) => backups.beforeMigration(parts).then(() => undefined),
     });
     this.services.backups = backups;
+    this.services.stateStore = state;
+    state.bind(queue);
     backups.bind(
-      () => liveStores(queueLog(), this.history.history),
-      () => this.history.whenOpen(),
+      () => liveStores(queueLog(), this.history.history, state.store?.durable),
+      () => Promise.all([this.history.whenOpen(), state.whenOpen()]),
     );
     backups.follow(queue.role === 'holder');
     this.subscriptions = [
@@ -158,12 +165,24 @@ export class WorkspaceRuntime {
       appVersion: context.appVersion ?? 'unknown',
     });
     const storageHealth = new StorageHealthTracker(context.clock ?? systemClock, logger);
+    const state = new RuntimeState({
+      directory: join(context.storageDirectory, 'state'),
+      logger,
+      clock: context.clock,
+      report: (report) => reportEmitter.fire(report),
+      loadFallback: backups.loadFallback('state'),
+      beforeMigrate: (info) => {
+        logger.info(`[state] backing up before migrating "${info.namespace}" from version ${info.fromVersion} to ${info.toVersion}`);
+        return backups.beforeMigration([]).then(() => undefined);
+      },
+    });
     const queue = await QueueSession.open({
       storageDir: context.storageDirectory,
       baseDir: context.baseDir,
       logger,
       clock: context.clock,
       ...context.overrides?.lease,
+      services: { [STATE_SERVICE]: state.handle },
       createLog: (queueDir) =>
         observeQueueLog(
           (queueLog = new DurableQueueLog({
@@ -184,7 +203,7 @@ export class WorkspaceRuntime {
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
     opened.queue = queue;
-    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth);
+    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth, state);
   }
 
   get role(): RuntimeRole {
@@ -248,6 +267,22 @@ export class WorkspaceRuntime {
       );
     } else logger.info(`[disk] space is back (${formatBytes(change.freeBytes)} free): queued jobs start again`);
     this.reportEmitter.fire({ type: 'lowDiskSpace', ...change, heldJobs: this.queue.jobs.filter((job) => job.state === 'queued').length });
+  }
+
+  /**
+   * Another extension's namespace of the workspace state (docs/state-api.md): reads and writes go
+   * to whichever process holds the queue, this one or another window's over the socket.
+   */
+  openState<T>(namespace: string, options: StateNamespaceOptions<T> = {}): Promise<ExtensionState<T>> {
+    const queue = this.queue;
+    return openStateNamespace(
+      {
+        request: (body) => queue.request(STATE_SERVICE, body),
+        onDidNotice: (listener) => queue.onDidNotice((notice) => notice.service === STATE_SERVICE && listener(notice.body)),
+      },
+      namespace,
+      options,
+    );
   }
 
   /** The output log of the job's latest attempt (undefined before it first ran). */
