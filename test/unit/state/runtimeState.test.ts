@@ -1,9 +1,11 @@
 import * as assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { RuntimeReport } from '../../../src/core/runtime/runtimeReports';
 import type { WorkspaceRuntime } from '../../../src/core/runtime/workspaceRuntime';
+import { readLease } from '../../../src/core/session/lease';
 import { StateError } from '../../../src/core/state/stateErrors';
 import type { StateChange } from '../../../src/core/state/extensionState';
 import { useRuntimeFolders, until } from '../runtime/runtimeTestKit';
@@ -133,5 +135,140 @@ describe('openState: another extension’s namespace, from the holder or a clien
     mine.dispose();
     await rejectsWith(mine.get('n1'), 'closed');
     assert.equal(first.services.stateStore?.store?.exists('acme.notes', 'n2'), false, 'nothing refused was written');
+  });
+});
+
+describe('openState: migrations and restores', () => {
+  const folders = useRuntimeFolders();
+
+  it('migrates a namespace from a client, after a backup, and a second window finds it migrated', async () => {
+    const first = await folders.open();
+    await first.history.whenOpen();
+    const v1 = await first.openState('acme.notes', { version: 1, migrations: [{ version: 1, migrate: () => undefined }] });
+    await v1.set('n1', 'plain text');
+    const second = await folders.open();
+    const migrations = [
+      { version: 1, migrate: () => undefined },
+      {
+        version: 2,
+        description: 'notes become objects',
+        migrate: (context: { keys(): string[]; get(key: string): unknown; set(key: string, value: unknown): void }) => {
+          for (const key of context.keys()) context.set(key, { text: context.get(key), done: false });
+        },
+      },
+    ];
+    const v2 = await second.openState('acme.notes', { schema: noteSchema, migrations });
+    assert.equal(v2.version, 2);
+    assert.deepEqual(await v2.get('n1'), { text: 'plain text', done: false });
+    const backups = await first.services.backups?.manager.list();
+    assert.ok(
+      backups?.some((backup) => backup.reason === 'beforeMigration' && backup.parts.some((part) => part.name === 'state')),
+      'a backup of the state was taken before the migration',
+    );
+    const again = await first.openState('acme.notes', { schema: noteSchema, migrations });
+    assert.deepEqual(await again.get('n1'), { text: 'plain text', done: false }, 'migrated once, not twice');
+    await rejectsWith(first.openState('acme.notes', { version: 1, migrations: [migrations[0] as never] }), 'unsupportedVersion');
+  });
+
+  it('leaves the data as it was when a migration throws', async () => {
+    const first = await folders.open();
+    const second = await folders.open();
+    const v0 = await second.openState('acme.notes');
+    await v0.set('n1', 'kept');
+    await rejectsWith(
+      second.openState('acme.notes', {
+        migrations: [
+          {
+            version: 1,
+            migrate: (context) => {
+              context.set('n1', 'changed');
+              throw new Error('cannot convert');
+            },
+          },
+        ],
+      }),
+      'migrationFailed',
+    );
+    assert.equal(first.services.stateStore?.store?.get('acme.notes', 'n1'), 'kept');
+    assert.equal(first.services.stateStore?.store?.version('acme.notes'), 0);
+  });
+
+  it('sees a restored backup at once, tells the namespace what changed, and migrates an older version again', async () => {
+    const first = await folders.open();
+    await first.history.whenOpen();
+    const v1 = await first.openState('acme.notes', { version: 1 });
+    await v1.set('n1', 'in the backup');
+    const backup = await first.services.backups?.backupNow('manual');
+    assert.ok(backup);
+    const second = await folders.open();
+    const steps = [{ version: 2, migrate: (context: { set(key: string, value: unknown): void }) => context.set('migrated', true) }];
+    const client = await second.openState('acme.notes', { migrations: steps });
+    await client.set('n1', 'after the backup');
+    const changes: StateChange[] = [];
+    client.onDidChange((change) => changes.push(change));
+    await first.services.backups?.manager.restore(backup.id);
+    assert.equal(await client.get('n1'), 'in the backup');
+    // The restore's notice came before that reply: this call first migrates the restored version 1 again.
+    assert.equal(await client.get('migrated'), true);
+    assert.deepEqual(changes, [{ keys: ['migrated', 'n1'], restored: true }, { keys: ['migrated'] }]);
+  });
+});
+
+describe('openState: the holder refuses hostile state requests with a typed error and changes nothing', () => {
+  const folders = useRuntimeFolders();
+
+  it('answers each bad request replyError, keeps the connection, and leaves the store as it was', async () => {
+    const holder = await folders.open();
+    const store = await holder.services.stateStore?.whenOpen();
+    assert.ok(store);
+    await store.set('acme.notes', 'n1', 'untouched');
+    const lease = await readLease(holder.storageDirectory);
+    assert.ok(lease);
+    const socket = connect(lease.socketPath);
+    const lines: Record<string, unknown>[] = [];
+    let buffered = '';
+    const waiters: (() => void)[] = [];
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
+        lines.push(JSON.parse(buffered.slice(0, end)) as Record<string, unknown>);
+        buffered = buffered.slice(end + 1);
+      }
+      for (const waiter of waiters.splice(0)) waiter();
+    });
+    const reply = async (requestId: string): Promise<Record<string, unknown>> => {
+      for (;;) {
+        const found = lines.find((line) => line.requestId === requestId);
+        if (found) return found;
+        await new Promise<void>((resolve) => waiters.push(resolve));
+      }
+    };
+    socket.write(`${JSON.stringify({ t: 'hello', token: lease.token })}\n`);
+    const hostile: [string, string, unknown][] = [
+      ['state', 'reserved key', { op: 'write', namespace: 'acme.notes', operations: [{ key: '__lifeline.schemaVersion', value: 99 }] }],
+      ['state', 'reserved namespace', { op: 'write', namespace: 'lifeline.panels', operations: [{ key: 'k', value: 1 }] }],
+      ['state', 'path in a namespace', { op: 'keys', namespace: '../queue' }],
+      ['state', 'not an object', 'DROP TABLE'],
+      ['state', 'unknown op', { op: 'wipe', namespace: 'acme.notes' }],
+      ['state', 'an extra field', { op: 'keys', namespace: 'acme.notes', admin: true }],
+      ['state', 'both a value and a delete', { op: 'write', namespace: 'acme.notes', operations: [{ key: 'n1', value: 1, delete: true }] }],
+      ['state', 'a migration backwards', { op: 'migrate', namespace: 'acme.notes', fromVersion: 3, toVersion: 1, operations: [] }],
+      ['__proto__', 'a prototype as the service', { op: 'keys', namespace: 'acme.notes' }],
+      ['constructor', 'an inherited name as the service', { op: 'keys', namespace: 'acme.notes' }],
+    ];
+    for (const [index, [service, what, body]] of hostile.entries()) {
+      const requestId = `hostile-${index}-${what.replace(/\W/g, '')}`;
+      socket.write(`${JSON.stringify({ t: 'request', requestId, service, body })}\n`);
+      const answer = await reply(requestId);
+      assert.equal(answer.t, 'replyError', what);
+      assert.equal(answer.reason, service === 'state' ? 'invalidRequest' : 'unknownService', what);
+    }
+    socket.write(`${JSON.stringify({ t: 'request', requestId: 'a-good-one', service: 'state', body: { op: 'keys', namespace: 'acme.notes' } })}\n`);
+    assert.deepEqual((await reply('a-good-one')).body, ['n1'], 'the connection still answers a good request');
+    socket.destroy();
+    assert.equal(store.get('acme.notes', 'n1'), 'untouched');
+    assert.equal(store.version('acme.notes'), 0);
+    assert.deepEqual([...store.durable!.state.keys()], ['acme.notes'], 'no namespace was created');
   });
 });
