@@ -112,7 +112,10 @@ export class QueueServer {
         if (message.t === 'request') {
           const { requestId, service, body } = message;
           if (inFlight >= this.limits.maxInFlightPerClient) {
-            send(socket, replyError(requestId, new ServiceError('overloaded', `The queue holder has ${inFlight} requests of this client waiting.`)));
+            send(
+              socket,
+              replyError(requestId, new ServiceError('overloaded', `The queue holder has ${inFlight} requests of this client waiting.`)),
+            );
             return;
           }
           const handler = serviceHandler(this.services, service);

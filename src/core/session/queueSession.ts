@@ -365,7 +365,9 @@ export class QueueSession {
     client.onDidChange((event) => this.eventEmitter.fire(event));
     client.onDidAnswer(({ commandId, outcome }) => this.answer(commandId, outcome));
     client.onDidClose(() => this.lostHolder(client));
-    client.onDidReply(({ requestId, outcome }) => this.answerRequest(requestId, outcome.ok ? outcome : { ok: false, error: outcome.error }));
+    client.onDidReply(({ requestId, outcome }) =>
+      this.answerRequest(requestId, outcome.ok ? outcome : { ok: false, error: outcome.error }),
+    );
     client.onDidNotice((notice) => this.noticeEmitter.fire(notice));
     // A holder that hangs keeps its socket open: watch its heartbeat too.
     const observer = this.observer;

@@ -56,8 +56,12 @@ export async function openStateNamespace<T>(
     throw toStateError(error);
   }
   const target = options.version ?? migrations.at(-1)?.version ?? 0;
-  if (!Number.isInteger(target) || target < 0) throw new StateError('migrationFailed', `The version of "${namespace}" must be a whole number from 0 up.`);
-  const state = new ExtensionState<T>(endpoint, namespace, options.schema, () => migrate(endpoint, namespace, target, migrations, options.schema));
+  if (!Number.isInteger(target) || target < 0) {
+    throw new StateError('migrationFailed', `The version of "${namespace}" must be a whole number from 0 up.`);
+  }
+  const state = new ExtensionState<T>(endpoint, namespace, options.schema, () =>
+    migrate(endpoint, namespace, target, migrations, options.schema),
+  );
   try {
     await state.ready();
   } catch (error) {
@@ -115,7 +119,10 @@ export class ExtensionState<T> {
     if (!this.schema) return reply.value as T;
     const parsed = this.schema.safeParse(reply.value);
     if (!parsed.success) {
-      throw new StateError('invalidValue', `The stored value of "${this.namespace}/${key}" does not match the schema: ${parsed.error.message}`);
+      throw new StateError(
+        'invalidValue',
+        `The stored value of "${this.namespace}/${key}" does not match the schema: ${parsed.error.message}`,
+      );
     }
     return parsed.data;
   }
@@ -140,7 +147,9 @@ export class ExtensionState<T> {
   }
 
   /** Several keys, all or none, also across a crash; resolves once on disk. */
-  async batch(operations: readonly ({ readonly key: string; readonly value: T } | { readonly key: string; readonly delete: true })[]): Promise<void> {
+  async batch(
+    operations: readonly ({ readonly key: string; readonly value: T } | { readonly key: string; readonly delete: true })[],
+  ): Promise<void> {
     if (operations.length === 0) return;
     const checked: StateWriteOperation[] = operations.map((operation) => {
       checkKey(operation.key);
@@ -173,7 +182,10 @@ export class ExtensionState<T> {
 async function send(endpoint: StateEndpoint, request: StateRequest): Promise<unknown> {
   // A line past the socket's limit would close the connection, and the resend would close it again.
   if (JSON.stringify(request).length > MAX_REQUEST_CHARS) {
-    throw new StateError('tooLarge', `A state request carries at most ${MAX_REQUEST_CHARS} characters of JSON; write fewer or smaller values.`);
+    throw new StateError(
+      'tooLarge',
+      `A state request carries at most ${MAX_REQUEST_CHARS} characters of JSON; write fewer or smaller values.`,
+    );
   }
   try {
     return await endpoint.request(request);
@@ -192,7 +204,9 @@ function checkValue<T>(namespace: string, key: string, value: unknown, schema: S
   let checked = value;
   if (schema) {
     const parsed = schema.safeParse(value);
-    if (!parsed.success) throw new StateError('invalidValue', `The value for "${namespace}/${key}" does not match the schema: ${parsed.error.message}`);
+    if (!parsed.success) {
+      throw new StateError('invalidValue', `The value for "${namespace}/${key}" does not match the schema: ${parsed.error.message}`);
+    }
     checked = parsed.data;
   }
   let json: string | undefined;
@@ -201,7 +215,9 @@ function checkValue<T>(namespace: string, key: string, value: unknown, schema: S
   } catch (error) {
     throw new StateError('invalidValue', `The value for "${namespace}/${key}" is not JSON: ${(error as Error).message}`, { cause: error });
   }
-  if (json === undefined) throw new StateError('invalidValue', `The value for "${namespace}/${key}" is not JSON (delete a key to remove it).`);
+  if (json === undefined) {
+    throw new StateError('invalidValue', `The value for "${namespace}/${key}" is not JSON (delete a key to remove it).`);
+  }
   // What the holder stores and returns: the value as JSON reads it back, the same in every window.
   return JSON.parse(json) as unknown;
 }

@@ -56,7 +56,9 @@ export const stateRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('keys'), namespace: namespaceSchema }).strict(),
   z.object({ op: z.literal('entries'), namespace: namespaceSchema }).strict(),
   z.object({ op: z.literal('version'), namespace: namespaceSchema }).strict(),
-  z.object({ op: z.literal('write'), namespace: namespaceSchema, operations: z.array(operationSchema).min(1).max(MAX_OPERATIONS) }).strict(),
+  z
+    .object({ op: z.literal('write'), namespace: namespaceSchema, operations: z.array(operationSchema).min(1).max(MAX_OPERATIONS) })
+    .strict(),
   z
     .object({
       op: z.literal('migrate'),

@@ -174,7 +174,13 @@ export class StateStore {
    * stored version is still `fromVersion`. Returns false, having written nothing, when it is not
    * (another process migrated first). A namespace that holds data is backed up first.
    */
-  async migrateStep(namespace: string, fromVersion: number, toVersion: number, changes: readonly StagedChange[], description?: string): Promise<boolean> {
+  async migrateStep(
+    namespace: string,
+    fromVersion: number,
+    toVersion: number,
+    changes: readonly StagedChange[],
+    description?: string,
+  ): Promise<boolean> {
     checkNamespace(namespace);
     if (this.version(namespace) !== fromVersion) return false;
     const records: StateRecord[] = changes.map((change) => {

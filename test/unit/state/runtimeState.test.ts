@@ -31,7 +31,10 @@ describe('WorkspaceRuntime: the workspace state store follows the queue', () => 
     const first = await folders.open();
     const store = await first.services.stateStore?.whenOpen();
     assert.ok(store, 'the holder opens the state store');
-    assert.ok(stateFiles(first).some((name) => name.startsWith('state.')), 'its files are in <storage>/state');
+    assert.ok(
+      stateFiles(first).some((name) => name.startsWith('state.')),
+      'its files are in <storage>/state',
+    );
     const second = await folders.open();
     assert.equal(second.queue.role, 'client');
     assert.equal(await second.services.stateStore?.whenOpen(), undefined, 'a client does not open it (one writer)');
@@ -57,7 +60,9 @@ describe('WorkspaceRuntime: the workspace state store follows the queue', () => 
     await durable?.compact();
     await first.close();
     // Both the snapshot and the copy a compaction keeps of the one before: only the backup is left.
-    for (const name of ['state.snapshot', 'state.snapshot.previous']) writeFileSync(join(first.storageDirectory, 'state', name), 'not a snapshot');
+    for (const name of ['state.snapshot', 'state.snapshot.previous']) {
+      writeFileSync(join(first.storageDirectory, 'state', name), 'not a snapshot');
+    }
     const again = await folders.open({ onDidReport: (report) => reports.push(report) });
     const notes = await again.openState('acme.notes');
     assert.deepEqual(await notes.get('n1'), { text: 'kept by the backup' }, 'the backup brought the value back');
@@ -82,7 +87,11 @@ describe('openState: another extension’s namespace, from the holder or a clien
     remote.onDidChange((change) => heardRemotely.push(change));
 
     await remote.set('n1', { text: 'from the client', done: false });
-    assert.deepEqual(first.services.stateStore?.store?.get('acme.notes', 'n1'), { text: 'from the client', done: false }, 'in the holder’s store once the write resolved');
+    assert.deepEqual(
+      first.services.stateStore?.store?.get('acme.notes', 'n1'),
+      { text: 'from the client', done: false },
+      'in the holder’s store once the write resolved',
+    );
     assert.deepEqual(await local.get('n1'), { text: 'from the client', done: false });
     await local.batch([
       { key: 'n2', value: { text: 'from the holder', done: true } },
@@ -91,9 +100,15 @@ describe('openState: another extension’s namespace, from the holder or a clien
     assert.deepEqual(await remote.keys(), ['n2']);
     assert.equal(await remote.has('n1'), false);
     assert.deepEqual(await remote.get('n2'), { text: 'from the holder', done: true });
-    assert.deepEqual(heardLocally.map((change) => change.keys), [['n1'], ['n2', 'n1']]);
+    assert.deepEqual(
+      heardLocally.map((change) => change.keys),
+      [['n1'], ['n2', 'n1']],
+    );
     // The holder sends each notice before the reply that follows it on the same socket: the client has both by now.
-    assert.deepEqual(heardRemotely.map((change) => change.keys), [['n1'], ['n2', 'n1']]);
+    assert.deepEqual(
+      heardRemotely.map((change) => change.keys),
+      [['n1'], ['n2', 'n1']],
+    );
   });
 
   it('keeps working across a takeover: the client becomes the holder and its namespace goes on', async () => {
@@ -264,7 +279,9 @@ describe('openState: the holder refuses hostile state requests with a typed erro
       assert.equal(answer.t, 'replyError', what);
       assert.equal(answer.reason, service === 'state' ? 'invalidRequest' : 'unknownService', what);
     }
-    socket.write(`${JSON.stringify({ t: 'request', requestId: 'a-good-one', service: 'state', body: { op: 'keys', namespace: 'acme.notes' } })}\n`);
+    socket.write(
+      `${JSON.stringify({ t: 'request', requestId: 'a-good-one', service: 'state', body: { op: 'keys', namespace: 'acme.notes' } })}\n`,
+    );
     assert.deepEqual((await reply('a-good-one')).body, ['n1'], 'the connection still answers a good request');
     socket.destroy();
     assert.equal(store.get('acme.notes', 'n1'), 'untouched');
