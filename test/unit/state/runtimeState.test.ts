@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { RuntimeReport } from '../../../src/core/runtime/runtimeReports';
 import type { WorkspaceRuntime } from '../../../src/core/runtime/workspaceRuntime';
-import { readLease } from '../../../src/core/session/lease';
+import { newLease, readLease, takeOverLease } from '../../../src/core/session/lease';
 import { StateError } from '../../../src/core/state/stateErrors';
 import type { StateChange } from '../../../src/core/state/extensionState';
 import { useRuntimeFolders, until } from '../runtime/runtimeTestKit';
@@ -42,6 +42,23 @@ describe('WorkspaceRuntime: the workspace state store follows the queue', () => 
     assert.equal(first.services.stateStore?.store, undefined, 'closed with the runtime');
     await until(second.queue.onDidChangeRole, () => second.queue.role === 'holder', 'the second runtime takes the queue over');
     assert.ok(await second.services.stateStore?.whenOpen(), 'the new holder opens it');
+  });
+
+  it('closes the store when another process takes the lease, and opens it again once it holds the queue again', async () => {
+    const runtime = await folders.open({ overrides: { lease: { heartbeatMs: 100, staleAfterMs: 1500 } } });
+    assert.ok(await runtime.services.stateStore?.whenOpen());
+    // Another process takes the lease over (as if this one had hung): it never listens and never beats.
+    const thief = newLease(() => join(runtime.storageDirectory, 'nobody.sock'));
+    for (;;) {
+      const current = await readLease(runtime.storageDirectory);
+      assert.ok(current);
+      // The holder's heartbeat may move the lease between the read and the take: read again then.
+      if (await takeOverLease(runtime.storageDirectory, current, thief, 1500)) break;
+    }
+    await until(runtime.queue.onDidChangeRole, () => runtime.queue.role !== 'holder', 'the runtime steps down');
+    assert.equal(await runtime.services.stateStore?.whenOpen(), undefined, 'it closed the store: the lease is not its');
+    await until(runtime.queue.onDidChangeRole, () => runtime.queue.role === 'holder', 'it takes the stale lease back');
+    assert.ok(await runtime.services.stateStore?.whenOpen(), 'and opens the store again');
   });
 
   it('puts the state store in every backup, and a damaged store opens from the newest one with a report', async () => {
