@@ -6,6 +6,8 @@ import type { AuditOrigin, CommandResult, Job, QueueCommand } from './core/queue
 import type { SessionRole } from './core/session/queueSession';
 import type { Logger } from './core/logger';
 import { ViewStateFiles } from './core/storage/viewStateFiles';
+import type { ExtensionState, StateNamespaceOptions } from './core/state/extensionState';
+import { StateError } from './core/state/stateErrors';
 import { openWorkspaceDirectory } from './core/storage/workspaceDirectory';
 import { CommandIds } from './shared/commandIds';
 import { registerHistoryCommands } from './vscode/historyCommands';
@@ -50,6 +52,8 @@ export interface LifelineHistoryApi {
 
 /** What `activate` returns: Lifeline's API for other extensions (and the integration tests). */
 export interface LifelineApi {
+  /** The version of this API's shape; src/api/lifeline.d.ts publishes it. */
+  readonly apiVersion: 1;
   readonly version: string;
   /** Lifeline's folder for this workspace, or undefined when no folder is open. */
   readonly storageDirectory: string | undefined;
@@ -60,6 +64,8 @@ export interface LifelineApi {
   whenQueueReady(): Promise<LifelineQueueApi | undefined>;
   /** Resolves when the history is open in this window (it is where the queue is held), else undefined. */
   whenHistoryReady(): Promise<LifelineHistoryApi | undefined>;
+  /** Another extension's own durable, validated, migrated namespace of the workspace state (docs/state-api.md). */
+  openState<T = unknown>(namespace: string, options?: StateNamespaceOptions<T>): Promise<ExtensionState<T>>;
   /** TEST ONLY: present only in the integration tests' host (LIFELINE_TEST_STORAGE_FAULTS, see testStorageFaults.ts). */
   readonly testing?: LifelineTestingApi;
 }
@@ -246,6 +252,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       `${vscode.workspace.isTrusted ? 'trusted' : 'untrusted: nothing runs'}, storage ${storageDirectory ?? 'none'})`,
   );
   return {
+    apiVersion: 1,
     version,
     storageDirectory,
     activationId,
@@ -265,6 +272,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
         recent: (limit = 50) => history.page({ sort: 'finishedAt', direction: 'desc', limit }).entries,
         onDidChange: opened.history.onDidChange,
       };
+    },
+    openState: async (namespace, options) => {
+      const opened = await opening;
+      if (!opened) {
+        throw new StateError(
+          'unavailable',
+          `Lifeline's workspace state is not available: ${unavailableReason() ?? 'the queue is not open'}`,
+        );
+      }
+      return opened.runtime.openState(namespace, options);
     },
   };
 }

@@ -19,7 +19,7 @@ import type { StorageEvent } from '../core/storage/storeEvents';
 /** The folders of a workspace's stores under its storage folder (as WorkspaceRuntime and QueueSession lay them out). */
 export const QUEUE_FOLDER = 'queue';
 export const HISTORY_FOLDER = 'history';
-/** The state store's folder: `<storage>/state/state.*` (the runtime opens it from issue 17 on; absent before). */
+/** The state store's folder: `<storage>/state/state.*`, as the runtime opens it (runtimeState.ts); absent in folders written before it. */
 export const STATE_FOLDER = 'state';
 export const BACKUPS_FOLDER = 'backups';
 export const JOBS_FOLDER = 'jobs';
@@ -115,12 +115,7 @@ export class StoreSet {
 
   /** The open stores as backup parts, named as the runtime names them (queue, history, state). */
   entries(): BackupStoreEntry[] {
-    const entries = liveStores(this.queue, this.history);
-    const durable = this.state?.durable;
-    if (durable) {
-      entries.push({ store: durable, summary: () => `${[...durable.state.values()].reduce((n, keys) => n + keys.size, 0)} keys` });
-    }
-    return entries;
+    return liveStores(this.queue, this.history, this.state?.durable);
   }
 
   /**

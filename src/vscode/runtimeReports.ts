@@ -15,6 +15,17 @@ export function showRuntimeReport(report: RuntimeReport): void {
     case 'queueStorage':
       showQueueStorageEvent(report.event);
       return;
+    case 'stateStorage':
+      showQueueStorageEvent(report.event, 'the saved extension state');
+      return;
+    case 'stateOpenFailed':
+      withShowLog(
+        vscode.window.showErrorMessage(
+          `Lifeline: the workspace state of other extensions could not be opened: ${report.message}`,
+          'Show Log',
+        ),
+      );
+      return;
     case 'historyOpenFailed':
       withShowLog(vscode.window.showErrorMessage(`Lifeline: the job history could not be opened: ${report.message}`, 'Show Log'));
       return;
@@ -99,11 +110,11 @@ function withShowLog(choice: Thenable<string | undefined>): void {
 }
 
 /**
- * What a person is told about the saved queue. Every open that finds damage ends in one summary
+ * What a person is told about the saved queue (or the state store: `store` names it). Every open that finds damage ends in one summary
  * event (nothing lost: `repaired` or `recoveredFromBackup` without a loss; a loss: `dataLost` or
  * `stateLost`), so the summary is shown, once, rather than each file set aside on the way.
  */
-function showQueueStorageEvent(event: StorageEvent): void {
+function showQueueStorageEvent(event: StorageEvent, store = 'the saved queue'): void {
   switch (event.type) {
     case 'dataLost': {
       const what =
@@ -113,7 +124,7 @@ function showQueueStorageEvent(event: StorageEvent): void {
         : '';
       withShowLog(
         vscode.window.showErrorMessage(
-          `Lifeline: part of the saved queue was damaged: ${what}${when} could not be recovered (${lossCauses[event.cause]}). The queue opened with everything before them; the damaged files are in quarantine.`,
+          `Lifeline: part of ${store} was damaged: ${what}${when} could not be recovered (${lossCauses[event.cause]}). It opened with everything before them; the damaged files are in quarantine.`,
           'Show Log',
         ),
       );
@@ -122,7 +133,7 @@ function showQueueStorageEvent(event: StorageEvent): void {
     case 'stateLost':
       withShowLog(
         vscode.window.showErrorMessage(
-          'Lifeline: the saved queue was damaged and no good copy or backup holds it; it opened with what its journal could give. The damaged files are in quarantine.',
+          `Lifeline: ${store} was damaged and no good copy or backup holds it; it opened with what its journal could give. The damaged files are in quarantine.`,
           'Show Log',
         ),
       );
@@ -130,7 +141,7 @@ function showQueueStorageEvent(event: StorageEvent): void {
     case 'recoveredFromBackup':
       withShowLog(
         vscode.window.showWarningMessage(
-          'Lifeline: the saved queue was damaged and was restored from its newest backup, with the changes saved since then.',
+          `Lifeline: ${store} was damaged and was restored from its newest backup, with the changes saved since then.`,
           'Show Log',
         ),
       );
@@ -138,7 +149,7 @@ function showQueueStorageEvent(event: StorageEvent): void {
     case 'repaired':
       withShowLog(
         vscode.window.showWarningMessage(
-          'Lifeline: a damaged file of the saved queue was repaired from the copy kept before it; nothing was lost.',
+          `Lifeline: a damaged file of ${store} was repaired from the copy kept before it; nothing was lost.`,
           'Show Log',
         ),
       );

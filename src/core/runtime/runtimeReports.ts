@@ -14,6 +14,10 @@ export type RuntimeReport =
   | { readonly type: 'queueStorage'; readonly event: StorageEvent }
   /** The same for the active history's storage. */
   | { readonly type: 'historyStorage'; readonly event: StorageEvent }
+  /** The same for the workspace state store (other extensions' namespaces: docs/state-api.md). */
+  | { readonly type: 'stateStorage'; readonly event: StorageEvent }
+  /** The state store did not open; it is not tried again by this runtime, and `openState` calls fail `unavailable`. */
+  | { readonly type: 'stateOpenFailed'; readonly message: string }
   /** The history did not open; it is not tried again by this runtime. */
   | { readonly type: 'historyOpenFailed'; readonly message: string }
   /** The saved history was damaged and opened from what could be read. */

@@ -5,15 +5,31 @@ import type { BackupPart } from '../storage/backupTypes';
 import type { BackupStoreEntry } from '../storage/durableBackupSource';
 import { snapshotPath } from '../storage/durableRecovery';
 import { readSnapshotHeader } from '../storage/snapshot';
+import type { StateData, StateRecord } from '../storage/stateCodec';
+import type { DurableStore } from '../storage/durableStore';
 import { fsp as fs } from '../storage/storageFs';
 
-/** The runtime's stores that are open now, as backup parts: the queue and the active history (not the archive). */
-export function liveStores(queueLog: DurableQueueLog | undefined, history: JobHistory | undefined): BackupStoreEntry[] {
+/** The runtime's stores that are open now, as backup parts: the queue, the active history (not the archive) and the state store. */
+export function liveStores(
+  queueLog: DurableQueueLog | undefined,
+  history: JobHistory | undefined,
+  state?: DurableStore<StateData, StateRecord>,
+): BackupStoreEntry[] {
   const entries: BackupStoreEntry[] = [];
   const queue = queueLog?.durableStore;
   if (queue) entries.push({ store: queue, summary: () => `${queue.state.jobs.size} jobs` });
   const active = history?.log instanceof DurableHistoryLog ? history.log.durableStore : undefined;
   if (history && active) entries.push({ store: active, summary: () => `${history.active.count} entries` });
+  if (state) {
+    entries.push({
+      store: state,
+      summary: () => {
+        let keys = 0;
+        for (const namespace of state.state.values()) keys += namespace.size;
+        return `${keys} keys in ${state.state.size} namespaces`;
+      },
+    });
+  }
   return entries;
 }
 

@@ -26,6 +26,10 @@ import type { RuntimeReport } from './runtimeReports';
 import { RuntimeBackups } from './runtimeBackups';
 import { ReportedEventLog } from './reportedEvents';
 import { liveStores } from './runtimeStores';
+import { RuntimeState } from './runtimeState';
+import { STATE_SERVICE } from '../state/stateProtocol';
+import { openStateNamespace } from '../state/extensionState';
+import type { ExtensionState, StateNamespaceOptions } from '../state/extensionState';
 import { StorageHealthTracker } from './storageHealth';
 import type { StorageHealth } from './storageHealth';
 
@@ -42,8 +46,8 @@ export interface RuntimeService {
  * `backups` is always there (it follows the role: it writes only while this process holds the queue).
  */
 export interface RuntimeServices {
-  /** The workspace's state store (panels' and extensions' durable state). */
-  stateStore?: RuntimeService;
+  /** The workspace's state store (other extensions' namespaces: docs/state-api.md), open while this process holds the queue. */
+  stateStore?: RuntimeState;
   /** Scheduled backups of the queue, the history and the state store, and restore (docs/backups.md). */
   backups?: RuntimeBackups;
   /** Health checks of the storage folder, reported as runtime reports. */
@@ -90,6 +94,7 @@ export class WorkspaceRuntime {
     private readonly storageHealthTracker: StorageHealthTracker,
     /** Damage, repairs and losses reported since the runtime opened, for the Storage Health report. */
     readonly storageEvents: ReportedEventLog,
+    state: RuntimeState,
   ) {
     this.reportEmitter = reportEmitter;
     this.onDidReport = reportEmitter.event;
@@ -114,9 +119,11 @@ export class WorkspaceRuntime {
       beforeMigrate: (parts) => backups.beforeMigration(parts).then(() => undefined),
     });
     this.services.backups = backups;
+    this.services.stateStore = state;
+    state.bind(queue);
     backups.bind(
-      () => liveStores(queueLog(), this.history.history),
-      () => this.history.whenOpen(),
+      () => liveStores(queueLog(), this.history.history, state.store?.durable),
+      () => Promise.all([this.history.whenOpen(), state.whenOpen()]),
     );
     backups.follow(queue.role === 'holder');
     storageHealthTracker.follow(queue.localQueue);
@@ -191,6 +198,17 @@ export class WorkspaceRuntime {
       appVersion: context.appVersion ?? 'unknown',
     });
     const storageHealth = new StorageHealthTracker(logger);
+    const state = new RuntimeState({
+      directory: join(context.storageDirectory, 'state'),
+      logger,
+      clock: context.clock,
+      report: (report) => reportEmitter.fire(report),
+      loadFallback: backups.loadFallback('state'),
+      beforeMigrate: (info) => {
+        logger.info(`[state] backing up before migrating "${info.namespace}" from version ${info.fromVersion} to ${info.toVersion}`);
+        return backups.beforeMigration([]).then(() => undefined);
+      },
+    });
     const queue = await QueueSession.open({
       storageDir: context.storageDirectory,
       baseDir: context.baseDir,
@@ -198,6 +216,7 @@ export class WorkspaceRuntime {
       clock: context.clock,
       ...context.overrides?.lease,
       origin: context.origin ?? defaultOrigin(context.role),
+      services: { [STATE_SERVICE]: state.handle },
       createLog: (queueDir) =>
         (queueLog = new DurableQueueLog({
           directory: queueDir,
@@ -215,7 +234,7 @@ export class WorkspaceRuntime {
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
     opened.queue = queue;
-    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth, storageEvents);
+    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth, storageEvents, state);
   }
 
   get role(): RuntimeRole {
@@ -250,12 +269,9 @@ export class WorkspaceRuntime {
    * process holds the queue, and the state store when the runtime has one (for the health report).
    */
   openStores(): readonly DurableStore<unknown, unknown>[] {
-    const stores: DurableStore<unknown, unknown>[] = liveStores(this.queueLog(), this.history.history).map(
+    return liveStores(this.queueLog(), this.history.history, this.services.stateStore?.store?.durable).map(
       (entry) => entry.store as DurableStore<unknown, unknown>,
     );
-    const state = (this.services.stateStore as { durable?: DurableStore<unknown, unknown> } | undefined)?.durable;
-    if (state && !stores.includes(state)) stores.push(state);
-    return stores;
   }
 
   /** True while the storage folder's disk has less free space than `storageMinFreeMB`: no new job starts. */
@@ -298,6 +314,22 @@ export class WorkspaceRuntime {
       );
     } else logger.info(`[disk] space is back (${formatBytes(change.freeBytes)} free): queued jobs start again`);
     this.reportEmitter.fire({ type: 'lowDiskSpace', ...change, heldJobs: this.queue.jobs.filter((job) => job.state === 'queued').length });
+  }
+
+  /**
+   * Another extension's namespace of the workspace state (docs/state-api.md): reads and writes go
+   * to whichever process holds the queue, this one or another window's over the socket.
+   */
+  openState<T>(namespace: string, options: StateNamespaceOptions<T> = {}): Promise<ExtensionState<T>> {
+    const queue = this.queue;
+    return openStateNamespace(
+      {
+        request: (body) => queue.request(STATE_SERVICE, body),
+        onDidNotice: (listener) => queue.onDidNotice((notice) => notice.service === STATE_SERVICE && listener(notice.body)),
+      },
+      namespace,
+      options,
+    );
   }
 
   /** The output log of the job's latest attempt (undefined before it first ran). */

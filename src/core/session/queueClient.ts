@@ -5,10 +5,12 @@ import type { JobErrorReason } from '../queue/jobErrors';
 import { JobError } from '../queue/jobErrors';
 import type { CommandResult, Job, QueueFlags } from '../queue/jobModel';
 import type { QueueEvent } from '../queue/jobQueue';
-import type { ServerMessage } from './queueProtocol';
+import type { ClientMessage, ServerMessage } from './queueProtocol';
 import { QUEUE_SOCKET_LIMITS, readMessages, send } from './queueProtocol';
+import { ServiceError } from './sessionServices';
 
 export type CommandOutcome = { readonly ok: true; readonly result: CommandResult } | { readonly ok: false; readonly error: JobError };
+export type ReplyOutcome = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly error: ServiceError };
 
 /**
  * A client's connection to the holder: a mirror of the queue kept current by the holder's events,
@@ -25,11 +27,17 @@ export class QueueClient {
   private readonly closeEmitter = new Emitter<{ releasing: boolean }>();
   /** The connection ended; `releasing` when the holder announced a handover first. */
   readonly onDidClose = this.closeEmitter.event;
+  private readonly replyEmitter = new Emitter<{ requestId: string; outcome: ReplyOutcome }>();
+  /** A service's answer to a request (see {@link request}). */
+  readonly onDidReply = this.replyEmitter.event;
+  private readonly noticeEmitter = new Emitter<{ service: string; body: unknown }>();
+  /** A service's announcement to every client. */
+  readonly onDidNotice = this.noticeEmitter.event;
   private releasing = false;
-  /** Commands written and not answered yet; the holder answers more than its limit `overloaded`. */
+  /** Commands and requests written and not answered yet; the holder answers more than its limit `overloaded`. */
   private readonly inFlight = new Set<string>();
-  /** Commands waiting for room in the window, in order. */
-  private readonly backlog: { commandId: string; command: unknown; origin: unknown }[] = [];
+  /** Commands and requests waiting for room in the window, in order. */
+  private readonly backlog: { id: string; message: ClientMessage }[] = [];
 
   private constructor(
     private readonly socket: Socket,
@@ -103,6 +111,20 @@ export class QueueClient {
       case 'releasing':
         this.releasing = true;
         break;
+      case 'reply':
+        this.settled(message.requestId);
+        this.replyEmitter.fire({ requestId: message.requestId, outcome: { ok: true, body: message.body } });
+        break;
+      case 'replyError':
+        this.settled(message.requestId);
+        this.replyEmitter.fire({
+          requestId: message.requestId,
+          outcome: { ok: false, error: new ServiceError(String(message.reason), String(message.message)) },
+        });
+        break;
+      case 'notice':
+        this.noticeEmitter.fire({ service: message.service, body: message.body });
+        break;
       case 'welcome':
         break;
     }
@@ -117,24 +139,35 @@ export class QueueClient {
    * the holder refuses more rather than queue them for an unknown peer (docs/security.md, the queue's socket).
    */
   send(commandId: string, command: unknown, origin?: unknown): void {
-    if (this.inFlight.size >= QUEUE_SOCKET_LIMITS.maxInFlightPerClient) {
-      this.backlog.push({ commandId, command, origin });
-      return;
-    }
-    this.inFlight.add(commandId);
-    send(this.socket, { t: 'command', commandId, command, ...(origin !== undefined ? { origin } : {}) });
+    this.write(commandId, { t: 'command', commandId, command, ...(origin !== undefined ? { origin } : {}) });
   }
 
-  private settled(commandId: string): void {
-    if (!this.inFlight.delete(commandId)) return;
+  /** Sends a request to a service of the holder, within the same window as commands. */
+  request(requestId: string, service: string, body: unknown): void {
+    this.write(requestId, { t: 'request', requestId, service, body });
+  }
+
+  private write(id: string, message: ClientMessage): void {
+    if (this.inFlight.size >= QUEUE_SOCKET_LIMITS.maxInFlightPerClient) {
+      this.backlog.push({ id, message });
+      return;
+    }
+    this.inFlight.add(id);
+    send(this.socket, message);
+  }
+
+  private settled(id: string): void {
+    if (!this.inFlight.delete(id)) return;
     const next = this.backlog.shift();
-    if (next) this.send(next.commandId, next.command, next.origin);
+    if (next) this.write(next.id, next.message);
   }
 
   dispose(): void {
     this.eventEmitter.dispose();
     this.outcomeEmitter.dispose();
     this.closeEmitter.dispose();
+    this.replyEmitter.dispose();
+    this.noticeEmitter.dispose();
     this.socket.destroy();
   }
 }

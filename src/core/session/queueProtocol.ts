@@ -14,19 +14,27 @@ import { splitLines } from '../lineSplitter';
  */
 export type ClientMessage =
   | { readonly t: 'hello'; readonly token: string }
-  | { readonly t: 'command'; readonly commandId: string; readonly command: unknown; readonly origin?: unknown };
+  | { readonly t: 'command'; readonly commandId: string; readonly command: unknown; readonly origin?: unknown }
+  /** A request to a service of the holder (`state`: docs/state-api.md); answered by `reply` or `replyError`. */
+  | { readonly t: 'request'; readonly requestId: string; readonly service: string; readonly body: unknown };
 
 export type ServerMessage =
   | { readonly t: 'welcome'; readonly flags: QueueFlags; readonly jobs: readonly Job[] }
   | { readonly t: 'event'; readonly event: QueueEvent }
   | { readonly t: 'result'; readonly commandId: string; readonly result: CommandResult }
   | { readonly t: 'error'; readonly commandId: string; readonly reason: JobErrorReason; readonly message: string }
-  | { readonly t: 'releasing' };
+  | { readonly t: 'releasing' }
+  | { readonly t: 'reply'; readonly requestId: string; readonly body: unknown }
+  | { readonly t: 'replyError'; readonly requestId: string; readonly reason: string; readonly message: string }
+  /** A service's announcement to every client (a state namespace changed). */
+  | { readonly t: 'notice'; readonly service: string; readonly body: unknown };
 
 export const clientMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('hello'), token: z.string() }),
   // `origin` (who asked, for the audit log) is validated by the queue with the command.
   z.object({ t: z.literal('command'), commandId: z.string().min(8).max(100), command: z.unknown(), origin: z.unknown().optional() }),
+  // The body is the service's to validate: a hostile one gets a typed `replyError`, not a closed socket.
+  z.object({ t: z.literal('request'), requestId: z.string().min(8).max(100), service: z.string().min(1).max(64), body: z.unknown() }),
 ]);
 
 /** Messages from the holder above this size end the connection: the welcome carries the whole queue. */

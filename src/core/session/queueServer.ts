@@ -8,6 +8,8 @@ import type { JobQueue } from '../queue/jobQueue';
 import { JobError } from '../queue/jobErrors';
 import type { QueueSocketLimits, ServerMessage } from './queueProtocol';
 import { clientMessageSchema, errorMessage, QUEUE_SOCKET_LIMITS, readMessages, send } from './queueProtocol';
+import type { SessionServices } from './sessionServices';
+import { replyError, ServiceError, serviceHandler } from './sessionServices';
 
 /**
  * The holder's end of the socket: authenticates clients by token and bridges them to the queue.
@@ -32,6 +34,7 @@ export class QueueServer {
     private readonly socketPath: string,
     private readonly logger: Logger,
     private readonly limits: QueueSocketLimits,
+    private readonly services: SessionServices,
   ) {
     this.subscription = queue.onDidChange((event) => this.broadcast({ t: 'event', event }));
     server.on('connection', (socket) => this.accept(socket));
@@ -43,11 +46,12 @@ export class QueueServer {
     queue: JobQueue,
     logger: Logger,
     limits: Partial<QueueSocketLimits> = {},
+    services: SessionServices = {},
   ): Promise<QueueServer> {
     // The path carries our activation id, so a file there can only be a leftover of ours.
     if (process.platform !== 'win32') await fs.rm(socketPath, { force: true });
     const server = createServer();
-    const queueServer = new QueueServer(server, queue, token, socketPath, logger, { ...QUEUE_SOCKET_LIMITS, ...limits });
+    const queueServer = new QueueServer(server, queue, token, socketPath, logger, { ...QUEUE_SOCKET_LIMITS, ...limits }, services);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, () => {
@@ -105,6 +109,31 @@ export class QueueServer {
           return;
         }
         if (message.t === 'hello') return;
+        if (message.t === 'request') {
+          const { requestId, service, body } = message;
+          if (inFlight >= this.limits.maxInFlightPerClient) {
+            send(
+              socket,
+              replyError(requestId, new ServiceError('overloaded', `The queue holder has ${inFlight} requests of this client waiting.`)),
+            );
+            return;
+          }
+          const handler = serviceHandler(this.services, service);
+          if (!handler) {
+            send(socket, replyError(requestId, new ServiceError('unknownService', `The queue holder has no service "${service}".`)));
+            return;
+          }
+          inFlight++;
+          // A handler that throws synchronously is answered like one that rejects.
+          Promise.resolve()
+            .then(() => handler(body))
+            .then(
+              (reply) => send(socket, { t: 'reply', requestId, body: reply }),
+              (error: unknown) => send(socket, replyError(requestId, error)),
+            )
+            .finally(() => inFlight--);
+          return;
+        }
         const { commandId, command, origin } = message;
         if (inFlight >= this.limits.maxInFlightPerClient) {
           send(
@@ -141,6 +170,11 @@ export class QueueServer {
 
   private broadcast(message: ServerMessage): void {
     for (const socket of this.clients) send(socket, message);
+  }
+
+  /** Tells every client what a service announces (a state namespace changed). */
+  notice(service: string, body: unknown): void {
+    this.broadcast({ t: 'notice', service, body });
   }
 
   /** Tells every client that the holder is handing over, so they take the lease at once. */

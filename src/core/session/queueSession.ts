@@ -22,6 +22,8 @@ import type { QueueLog } from '../queue/queueLog';
 import { QueueClient } from './queueClient';
 import { QueueServer } from './queueServer';
 import { socketPathFor } from './socketPath';
+import type { SessionServices } from './sessionServices';
+import { NOT_HOLDER, ServiceError, serviceHandler } from './sessionServices';
 
 export interface QueueSessionOptions {
   /** The workspace's storage folder; the queue lives in `<storageDir>/queue/`, the lease beside it. */
@@ -44,6 +46,8 @@ export interface QueueSessionOptions {
   readonly socketDir?: string;
   /** Who this process's commands come from when `execute` is not told (the audit log). */
   readonly origin?: AuditOrigin;
+  /** Services this process answers while it holds the queue, for itself and its clients (see {@link QueueSession.request}). */
+  readonly services?: SessionServices;
 }
 
 export type SessionRole = 'holder' | 'client' | 'connecting' | 'disposed';
@@ -58,6 +62,13 @@ interface Holder {
   readonly server: QueueServer;
   readonly heartbeat: NodeJS.Timeout;
   readonly subscription: Disposable;
+}
+
+interface PendingRequest {
+  readonly service: string;
+  readonly body: unknown;
+  readonly resolve: (body: unknown) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 interface PendingCommand {
@@ -82,6 +93,10 @@ export class QueueSession {
   private client: QueueClient | undefined;
   private clientWatch: NodeJS.Timeout | undefined;
   private readonly pending = new Map<string, PendingCommand>();
+  private readonly pendingRequests = new Map<string, PendingRequest>();
+  private readonly noticeEmitter = new Emitter<{ service: string; body: unknown }>();
+  /** A service's announcement, from this process's own services while holder, or from the holder's. */
+  readonly onDidNotice = this.noticeEmitter.event;
   private readonly eventEmitter = new Emitter<SessionEvent>();
   readonly onDidChange = this.eventEmitter.event;
   private readonly roleEmitter = new Emitter<SessionRole>();
@@ -150,6 +165,56 @@ export class QueueSession {
       this.pending.set(commandId, { command, origin, resolve, reject });
       this.dispatch(commandId);
     });
+  }
+
+  /**
+   * Asks a service of whoever holds the queue: this process's own handler while it holds it, the
+   * holder's over the socket otherwise. Like a command, a request waits while no one holds the
+   * queue and is sent again to the next holder when the one asked stepped down before answering
+   * (it said {@link NOT_HOLDER}, or the connection ended): a service's requests must be safe to repeat.
+   */
+  request(service: string, body: unknown): Promise<unknown> {
+    if (this.roleValue === 'disposed') return Promise.reject(new ServiceError('disposed', 'The queue session is closed.'));
+    const requestId = randomUUID();
+    return new Promise((resolve, reject) => {
+      this.pendingRequests.set(requestId, { service, body, resolve, reject });
+      this.dispatchRequest(requestId);
+    });
+  }
+
+  /** Announces to this process and every client (only the holder's services announce). */
+  notice(service: string, body: unknown): void {
+    if (!this.holder) return;
+    this.holder.server.notice(service, body);
+    this.noticeEmitter.fire({ service, body });
+  }
+
+  private dispatchRequest(requestId: string): void {
+    const entry = this.pendingRequests.get(requestId);
+    if (!entry) return;
+    if (this.holder) {
+      const handler = serviceHandler(this.options.services ?? {}, entry.service);
+      Promise.resolve()
+        .then(() => {
+          if (!handler) throw new ServiceError('unknownService', `This process has no service "${entry.service}".`);
+          return handler(entry.body);
+        })
+        .then(
+          (body) => this.answerRequest(requestId, { ok: true, body }),
+          (error: unknown) => this.answerRequest(requestId, { ok: false, error }),
+        );
+    } else if (this.client) {
+      this.client.request(requestId, entry.service, entry.body);
+    }
+  }
+
+  private answerRequest(requestId: string, outcome: { ok: true; body: unknown } | { ok: false; error: unknown }): void {
+    const entry = this.pendingRequests.get(requestId);
+    if (!entry) return;
+    if (!outcome.ok && ServiceError.is(outcome.error, NOT_HOLDER) && this.roleValue !== 'disposed') return;
+    this.pendingRequests.delete(requestId);
+    if (outcome.ok) entry.resolve(outcome.body);
+    else entry.reject(outcome.error);
   }
 
   private setRole(role: SessionRole): void {
@@ -261,7 +326,7 @@ export class QueueSession {
         baseDir: this.options.baseDir,
         random: this.options.random,
       });
-      const server = await QueueServer.listen(lease.socketPath, lease.token, queue, this.logger);
+      const server = await QueueServer.listen(lease.socketPath, lease.token, queue, this.logger, {}, this.options.services);
       const subscription = queue.onDidChange((event) => this.eventEmitter.fire(event));
       const heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 1000);
       this.holder = { lease, queue, runner, server, heartbeat, subscription };
@@ -275,6 +340,7 @@ export class QueueSession {
     this.setRole('holder');
     this.eventEmitter.fire({ type: 'reset' });
     for (const commandId of this.pending.keys()) this.dispatch(commandId);
+    for (const requestId of this.pendingRequests.keys()) this.dispatchRequest(requestId);
     return true;
   }
 
@@ -309,6 +375,10 @@ export class QueueSession {
     client.onDidChange((event) => this.eventEmitter.fire(event));
     client.onDidAnswer(({ commandId, outcome }) => this.answer(commandId, outcome));
     client.onDidClose(() => this.lostHolder(client));
+    client.onDidReply(({ requestId, outcome }) =>
+      this.answerRequest(requestId, outcome.ok ? outcome : { ok: false, error: outcome.error }),
+    );
+    client.onDidNotice((notice) => this.noticeEmitter.fire(notice));
     // A holder that hangs keeps its socket open: watch its heartbeat too.
     const observer = this.observer;
     this.clientWatch = setInterval(() => {
@@ -319,6 +389,7 @@ export class QueueSession {
     this.setRole('client');
     this.eventEmitter.fire({ type: 'reset' });
     for (const commandId of this.pending.keys()) this.dispatch(commandId);
+    for (const requestId of this.pendingRequests.keys()) this.dispatchRequest(requestId);
   }
 
   private lostHolder(client: QueueClient): void {
@@ -371,8 +442,13 @@ export class QueueSession {
       this.pending.delete(commandId);
       entry.reject(new JobError('disposed', 'The queue session closed before the command was answered.'));
     }
+    for (const [requestId, entry] of this.pendingRequests) {
+      this.pendingRequests.delete(requestId);
+      entry.reject(new ServiceError('disposed', 'The queue session closed before the request was answered.'));
+    }
     this.roleEmitter.fire('disposed');
     this.eventEmitter.dispose();
     this.roleEmitter.dispose();
+    this.noticeEmitter.dispose();
   }
 }

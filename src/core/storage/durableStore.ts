@@ -69,6 +69,7 @@ export interface CommitOptions {
  */
 export class DurableStore<S, R> {
   private readonly listeners = new Set<(event: StorageEvent) => void>();
+  private readonly replaceListeners = new Set<(previous: S) => void>();
   private lockKey = '';
   private readonly saves = new DurationRing();
   private compacting: Promise<void> | undefined;
@@ -191,6 +192,16 @@ export class DurableStore<S, R> {
   onEvent(listener: (event: StorageEvent) => void): { dispose(): void } {
     this.listeners.add(listener);
     return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  /**
+   * Called after a restore ({@link replaceWith}) swapped the state, with the state it replaced
+   * (still intact: it is freed only after the listeners ran), so that a store built on this one can
+   * tell its own listeners what changed.
+   */
+  onDidReplace(listener: (previous: S) => void): { dispose(): void } {
+    this.replaceListeners.add(listener);
+    return { dispose: () => this.replaceListeners.delete(listener) };
   }
 
   /**
@@ -323,6 +334,13 @@ export class DurableStore<S, R> {
         this.currentState = state;
         this.manifest.seal(sealed);
       });
+      for (const listener of this.replaceListeners) {
+        try {
+          listener(previous);
+        } catch (error) {
+          (this.options.logger ?? nullLogger).warn(`[storage:${this.name}] a restore listener failed: ${String(error)}`);
+        }
+      }
       this.options.codec.dispose?.(previous);
       await this.manifest.install({ generation, sequence, crc: snapshotCrc }, undefined);
       await this.removeJournalsBelow(generation);

@@ -6,6 +6,7 @@ import { StorageError } from './errors';
 import type { StateData, StateRecord } from './stateCodec';
 import { applyStateRecord, stateCodec } from './stateCodec';
 import type { MigrationInfo, StateMigration } from './stateMigrations';
+import type { StagedChange } from './stateMigrations';
 import { orderedMigrations, stageMigration } from './stateMigrations';
 
 /** Keys under this prefix belong to Lifeline (the schema version lives there). */
@@ -43,6 +44,8 @@ export type StateOperation =
 export interface StateChangeEvent {
   readonly namespace: string;
   readonly keys: readonly string[];
+  /** The whole store was replaced (a backup restored): `keys` are those whose value differs. */
+  readonly restored?: true;
 }
 
 export interface NamespaceOptions {
@@ -93,7 +96,10 @@ export class StateStore {
       commit: (records) => durable.commit(records),
       close: () => durable.close(),
     };
-    return new StateStore(backend, { beforeMigration: options.beforeMigration, audit: options.audit });
+    const store = new StateStore(backend, { beforeMigration: options.beforeMigration, audit: options.audit });
+    // A restore swaps the durable state underneath: reads see it at once (they read `durable.state`); listeners are told what changed.
+    durable.onDidReplace((previous) => store.notifyReplaced(previous));
+    return store;
   }
 
   static inMemory(hooks: { beforeMigration?: (info: MigrationInfo) => Promise<void>; audit?: AuditSink } = {}): StateStore {
@@ -156,6 +162,48 @@ export class StateStore {
     return new StateNamespace(this, name);
   }
 
+  /** The namespace's stored schema version: 0 when none is stored. */
+  version(namespace: string): number {
+    const json = this.rawGet(namespace, VERSION_KEY);
+    return json === undefined ? 0 : Number(JSON.parse(json));
+  }
+
+  /**
+   * Commits one migration step worked out elsewhere (by a namespace's owner in another process,
+   * docs/state-api.md): the staged changes and the new version in one batch, but only while the
+   * stored version is still `fromVersion`. Returns false, having written nothing, when it is not
+   * (another process migrated first). A namespace that holds data is backed up first.
+   */
+  async migrateStep(
+    namespace: string,
+    fromVersion: number,
+    toVersion: number,
+    changes: readonly StagedChange[],
+    description?: string,
+  ): Promise<boolean> {
+    checkNamespace(namespace);
+    if (this.version(namespace) !== fromVersion) return false;
+    const records: StateRecord[] = changes.map((change) => {
+      checkKey(change.key);
+      return 'deleted' in change
+        ? { op: 'delete', namespace, key: change.key }
+        : { op: 'set', namespace, key: change.key, json: this.encode(namespace, change.key, change.value) };
+    });
+    records.push({ op: 'set', namespace, key: VERSION_KEY, json: JSON.stringify(toVersion) });
+    const info: MigrationInfo = { store: this.backend.name, namespace, fromVersion, toVersion };
+    if (this.keys(namespace).length > 0) await this.hooks.beforeMigration?.(info);
+    // Checked again after the backup's await: the version test and the pending write must be one step.
+    if (this.version(namespace) !== fromVersion) return false;
+    await this.commitRecords(records);
+    this.hooks.audit?.record({ store: this.backend.name, action: 'migrate', detail: { ...info, description } });
+    return true;
+  }
+
+  /** Every key of the namespace with its stored value (unvalidated), reserved keys left out. */
+  entries(namespace: string): [string, unknown][] {
+    return this.keys(namespace).map((key) => [key, this.rawParse(namespace, key)]);
+  }
+
   get<T = unknown>(namespace: string, key: string): T | undefined {
     const value = this.rawParse(namespace, key);
     if (value === undefined) return undefined;
@@ -216,6 +264,11 @@ export class StateStore {
       return Promise.reject(error);
     }
     if (records.length === 0) return Promise.resolve();
+    return this.commitRecords(records);
+  }
+
+  /** Commits through the pending overlay (a read right after sees the records), then tells the listeners. */
+  private commitRecords(records: readonly StateRecord[]): Promise<void> {
     this.pending.push(records);
     const settle = (): void => {
       this.pending.splice(this.pending.indexOf(records), 1);
@@ -242,6 +295,21 @@ export class StateStore {
     await this.backend.close();
   }
 
+  /** Tells the listeners which keys a restore changed, namespace by namespace. */
+  private notifyReplaced(previous: StateData): void {
+    const current = this.backend.data;
+    for (const namespace of new Set([...previous.keys(), ...current.keys()])) {
+      const before = previous.get(namespace);
+      const after = current.get(namespace);
+      const keys = [...new Set([...(before?.keys() ?? []), ...(after?.keys() ?? [])])]
+        .filter((key) => before?.get(key) !== after?.get(key))
+        .sort();
+      if (keys.length === 0) continue;
+      const visible = keys.filter((key) => !key.startsWith(RESERVED_KEY_PREFIX));
+      for (const listener of this.listeners) listener({ namespace, keys: visible, restored: true });
+    }
+  }
+
   private auditAndNotify(records: readonly StateRecord[]): void {
     const byNamespace = new Map<string, string[]>();
     for (const record of records) {
@@ -250,8 +318,11 @@ export class StateStore {
       byNamespace.set(record.namespace, keys);
     }
     const action = records.length > 1 ? 'batch' : (records[0] as StateRecord).op;
-    for (const [namespace, keys] of byNamespace) {
-      this.hooks.audit?.record({ store: this.backend.name, action, detail: { namespace, keys: keys.slice(0, 20), count: keys.length } });
+    for (const [namespace, all] of byNamespace) {
+      this.hooks.audit?.record({ store: this.backend.name, action, detail: { namespace, keys: all.slice(0, 20), count: all.length } });
+      const keys = all.filter((key) => !key.startsWith(RESERVED_KEY_PREFIX));
+      // A migration that changed nothing but the version is no change to the namespace's keys.
+      if (keys.length === 0) continue;
       for (const listener of this.listeners) listener({ namespace, keys });
     }
   }

@@ -53,8 +53,8 @@ describe('WorkspaceRuntime: automatic backups', () => {
     assert.equal(first?.reason, 'scheduled');
     assert.deepEqual(
       first?.parts.map((part) => part.name),
-      ['queue', 'history'],
-      'the queue and the active history, in one file',
+      ['queue', 'history', 'state'],
+      'the queue, the active history and the state store, in one file',
     );
     assert.equal(await backups.checkSchedule(), undefined, 'nothing changed since');
 

@@ -223,4 +223,30 @@ describe('storage: state store', () => {
     await assert.rejects(store.set('a', 'k', 2), (error) => StorageError.is(error, 'closed'));
     assert.equal(store.get('a', 'k'), 1);
   });
+
+  it('reads the restored state at once after DurableStore.replaceWith, and tells its listeners what changed', async () => {
+    const store = await open();
+    await store.set('a', 'kept', 1);
+    await store.set('a', 'changed', 'before');
+    const snapshot = await store.durable!.exportSnapshot();
+    await store.set('a', 'changed', 'after');
+    await store.set('a', 'added', true);
+    await store.set('b', 'other', 'x');
+    const changes: unknown[] = [];
+    store.onDidChange((event) => changes.push(event));
+    await store.durable!.replaceWith(snapshot);
+    assert.equal(store.get('a', 'changed'), 'before');
+    assert.equal(store.get('a', 'added'), undefined);
+    assert.deepEqual(store.keys('a'), ['changed', 'kept']);
+    assert.equal(store.exists('b', 'other'), false);
+    assert.deepEqual(changes, [
+      { namespace: 'a', keys: ['added', 'changed'], restored: true },
+      { namespace: 'b', keys: ['other'], restored: true },
+    ]);
+    await store.set('a', 'later', 2);
+    await store.close();
+    const again = await open();
+    assert.deepEqual(again.keys('a'), ['changed', 'kept', 'later'], 'a reopen reads the restored state and what followed');
+    await again.close();
+  });
 });
