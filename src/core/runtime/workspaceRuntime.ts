@@ -21,6 +21,9 @@ import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
 import { RuntimeBackups } from './runtimeBackups';
 import { liveStores } from './runtimeStores';
+import { restoreInPlace } from './runtimeRestore';
+import type { RestoreInPlaceResult } from './runtimeRestore';
+import type { BackupInfo } from '../storage/backupManager';
 import { observeQueueLog, StorageHealthTracker } from './storageHealth';
 import type { StorageHealth } from './storageHealth';
 
@@ -79,6 +82,7 @@ export class WorkspaceRuntime {
     backups: RuntimeBackups,
     queueLog: () => DurableQueueLog | undefined,
     private readonly storageHealthTracker: StorageHealthTracker,
+    private readonly currentQueueLog: () => DurableQueueLog | undefined,
   ) {
     this.reportEmitter = reportEmitter;
     this.onDidReport = reportEmitter.event;
@@ -184,7 +188,7 @@ export class WorkspaceRuntime {
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
     opened.queue = queue;
-    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth);
+    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth, () => queueLog);
   }
 
   get role(): RuntimeRole {
@@ -254,6 +258,49 @@ export class WorkspaceRuntime {
   outputLogPath(job: Job): string | undefined {
     if (job.attempts === 0) return undefined;
     return jobFilePaths(this.jobsDirectory, job.id, job.attempts).logPath;
+  }
+
+  /**
+   * Writes a manual backup of every live store now (the holder only); with `includeArchive`, the
+   * history's sealed archive shards too (see {@link archiveBytes} for their size). Resolves once on disk.
+   */
+  async createBackup(options: { includeArchive?: boolean } = {}): Promise<BackupInfo> {
+    const backups = this.services.backups;
+    if (!backups) throw new Error('The runtime has no backups service.');
+    const history = options.includeArchive ? await this.history.whenOpen() : undefined;
+    const archive = history ? await history.archiveBackupSource().snapshotParts() : [];
+    return backups.backupNow('manual', archive);
+  }
+
+  /**
+   * Restores a backup while the workspace stays open (docs/backups.md, "Restore in place"): a
+   * safety backup first, the stores replaced, the queue reopened with its running jobs adopted
+   * again, the history reopened; listeners of the queue get a `reset`. The holder only.
+   */
+  async restoreBackup(id: string): Promise<RestoreInPlaceResult> {
+    const backups = this.services.backups;
+    if (!backups) throw new Error('The runtime has no backups service.');
+    const result = await restoreInPlace(
+      {
+        manager: backups.manager,
+        queue: this.queue,
+        history: this.history,
+        storageDirectory: this.storageDirectory,
+        logger: this.context.logger,
+        clock: this.context.clock ?? systemClock,
+        otherStores: () =>
+          liveStores(this.currentQueueLog(), this.history.history).filter((entry) => entry.store.name !== 'queue' && entry.store.name !== 'history'),
+        // A run that a backup remembers as running is long gone: a person decides whether to run it again.
+        onInterrupted: (jobs) => jobs.forEach((job) => this.handledInterruptions.add(interruptionKey(job))),
+      },
+      id,
+    );
+    if (result.interrupted.length > 0) {
+      this.reportEmitter.fire({ type: 'recoveryNeeded', jobs: result.interrupted, question: 'interrupted' });
+    }
+    this.applyLowDiskHold();
+    void this.applyConcurrency();
+    return result;
   }
 
   /** The option is the truth; the queue's flag follows it (written by the holder only). */
