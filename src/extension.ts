@@ -9,6 +9,7 @@ import { ViewStateFiles } from './core/storage/viewStateFiles';
 import { openWorkspaceDirectory } from './core/storage/workspaceDirectory';
 import { CommandIds } from './shared/commandIds';
 import { registerHistoryCommands } from './vscode/historyCommands';
+import { registerBackupCommands } from './vscode/backupCommands';
 import { registerJobCommands } from './vscode/jobCommands';
 import { createLogChannel } from './vscode/logChannel';
 import { registerHistoryPanel } from './vscode/panels/historyPanel';
@@ -199,6 +200,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       logger,
     }),
     ...registerHistoryCommands(() => session?.history, unavailableReason, logger),
+    ...registerBackupCommands(() => session?.runtime, unavailableReason, logger, queueChanged.event),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
     { dispose: () => void session?.close() },

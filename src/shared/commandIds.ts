@@ -22,6 +22,11 @@ export const CommandIds = {
   exportHistory: 'lifeline.exportHistory',
   archiveHistoryNow: 'lifeline.archiveHistoryNow',
   retrySaving: 'lifeline.retrySaving',
+  createBackup: 'lifeline.createBackup',
+  restoreBackup: 'lifeline.restoreBackup',
+  deleteBackup: 'lifeline.deleteBackup',
+  exportBackup: 'lifeline.exportBackup',
+  importBackup: 'lifeline.importBackup',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

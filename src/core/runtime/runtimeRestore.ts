@@ -79,14 +79,21 @@ export async function restoreInPlace(deps: RestoreInPlaceDeps, id: string): Prom
       const known =
         part.name === 'queue' || part.name === 'history' || part.name.startsWith(ARCHIVE_PART_PREFIX) || otherNames.has(part.name);
       if (!known) {
-        throw new StorageError('invalidBackup', `The backup holds a store "${part.name}" that this version does not have; nothing was restored.`);
+        throw new StorageError(
+          'invalidBackup',
+          `The backup holds a store "${part.name}" that this version does not have; nothing was restored.`,
+        );
       }
       if ((part.name === 'history' || part.name.startsWith(ARCHIVE_PART_PREFIX)) && !opened) {
         throw new StorageError('locked', 'The job history is not open in this window, so a backup holding it cannot be restored here.');
       }
     }
   };
-  let kept: Pick<RestoreInPlaceResult, 'keptRunning' | 'keptFromLive' | 'interrupted'> = { keptRunning: [], keptFromLive: [], interrupted: [] };
+  let kept: Pick<RestoreInPlaceResult, 'keptRunning' | 'keptFromLive' | 'interrupted'> = {
+    keptRunning: [],
+    keptFromLive: [],
+    interrupted: [],
+  };
   const started = performance.now();
   const { restored, safetyBackup } = await manager.restore(id, {
     check,
@@ -177,7 +184,13 @@ async function installQueue(
         deadlineAt: undefined,
         stageDeadlineAt: undefined,
         stopReason: undefined,
-        result: { exitCode: null, signal: null, error: 'restored from a backup taken while it ran; that run is gone', warnings: [], files: [] },
+        result: {
+          exitCode: null,
+          signal: null,
+          error: 'restored from a backup taken while it ran; that run is gone',
+          warnings: [],
+          files: [],
+        },
       };
       records.push({ t: 'job', job: lost });
       interrupted.push(lost);
@@ -194,7 +207,10 @@ export async function archiveBytes(storageDirectory: string): Promise<{ bytes: n
   const directory = join(storageDirectory, 'history', 'archive');
   let bytes = 0;
   let files = 0;
-  for (const name of ['index.json', ...(await fs.readdir(join(directory, 'shards')).catch(() => [] as string[])).map((file) => join('shards', file))]) {
+  for (const name of [
+    'index.json',
+    ...(await fs.readdir(join(directory, 'shards')).catch(() => [] as string[])).map((file) => join('shards', file)),
+  ]) {
     const stat = await fs.stat(join(directory, name)).catch(() => undefined);
     if (!stat?.isFile()) continue;
     bytes += stat.size;

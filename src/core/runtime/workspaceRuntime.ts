@@ -188,7 +188,16 @@ export class WorkspaceRuntime {
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
     opened.queue = queue;
-    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth, () => queueLog);
+    return new WorkspaceRuntime(
+      queue,
+      context,
+      reportEmitter,
+      current,
+      backups,
+      () => queueLog,
+      storageHealth,
+      () => queueLog,
+    );
   }
 
   get role(): RuntimeRole {
@@ -289,7 +298,9 @@ export class WorkspaceRuntime {
         logger: this.context.logger,
         clock: this.context.clock ?? systemClock,
         otherStores: () =>
-          liveStores(this.currentQueueLog(), this.history.history).filter((entry) => entry.store.name !== 'queue' && entry.store.name !== 'history'),
+          liveStores(this.currentQueueLog(), this.history.history).filter(
+            (entry) => entry.store.name !== 'queue' && entry.store.name !== 'history',
+          ),
         // A run that a backup remembers as running is long gone: a person decides whether to run it again.
         onInterrupted: (jobs) => jobs.forEach((job) => this.handledInterruptions.add(interruptionKey(job))),
       },

@@ -388,7 +388,9 @@ export class QueueSession {
       await removeLease(this.options.storageDir, holder.lease).catch(() => undefined);
       this.reopening = false;
       this.logger.error(`[queueSession] the queue did not open again after a reopen: ${String(error)}`);
-      if (this.roleValue !== 'disposed') void this.establish().catch((next: unknown) => this.logger.error(`[queueSession] ${String(next)}`));
+      if (this.roleValue !== 'disposed') {
+        void this.establish().catch((next: unknown) => this.logger.error(`[queueSession] ${String(next)}`));
+      }
       throw error;
     }
     this.reopening = false;

@@ -337,7 +337,11 @@ export class BackupManager {
   }
 
   /** `override`: parts that replace the source's parts of the same name (the state as it was before a migration). */
-  private async createNow(reason: BackupReason, override: readonly BackupPart[] = [], extra: readonly BackupPart[] = []): Promise<BackupInfo> {
+  private async createNow(
+    reason: BackupReason,
+    override: readonly BackupPart[] = [],
+    extra: readonly BackupPart[] = [],
+  ): Promise<BackupInfo> {
     const directory = this.options.directory;
     await fs.mkdir(directory, { recursive: true, mode: 0o700 });
     await this.removeStaleTemporaries();

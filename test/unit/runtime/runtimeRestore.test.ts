@@ -36,7 +36,9 @@ function filesOf(storage: string): Record<string, string> {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) walk(path);
-      else if (!/\.manifest$|\.tmp$/.test(name)) found[relative(storage, path)] = createHash('sha256').update(readFileSync(path)).digest('hex');
+      else if (!/\.manifest$|\.tmp$/.test(name)) {
+        found[relative(storage, path)] = createHash('sha256').update(readFileSync(path)).digest('hex');
+      }
     }
   };
   for (const folder of ['queue', 'history', 'backups']) walk(join(storage, folder));
@@ -108,7 +110,10 @@ describe('WorkspaceRuntime: restore in place', function () {
 
   it('keeps what happened here to a job the backup holds as running, and leaves a gone one interrupted for a person', async () => {
     const reports: RuntimeReport[] = [];
-    const runtime = await folders.open({ options: { concurrency: 2, recoveryPolicy: 'auto' }, onDidReport: (report) => reports.push(report) });
+    const runtime = await folders.open({
+      options: { concurrency: 2, recoveryPolicy: 'auto' },
+      onDidReport: (report) => reports.push(report),
+    });
     await runtime.history.whenOpen();
     const kept = await runtime.queue.execute({ type: 'enqueue', definition: { name: 'kept', command: waitsFor('one', 0) } });
     const gone = await runtime.queue.execute({ type: 'enqueue', definition: { name: 'gone', command: waitsFor('two', 0) } });
@@ -133,7 +138,10 @@ describe('WorkspaceRuntime: restore in place', function () {
     );
     assert.equal(jobOf(runtime, kept.jobId)?.state, 'succeeded', 'its run ended here: it is not run again');
     assert.equal(jobOf(runtime, gone.jobId)?.state, 'interrupted');
-    assert.ok(reports.some((report) => report.type === 'recoveryNeeded'), 'a person is asked');
+    assert.ok(
+      reports.some((report) => report.type === 'recoveryNeeded'),
+      'a person is asked',
+    );
     await runtime.close();
     assert.equal(jobOf(runtime, gone.jobId)?.attempts, 1, 'the recovery policy did not resume it on its own');
   });
