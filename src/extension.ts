@@ -231,7 +231,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       const history = await opened?.history.whenOpen();
       if (!opened || !history) return undefined;
       return {
-        recent: (limit = 50) => history.page({ sort: 'finishedAt', direction: 'desc', limit }).entries,
+        // The history open now: a restore or a takeover reopens it, and an old handle is closed.
+        recent: (limit = 50) => (opened.history.history ?? history).page({ sort: 'finishedAt', direction: 'desc', limit }).entries,
         onDidChange: opened.history.onDidChange,
       };
     },

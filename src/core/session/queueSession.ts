@@ -123,7 +123,10 @@ export class QueueSession {
   }
 
   getJob(id: string): Job | undefined {
-    return this.holder?.queue.getJob(id) ?? this.client?.jobs.get(id) ?? this.lastJobs.find((job) => job.id === id);
+    // As `jobs`: the jobs last seen only while neither holder nor client (a reopen leaves them behind).
+    if (this.holder) return this.holder.queue.getJob(id);
+    if (this.client) return this.client.jobs.get(id);
+    return this.lastJobs.find((job) => job.id === id);
   }
 
   /** Commands sent but not yet answered. */

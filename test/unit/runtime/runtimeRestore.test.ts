@@ -61,7 +61,7 @@ describe('WorkspaceRuntime: restore in place', function () {
     const backup = await runtime.createBackup();
 
     const long = await runtime.queue.execute({ type: 'enqueue', definition: { name: 'across', command: waitsFor('go', 7) } });
-    await runtime.queue.execute({ type: 'enqueue', definition: { name: 'after', command: 'echo after' } });
+    const after = await runtime.queue.execute({ type: 'enqueue', definition: { name: 'after', command: 'echo after' } });
     await until(
       runtime.queue.onDidChange,
       () => jobOf(runtime, long.jobId)?.state === 'running' && jobOf(runtime, long.jobId)?.pid !== undefined,
@@ -81,6 +81,7 @@ describe('WorkspaceRuntime: restore in place', function () {
     assert.deepEqual(result.keptRunning, [long.jobId]);
     assert.equal(result.safetyBackup.reason, 'beforeRestore');
     assert.deepEqual(queueView(runtime), ['before:succeeded', 'across:running'], "the backup's queue, plus the job running now");
+    assert.equal(jobOf(runtime, after.jobId), undefined, 'a job queued after the backup is gone, by id too');
     assert.equal(jobOf(runtime, long.jobId)?.pid, pid, 'the same process, not a new run');
     assert.equal(runtime.queue.role, 'holder');
     assert.ok(runtime.history.history, 'the history is open again');
