@@ -82,7 +82,6 @@ export class WorkspaceRuntime {
     backups: RuntimeBackups,
     queueLog: () => DurableQueueLog | undefined,
     private readonly storageHealthTracker: StorageHealthTracker,
-    private readonly currentQueueLog: () => DurableQueueLog | undefined,
   ) {
     this.reportEmitter = reportEmitter;
     this.onDidReport = reportEmitter.event;
@@ -188,16 +187,7 @@ export class WorkspaceRuntime {
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
     opened.queue = queue;
-    return new WorkspaceRuntime(
-      queue,
-      context,
-      reportEmitter,
-      current,
-      backups,
-      () => queueLog,
-      storageHealth,
-      () => queueLog,
-    );
+    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth);
   }
 
   get role(): RuntimeRole {
@@ -271,7 +261,7 @@ export class WorkspaceRuntime {
 
   /**
    * Writes a manual backup of every live store now (the holder only); with `includeArchive`, the
-   * history's sealed archive shards too (see {@link archiveBytes} for their size). Resolves once on disk.
+   * history's sealed archive shards too (runtimeRestore.ts `archiveBytes` says how large they are). Resolves once on disk.
    */
   async createBackup(options: { includeArchive?: boolean } = {}): Promise<BackupInfo> {
     const backups = this.services.backups;
@@ -297,10 +287,7 @@ export class WorkspaceRuntime {
         storageDirectory: this.storageDirectory,
         logger: this.context.logger,
         clock: this.context.clock ?? systemClock,
-        otherStores: () =>
-          liveStores(this.currentQueueLog(), this.history.history).filter(
-            (entry) => entry.store.name !== 'queue' && entry.store.name !== 'history',
-          ),
+        otherStores: () => backups.liveStores().filter((entry) => entry.store.name !== 'queue' && entry.store.name !== 'history'),
         // A run that a backup remembers as running is long gone: a person decides whether to run it again.
         onInterrupted: (jobs) => jobs.forEach((job) => this.handledInterruptions.add(interruptionKey(job))),
       },
