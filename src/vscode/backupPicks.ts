@@ -57,10 +57,11 @@ export function backupPickItem(info: BackupInfo, now = Date.now()): BackupPickIt
       backup: info,
     };
   }
-  const kind = [automaticReason(info) ?? 'manual', info.imported ? 'imported' : undefined].filter(Boolean).join(', ');
+  const kind = info.imported ? 'Imported backup' : info.reason === 'manual' ? 'Manual backup' : 'Automatic backup';
+  const why = info.reason === 'manual' ? undefined : automaticReason(info)?.replace('automatic, ', '');
   return {
-    label: `${info.reason === 'manual' ? '$(archive)' : '$(history)'} ${when}`,
-    description: `${absolute} · ${size} · ${kind}`,
+    label: `${info.reason === 'manual' ? '$(archive)' : '$(history)'} ${kind}, ${when}`,
+    description: `${absolute} · ${size}${why ? ` · ${why}` : ''}`,
     detail: describeParts(info),
     backup: info,
   };
