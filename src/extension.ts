@@ -200,7 +200,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       logger,
     }),
     ...registerHistoryCommands(() => session?.history, unavailableReason, logger),
-    ...registerBackupCommands(() => session?.runtime, unavailableReason, logger, queueChanged.event),
+    ...registerBackupCommands(() => session?.runtime, unavailableReason, logger),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
     { dispose: () => void session?.close() },

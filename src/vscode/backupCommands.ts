@@ -9,9 +9,6 @@ import type { BackupInfo } from '../core/storage/backupManager';
 import { CommandIds } from '../shared/commandIds';
 import { describeParts, pickBackup } from './backupPicks';
 
-/** Set while this window holds the queue: the backup commands that write need it. */
-export const queueHeldContextKey = 'lifeline.queueHeld';
-
 const HOLDER_ONLY =
   'Lifeline: backups are written and restored by the window that holds the queue (the first window opened on this folder). Run this command there.';
 
@@ -50,7 +47,6 @@ export function registerBackupCommands(
   runtime: () => WorkspaceRuntime | undefined,
   unavailableReason: () => string | undefined,
   logger: Logger,
-  onDidChangeQueue: vscode.Event<void>,
 ): vscode.Disposable[] {
   const open = (): WorkspaceRuntime | undefined => {
     const current = runtime();
@@ -65,20 +61,7 @@ export function registerBackupCommands(
     return current.services.backups;
   };
 
-  let role: vscode.Disposable | undefined;
-  const followRole = (): void => {
-    role?.dispose();
-    const current = runtime();
-    const set = (): void => void vscode.commands.executeCommand('setContext', queueHeldContextKey, current?.queue.role === 'holder');
-    role = current?.queue.onDidChangeRole(set);
-    set();
-  };
-  followRole();
-
   return [
-    onDidChangeQueue(followRole),
-    { dispose: () => role?.dispose() },
-
     vscode.commands.registerCommand(CommandIds.createBackup, async (args?: CreateArgs) => {
       const current = open();
       const backups = current && backupsOf(current, true);
