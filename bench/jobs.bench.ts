@@ -17,7 +17,7 @@ import type { BenchContext, BenchFigure, BenchSuite } from './harness';
 import { percentile } from './harness';
 
 /** Runs nothing; notes when each job was handed to it. */
-class NoopRunner implements JobRunner {
+export class NoopRunner implements JobRunner {
   private readonly emitter = new Emitter<RunEvent>();
   readonly onDidRun = this.emitter.event;
   readonly startedAt = new Map<string, number>();
@@ -53,7 +53,7 @@ function syntheticJob(i: number, dir: string, state: Job['state'], now: number):
 }
 
 /** Writes a compacted queue with `finished` finished and `queued` queued jobs. */
-async function seedQueue(queueDir: string, workDir: string, finished: number, queued: number): Promise<void> {
+export async function seedQueue(queueDir: string, workDir: string, finished: number, queued: number): Promise<void> {
   const now = Date.now();
   const records: QueueRecord[] = [{ t: 'flags', flags: queueFlagsSchema.parse({ paused: true }) }];
   for (let i = 0; i < finished + queued; i++) {

@@ -11,6 +11,7 @@ import { StateError } from './core/state/stateErrors';
 import { openWorkspaceDirectory } from './core/storage/workspaceDirectory';
 import { CommandIds } from './shared/commandIds';
 import { registerHistoryCommands } from './vscode/historyCommands';
+import { registerBackupCommands } from './vscode/backupCommands';
 import { registerJobCommands } from './vscode/jobCommands';
 import { registerMaintenanceCommands } from './vscode/maintenanceCommands';
 import { createLogChannel } from './vscode/logChannel';
@@ -238,6 +239,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     }),
     ...registerHistoryCommands(() => session?.history, unavailableReason, logger),
     ...registerMaintenanceCommands(() => session?.runtime, windowOrigin, unavailableReason, logger),
+    ...registerBackupCommands(() => session?.runtime, unavailableReason, logger),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
     { dispose: () => void session?.close() },
@@ -269,7 +271,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       const history = await opened?.history.whenOpen();
       if (!opened || !history) return undefined;
       return {
-        recent: (limit = 50) => history.page({ sort: 'finishedAt', direction: 'desc', limit }).entries,
+        // The history open now: a restore or a takeover reopens it, and an old handle is closed.
+        recent: (limit = 50) => (opened.history.history ?? history).page({ sort: 'finishedAt', direction: 'desc', limit }).entries,
         onDidChange: opened.history.onDidChange,
       };
     },

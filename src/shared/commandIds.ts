@@ -27,6 +27,11 @@ export const CommandIds = {
   showSavingStatus: 'lifeline.showSavingStatus',
   showStorageHealth: 'lifeline.showStorageHealth',
   verifyStorage: 'lifeline.verifyStorage',
+  createBackup: 'lifeline.createBackup',
+  restoreBackup: 'lifeline.restoreBackup',
+  deleteBackup: 'lifeline.deleteBackup',
+  exportBackup: 'lifeline.exportBackup',
+  importBackup: 'lifeline.importBackup',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

@@ -63,7 +63,7 @@ export class RuntimeBackups {
     const current = options.options;
     this.manager = new BackupManager({
       directory: options.directory,
-      source: durableBackupSource(() => this.stores()),
+      source: durableBackupSource(() => this.liveStores()),
       appVersion: options.appVersion,
       clock: this.clock,
       log: (message) => options.logger.warn(message),
@@ -103,6 +103,24 @@ export class RuntimeBackups {
   bind(stores: () => readonly BackupStoreEntry[], whenReady: () => Promise<unknown>): void {
     this.stores = stores;
     this.whenReady = whenReady;
+  }
+
+  /** Stores added besides the runtime's own (addStore). */
+  private readonly added: BackupStoreEntry[] = [];
+
+  /** The stores a backup holds now: a restore in place replaces the ones it does not reopen. */
+  liveStores(): readonly BackupStoreEntry[] {
+    return [...this.stores(), ...this.added];
+  }
+
+  /**
+   * Adds a store the runtime does not open itself to every backup (and to a restore, which
+   * replaces it in place) until disposed: a store opened beside the runtime (the benchmark's
+   * state store; the state store until the runtime opens it).
+   */
+  addStore(entry: BackupStoreEntry): { dispose(): void } {
+    this.added.push(entry);
+    return { dispose: () => void this.added.splice(this.added.indexOf(entry) >>> 0, 1) };
   }
 
   /** Starts or stops the schedule as this process takes or loses the queue. */
@@ -215,7 +233,7 @@ export class RuntimeBackups {
   }
 
   private currentMarker(): string {
-    return marker(this.stores().map((entry) => ({ name: entry.store.name, sequence: entry.store.sequence })));
+    return marker(this.liveStores().map((entry) => ({ name: entry.store.name, sequence: entry.store.sequence })));
   }
 }
 

@@ -53,6 +53,8 @@ export class RuntimeHistory {
   private readonly subscriptions: { dispose(): void }[];
   private idleTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Closed for a restore in place until `resume`. */
+  private suspended = false;
 
   constructor(private readonly options: RuntimeHistoryOptions) {
     const { queue } = options;
@@ -103,7 +105,7 @@ export class RuntimeHistory {
       .then(async () => {
         for (;;) {
           const holder = this.options.queue.role === 'holder';
-          const wanted = !this.closed && !this.openFailedValue && holder;
+          const wanted = !this.closed && !this.openFailedValue && !this.suspended && holder;
           if (wanted && !this.historyValue) await this.open();
           else if (!wanted && this.historyValue) await this.shut(holder);
           else return;
@@ -200,6 +202,35 @@ export class RuntimeHistory {
   private async outputTail(job: Job): Promise<string | undefined> {
     if (job.attempts === 0) return undefined;
     return readOutputTail(this.options.jobsDirectory, job.id, job.attempts, OUTPUT_TAIL_BYTES);
+  }
+
+  /**
+   * For a restore in place: once recordings in flight and maintenance have finished, runs
+   * `install` on the open history (undefined when it is not open here), then closes it, without
+   * compacting, until {@link resume}. Jobs that finish meanwhile are recorded by the reconcile of
+   * the next open. Rejects with `install`'s error (the history stays closed until resume).
+   */
+  suspend(install: (history: JobHistory | undefined) => Promise<void>): Promise<void> {
+    const run = this.transition.then(async () => {
+      this.suspended = true;
+      await this.recorder?.whenIdle();
+      await this.historyValue?.whenIdle();
+      try {
+        await install(this.historyValue);
+      } finally {
+        if (this.historyValue) await this.shut(false);
+      }
+    });
+    this.transition = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Opens the history again after {@link suspend} (while this runtime holds the queue), reconciling it with the queue. */
+  async resume(): Promise<void> {
+    await this.transition;
+    this.suspended = false;
+    this.settle();
+    await this.transition;
   }
 
   /** Closes the history for good: recordings in flight finish first. */

@@ -31,6 +31,9 @@ import { STATE_SERVICE } from '../state/stateProtocol';
 import { openStateNamespace } from '../state/extensionState';
 import type { ExtensionState, StateNamespaceOptions } from '../state/extensionState';
 import { StorageHealthTracker } from './storageHealth';
+import { restoreInPlace } from './runtimeRestore';
+import type { RestoreInPlaceResult } from './runtimeRestore';
+import type { BackupInfo } from '../storage/backupManager';
 import type { StorageHealth } from './storageHealth';
 
 /** The scheduler's hold while the disk is low (JobQueue.setHold). */
@@ -336,6 +339,48 @@ export class WorkspaceRuntime {
   outputLogPath(job: Job): string | undefined {
     if (job.attempts === 0) return undefined;
     return jobFilePaths(this.jobsDirectory, job.id, job.attempts).logPath;
+  }
+
+  /**
+   * Writes a manual backup of every live store now (the holder only); with `includeArchive`, the
+   * history's sealed archive shards too (runtimeRestore.ts `archiveBytes` says how large they are). Resolves once on disk.
+   */
+  async createBackup(options: { includeArchive?: boolean } = {}): Promise<BackupInfo> {
+    const backups = this.services.backups;
+    if (!backups) throw new Error('The runtime has no backups service.');
+    const history = options.includeArchive ? await this.history.whenOpen() : undefined;
+    const archive = history ? await history.archiveBackupSource().snapshotParts() : [];
+    return backups.backupNow('manual', archive);
+  }
+
+  /**
+   * Restores a backup while the workspace stays open (docs/backups.md, "Restore in place"): a
+   * safety backup first, the stores replaced, the queue reopened with its running jobs adopted
+   * again, the history reopened; listeners of the queue get a `reset`. The holder only.
+   */
+  async restoreBackup(id: string): Promise<RestoreInPlaceResult> {
+    const backups = this.services.backups;
+    if (!backups) throw new Error('The runtime has no backups service.');
+    const result = await restoreInPlace(
+      {
+        manager: backups.manager,
+        queue: this.queue,
+        history: this.history,
+        storageDirectory: this.storageDirectory,
+        logger: this.context.logger,
+        clock: this.context.clock ?? systemClock,
+        otherStores: () => backups.liveStores().filter((entry) => entry.store.name !== 'queue' && entry.store.name !== 'history'),
+        // A run that a backup remembers as running is long gone: a person decides whether to run it again.
+        onInterrupted: (jobs) => jobs.forEach((job) => this.handledInterruptions.add(interruptionKey(job))),
+      },
+      id,
+    );
+    if (result.interrupted.length > 0) {
+      this.reportEmitter.fire({ type: 'recoveryNeeded', jobs: result.interrupted, question: 'interrupted' });
+    }
+    this.applyLowDiskHold();
+    void this.applyConcurrency();
+    return result;
   }
 
   /** The option is the truth; the queue's flag follows it (written by the holder only). */

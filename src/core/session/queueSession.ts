@@ -102,6 +102,9 @@ export class QueueSession {
   private readonly roleEmitter = new Emitter<SessionRole>();
   readonly onDidChangeRole = this.roleEmitter.event;
   private establishing: Promise<void> | undefined;
+  /** Set while the holder's queue is closed and opened again (reopenQueue): commands wait. */
+  private reopening = false;
+  private reopenRun: Promise<void> | undefined;
   private beating = false;
   /** performance.now() of the last heartbeat that found the lease still ours. */
   private lastBeat = 0;
@@ -138,7 +141,10 @@ export class QueueSession {
   }
 
   getJob(id: string): Job | undefined {
-    return this.holder?.queue.getJob(id) ?? this.client?.jobs.get(id) ?? this.lastJobs.find((job) => job.id === id);
+    // As `jobs`: the jobs last seen only while neither holder nor client (a reopen leaves them behind).
+    if (this.holder) return this.holder.queue.getJob(id);
+    if (this.client) return this.client.jobs.get(id);
+    return this.lastJobs.find((job) => job.id === id);
   }
 
   /** Commands sent but not yet answered. */
@@ -226,6 +232,7 @@ export class QueueSession {
   private dispatch(commandId: string): void {
     const entry = this.pending.get(commandId);
     if (!entry) return;
+    if (this.reopening) return; // sent once the queue is open again
     if (this.holder) {
       this.holder.queue.execute({ commandId, command: entry.command, origin: entry.origin }).then(
         (result) => this.answer(commandId, { ok: true, result }),
@@ -308,11 +315,29 @@ export class QueueSession {
       await removeLease(storageDir, lease);
       return true;
     }
+    try {
+      const opened = await this.openQueue(lease);
+      const heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 1000);
+      this.holder = { lease, heartbeat, ...opened };
+    } catch (error) {
+      await removeLease(storageDir, lease);
+      throw error;
+    }
+    this.logger.info(`[queueSession] holds the lease of ${storageDir} (activation ${lease.activationId})`);
+    this.setRole('holder');
+    this.eventEmitter.fire({ type: 'reset' });
+    for (const commandId of this.pending.keys()) this.dispatch(commandId);
+    for (const requestId of this.pendingRequests.keys()) this.dispatchRequest(requestId);
+    return true;
+  }
+
+  /** Opens the queue, its runner and its socket under `lease`; everything opened is closed again on failure. */
+  private async openQueue(lease: Lease): Promise<Omit<Holder, 'lease' | 'heartbeat'>> {
     let runner: JobRunner | undefined;
     let queue: JobQueue | undefined;
     try {
       runner = this.options.createRunner();
-      const queueDir = join(storageDir, 'queue');
+      const queueDir = join(this.options.storageDir, 'queue');
       const inner = this.options.createLog
         ? this.options.createLog(queueDir)
         : new DurableQueueLog({ directory: queueDir, logger: this.logger });
@@ -328,20 +353,12 @@ export class QueueSession {
       });
       const server = await QueueServer.listen(lease.socketPath, lease.token, queue, this.logger, {}, this.options.services);
       const subscription = queue.onDidChange((event) => this.eventEmitter.fire(event));
-      const heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 1000);
-      this.holder = { lease, queue, runner, server, heartbeat, subscription };
+      return { queue, runner, server, subscription };
     } catch (error) {
       await queue?.dispose().catch(() => undefined);
       await runner?.dispose().catch(() => undefined);
-      await removeLease(storageDir, lease);
       throw error;
     }
-    this.logger.info(`[queueSession] holds the lease of ${storageDir} (activation ${lease.activationId})`);
-    this.setRole('holder');
-    this.eventEmitter.fire({ type: 'reset' });
-    for (const commandId of this.pending.keys()) this.dispatch(commandId);
-    for (const requestId of this.pendingRequests.keys()) this.dispatchRequest(requestId);
-    return true;
   }
 
   /** Cheap while heartbeats are on time; when one is late, the lease file decides. */
@@ -405,6 +422,68 @@ export class QueueSession {
     );
   }
 
+  /**
+   * Closes the holder's queue, its socket and its runner (running jobs stay with their detached
+   * supervisors, as in a takeover), runs `install` on the closed queue folder, then opens the queue
+   * again with a new runner, which adopts the jobs still running: what a takeover does, without
+   * giving up the lease (the heartbeat goes on, so no client takes over meanwhile). Commands wait
+   * and are sent once it is open again; clients reconnect to the same socket; listeners get a
+   * `reset`. `install` gets the jobs and flags as the queue last had them. When `install` fails
+   * the queue still opens again (on whatever the folder holds) and the error is rethrown.
+   */
+  async reopenQueue(install: (before: { readonly jobs: readonly Job[]; readonly flags: QueueFlags }) => Promise<void>): Promise<void> {
+    const holder = this.holder;
+    if (!holder || this.reopening) {
+      throw new JobError('invalidState', 'Only the process that holds the queue can reopen it, one reopen at a time.');
+    }
+    this.reopening = true;
+    this.reopenRun = this.runReopen(holder, install);
+    try {
+      await this.reopenRun;
+    } finally {
+      this.reopenRun = undefined;
+    }
+  }
+
+  private async runReopen(
+    holder: Holder,
+    install: (before: { readonly jobs: readonly Job[]; readonly flags: QueueFlags }) => Promise<void>,
+  ): Promise<void> {
+    let failure: unknown;
+    try {
+      // Commands in flight finish first; the stores then have one writer again: `install`.
+      await holder.queue.dispose();
+      holder.subscription.dispose();
+      await holder.server.close();
+      await holder.runner.dispose();
+      this.lastJobs = holder.queue.jobs;
+      this.lastFlags = holder.queue.flags;
+      try {
+        await install({ jobs: this.lastJobs, flags: holder.queue.flags });
+      } catch (error) {
+        failure = error;
+      }
+      const opened = await this.openQueue(holder.lease);
+      this.holder = { ...holder, ...opened };
+    } catch (error) {
+      // The queue could not open again: give the lease up, so this or another process opens it afresh.
+      this.holder = undefined;
+      clearInterval(holder.heartbeat);
+      await removeLease(this.options.storageDir, holder.lease).catch(() => undefined);
+      this.reopening = false;
+      this.logger.error(`[queueSession] the queue did not open again after a reopen: ${String(error)}`);
+      if (this.roleValue !== 'disposed') {
+        void this.establish().catch((next: unknown) => this.logger.error(`[queueSession] ${String(next)}`));
+      }
+      throw error;
+    }
+    this.reopening = false;
+    this.logger.info(`[queueSession] reopened the queue with ${this.holder.queue.jobs.length} job(s)`);
+    this.eventEmitter.fire({ type: 'reset' });
+    for (const commandId of this.pending.keys()) this.dispatch(commandId);
+    if (failure !== undefined) throw failure;
+  }
+
   /** Stops being the holder; with `release`, marks the lease releasing first and removes it after. */
   private async stepDown(release: boolean): Promise<void> {
     const holder = this.holder;
@@ -431,6 +510,7 @@ export class QueueSession {
     if (this.roleValue === 'disposed') return;
     this.roleValue = 'disposed';
     await this.establishing?.catch(() => undefined);
+    await this.reopenRun?.catch(() => undefined);
     await this.stepDown(true);
     if (this.client) {
       clearInterval(this.clientWatch);

@@ -65,6 +65,14 @@ async function readWhole(path: string, limits: BackupLimits): Promise<Uint8Array
   }
 }
 
+/**
+ * A file's bytes as a backup reader takes them (a regular file only, no larger than the limits
+ * allow), not verified yet: for a copy whose bytes must be the ones verified (import, export).
+ */
+export function readBackupBytes(path: string, limits?: Partial<BackupLimits>): Promise<Uint8Array> {
+  return readWhole(path, resolveLimits(limits));
+}
+
 /** Reads a backup file and verifies all of it (see decodeBackup). */
 export async function readBackupFile(path: string, options: DecodeBackupOptions = {}): Promise<DecodedBackup> {
   return decodeBackup(await readWhole(path, resolveLimits(options.limits)), options);

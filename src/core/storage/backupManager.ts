@@ -3,8 +3,9 @@ import { fsp as fs } from './storageFs';
 import { join } from 'node:path';
 import type { Clock } from '../clock';
 import { systemClock } from '../clock';
-import { fsyncDirectory } from './atomicFile';
-import { readBackupFile, readBackupHeader, readBackupSummary, writeBackupFile } from './backupFileIo';
+import { fsyncDirectory, writeFileAtomic } from './atomicFile';
+import { readBackupBytes, readBackupFile, readBackupHeader, readBackupSummary, writeBackupFile } from './backupFileIo';
+import { decodeBackup } from './backupFile';
 import type { DecodedBackup } from './backupFile';
 import { BACKUP_FILE_EXTENSION, InvalidBackupError, backupReasons } from './backupFormat';
 import type { BackupLimits, BackupReason } from './backupFormat';
@@ -63,6 +64,21 @@ export interface BackupInfo {
   readonly parts: readonly BackupPartInfo[];
   /** Why the backup is locked or damaged. */
   readonly problem?: StorageError;
+  /** Copied in with `importFile`: never rotated, whatever its reason. */
+  readonly imported?: boolean;
+}
+
+/** What `restore` may be given besides the backup's id (all optional). */
+export interface RestoreOptions {
+  /**
+   * Checks the verified backup before anything is written (not even the safety backup): throw
+   * to refuse it, and nothing changes.
+   */
+  readonly check?: (backup: DecodedBackup) => void;
+  /** Parts added to the safety backup (the archive's files, when the backup restores them). */
+  readonly safetyParts?: () => Promise<readonly BackupPart[]>;
+  /** Installs the parts instead of the source's installParts (a restore in place that reopens the stores). */
+  readonly install?: (parts: readonly BackupPart[]) => Promise<void>;
 }
 
 /** A restore whose installParts failed; the state from before it is in `safetyBackupId`. */
@@ -78,6 +94,8 @@ export class RestoreError extends StorageError {
 }
 
 const FILE_NAME = /^backup-(\d{8}T\d{9}Z)-([A-Za-z]+)-([0-9a-f]{8})\.llbackup$/;
+/** The reason segment of an imported backup's file name: its manifest keeps the reason it was made for. */
+const IMPORTED = 'imported';
 
 function stamp(date: Date): string {
   return date.toISOString().replace(/[-:.]/g, '');
@@ -93,6 +111,10 @@ function parseFileName(id: string): { createdAt: Date; reason: BackupReason | un
   if (Number.isNaN(createdAt.getTime())) return undefined;
   const reason = backupReasons.find((known) => known === match[2]);
   return { createdAt, reason };
+}
+
+function isImported(id: string): boolean {
+  return FILE_NAME.exec(id)?.[2] === IMPORTED;
 }
 
 function isMissing(error: unknown): boolean {
@@ -157,7 +179,7 @@ export class BackupManager {
    * backup (reason 'beforeRestore') of the live state is written before anything is touched;
    * a file that fails any check changes nothing.
    */
-  restore(id: string): Promise<{ restored: DecodedBackup; safetyBackup: BackupInfo }> {
+  restore(id: string, options: RestoreOptions = {}): Promise<{ restored: DecodedBackup; safetyBackup: BackupInfo }> {
     return this.exclusive('restore a backup', async () => {
       const restored = await this.read(id);
       if (restored.parts.length === 0) {
@@ -166,9 +188,10 @@ export class BackupManager {
           `The backup ${id} holds no store; restoring it would only empty the live state, so it was refused.`,
         );
       }
-      const safetyBackup = await this.createNow('beforeRestore');
+      options.check?.(restored);
+      const safetyBackup = await this.createNow('beforeRestore', [], (await options.safetyParts?.()) ?? []);
       try {
-        await this.options.source.installParts(restored.parts);
+        await (options.install ?? ((parts) => this.options.source.installParts(parts)))(restored.parts);
       } catch (error) {
         const reason = error instanceof StorageError ? error.reason : 'ioError';
         throw new RestoreError(
@@ -193,6 +216,54 @@ export class BackupManager {
         throw error;
       }
       await fsyncDirectory(this.options.directory);
+    });
+  }
+
+  /**
+   * Copies a backup file from outside the folder into it, once it verified in full (the bytes
+   * verified are the bytes written). It gets a new id of its own, so it never replaces a backup,
+   * and it is never rotated. A file that fails any check is refused and nothing is written.
+   */
+  importFile(path: string): Promise<BackupInfo> {
+    return this.exclusive('import a backup', async () => {
+      const bytes = await readBackupBytes(path, this.limits);
+      const decoded = await decodeBackup(bytes, { cipher: this.options.cipher, limits: this.limits });
+      const directory = this.options.directory;
+      await fs.mkdir(directory, { recursive: true, mode: 0o700 });
+      const createdAt = new Date(decoded.manifest.createdAt);
+      const temporary = join(directory, `.backup-import-${randomBytes(4).toString('hex')}.tmp`);
+      await writeFileAtomic(temporary, bytes);
+      try {
+        // link() never replaces an existing file: a taken name (in theory) just draws another.
+        for (;;) {
+          const id = `backup-${stamp(createdAt)}-${IMPORTED}-${randomBytes(4).toString('hex')}${BACKUP_FILE_EXTENSION}`;
+          try {
+            await fs.link(temporary, join(directory, id));
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+            throw error;
+          }
+          await fs.rm(temporary, { force: true });
+          await fsyncDirectory(directory);
+          const info = await this.describe(id, false);
+          if (!info) throw new StorageError('ioError', `The imported backup ${id} vanished as it was written.`);
+          return info;
+        }
+      } finally {
+        await fs.rm(temporary, { force: true }).catch(() => undefined);
+      }
+    });
+  }
+
+  /** Writes a copy of a backup, verified in full first, to `destination` (atomically: replaced whole or not at all). */
+  exportTo(id: string, destination: string): Promise<void> {
+    return this.exclusive('export a backup', async () => {
+      const bytes = await readBackupBytes(this.pathOf(id), this.limits).catch((error: unknown) => {
+        if (isMissing(error)) throw new StorageError('backupNotFound', `There is no backup ${id}.`, { cause: error });
+        throw error;
+      });
+      await decodeBackup(bytes, { cipher: this.options.cipher, limits: this.limits });
+      await writeFileAtomic(destination, bytes);
     });
   }
 
@@ -266,7 +337,11 @@ export class BackupManager {
   }
 
   /** `override`: parts that replace the source's parts of the same name (the state as it was before a migration). */
-  private async createNow(reason: BackupReason, override: readonly BackupPart[] = []): Promise<BackupInfo> {
+  private async createNow(
+    reason: BackupReason,
+    override: readonly BackupPart[] = [],
+    extra: readonly BackupPart[] = [],
+  ): Promise<BackupInfo> {
     const directory = this.options.directory;
     await fs.mkdir(directory, { recursive: true, mode: 0o700 });
     await this.removeStaleTemporaries();
@@ -276,7 +351,7 @@ export class BackupManager {
     const createdAt = new Date(now);
     const id = `backup-${stamp(createdAt)}-${reason}-${randomBytes(4).toString('hex')}${BACKUP_FILE_EXTENSION}`;
     const overridden = new Set(override.map((part) => part.name));
-    const parts = [...(await this.options.source.snapshotParts()).filter((part) => !overridden.has(part.name)), ...override];
+    const parts = [...(await this.options.source.snapshotParts()).filter((part) => !overridden.has(part.name)), ...override, ...extra];
     const fileSize = await writeBackupFile(
       join(directory, id),
       parts,
@@ -322,7 +397,7 @@ export class BackupManager {
   private async rotateNow(protectedIds: ReadonlySet<string>): Promise<string[]> {
     const byReason = new Map<AutomaticBackupReason, BackupInfo[]>();
     for (const info of await this.list()) {
-      if (info.reason === undefined || info.reason === 'manual' || info.status === 'damaged') continue;
+      if (info.reason === undefined || info.reason === 'manual' || info.status === 'damaged' || info.imported) continue;
       const group = byReason.get(info.reason) ?? [];
       group.push(info);
       byReason.set(info.reason, group);
@@ -369,6 +444,7 @@ export class BackupManager {
         keyFingerprint: header.keyFingerprint,
         appVersion: manifest.appVersion,
         parts: manifest.parts.map(({ name, size, summary: text }) => ({ name, size, summary: text })),
+        imported: isImported(id),
       };
     } catch (error) {
       if (isMissing(error)) return undefined; // deleted while we listed
@@ -395,6 +471,7 @@ export class BackupManager {
         keyFingerprint,
         parts: [],
         problem,
+        imported: isImported(id),
       };
     }
   }
