@@ -23,7 +23,8 @@ import { QueueClient } from './queueClient';
 import { QueueServer } from './queueServer';
 import { socketPathFor } from './socketPath';
 import type { SessionServices } from './sessionServices';
-import { NOT_HOLDER, ServiceError, serviceHandler } from './sessionServices';
+import { ServiceError } from './sessionServices';
+import { SessionRequests } from './sessionRequests';
 
 export interface QueueSessionOptions {
   /** The workspace's storage folder; the queue lives in `<storageDir>/queue/`, the lease beside it. */
@@ -64,13 +65,6 @@ interface Holder {
   readonly subscription: Disposable;
 }
 
-interface PendingRequest {
-  readonly service: string;
-  readonly body: unknown;
-  readonly resolve: (body: unknown) => void;
-  readonly reject: (error: unknown) => void;
-}
-
 interface PendingCommand {
   readonly command: QueueCommand;
   readonly origin: AuditOrigin | undefined;
@@ -93,10 +87,15 @@ export class QueueSession {
   private client: QueueClient | undefined;
   private clientWatch: NodeJS.Timeout | undefined;
   private readonly pending = new Map<string, PendingCommand>();
-  private readonly pendingRequests = new Map<string, PendingRequest>();
-  private readonly noticeEmitter = new Emitter<{ service: string; body: unknown }>();
+  private readonly requests = new SessionRequests(() =>
+    this.holder
+      ? { kind: 'local', services: this.options.services ?? {} }
+      : this.client
+        ? { kind: 'client', client: this.client }
+        : undefined,
+  );
   /** A service's announcement, from this process's own services while holder, or from the holder's. */
-  readonly onDidNotice = this.noticeEmitter.event;
+  readonly onDidNotice = this.requests.onDidNotice;
   private readonly eventEmitter = new Emitter<SessionEvent>();
   readonly onDidChange = this.eventEmitter.event;
   private readonly roleEmitter = new Emitter<SessionRole>();
@@ -181,46 +180,14 @@ export class QueueSession {
    */
   request(service: string, body: unknown): Promise<unknown> {
     if (this.roleValue === 'disposed') return Promise.reject(new ServiceError('disposed', 'The queue session is closed.'));
-    const requestId = randomUUID();
-    return new Promise((resolve, reject) => {
-      this.pendingRequests.set(requestId, { service, body, resolve, reject });
-      this.dispatchRequest(requestId);
-    });
+    return this.requests.request(service, body);
   }
 
   /** Announces to this process and every client (only the holder's services announce). */
   notice(service: string, body: unknown): void {
     if (!this.holder) return;
     this.holder.server.notice(service, body);
-    this.noticeEmitter.fire({ service, body });
-  }
-
-  private dispatchRequest(requestId: string): void {
-    const entry = this.pendingRequests.get(requestId);
-    if (!entry) return;
-    if (this.holder) {
-      const handler = serviceHandler(this.options.services ?? {}, entry.service);
-      Promise.resolve()
-        .then(() => {
-          if (!handler) throw new ServiceError('unknownService', `This process has no service "${entry.service}".`);
-          return handler(entry.body);
-        })
-        .then(
-          (body) => this.answerRequest(requestId, { ok: true, body }),
-          (error: unknown) => this.answerRequest(requestId, { ok: false, error }),
-        );
-    } else if (this.client) {
-      this.client.request(requestId, entry.service, entry.body);
-    }
-  }
-
-  private answerRequest(requestId: string, outcome: { ok: true; body: unknown } | { ok: false; error: unknown }): void {
-    const entry = this.pendingRequests.get(requestId);
-    if (!entry) return;
-    if (!outcome.ok && ServiceError.is(outcome.error, NOT_HOLDER) && this.roleValue !== 'disposed') return;
-    this.pendingRequests.delete(requestId);
-    if (outcome.ok) entry.resolve(outcome.body);
-    else entry.reject(outcome.error);
+    this.requests.fireNotice({ service, body });
   }
 
   private setRole(role: SessionRole): void {
@@ -327,7 +294,7 @@ export class QueueSession {
     this.setRole('holder');
     this.eventEmitter.fire({ type: 'reset' });
     for (const commandId of this.pending.keys()) this.dispatch(commandId);
-    for (const requestId of this.pendingRequests.keys()) this.dispatchRequest(requestId);
+    this.requests.dispatchAll();
     return true;
   }
 
@@ -393,9 +360,9 @@ export class QueueSession {
     client.onDidAnswer(({ commandId, outcome }) => this.answer(commandId, outcome));
     client.onDidClose(() => this.lostHolder(client));
     client.onDidReply(({ requestId, outcome }) =>
-      this.answerRequest(requestId, outcome.ok ? outcome : { ok: false, error: outcome.error }),
+      this.requests.answer(requestId, outcome.ok ? outcome : { ok: false, error: outcome.error }),
     );
-    client.onDidNotice((notice) => this.noticeEmitter.fire(notice));
+    client.onDidNotice((notice) => this.requests.fireNotice(notice));
     // A holder that hangs keeps its socket open: watch its heartbeat too.
     const observer = this.observer;
     this.clientWatch = setInterval(() => {
@@ -406,7 +373,7 @@ export class QueueSession {
     this.setRole('client');
     this.eventEmitter.fire({ type: 'reset' });
     for (const commandId of this.pending.keys()) this.dispatch(commandId);
-    for (const requestId of this.pendingRequests.keys()) this.dispatchRequest(requestId);
+    this.requests.dispatchAll();
   }
 
   private lostHolder(client: QueueClient): void {
@@ -522,13 +489,9 @@ export class QueueSession {
       this.pending.delete(commandId);
       entry.reject(new JobError('disposed', 'The queue session closed before the command was answered.'));
     }
-    for (const [requestId, entry] of this.pendingRequests) {
-      this.pendingRequests.delete(requestId);
-      entry.reject(new ServiceError('disposed', 'The queue session closed before the request was answered.'));
-    }
+    this.requests.dispose();
     this.roleEmitter.fire('disposed');
     this.eventEmitter.dispose();
     this.roleEmitter.dispose();
-    this.noticeEmitter.dispose();
   }
 }
