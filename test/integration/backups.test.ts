@@ -56,7 +56,8 @@ describe('backups (in a real extension host)', function () {
     const go = join(scratch, 'go');
     const { jobId } = await queue.execute({
       type: 'enqueue',
-      definition: { name: 'across the restore', command: `while [ ! -e '${go}' ]; do sleep 0.05; done; exit 7` },
+      // Ends when the test says so, or when its folder goes (after() of a failed run): never left running.
+      definition: { name: 'across the restore', command: `while [ -d '${scratch}' ] && [ ! -e '${go}' ]; do sleep 0.05; done; exit 7` },
     });
     const running = (): Job | undefined => queue.getJob(jobId as string);
     await until(queue.onDidChange, () => running()?.state === 'running' && running()?.pid !== undefined, 'the job runs');
