@@ -1,20 +1,9 @@
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
-import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import {
-  lifelineLogText,
-  lifelineStorageFolders,
-  pickQuickItem,
-  runCommand,
-  screenshot,
-  showLifelineViews,
-  waitForWorkbench,
-  waitUntil,
-} from '../host/workbench';
+import { lifelineStorageFolders, pickQuickItem, runCommand, screenshot, showLifelineViews, waitUntil } from '../host/workbench';
+import { openDevWorkbench } from '../host/devWorkbench';
 
 describe('backups in the workbench (e2e)', () => {
   let server: CodeServer;
@@ -33,25 +22,13 @@ describe('backups in the workbench (e2e)', () => {
   }
 
   before(async () => {
-    const home = newRunHome('e2e-backups');
-    const workspace = join(home, 'workspace');
-    cpSync(sampleWorkspace, workspace, { recursive: true });
-    const configPath = join(workspace, '.vscode', 'lifeline.json');
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { jobs: unknown[] };
-    config.jobs.push({ name: 'Before the backup', command: 'echo before' }, { name: 'After the backup', command: 'echo after' });
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
-    server = await startCodeServer({ home });
-    browser = await launchBrowser(home);
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(page);
-    await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'Lifeline to activate and create its storage folder');
-    await waitUntil(() => /\[queue\] opened as holder/.test(lifelineLogText(server.userDataDir)), 'the queue to open');
+    const opened = await openDevWorkbench('e2e-backups', {
+      jobs: [
+        { name: 'Before the backup', command: 'echo before' },
+        { name: 'After the backup', command: 'echo after' },
+      ],
+    });
+    ({ server, browser, page } = opened);
   });
 
   after(async () => {

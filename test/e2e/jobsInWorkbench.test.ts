@@ -1,10 +1,7 @@
 import * as assert from 'node:assert/strict';
-import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
-import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
 import {
   lifelineLogText,
@@ -17,6 +14,7 @@ import {
   waitUntil,
   webviewFrame,
 } from '../host/workbench';
+import { openDevWorkbench } from '../host/devWorkbench';
 
 /**
  * Stages mark their start (with the pid of their shell, whose parent is the job's supervisor) and
@@ -54,25 +52,10 @@ describe('jobs in the workbench (e2e)', () => {
   }
 
   before(async () => {
-    const home = newRunHome('e2e-jobs');
-    workspace = join(home, 'workspace');
-    cpSync(sampleWorkspace, workspace, { recursive: true });
-    const configPath = join(workspace, '.vscode', 'lifeline.json');
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { jobs: unknown[] };
-    config.jobs.push(pipeline('Reload pipeline', 'reload-marks.txt'), pipeline('Recovery pipeline', 'recovery-marks.txt'));
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
-    server = await startCodeServer({ home });
-    browser = await launchBrowser(home);
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(page);
-    await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'Lifeline to activate and create its storage folder');
-    await waitUntil(() => /\[queue\] opened as holder/.test(lifelineLogText(server.userDataDir)), 'the queue to open');
+    const opened = await openDevWorkbench('e2e-jobs', {
+      jobs: [pipeline('Reload pipeline', 'reload-marks.txt'), pipeline('Recovery pipeline', 'recovery-marks.txt')],
+    });
+    ({ server, browser, page, workspace } = opened);
   });
 
   after(async () => {

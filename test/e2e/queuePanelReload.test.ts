@@ -1,11 +1,11 @@
 import * as assert from 'node:assert/strict';
-import { cpSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
-import { repoRoot, sampleWorkspace } from '../host/paths';
+import { remoteUri, workbenchUrl } from '../host/codeServer';
+import { repoRoot } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
 import {
   answerInputBox,
@@ -19,6 +19,7 @@ import {
   waitUntil,
   webviewFrame,
 } from '../host/workbench';
+import { openDevWorkbench } from '../host/devWorkbench';
 
 describe('Queue dashboard in a real browser (e2e)', () => {
   let server: CodeServer;
@@ -27,24 +28,11 @@ describe('Queue dashboard in a real browser (e2e)', () => {
   let workspace: string;
 
   before(async () => {
-    const home = newRunHome('e2e-panel');
-    workspace = join(home, 'workspace');
-    cpSync(sampleWorkspace, workspace, { recursive: true });
-    const configPath = join(workspace, '.vscode', 'lifeline.json');
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { jobs: unknown[] };
-    config.jobs.push({ name: 'Too slow', command: 'sleep 60', timeoutSeconds: 1 });
-    writeFileSync(configPath, JSON.stringify(config, null, 2));
-    server = await startCodeServer({ home });
-    browser = await launchBrowser(home);
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(page);
-    await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'Lifeline to activate and create its storage folder');
+    const opened = await openDevWorkbench('e2e-panel', {
+      jobs: [{ name: 'Too slow', command: 'sleep 60', timeoutSeconds: 1 }],
+      waitForQueue: false,
+    });
+    ({ server, browser, page, workspace } = opened);
   });
 
   after(async () => {

@@ -1,12 +1,10 @@
 import * as assert from 'node:assert/strict';
-import { cpSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
-import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import { answerInputBox, lifelineLogText, runCommand, screenshot, waitForWorkbench, waitUntil, webviewFrame } from '../host/workbench';
+import { answerInputBox, runCommand, screenshot, waitUntil, webviewFrame } from '../host/workbench';
+import { openDevWorkbench } from '../host/devWorkbench';
 
 /**
  * Issue 17: the status bar item and the Storage Health report as a person sees them in the
@@ -19,20 +17,8 @@ describe('status bar and Storage Health in the workbench (e2e)', () => {
   let workspace: string;
 
   before(async () => {
-    const home = newRunHome('e2e-status');
-    workspace = join(home, 'workspace');
-    cpSync(sampleWorkspace, workspace, { recursive: true });
-    server = await startCodeServer({ home });
-    browser = await launchBrowser(home);
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(page);
-    await waitUntil(() => /\[queue\] opened as holder/.test(lifelineLogText(server.userDataDir)), 'the queue to open');
+    const opened = await openDevWorkbench('e2e-status');
+    ({ server, browser, page, workspace } = opened);
   });
 
   after(async () => {

@@ -1,50 +1,26 @@
 import * as assert from 'node:assert/strict';
-import { cpSync, existsSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
-import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
-import {
-  lifelineLogText,
-  lifelineStorageFolders,
-  pickQuickItem,
-  runCommand,
-  screenshot,
-  waitForWorkbench,
-  waitUntil,
-} from '../host/workbench';
+import { lifelineLogText, lifelineStorageFolders, pickQuickItem, runCommand, screenshot, waitUntil } from '../host/workbench';
+import { openDevWorkbench } from '../host/devWorkbench';
 
 describe('.vscode/lifeline.json in the workbench (e2e)', () => {
   let server: CodeServer;
   let browser: BrowserContext;
   let page: Page;
   let home: string;
-  let workspace: string;
   let configPath: string;
   let good: string;
 
   before(async () => {
-    home = realpathSync(newRunHome('e2e-config'));
-    workspace = join(home, 'workspace');
-    cpSync(sampleWorkspace, workspace, { recursive: true });
-    configPath = join(workspace, '.vscode', 'lifeline.json');
-    const config = JSON.parse(readFileSync(configPath, 'utf8')) as { jobs: unknown[] };
-    config.jobs.push({ name: 'Outside', command: 'pwd -P > lifeline-outside-pwd.txt', cwd: '..' });
-    good = JSON.stringify(config, null, 2);
-    writeFileSync(configPath, good);
-    server = await startCodeServer({ home });
-    browser = await launchBrowser(home);
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(page);
-    await waitUntil(() => /\[queue\] opened as holder/.test(lifelineLogText(server.userDataDir)), 'the queue to open');
+    const opened = await openDevWorkbench('e2e-config', {
+      realPath: true,
+      jobs: [{ name: 'Outside', command: 'pwd -P > lifeline-outside-pwd.txt', cwd: '..' }],
+    });
+    ({ home, configPath, server, browser, page } = opened);
+    good = readFileSync(configPath, 'utf8');
   });
 
   after(async () => {
