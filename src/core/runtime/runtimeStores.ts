@@ -17,16 +17,16 @@ export function liveStores(
 ): BackupStoreEntry[] {
   const entries: BackupStoreEntry[] = [];
   const queue = queueLog?.durableStore;
-  if (queue) entries.push({ store: queue, summary: () => `${queue.state.jobs.size} jobs` });
+  if (queue) entries.push({ store: queue, summary: () => counted(queue.state.jobs.size, 'job') });
   const active = history?.log instanceof DurableHistoryLog ? history.log.durableStore : undefined;
-  if (history && active) entries.push({ store: active, summary: () => `${history.active.count} entries` });
+  if (history && active) entries.push({ store: active, summary: () => counted(history.active.count, 'entry', 'entries') });
   if (state) {
     entries.push({
       store: state,
       summary: () => {
         let keys = 0;
         for (const namespace of state.state.values()) keys += namespace.size;
-        return `${keys} keys in ${state.state.size} namespaces`;
+        return `${counted(keys, 'key')} in ${counted(state.state.size, 'namespace')}`;
       },
     });
   }
@@ -43,4 +43,9 @@ export async function savedSnapshotPart(directory: string, name: string, summary
   if (!bytes) return undefined;
   readSnapshotHeader(bytes); // it verified a moment ago; this throws if it changed since
   return { name, bytes, summary };
+}
+
+/** "1 job", "3 jobs": what a backup's summary says. */
+function counted(count: number, one: string, many = `${one}s`): string {
+  return `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
 }
