@@ -65,6 +65,8 @@ describe('runtime: storage health (is the queue saving?)', () => {
   });
 
   it('Retry with nothing kept folds the journal, which clears it too', async () => {
+    // Paused, so that no start of the job is committed behind the failed enqueue.
+    await h.queue.command({ type: 'setPaused', paused: true });
     (h.log as MemoryQueueLog).failNext = enospc();
     await assert.rejects(h.queue.enqueue(define('a')));
     assert.equal(tracker.health.state, 'notSaving');
