@@ -55,7 +55,8 @@ export class RuntimeAudit {
   constructor(private readonly options: RuntimeAuditOptions) {
     this.clock = options.clock ?? systemClock;
     this.file = new AuditFile({ directory: options.directory, maxBytes: options.maxBytes });
-    this.roleSubscription = options.queue.onDidChangeRole(() => this.follow());
+    // The holder's JobQueue, also when a restore reopens it under the same role.
+    this.roleSubscription = options.queue.onDidChangeLocalQueue(() => this.follow());
     this.follow();
   }
 

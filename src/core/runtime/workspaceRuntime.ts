@@ -149,9 +149,10 @@ export class WorkspaceRuntime {
       options: () => this.current.options,
     });
     this.subscriptions = [
+      // The holder's JobQueue, also when a restore reopens it under the same role.
+      queue.onDidChangeLocalQueue((local) => storageHealthTracker.follow(local)),
       queue.onDidChangeRole((role) => {
         backups.follow(role === 'holder');
-        storageHealthTracker.follow(queue.localQueue);
         if (role !== 'holder') return;
         // The hold lives in the queue's memory: a queue taken over starts without it.
         this.applyLowDiskHold();

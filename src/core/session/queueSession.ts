@@ -99,6 +99,13 @@ export class QueueSession {
   private readonly eventEmitter = new Emitter<SessionEvent>();
   readonly onDidChange = this.eventEmitter.event;
   private readonly roleEmitter = new Emitter<SessionRole>();
+  private readonly localQueueEmitter = new Emitter<JobQueue | undefined>();
+  /**
+   * Fires when {@link localQueue} becomes another JobQueue (this process took the queue, reopened
+   * it around a restore) or none (it stepped down). Whatever follows the holder's queue itself
+   * (its saving status, its audit records) follows this, not the role: a reopen keeps the role.
+   */
+  readonly onDidChangeLocalQueue = this.localQueueEmitter.event;
   readonly onDidChangeRole = this.roleEmitter.event;
   private establishing: Promise<void> | undefined;
   /** Set while the holder's queue is closed and opened again (reopenQueue): commands wait. */
@@ -286,6 +293,7 @@ export class QueueSession {
       const opened = await this.openQueue(lease);
       const heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs ?? 1000);
       this.holder = { lease, heartbeat, ...opened };
+      this.localQueueEmitter.fire(opened.queue);
     } catch (error) {
       await removeLease(storageDir, lease);
       throw error;
@@ -432,9 +440,11 @@ export class QueueSession {
       }
       const opened = await this.openQueue(holder.lease);
       this.holder = { ...holder, ...opened };
+      this.localQueueEmitter.fire(opened.queue);
     } catch (error) {
       // The queue could not open again: give the lease up, so this or another process opens it afresh.
       this.holder = undefined;
+      this.localQueueEmitter.fire(undefined);
       clearInterval(holder.heartbeat);
       await removeLease(this.options.storageDir, holder.lease).catch(() => undefined);
       this.reopening = false;
@@ -466,6 +476,7 @@ export class QueueSession {
     // Commands still in flight finish and are answered before the socket closes.
     await holder.queue.dispose();
     this.holder = undefined;
+    this.localQueueEmitter.fire(undefined);
     holder.subscription.dispose();
     await holder.server.close();
     await holder.runner.dispose();
@@ -493,5 +504,6 @@ export class QueueSession {
     this.roleEmitter.fire('disposed');
     this.eventEmitter.dispose();
     this.roleEmitter.dispose();
+    this.localQueueEmitter.dispose();
   }
 }

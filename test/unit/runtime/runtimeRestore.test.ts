@@ -102,8 +102,18 @@ describe('WorkspaceRuntime: restore in place', function () {
     assert.equal(jobOf(runtime, first.jobId)?.state, 'succeeded');
 
     // A new job runs as usual after the restore, and the state survives a reopen.
+    const saving: string[] = [];
+    const savingSubscription = runtime.onDidChangeStorageHealth((health) => saving.push(health.state));
     const next = await runtime.queue.execute({ type: 'enqueue', definition: { name: 'later', command: 'echo later' } });
     await until(runtime.queue.onDidChange, () => jobOf(runtime, next.jobId)?.state === 'succeeded', 'a later job runs');
+    savingSubscription.dispose();
+    // What follows the holder's queue follows the reopened one (it was left on the closed queue).
+    assert.ok(saving.includes('saving') && saving.at(-1) === 'saved', `the saving status follows the reopened queue: ${saving.join(' ')}`);
+    const audited = (await runtime.services.audit?.recent(20)) ?? [];
+    assert.ok(
+      audited.some((entry) => entry.jobId === next.jobId),
+      `the audit log has the command sent after the restore: ${JSON.stringify(audited.map((entry) => entry.action))}`,
+    );
     await runtime.close();
     const again = await folders.open();
     assert.deepEqual(queueView(again), ['before:succeeded', 'across:failed', 'later:succeeded']);
