@@ -96,7 +96,12 @@ describe('the packaged .vsix (e2e)', () => {
 
     await runCommand(page, 'Lifeline: Show Log');
     // Monaco renders spaces as no-break spaces.
-    const logText = async () => (await page.locator('.part.panel .view-lines').first().innerText()).replace(/\u00a0/g, ' ');
+    const lines = page.locator('.part.panel .view-lines').first();
+    const logText = async () => (await lines.innerText()).replace(/\u00a0/g, ' ');
+    // The panel follows the end of the log and draws only the lines in view: the activation line,
+    // the first, is scrolled out once start-up has logged a screenful, so go to the top first.
+    await lines.click();
+    await page.keyboard.press('Control+Home');
     await waitUntil(async () => (await logText()).includes('[activate] Lifeline 0.1.0 active'), 'the activation line in the Lifeline log');
     await screenshot(page, 'vsix-installed-log');
   });
