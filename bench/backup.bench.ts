@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { nullLogger } from '../src/core/logger';
 import { WorkspaceRuntime } from '../src/core/runtime/workspaceRuntime';
-import { StateStore } from '../src/core/storage/stateStore';
 import { openWorkspaceDirectory } from '../src/core/storage/workspaceDirectory';
 import type { BenchContext, BenchFigure, BenchSuite } from './harness';
 import { percentile } from './harness';
@@ -57,8 +56,10 @@ async function backupAndRestore(context: BenchContext): Promise<BenchFigure[]> {
     options: { backupIntervalHours: 0, backupKeep: 2 },
     overrides: { createRunner: () => new NoopRunner() },
   });
-  const state = await StateStore.open({ directory: join(storageDirectory, 'state') });
   try {
+    // The runtime's own state store (it opens it as the holder), filled through its own API.
+    const state = await runtime.services.stateStore?.whenOpen();
+    if (!state) throw new Error('the state store did not open');
     const history = await runtime.history.whenOpen();
     if (!history) throw new Error('the history did not open');
     const now = Date.now();
@@ -97,7 +98,6 @@ async function backupAndRestore(context: BenchContext): Promise<BenchFigure[]> {
     if (!durable || !backups) throw new Error('the state store or the backups service is missing');
     await durable.compact();
     await history.whenIdle();
-    backups.addStore({ store: durable, summary: () => `${keys} keys` });
 
     const snapshots = [join(storageDirectory, 'queue', 'queue.snapshot'), join(storageDirectory, 'state', 'state.snapshot')];
     const created: number[] = [];
@@ -131,7 +131,6 @@ async function backupAndRestore(context: BenchContext): Promise<BenchFigure[]> {
     ];
   } finally {
     await runtime.close();
-    await state.close();
   }
 }
 

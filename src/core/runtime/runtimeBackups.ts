@@ -105,22 +105,9 @@ export class RuntimeBackups {
     this.whenReady = whenReady;
   }
 
-  /** Stores added besides the runtime's own (addStore). */
-  private readonly added: BackupStoreEntry[] = [];
-
   /** The stores a backup holds now: a restore in place replaces the ones it does not reopen. */
   liveStores(): readonly BackupStoreEntry[] {
-    return [...this.stores(), ...this.added];
-  }
-
-  /**
-   * Adds a store the runtime does not open itself to every backup (and to a restore, which
-   * replaces it in place) until disposed: a store opened beside the runtime (the benchmark's
-   * state store; the state store until the runtime opens it).
-   */
-  addStore(entry: BackupStoreEntry): { dispose(): void } {
-    this.added.push(entry);
-    return { dispose: () => void this.added.splice(this.added.indexOf(entry) >>> 0, 1) };
+    return this.stores();
   }
 
   /** Starts or stops the schedule as this process takes or loses the queue. */
