@@ -81,6 +81,11 @@ export async function readIndexFile(
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  return decodeIndex(bytes, cipher);
+}
+
+/** readIndexFile on index.json's bytes. */
+export async function decodeIndex(bytes: Uint8Array, cipher?: RecordCipher): Promise<{ index: ArchiveIndex; checked: boolean }> {
   let text: string;
   if (isSealedShard(bytes)) {
     try {
@@ -139,6 +144,11 @@ function sha256Hex(text: string): string {
 }
 
 export async function writeIndex(archiveDir: string, index: ArchiveIndex, cipher?: RecordCipher): Promise<void> {
+  await writeFileAtomic(join(archiveDir, 'index.json'), await encodeIndex(index, cipher));
+}
+
+/** index.json's bytes: its JSON with its checksum, sealed like a shard when `cipher` is given. */
+export async function encodeIndex(index: ArchiveIndex, cipher?: RecordCipher): Promise<Uint8Array> {
   const body = JSON.stringify({
     formatVersion: index.formatVersion,
     nextBatch: index.nextBatch,
@@ -146,7 +156,7 @@ export async function writeIndex(archiveDir: string, index: ArchiveIndex, cipher
     archiveId: index.archiveId,
   });
   const json = Buffer.from(`${body.slice(0, -1)},"checksum":"${sha256Hex(body)}"}`, 'utf8');
-  await writeFileAtomic(join(archiveDir, 'index.json'), await sealShard(json, cipher));
+  return sealShard(json, cipher);
 }
 
 /** Whether a shard can hold a row matching `filter`, from its index entry alone. */

@@ -1,3 +1,4 @@
+import type { RecordCipher } from '../storage/cipher';
 import { performance } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../clock';
 import { setDeadline, systemClock } from '../clock';
@@ -27,6 +28,8 @@ export interface RuntimeBackupsOptions {
   /** The runtime's options as they are now (interval, count and age are read at each use). */
   readonly options: () => RuntimeOptions;
   readonly appVersion: string;
+  /** What backups are sealed with when the runtime opens; a re-key changes it (BackupManager.rekey). */
+  readonly cipher?: RecordCipher;
 }
 
 /**
@@ -62,6 +65,7 @@ export class RuntimeBackups {
     this.clock = options.clock ?? systemClock;
     const current = options.options;
     this.manager = new BackupManager({
+      cipher: options.cipher,
       directory: options.directory,
       source: durableBackupSource(() => this.liveStores()),
       appVersion: options.appVersion,

@@ -7,18 +7,10 @@ import type { QueueSessionOptions } from '../session/queueSession';
 import type { FreeSpaceProbe } from './lowDiskMonitor';
 import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
+import type { EncryptionKeyStore } from './runtimeEncryption';
 
 /** Who opened a runtime: named in its log lines. */
 export type RuntimeRole = 'extension' | 'cli' | 'mcp' | 'test' | 'bench';
-
-/**
- * Where the key for encryption at rest comes from (issue 17 fills it: an OS keychain, a
- * passphrase). Accepted by the runtime and not used yet: nothing is encrypted today.
- */
-export interface KeyProvider {
-  /** The workspace's data key, or undefined when its data is not encrypted. */
-  getKey(): Promise<Uint8Array | undefined>;
-}
 
 /** Everything a workspace runtime is opened from; nothing in it is VS Code's. */
 export interface RuntimeContext {
@@ -37,8 +29,12 @@ export interface RuntimeContext {
   readonly clock?: Clock;
   /** @default DEFAULT_RUNTIME_OPTIONS */
   readonly options?: Partial<RuntimeOptions>;
-  /** Encryption at rest (issue 17); accepted, unused for now. */
-  readonly keyProvider?: KeyProvider;
+  /**
+   * Where the workspace's data key is kept (SecretStorage in VS Code): encryption at rest
+   * (docs/encryption.md). Without one the runtime cannot turn encryption on, and opens encrypted
+   * data only never: it throws EncryptionLockedError. @default none
+   */
+  readonly keyStore?: EncryptionKeyStore;
   readonly role: RuntimeRole;
   /**
    * Who this process's commands come from, for the audit log (docs/audit.md): the extension says

@@ -9,6 +9,7 @@ import type { JobDefinition } from '../../shared/workspaceConfig';
 import type { QueueSession } from '../session/queueSession';
 import { readOutputTail } from '../supervisors/outputTail';
 import type { RuntimeOptions } from './runtimeOptions';
+import type { RecordCipher } from '../storage/cipher';
 import type { RuntimeReport } from './runtimeReports';
 import type { BackupPart } from '../storage/backupTypes';
 import { savedSnapshotPart } from './runtimeStores';
@@ -31,6 +32,10 @@ export interface RuntimeHistoryOptions {
   readonly report: (report: RuntimeReport) => void;
   /** The history part of the newest good backup, for a history whose snapshot is damaged. */
   readonly loadFallback?: () => Promise<Uint8Array | undefined>;
+  /** What the history's files are sealed with (encryption at rest), read at each open. @default plain */
+  readonly cipher?: () => RecordCipher | undefined;
+  /** Awaited before each open (a re-key a crash cut short is finished first: runtimeEncryption.ts). */
+  readonly beforeOpen?: () => Promise<void>;
   /** The automatic backup before a schema migration, given the history as it was saved; awaited before migrating. */
   readonly beforeMigrate?: (parts: readonly BackupPart[]) => Promise<void>;
 }
@@ -71,6 +76,11 @@ export class RuntimeHistory {
   /** The open history, or undefined (another process holds the queue, it is opening, or it failed). */
   get history(): JobHistory | undefined {
     return this.historyValue;
+  }
+
+  /** The history's folder (`<storage>/history`). */
+  get directory(): string {
+    return this.options.directory;
   }
 
   /** The history failed to open; this runtime does not try again (the failure was reported). */
@@ -119,8 +129,10 @@ export class RuntimeHistory {
     const options = this.options.options();
     let opened: Awaited<ReturnType<typeof JobHistory.open>>;
     try {
+      await this.options.beforeOpen?.();
       opened = await JobHistory.open({
         directory,
+        cipher: this.options.cipher?.(),
         wasmPath: this.options.wasmPath,
         maxActiveEntries: options.historyMaxActiveEntries,
         retentionDays: options.historyRetentionDays,

@@ -1,3 +1,4 @@
+import type { RecordCipher } from '../storage/cipher';
 import type { Clock } from '../clock';
 import type { Logger } from '../logger';
 import type { QueueSession } from '../session/queueSession';
@@ -20,6 +21,8 @@ export interface RuntimeStateOptions {
   readonly report: (report: RuntimeReport) => void;
   /** The state part of the newest good backup, for a store whose snapshot is damaged. */
   readonly loadFallback?: () => Promise<Uint8Array | undefined>;
+  /** What the store's files are sealed with (encryption at rest), read at each open. @default plain */
+  readonly cipher?: () => RecordCipher | undefined;
   /** The automatic backup before a namespace's data is migrated (the live stores, as they are before it); awaited. */
   readonly beforeMigrate?: (info: MigrationInfo) => Promise<void>;
 }
@@ -102,6 +105,7 @@ export class RuntimeState {
         logger,
         clock: this.options.clock,
         loadFallback: this.options.loadFallback,
+        cipher: this.options.cipher?.(),
         beforeMigration: this.options.beforeMigrate,
         onEvent: (event) => {
           logStateStorageEvent(event, logger);

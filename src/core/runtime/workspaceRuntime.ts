@@ -1,17 +1,15 @@
 import { join } from 'node:path';
 import type { Disposable } from '../emitter';
 import { Emitter } from '../emitter';
-import type { Logger } from '../logger';
 import { DurableQueueLog } from '../queue/durableQueueLog';
 import type { Job } from '../queue/jobModel';
 import { describeRecovery } from '../queue/jobSummary';
 import type { JobRunner } from '../queue/jobRunner';
 import { QueueSession } from '../session/queueSession';
 import type { DurableStore } from '../storage/durableStore';
-import type { StorageEvent } from '../storage/storeEvents';
 import { systemClock } from '../clock';
 import { jobFilePaths } from '../../shared/supervisor/node/jobFilePaths';
-import { SupervisorRunner } from '../supervisors/supervisorRunner';
+import { createSupervisorRunner } from './runtimeRunner';
 import { formatBytes, LowDiskMonitor } from './lowDiskMonitor';
 import type { LowDiskChange } from './lowDiskMonitor';
 import { decideRecovery, interruptionKey } from './recoveryPolicy';
@@ -35,6 +33,9 @@ import { restoreInPlace } from './runtimeRestore';
 import type { RestoreInPlaceResult } from './runtimeRestore';
 import type { BackupInfo } from '../storage/backupManager';
 import type { StorageHealth } from './storageHealth';
+import { logQueueStorageEvent } from './queueStorageLog';
+import { RuntimeEncryption } from './runtimeEncryption';
+import type { RekeyTargets } from './runtimeEncryption';
 
 /** The scheduler's hold while the disk is low (JobQueue.setHold). */
 const LOW_DISK_HOLD = 'lowDiskSpace';
@@ -98,6 +99,8 @@ export class WorkspaceRuntime {
     /** Damage, repairs and losses reported since the runtime opened, for the Storage Health report. */
     readonly storageEvents: ReportedEventLog,
     state: RuntimeState,
+    /** Encryption at rest: the key the stores use, its status, turning it on or off (docs/encryption.md). */
+    readonly encryption: RuntimeEncryption,
   ) {
     this.reportEmitter = reportEmitter;
     this.onDidReport = reportEmitter.event;
@@ -120,6 +123,8 @@ export class WorkspaceRuntime {
       report: (report) => this.reportEmitter.fire(report),
       loadFallback: backups.loadFallback('history'),
       beforeMigrate: (parts) => backups.beforeMigration(parts).then(() => undefined),
+      cipher: () => encryption.cipher,
+      beforeOpen: () => encryption.beforeHistoryOpens(join(context.storageDirectory, 'history')),
     });
     this.services.backups = backups;
     this.services.stateStore = state;
@@ -130,6 +135,7 @@ export class WorkspaceRuntime {
     );
     backups.follow(queue.role === 'holder');
     storageHealthTracker.follow(queue.localQueue);
+    encryption.bind(() => this.rekeyTargets());
     this.services.audit = new RuntimeAudit({
       directory: join(context.storageDirectory, 'audit'),
       queue,
@@ -158,6 +164,7 @@ export class WorkspaceRuntime {
         this.applyLowDiskHold();
         this.scheduleRecovery();
         void this.applyConcurrency();
+        this.finishPendingEncryption();
       }),
       this.lowDisk.onDidChange((change) => this.onLowDiskChange(change)),
       // A failed commit may be the disk filling up: look now rather than at the next interval.
@@ -176,6 +183,7 @@ export class WorkspaceRuntime {
     if (queue.role === 'holder') {
       this.scheduleRecovery();
       void this.applyConcurrency();
+      this.finishPendingEncryption();
     }
     this.lowDisk.start();
   }
@@ -189,6 +197,8 @@ export class WorkspaceRuntime {
     reportEmitter.event((report) => storageEvents.add(report));
     const options: RuntimeOptions = { ...DEFAULT_RUNTIME_OPTIONS, ...context.options };
     const current = { options };
+    // First: data encrypted with a key this process lacks is never opened (so never re-created empty).
+    const encryption = await RuntimeEncryption.load(context.storageDirectory, context.keyStore, logger, context.clock);
     const jobsDirectory = join(context.storageDirectory, 'jobs');
     // Before the queue opens: a queue whose snapshot is damaged asks it for the newest good backup.
     let queueLog: DurableQueueLog | undefined;
@@ -200,6 +210,7 @@ export class WorkspaceRuntime {
       clock: context.clock,
       options: () => current.options,
       appVersion: context.appVersion ?? 'unknown',
+      cipher: encryption.cipher,
     });
     const storageHealth = new StorageHealthTracker(logger);
     const state = new RuntimeState({
@@ -208,6 +219,7 @@ export class WorkspaceRuntime {
       clock: context.clock,
       report: (report) => reportEmitter.fire(report),
       loadFallback: backups.loadFallback('state'),
+      cipher: () => encryption.cipher,
       beforeMigrate: (info) => {
         logger.info(`[state] backing up before migrating "${info.namespace}" from version ${info.fromVersion} to ${info.toVersion}`);
         return backups.beforeMigration([]).then(() => undefined);
@@ -225,6 +237,7 @@ export class WorkspaceRuntime {
         (queueLog = new DurableQueueLog({
           directory: queueDir,
           logger,
+          cipher: encryption.cipher,
           loadFallback: backups.loadFallback('queue'),
           onEvent: (event) => {
             logQueueStorageEvent(event, logger);
@@ -233,12 +246,23 @@ export class WorkspaceRuntime {
         })),
       // Asked each time this process becomes the holder: the options as they are then.
       createRunner: (): JobRunner =>
-        context.overrides?.createRunner?.(jobsDirectory) ?? createSupervisorRunner(jobsDirectory, context, current.options),
+        context.overrides?.createRunner?.(jobsDirectory) ?? createSupervisorRunner(jobsDirectory, context, current.options, encryption),
     });
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
     opened.queue = queue;
-    return new WorkspaceRuntime(queue, context, reportEmitter, current, backups, () => queueLog, storageHealth, storageEvents, state);
+    return new WorkspaceRuntime(
+      queue,
+      context,
+      reportEmitter,
+      current,
+      backups,
+      () => queueLog,
+      storageHealth,
+      storageEvents,
+      state,
+      encryption,
+    );
   }
 
   get role(): RuntimeRole {
@@ -384,6 +408,24 @@ export class WorkspaceRuntime {
     return result;
   }
 
+  private rekeyTargets(): RekeyTargets {
+    const backups = this.services.backups;
+    if (!backups) throw new Error('The runtime has no backups service.');
+    return {
+      isHolder: () => this.queue.role === 'holder',
+      queueStore: () => this.queueLog()?.durableStore as DurableStore<unknown, unknown> | undefined,
+      stateStore: async () => (await this.services.stateStore?.whenOpen())?.durable as DurableStore<unknown, unknown> | undefined,
+      history: this.history,
+      backups: backups.manager,
+    };
+  }
+
+  private finishPendingEncryption(): void {
+    void this.encryption
+      .finishPending()
+      .catch((error: unknown) => this.context.logger.error(`[encryption] could not finish re-sealing the files: ${String(error)}`));
+  }
+
   /** The option is the truth; the queue's flag follows it (written by the holder only). */
   private async applyConcurrency(): Promise<void> {
     const limit = this.current.options.concurrency;
@@ -447,48 +489,5 @@ export class WorkspaceRuntime {
       this.reportEmitter.dispose();
     })();
     return this.closing;
-  }
-}
-
-function createSupervisorRunner(jobsDir: string, context: RuntimeContext, options: RuntimeOptions): JobRunner {
-  return new SupervisorRunner({
-    jobsDir,
-    supervisorScript: context.supervisorScript,
-    logLimitBytes: options.outputLimitBytes,
-    stopWithoutHostAfterMs: options.stopWithoutHostAfterMs,
-    killGraceMs: options.killGraceMs,
-    separateScope: options.supervisorScope === 'separate',
-    logger: context.logger,
-  });
-}
-
-/** Storage events of the queue, logged always; a person is told through the report. */
-function logQueueStorageEvent(event: StorageEvent, logger: Logger): void {
-  switch (event.type) {
-    case 'journalTailCut':
-      logger.warn(`[queue] the last write before a crash was incomplete and was cut (${event.bytesCut} bytes of ${event.file})`);
-      return;
-    case 'quarantined':
-      logger.error(`[queue] ${event.file} was damaged (${event.detail}) and moved to ${event.quarantinePath}`);
-      return;
-    case 'recoveredFromBackup':
-      logger.warn(
-        `[queue] opened from the backup of sequence ${event.sequence}, with ${event.journalRecordsReplayed} later record(s) replayed`,
-      );
-      return;
-    case 'stateLost':
-      logger.error(`[queue] the saved queue could not be read and no backup holds it: ${event.detail}`);
-      return;
-    case 'compactionFailed':
-      logger.warn(`[queue] compaction failed; the journal keeps growing until the next one: ${event.error.message}`);
-      return;
-    case 'dataLost':
-      logger.error(`[queue] ${event.records ?? 'some'} acknowledged record(s) did not come back (${event.cause}): ${event.detail}`);
-      return;
-    case 'repaired':
-      logger.warn(`[queue] ${event.file} was repaired with nothing lost: ${event.detail}`);
-      return;
-    case 'compacted':
-      return;
   }
 }

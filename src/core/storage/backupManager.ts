@@ -133,8 +133,26 @@ export class BackupManager {
   /** Files in the folder that are not backups, logged once each; never touched. */
   private readonly strangers = new Set<string>();
 
+  /** What new backups are sealed with: options.cipher until a {@link rekey}. */
+  private cipher: RecordCipher | undefined;
+
   constructor(private readonly options: BackupManagerOptions) {
     this.limits = options.limits;
+    this.cipher = options.cipher;
+  }
+
+  /**
+   * Encryption turned on or off (docs/encryption.md): new backups are sealed with `cipher` from
+   * now on, and `reseal` rewrites each backup file in place (atomically) meanwhile, with no
+   * backup written or restored during it. Returns how many files it was given.
+   */
+  rekey(cipher: RecordCipher | undefined, reseal: (path: string) => Promise<void>): Promise<number> {
+    return this.exclusive('re-seal the backups', async () => {
+      this.cipher = cipher;
+      const names = await this.fileNames();
+      for (const name of names) await reseal(join(this.options.directory, name));
+      return names.length;
+    });
   }
 
   get directory(): string {
@@ -167,7 +185,7 @@ export class BackupManager {
   async read(id: string): Promise<DecodedBackup> {
     const path = this.pathOf(id);
     try {
-      return await readBackupFile(path, { cipher: this.options.cipher, limits: this.limits });
+      return await readBackupFile(path, { cipher: this.cipher, limits: this.limits });
     } catch (error) {
       if (isMissing(error)) throw new StorageError('backupNotFound', `There is no backup ${id}.`, { cause: error });
       throw error;
@@ -227,7 +245,7 @@ export class BackupManager {
   importFile(path: string): Promise<BackupInfo> {
     return this.exclusive('import a backup', async () => {
       const bytes = await readBackupBytes(path, this.limits);
-      const decoded = await decodeBackup(bytes, { cipher: this.options.cipher, limits: this.limits });
+      const decoded = await decodeBackup(bytes, { cipher: this.cipher, limits: this.limits });
       const directory = this.options.directory;
       await fs.mkdir(directory, { recursive: true, mode: 0o700 });
       const createdAt = new Date(decoded.manifest.createdAt);
@@ -262,7 +280,7 @@ export class BackupManager {
         if (isMissing(error)) throw new StorageError('backupNotFound', `There is no backup ${id}.`, { cause: error });
         throw error;
       });
-      await decodeBackup(bytes, { cipher: this.options.cipher, limits: this.limits });
+      await decodeBackup(bytes, { cipher: this.cipher, limits: this.limits });
       await writeFileAtomic(destination, bytes);
     });
   }
@@ -357,7 +375,7 @@ export class BackupManager {
       parts,
       { createdAt, appVersion: this.options.appVersion, reason },
       {
-        cipher: this.options.cipher,
+        cipher: this.cipher,
         compress: this.options.compress ?? true,
         limits: this.limits,
       },
@@ -369,8 +387,8 @@ export class BackupManager {
       createdAt,
       reason,
       status: 'ok',
-      encrypted: this.options.cipher !== undefined,
-      keyFingerprint: this.options.cipher?.keyFingerprint,
+      encrypted: this.cipher !== undefined,
+      keyFingerprint: this.cipher?.keyFingerprint,
       appVersion: this.options.appVersion,
       parts: parts.map((part) => ({ name: part.name, size: part.bytes.byteLength, summary: part.summary })),
     };
@@ -429,7 +447,7 @@ export class BackupManager {
     let fileSize = 0;
     try {
       fileSize = (await fs.stat(path)).size;
-      const options = { cipher: this.options.cipher, limits: this.limits };
+      const options = { cipher: this.cipher, limits: this.limits };
       const summary = await readBackupSummary(path, options);
       if (verify) await readBackupFile(path, options);
       const { manifest, header } = summary;

@@ -1,5 +1,4 @@
 import { fsp as fs } from './storageFs';
-import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock';
 import { systemClock } from '../clock';
@@ -8,14 +7,17 @@ import { nullLogger } from '../logger';
 import type { AuditSink } from './auditLog';
 import type { RecordCipher } from './cipher';
 import type { DurableCodec } from './durableRecovery';
-import { journalPath, listJournals, recoverStore, snapshotPath } from './durableRecovery';
+import { journalPath, recoverStore, snapshotPath } from './durableRecovery';
 import { StorageError } from './errors';
 import type { JournalOptions } from './journal';
 import { createJournalFile, Journal } from './journal';
 import { encodeBatch } from './journalFormat';
 import type { SnapshotPayload } from './snapshot';
-import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, writeVerifiedSnapshot } from './snapshot';
+import { decodeSnapshot, encodeSnapshot, writeVerifiedSnapshot } from './snapshot';
 import { AckMark, ackMarkPath } from './ackMark';
+import { claimStore, releaseStore } from './storeClaims';
+import { removeJournalsBelow, writeFreshGeneration } from './freshGeneration';
+import type { FreshGenerationTarget } from './freshGeneration';
 import { ManifestKeeper } from './manifestKeeper';
 import type { SnapshotRef, StoreManifest } from './storeManifest';
 import { previousSnapshotPath } from './storeManifest';
@@ -46,8 +48,6 @@ export interface DurableStoreOptions<S, R> {
   /** How the journal writes: see JournalOptions. @default thread-pool writes */
   readonly journal?: JournalOptions;
 }
-
-const openStores = new Set<string>();
 
 const defaultCompaction = { maxJournalBytes: 16 * 1024 * 1024, maxJournalRecords: 20_000 };
 
@@ -81,6 +81,8 @@ export class DurableStore<S, R> {
   private lastCompaction: StoreMetrics['lastCompaction'];
   private readonly compaction: false | { maxJournalBytes: number; maxJournalRecords: number };
   private manifest!: ManifestKeeper;
+  /** What new files are sealed with: options.cipher until a {@link rekey}. */
+  private cipher: RecordCipher | undefined;
   private ackMark!: AckMark;
 
   private constructor(
@@ -91,24 +93,16 @@ export class DurableStore<S, R> {
     private corruptions: number,
     private readonly loadMs: number,
   ) {
+    this.cipher = options.cipher;
     this.compaction = options.compaction === false ? false : { ...defaultCompaction, ...options.compaction };
   }
 
   static async open<S, R>(options: DurableStoreOptions<S, R>): Promise<DurableStore<S, R>> {
-    if (!/^[A-Za-z0-9_.-]+$/.test(options.name) || options.name.startsWith('.')) {
-      throw new StorageError('ioError', `"${options.name}" is not a valid store name.`);
-    }
-    // Two writers on one journal would interleave frames. Across processes the workspace lease
-    // keeps one writer; within a process this guard does.
-    const key = `${resolve(options.directory)}\u0000${options.name}`;
-    if (openStores.has(key)) {
-      throw new StorageError('locked', `The store ${options.name} in ${options.directory} is already open in this process.`);
-    }
-    openStores.add(key);
+    const key = claimStore(options.directory, options.name);
     try {
       return await DurableStore.openUnguarded(options, key);
     } catch (error) {
-      openStores.delete(key);
+      releaseStore(key);
       throw error;
     }
   }
@@ -276,7 +270,7 @@ export class DurableStore<S, R> {
     return encodeSnapshot(await serialize(), {
       generation,
       sequence,
-      cipher: this.options.cipher,
+      cipher: this.cipher,
       compress: this.options.compress ?? false,
     });
   }
@@ -287,7 +281,7 @@ export class DurableStore<S, R> {
    * generation past every existing journal before appends move on.
    */
   async replaceWith(snapshot: Uint8Array): Promise<void> {
-    const decoded = await decodeSnapshot(snapshot, this.options.cipher);
+    const decoded = await decodeSnapshot(snapshot, this.cipher);
     let state: S;
     try {
       state = await this.options.codec.decodeSnapshot(decoded.payload);
@@ -300,39 +294,9 @@ export class DurableStore<S, R> {
     }
     await this.runExclusive(async () => {
       await this.whenIdle();
-      const generation = this.journal.generation + 1;
-      const sequence = this.journal.sequence;
-      // The new journal first: once the snapshot names generation G+1, appends to G are ignored
-      // by a reopen, so a journal that failed to appear after it lost every later commit (ioerr loop).
-      // No previous generation is kept across a restore: its journals' sequence numbers run on
-      // from the state before it, so replaying them onto it would mix the two.
-      const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher, { manifested: true });
-      let afterSnapshot: unknown;
-      let snapshotCrc: number | undefined;
-      try {
-        const written = await writeVerifiedSnapshot(snapshotPath(this.options), decoded.payload, {
-          generation,
-          sequence,
-          cipher: this.options.cipher,
-          compress: this.options.compress ?? false,
-        });
-        this.snapshotBytes = written.bytes;
-        snapshotCrc = written.crc;
-      } catch (error) {
-        // A failure after the rename (the directory's sync) leaves the new snapshot in place: then
-        // the restore goes forward, so memory matches what a reopen reads, and still reports the error.
-        if ((await this.snapshotGenerationOnDisk()) !== generation) {
-          // The old snapshot stands; the empty journal goes (left behind, a reopen replays it as empty).
-          await next.handle.close().catch(() => undefined);
-          await fs.rm(next.path, { force: true }).catch(() => undefined);
-          throw error;
-        }
-        afterSnapshot = error;
-      }
       const previous = this.currentState;
-      await this.journal.rotate(next, (sealed) => {
+      const afterSnapshot = await writeFreshGeneration(this.fresh(), decoded.payload, () => {
         this.currentState = state;
-        this.manifest.seal(sealed);
       });
       for (const listener of this.replaceListeners) {
         try {
@@ -342,20 +306,53 @@ export class DurableStore<S, R> {
         }
       }
       this.options.codec.dispose?.(previous);
-      await this.manifest.install({ generation, sequence, crc: snapshotCrc }, undefined);
-      await this.removeJournalsBelow(generation);
-      this.options.audit?.record({ store: this.name, action: 'restore', detail: { sequence, bytes: snapshot.length } });
+      this.options.audit?.record({ store: this.name, action: 'restore', detail: { sequence: this.sequence, bytes: snapshot.length } });
       if (afterSnapshot !== undefined) throw toStorageError(afterSnapshot, `restore ${this.name}`);
     });
   }
 
-  /** The generation the snapshot file names now, or undefined when it cannot be read. */
-  private async snapshotGenerationOnDisk(): Promise<number | undefined> {
-    try {
-      return readSnapshotHeader(await fs.readFile(snapshotPath(this.options))).generation;
-    } catch {
-      return undefined;
-    }
+  private fresh(): FreshGenerationTarget {
+    return {
+      layout: this.options,
+      journal: this.journal,
+      cipher: this.cipher,
+      compress: this.options.compress ?? false,
+      manifest: this.manifest,
+      wroteSnapshot: (bytes) => {
+        this.snapshotBytes = bytes;
+      },
+    };
+  }
+
+  /** The fingerprint of the key new files are sealed with; undefined when they are written plain. */
+  get keyFingerprint(): string | undefined {
+    return this.cipher?.keyFingerprint;
+  }
+
+  /**
+   * Rewrites the store under another key, or none (encryption turned on or off): the acknowledged
+   * state becomes a new snapshot and journal sealed with `cipher`, and every file sealed otherwise
+   * goes, the previous generation too (kept, it would leave the data readable the old way).
+   * Commits wait meanwhile; the state does not change. Crash-safe like replaceWith: a crash leaves
+   * either the old files or the new ones, and a reopen given the new key reads either.
+   */
+  async rekey(cipher: RecordCipher | undefined): Promise<void> {
+    await this.runExclusive(async () => {
+      await this.whenIdle();
+      const payload = await this.options.codec.snapshot(this.currentState)();
+      const before = this.cipher;
+      this.cipher = cipher;
+      let afterSnapshot: unknown;
+      try {
+        afterSnapshot = await writeFreshGeneration(this.fresh(), payload, () => undefined);
+      } catch (error) {
+        this.cipher = before;
+        throw error;
+      }
+      await fs.rm(previousSnapshotPath(this.options), { force: true });
+      this.options.audit?.record({ store: this.name, action: 'rekey', detail: { encrypted: cipher !== undefined } });
+      if (afterSnapshot !== undefined) throw toStorageError(afterSnapshot, `re-key ${this.name}`);
+    });
   }
 
   metrics(): StoreMetrics {
@@ -389,7 +386,7 @@ export class DurableStore<S, R> {
         `[storage:${this.name}] could not write the clean-close manifest: ${(error as Error).message}`,
       );
     });
-    openStores.delete(this.lockKey);
+    releaseStore(this.lockKey);
   }
 
   private emit(event: StorageEvent): void {
@@ -417,7 +414,7 @@ export class DurableStore<S, R> {
     const started = performance.now();
     const generation = this.journal.generation + 1;
     try {
-      const next = await createJournalFile(journalPath(this.options, generation), generation, this.options.cipher, { manifested: true });
+      const next = await createJournalFile(journalPath(this.options, generation), generation, this.cipher, { manifested: true });
       let serialize: (() => Promise<SnapshotPayload>) | undefined;
       let sequence = 0;
       await this.journal
@@ -435,7 +432,7 @@ export class DurableStore<S, R> {
       // Closing (deactivate has about 5 s): leave it; the old snapshot and journals stay complete.
       if (this.closed) return;
       const previous = await this.installSnapshot(payload, { generation, sequence });
-      await this.removeJournalsBelow(previous.generation);
+      await removeJournalsBelow(this.options, previous.generation);
       const durationMs = performance.now() - started;
       this.lastCompaction = { at: (this.options.clock ?? systemClock).now(), durationMs, snapshotBytes: this.snapshotBytes };
       this.options.audit?.record({ store: this.name, action: 'compact', detail: { generation, sequence, bytes: this.snapshotBytes } });
@@ -464,7 +461,7 @@ export class DurableStore<S, R> {
     try {
       const written = await writeVerifiedSnapshot(path, payload, {
         ...snapshot,
-        cipher: this.options.cipher,
+        cipher: this.cipher,
         compress: this.options.compress ?? false,
       });
       this.snapshotBytes = written.bytes;
@@ -476,11 +473,5 @@ export class DurableStore<S, R> {
     }
     await this.manifest.install({ ...snapshot, crc }, previous);
     return previous;
-  }
-
-  private async removeJournalsBelow(generation: number): Promise<void> {
-    for (const journal of await listJournals(this.options)) {
-      if (journal.generation < generation) await fs.rm(journal.path, { force: true }).catch(() => undefined);
-    }
   }
 }

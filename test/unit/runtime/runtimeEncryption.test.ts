@@ -1,0 +1,188 @@
+import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { HistoryEntry } from '../../../src/core/history/historyEntry';
+import { EncryptionLockedError } from '../../../src/core/runtime/runtimeEncryption';
+import type { EncryptionKeyStore } from '../../../src/core/runtime/runtimeEncryption';
+import type { WorkspaceRuntime } from '../../../src/core/runtime/workspaceRuntime';
+import { generateKey, keyFingerprint } from '../../../src/core/storage/aesGcmCipher';
+import { readBackupFile } from '../../../src/core/storage/backupFileIo';
+import { StorageError } from '../../../src/core/storage/errors';
+import { exportRecoveryKey, importRecoveryKey } from '../../../src/core/storage/recoveryKey';
+import { until, useRuntimeFolders } from './runtimeTestKit';
+
+/** SecretStorage as the runtime sees it, in memory. */
+class MemoryKeyStore implements EncryptionKeyStore {
+  key: Uint8Array | undefined;
+  async getKey(): Promise<Uint8Array | undefined> {
+    return this.key;
+  }
+  async setKey(key: Uint8Array): Promise<void> {
+    this.key = key;
+  }
+  async deleteKey(): Promise<void> {
+    this.key = undefined;
+  }
+}
+
+const MARKER = 'ZQX-secret-command-marker';
+
+/** Every data file of the storage folder (stores, archive, backups) with its bytes. */
+function dataFiles(storage: string): Map<string, Buffer> {
+  const found = new Map<string, Buffer>();
+  const walk = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else found.set(relative(storage, path), readFileSync(path));
+    }
+  };
+  for (const folder of ['queue', 'history', 'state', 'backups']) walk(join(storage, folder));
+  return found;
+}
+
+function hashes(storage: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, bytes] of dataFiles(storage)) {
+    if (!/\.manifest$/.test(name)) out[name] = createHash('sha256').update(bytes).digest('hex');
+  }
+  return out;
+}
+
+/** Files that hold the marker in plain bytes (backups are gzip'd: they are checked by opening them). */
+function plainHolders(storage: string): string[] {
+  return [...dataFiles(storage)].filter(([, bytes]) => bytes.includes(MARKER)).map(([name]) => name);
+}
+
+/** Entries in the history, active and archived. */
+function recorded(runtime: WorkspaceRuntime): number {
+  const history = runtime.history.history;
+  return history ? history.active.count + history.archive.count : 0;
+}
+
+function entries(runtime: WorkspaceRuntime): readonly HistoryEntry[] {
+  return runtime.history.history?.page({ sort: 'finishedAt', direction: 'desc', limit: 100 }).entries ?? [];
+}
+
+describe('WorkspaceRuntime: encryption at rest', function () {
+  this.timeout(60_000);
+  const folders = useRuntimeFolders();
+
+  /** A runtime with 4 finished jobs (2 archived), a state key and a backup. */
+  async function filled(keys: MemoryKeyStore): Promise<WorkspaceRuntime> {
+    const runtime = await folders.open({ keyStore: keys, options: { historyMaxActiveEntries: 2, recoveryPolicy: 'off' } });
+    await runtime.history.whenOpen();
+    for (let i = 0; i < 4; i++) {
+      await runtime.queue.execute({ type: 'enqueue', definition: { name: `job ${i}`, command: `echo ${MARKER}-${i}` } });
+    }
+    await until(runtime.history.onDidChange, () => entries(runtime).length === 4, 'four jobs are in the history');
+    await runtime.history.history?.archiveNow();
+    const state = await runtime.openState('test.ext');
+    await state.set('note', `${MARKER}-state`);
+    await runtime.createBackup({ includeArchive: true });
+    return runtime;
+  }
+
+  it('turns encryption on: every store, the archive and the backups are sealed, and all of it reads back with the key', async () => {
+    const keys = new MemoryKeyStore();
+    const runtime = await filled(keys);
+    const storage = runtime.storageDirectory;
+    assert.ok(plainHolders(storage).length > 0, 'before: the command is readable in the files');
+    const jobsBefore = runtime.queue.jobs.map((job) => `${job.name}:${job.state}`);
+
+    const key = generateKey();
+    const result = await runtime.encryption.enable(key);
+    assert.equal(result.stores, 3);
+    assert.ok(result.archiveShards >= 1, 'the archive shard was re-sealed');
+    assert.equal(result.backups, 1);
+    assert.deepEqual(plainHolders(storage), [], 'after: no file holds the command in plain');
+    assert.equal(keyFingerprint(keys.key ?? new Uint8Array()), keyFingerprint(key), 'the key is kept in the key store');
+    for (const backup of await runtime.services.backups!.manager.list()) {
+      await assert.rejects(readBackupFile(backup.path, {}), (error) => StorageError.is(error, 'missingKey'));
+    }
+    assert.deepEqual(runtime.encryption.status, { enabled: true, keyFingerprint: keyFingerprint(key), converting: false });
+
+    // Work goes on, sealed.
+    await runtime.queue.execute({ type: 'enqueue', definition: { name: 'after', command: `echo ${MARKER}-after` } });
+    await until(runtime.history.onDidChange, () => recorded(runtime) === 5, 'the job after is recorded');
+    assert.deepEqual(plainHolders(storage), []);
+    await runtime.close();
+
+    const reopened = await folders.open({ keyStore: keys, options: { historyMaxActiveEntries: 2 } });
+    const history = await reopened.history.whenOpen();
+    assert.deepEqual(reopened.queue.jobs.map((job) => `${job.name}:${job.state}`).slice(0, 4), jobsBefore);
+    assert.equal(history?.active.count, 3);
+    assert.equal(history?.archive.count, 2, 'the archived entries read back with the key');
+    assert.equal(await (await reopened.openState('test.ext')).get('note'), `${MARKER}-state`);
+  });
+
+  it('with the key gone, refuses to open and changes nothing; the recovery key opens it with nothing lost', async () => {
+    const keys = new MemoryKeyStore();
+    const runtime = await filled(keys);
+    const key = generateKey();
+    await runtime.encryption.enable(key);
+    const storage = runtime.storageDirectory;
+    await runtime.close();
+    const before = hashes(storage);
+
+    keys.key = undefined;
+    await assert.rejects(folders.open({ keyStore: keys }), (error) => {
+      assert.ok(error instanceof EncryptionLockedError);
+      assert.equal(error.reason, 'missingKey');
+      assert.equal(error.keyFingerprint, keyFingerprint(key));
+      return true;
+    });
+    keys.key = generateKey();
+    await assert.rejects(
+      folders.open({ keyStore: keys }),
+      (error) => error instanceof EncryptionLockedError && error.reason === 'wrongKey',
+    );
+    await assert.rejects(folders.open({}), (error) => error instanceof EncryptionLockedError);
+    assert.deepEqual(hashes(storage), before, 'nothing was opened, re-created or quarantined');
+    assert.ok(!existsSync(join(storage, 'queue', 'quarantine')) || readdirSync(join(storage, 'queue', 'quarantine')).length === 0);
+
+    // The person types the recovery key (with the usual misreadings: lower case, O for 0).
+    const typed = exportRecoveryKey(key).toLowerCase().replace(/0/g, 'o');
+    keys.key = importRecoveryKey(typed, keyFingerprint(key));
+    const reopened = await folders.open({ keyStore: keys });
+    await reopened.history.whenOpen();
+    assert.equal(reopened.queue.jobs.length, 4);
+    assert.equal(entries(reopened).length, 2);
+    assert.equal(await (await reopened.openState('test.ext')).get('note'), `${MARKER}-state`);
+  });
+
+  it('turns encryption off: every file is plain again, the key is forgotten, and an old backup still restores', async () => {
+    const keys = new MemoryKeyStore();
+    const runtime = await filled(keys);
+    await runtime.encryption.enable(generateKey());
+    const sealedBackup = await runtime.createBackup({ includeArchive: true });
+
+    const result = await runtime.encryption.disable();
+    assert.equal(result.stores, 3);
+    assert.equal(keys.key, undefined, 'the key is forgotten');
+    assert.deepEqual(runtime.encryption.status, { enabled: false, keyFingerprint: undefined, converting: false });
+    for (const backup of await runtime.services.backups!.manager.list()) {
+      const decoded = await readBackupFile(backup.path, {});
+      assert.equal(decoded.keyFingerprint, undefined, `${backup.id} is plain again`);
+    }
+    const restored = await runtime.restoreBackup(sealedBackup.id);
+    assert.equal(restored.restored.id, sealedBackup.id);
+    assert.equal(runtime.queue.jobs.length, 4);
+    await runtime.close();
+    const reopened = await folders.open({});
+    const history = await reopened.history.whenOpen();
+    assert.equal(history?.archive.count, 2);
+    assert.ok(plainHolders(reopened.storageDirectory).length > 0, 'the stores are plain files again');
+  });
+
+  it('refuses to turn encryption on in a process that does not hold the queue', async () => {
+    const keys = new MemoryKeyStore();
+    const holder = await folders.open({ keyStore: keys });
+    const client = await folders.open({ keyStore: keys });
+    assert.equal(client.queue.role, 'client');
+    await assert.rejects(client.encryption.enable(generateKey()), (error) => StorageError.is(error, 'locked'));
+    assert.equal(holder.encryption.status.enabled, false);
+  });
+});
