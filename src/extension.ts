@@ -1,3 +1,6 @@
+import { EncryptionLockedError } from './core/runtime/runtimeEncryption';
+import { registerEncryptionCommands } from './vscode/encryptionCommands';
+import { secretKeyStore } from './vscode/secretKeyStore';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -78,6 +81,14 @@ export interface LifelineTestingApi {
   readonly storageNotices: readonly StorageNotice[];
   /** What Lifeline's status bar item shows now (no API reads another extension's item). */
   readonly statusBar: StatusBarState;
+  /**
+   * Closes the queue as a reload would (the lease released, jobs left running) and opens it again
+   * as the next activation would; with `forgetKey`, the encryption key is removed from the secret
+   * storage between the two (a keychain that lost it). Resolves with whether it opened.
+   */
+  reopenQueue(options?: { forgetKey?: boolean }): Promise<boolean>;
+  /** Why the queue is not open here, or undefined. */
+  readonly unavailableReason: string | undefined;
 }
 
 let session: WorkspaceSession | undefined;
@@ -187,6 +198,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   queuePanel.recoverTabs();
   historyPanel.recoverTabs();
 
+  const keyStore = workspaceKey === undefined ? undefined : secretKeyStore(context.secrets, workspaceKey);
+  let lockedFingerprint: string | undefined;
   let opening: Promise<WorkspaceSession | undefined> = Promise.resolve(undefined);
   let openStarted = false;
   const openSession = (): Promise<WorkspaceSession | undefined> => {
@@ -202,8 +215,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       folder,
       logger,
       origin: windowOrigin,
+      keyStore,
     }).then(
       async (opened) => {
+        unavailable = undefined;
+        lockedFingerprint = undefined;
+        void vscode.commands.executeCommand('setContext', 'lifeline.encryptionLocked', false);
         // Deactivated while it opened: release the lease at once rather than hold it, unseen.
         if (deactivated) {
           await opened.close();
@@ -218,9 +235,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
         return opened;
       },
       (error: unknown) => {
-        unavailable = `the queue could not be opened: ${(error as Error).message}`;
         queueStatus.set('unavailable');
-        reportOpenFailure(logger, channel, unavailable);
+        if (error instanceof EncryptionLockedError) {
+          // Nothing was opened: the recovery key opens it (Enter Recovery Key…), in this activation.
+          lockedFingerprint = error.keyFingerprint;
+          openStarted = false;
+          unavailable = `this workspace's data is encrypted and its key is not in this machine's keychain. Run "Lifeline: Enter Recovery Key…".`;
+          void vscode.commands.executeCommand('setContext', 'lifeline.encryptionLocked', true);
+          logger.warn(`[activate] ${error.message}`);
+          void vscode.window.showWarningMessage(`Lifeline: ${error.message}`, 'Enter Recovery Key…').then((choice) => {
+            if (choice) void vscode.commands.executeCommand(CommandIds.enterRecoveryKey);
+          });
+        } else {
+          unavailable = `the queue could not be opened: ${(error as Error).message}`;
+          reportOpenFailure(logger, channel, unavailable);
+        }
         queueChanged.fire();
         return undefined;
       },
@@ -240,6 +269,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     ...registerHistoryCommands(() => session?.history, unavailableReason, logger),
     ...registerMaintenanceCommands(() => session?.runtime, windowOrigin, unavailableReason, logger),
     ...registerBackupCommands(() => session?.runtime, unavailableReason, logger),
+    ...registerEncryptionCommands({
+      runtime: () => session?.runtime,
+      unavailableReason,
+      keyStore: () => keyStore,
+      lockedFingerprint: () => lockedFingerprint,
+      reopen: async () => (await openSession()) !== undefined,
+      logger,
+    }),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
     { dispose: () => void session?.close() },
@@ -265,7 +302,18 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       const opened = await opening;
       return opened ? queueApi(opened) : undefined;
     },
-    testing: testingApi(),
+    testing: testingApi({
+      unavailableReason,
+      reopen: async (forgetKey) => {
+        const closing = session;
+        session = undefined;
+        statusBar?.attach(undefined);
+        await closing?.close();
+        if (forgetKey) await keyStore?.deleteKey();
+        openStarted = false;
+        return (await openSession()) !== undefined;
+      },
+    }),
     whenHistoryReady: async () => {
       const opened = await opening;
       const history = await opened?.history.whenOpen();
@@ -289,10 +337,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   };
 }
 
-function testingApi(): LifelineTestingApi | undefined {
+function testingApi(hooks: {
+  unavailableReason: () => string | undefined;
+  reopen: (forgetKey: boolean) => Promise<boolean>;
+}): LifelineTestingApi | undefined {
   const faults = testStorageFaults();
   if (!faults) return undefined;
   return {
+    reopenQueue: (options) => hooks.reopen(options?.forgetKey ?? false),
+    get unavailableReason() {
+      return hooks.unavailableReason();
+    },
     setDiskFull: (full) => faults.setDiskFull(full),
     get storageHealth() {
       return session?.queue.storageHealth;

@@ -32,6 +32,10 @@ export const CommandIds = {
   deleteBackup: 'lifeline.deleteBackup',
   exportBackup: 'lifeline.exportBackup',
   importBackup: 'lifeline.importBackup',
+  enableEncryption: 'lifeline.enableEncryption',
+  disableEncryption: 'lifeline.disableEncryption',
+  exportRecoveryKey: 'lifeline.exportRecoveryKey',
+  enterRecoveryKey: 'lifeline.enterRecoveryKey',
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

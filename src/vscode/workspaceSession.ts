@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { Logger } from '../core/logger';
 import type { AuditOrigin } from '../core/queue/jobModel';
 import { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
+import type { EncryptionKeyStore } from '../core/runtime/runtimeEncryption';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
@@ -47,6 +48,8 @@ export class WorkspaceSession implements vscode.Disposable {
     logger: Logger;
     /** This window, as the audit log names it. */
     origin?: AuditOrigin;
+    /** Where the data key is kept (SecretStorage): encryption at rest. */
+    keyStore?: EncryptionKeyStore;
   }): Promise<WorkspaceSession> {
     const jobs = new WorkspaceJobs(options.folder, options.logger, options.storageDirectory);
     const recovery = new RecoveryController();
@@ -61,6 +64,7 @@ export class WorkspaceSession implements vscode.Disposable {
         options: readSettings(),
         role: 'extension',
         origin: options.origin,
+        keyStore: options.keyStore,
         appVersion: String(vscode.extensions.getExtension('lifeline.lifeline')?.packageJSON?.version ?? 'unknown'),
         supervisorScript: vscode.Uri.joinPath(options.extensionUri, 'dist', 'supervisor.js').fsPath,
         sqlWasmPath: vscode.Uri.joinPath(options.extensionUri, 'dist', 'sql-wasm.wasm').fsPath,
