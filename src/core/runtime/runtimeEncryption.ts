@@ -3,6 +3,7 @@ import type { Clock } from '../clock';
 import { systemClock } from '../clock';
 import { finishArchiveRekey, rekeyArchive } from '../history/archiveRekey';
 import { DurableHistoryLog } from '../history/durableHistoryLog';
+import { rekeyPreMigrationCopies } from '../history/preMigration';
 import type { Logger } from '../logger';
 import { AesGcmCipher, keyFingerprint } from '../storage/aesGcmCipher';
 import type { BackupManager } from '../storage/backupManager';
@@ -290,6 +291,7 @@ async function rekeyAll(ring: KeyRing, targets: RekeyTargets): Promise<RekeyResu
     await live.rekey(ring.to);
     stores++;
     archiveShards = await rekeyArchive(join(targets.history.directory, 'archive'), ring);
+    await rekeyPreMigrationCopies(targets.history.directory, ring);
   });
   await targets.history.resume();
   let backupsLeft = 0;

@@ -142,7 +142,7 @@ export class RuntimeHistory {
         // The automatic backups before a schema migration: the image as it was, beside the history,
         // and a backup (with the queue) in backups/, which a damaged history can later open from.
         beforeMigrate: async (image, from, to) => {
-          const path = await savePreMigrationCopy(directory, image, from, to);
+          const path = await savePreMigrationCopy(directory, image, from, to, this.options.cipher?.());
           logger.info(`[history] migrating the history from schema ${from} to ${to}; the database as it was is saved in ${path}`);
           const part = await savedSnapshotPart(directory, 'history', `schema ${from}, before the migration to ${to}`);
           await this.options.beforeMigrate?.(part ? [part] : []);

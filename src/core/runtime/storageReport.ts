@@ -1,3 +1,5 @@
+import { readEncryptionMarker } from './encryptionMarker';
+import type { EncryptionMarker } from './encryptionMarker';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import type { BackupInfo } from '../storage/backupManager';
@@ -95,6 +97,27 @@ export interface StorageReportInput {
   readonly now?: () => number;
 }
 
+/** What the report says of encryption: the files' headers, and encryption.json's intent (runtimeEncryption.ts). */
+function encryptionReport(filesEncrypted: boolean, marker: EncryptionMarker | undefined): StorageReport['encryption'] {
+  if (marker?.converting) {
+    return {
+      encrypted: filesEncrypted,
+      detail: `being turned ${marker.enabled ? 'on' : 'off'}: the files are being re-sealed (the window that holds the queue finishes it, also after a crash)`,
+    };
+  }
+  if (marker?.enabled || filesEncrypted) {
+    const key = marker?.keyFingerprint ? ` with key ${marker.keyFingerprint}` : '';
+    return {
+      encrypted: true,
+      detail: `encrypted at rest${key}; the key is in VS Code's secret storage, and Export Recovery Key… shows its recovery key`,
+    };
+  }
+  return {
+    encrypted: false,
+    detail: 'not encrypted: anyone who can read the storage folder can read the queue, the history and job output',
+  };
+}
+
 /** Folders of the storage folder that hold no durable store. */
 const NOT_STORES = new Set(['backups', 'jobs', 'ui', 'quarantine']);
 
@@ -139,12 +162,7 @@ export async function collectStorageReport(input: StorageReportInput): Promise<S
     archive,
     backups: await backupsReport(root, deep, input.listBackups),
     lease: await leaseReport(root, now()),
-    encryption: encrypted
-      ? { encrypted: true, detail: 'encrypted at rest' }
-      : {
-          encrypted: false,
-          detail: 'not encrypted: anyone who can read the storage folder can read the queue, the history and job output',
-        },
+    encryption: encryptionReport(encrypted, await readEncryptionMarker(root)),
     events: input.events ?? [],
     audit: input.audit ? await input.audit().catch(() => undefined) : undefined,
     survival: input.survival,

@@ -1,12 +1,16 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { HistoryEntry } from '../../../src/core/history/historyEntry';
 import { EncryptionLockedError } from '../../../src/core/runtime/runtimeEncryption';
 import type { EncryptionKeyStore } from '../../../src/core/runtime/runtimeEncryption';
 import type { WorkspaceRuntime } from '../../../src/core/runtime/workspaceRuntime';
-import { generateKey, keyFingerprint } from '../../../src/core/storage/aesGcmCipher';
+import { AesGcmCipher, generateKey, keyFingerprint } from '../../../src/core/storage/aesGcmCipher';
+import { resealWrapped } from '../../../src/core/storage/reseal';
+import { finishArchiveRekey } from '../../../src/core/history/archiveRekey';
+import { JobHistory } from '../../../src/core/history/jobHistory';
+import { wasmPath } from '../history/historyFixtures';
 import { readBackupFile } from '../../../src/core/storage/backupFileIo';
 import { StorageError } from '../../../src/core/storage/errors';
 import { exportRecoveryKey, importRecoveryKey } from '../../../src/core/storage/recoveryKey';
@@ -175,6 +179,50 @@ describe('WorkspaceRuntime: encryption at rest', function () {
     const history = await reopened.history.whenOpen();
     assert.equal(history?.archive.count, 2);
     assert.ok(plainHolders(reopened.storageDirectory).length > 0, 'the stores are plain files again');
+  });
+
+  it("finishes a turn-on that a crash cut short between replacing the archive's shards and updating its index: nothing quarantined, nothing lost", async () => {
+    const keys = new MemoryKeyStore();
+    const runtime = await filled(keys);
+    const storage = runtime.storageDirectory;
+    await runtime.close();
+    // The state a crash leaves in rekeyArchive: the key kept, encryption.json says converting, the
+    // plan written and a shard replaced by its sealed bytes, the index still naming the old digest.
+    const key = generateKey();
+    keys.key = key;
+    writeFileSync(
+      join(storage, 'encryption.json'),
+      JSON.stringify({ version: 1, enabled: true, keyFingerprint: keyFingerprint(key), converting: true, changedAt: Date.now() }),
+    );
+    const archive = join(storage, 'history', 'archive');
+    const index = JSON.parse(readFileSync(join(archive, 'index.json'), 'utf8')) as { shards: { file: string }[] };
+    const shard = index.shards[0]?.file ?? '';
+    const sealed = await resealWrapped(readFileSync(join(archive, 'shards', shard)), { from: undefined, to: new AesGcmCipher(key) });
+    writeFileSync(
+      join(archive, 'rekey-plan.json'),
+      JSON.stringify({ entries: [{ file: shard, sha256: createHash('sha256').update(sealed).digest('hex'), bytes: sealed.byteLength }] }),
+    );
+    writeFileSync(join(archive, 'shards', shard), sealed);
+
+    // What the history's open runs first (RuntimeHistory's beforeOpen): without it, reading the
+    // archive takes the re-sealed shard for a damaged one (its digest is not the index's).
+    const cipher = new AesGcmCipher(key);
+    await finishArchiveRekey(archive, { from: undefined, to: cipher });
+    const { history: direct } = await JobHistory.open({ directory: join(storage, 'history'), wasmPath, cipher });
+    const page = await direct.archivePage({ limit: 50 });
+    await direct.close();
+    assert.equal(page.entries.length, 2, 'the archived entries read back');
+    assert.ok(!existsSync(join(archive, 'quarantine')), 'the re-sealed shard was not taken for damage');
+
+    const reopened = await folders.open({ keyStore: keys, options: { historyMaxActiveEntries: 2 } });
+    const history = await reopened.history.whenOpen();
+    assert.equal(history?.archive.count, 2);
+    // Serialized behind the pass the runtime started when it became the holder: resolves once that one is done.
+    await reopened.encryption.finishPending();
+    assert.deepEqual(reopened.encryption.status, { enabled: true, keyFingerprint: keyFingerprint(key), converting: false });
+    assert.deepEqual(plainHolders(storage), [], 'the rest was sealed when the holder finished the re-key');
+    assert.equal(reopened.queue.jobs.length, 4);
+    assert.equal(await (await reopened.openState('test.ext')).get('note'), `${MARKER}-state`);
   });
 
   it('refuses to turn encryption on in a process that does not hold the queue', async () => {
