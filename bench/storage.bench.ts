@@ -1,14 +1,22 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { AesGcmCipher, generateKey } from '../src/core/storage/aesGcmCipher';
+import type { RecordCipher } from '../src/core/storage/cipher';
 import { StateStore } from '../src/core/storage/stateStore';
 import type { BenchContext, BenchFigure, BenchSuite } from './harness';
 import { percentile } from './harness';
 
 const valueOf = (seed: number): string => `${seed}:`.padEnd(1000, 'v'); // about 1 KB of JSON
 
-async function fillStore(directory: string, keys: number, journalRecords: number, log: (message: string) => void): Promise<void> {
-  const store = await StateStore.open({ directory, compaction: false });
+async function fillStore(
+  directory: string,
+  keys: number,
+  journalRecords: number,
+  log: (message: string) => void,
+  cipher?: RecordCipher,
+): Promise<void> {
+  const store = await StateStore.open({ directory, compaction: false, cipher });
   for (let start = 0; start < keys; start += 1000) {
     const batch = [];
     for (let index = start; index < Math.min(keys, start + 1000); index++) {
@@ -36,6 +44,10 @@ async function run(context: BenchContext): Promise<BenchFigure[]> {
   const bigDir = join(context.scratchDir, 'big');
   await fillStore(smallDir, 1000, 0, context.log);
   await fillStore(bigDir, bigKeys, bigJournal, context.log);
+  // The workspace state store as the runtime opens it with encryption on (RuntimeState: the key's AesGcmCipher).
+  const cipher = new AesGcmCipher(generateKey());
+  const sealedDir = join(context.scratchDir, 'sealed');
+  await fillStore(sealedDir, 1000, 0, context.log, cipher);
 
   const opens: number[] = [];
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -48,7 +60,9 @@ async function run(context: BenchContext): Promise<BenchFigure[]> {
   const floorFile = await fs.open(join(context.scratchDir, 'floor.bin'), 'w');
   const small = await StateStore.open({ directory: smallDir, compaction: false });
   const big = await StateStore.open({ directory: bigDir, compaction: false });
+  const sealed = await StateStore.open({ directory: sealedDir, compaction: false, cipher });
   const floor: number[] = [];
+  const sealed1k: number[] = [];
   const small1k: number[] = [];
   const big100k: number[] = [];
   const batch100: number[] = [];
@@ -65,6 +79,10 @@ async function run(context: BenchContext): Promise<BenchFigure[]> {
       started = performance.now();
       await small.set('bench', `key${index % 1000}`, valueOf(index));
       small1k.push(performance.now() - started);
+
+      started = performance.now();
+      await sealed.set('bench', `key${index % 1000}`, valueOf(index));
+      sealed1k.push(performance.now() - started);
 
       started = performance.now();
       await big.set('bench', `key${(index * 97) % bigKeys}`, valueOf(index));
@@ -85,6 +103,7 @@ async function run(context: BenchContext): Promise<BenchFigure[]> {
     await floorFile.close();
     await small.close();
     await big.close();
+    await sealed.close();
   }
   const floorP99 = percentile(floor, 99);
   const smallP99 = percentile(small1k, 99);
@@ -95,6 +114,20 @@ async function run(context: BenchContext): Promise<BenchFigure[]> {
     { name: 'storage.durableWrite.p50Ms', value: percentile(small1k, 50), unit: 'ms', note: '1 KB set(), 1,000 keys' },
     { name: 'storage.durableWrite.p99Ms', value: smallP99, unit: 'ms', note: '1 KB set(), 1,000 keys' },
     { name: 'storage.durableWrite.ratioP99', value: smallP99 / floorP99, unit: 'ratio', target: { max: 2 }, note },
+    { name: 'encryption.durableWrite.p99Ms', value: percentile(sealed1k, 99), unit: 'ms', note: '1 KB set(), 1,000 keys, AES-256-GCM' },
+    {
+      name: 'encryption.durableWrite.ratioP99',
+      value: percentile(sealed1k, 99) / floorP99,
+      unit: 'ratio',
+      target: { max: 2.5 },
+      note: `encrypted 1 KB set() over the fsync floor, ${note}`,
+    },
+    {
+      name: 'encryption.overhead.ratioP50',
+      value: percentile(sealed1k, 50) / percentile(small1k, 50),
+      unit: 'ratio',
+      note: 'encrypted over plain 1 KB set(), same run',
+    },
     {
       name: 'storage.sizeGrowth.p99Ms',
       value: percentile(big100k, 99),

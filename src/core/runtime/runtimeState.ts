@@ -79,6 +79,11 @@ export class RuntimeState {
       }
       throw new StateError('unavailable', `The workspace state store could not be opened: ${this.openFailure}`);
     }
+    // The fence (like the queue's FencedQueueLog): a holder whose lease another process took over
+    // before its heartbeat noticed writes nothing; the request goes to the new holder.
+    if ((request.op === 'write' || request.op === 'migrate') && !this.queue.holdsLeaseNow()) {
+      throw new ServiceError(NOT_HOLDER, 'This process no longer holds the workspace lease.');
+    }
     return answerStateRequest(store, request);
   };
 

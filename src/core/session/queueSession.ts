@@ -336,6 +336,14 @@ export class QueueSession {
     }
   }
 
+  /**
+   * Whether this process holds the lease at this moment, not just by its last heartbeat: the fence
+   * before a write to a store only the holder writes (the queue's FencedQueueLog, the state store).
+   */
+  holdsLeaseNow(): boolean {
+    return this.holder !== undefined && this.stillHolder(this.holder.lease);
+  }
+
   /** Cheap while heartbeats are on time; when one is late, the lease file decides. */
   private stillHolder(lease: Lease): boolean {
     if (performance.now() - this.lastBeat < (this.options.staleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS) / 2) return true;
