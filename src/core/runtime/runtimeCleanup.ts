@@ -1,3 +1,4 @@
+import { keptJobIds } from './restoreKeep';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../clock';
 import { systemClock } from '../clock';
@@ -162,7 +163,9 @@ export class RuntimeCleanup {
       fileOptions,
     );
     // No job in the queue: a job added meanwhile is seen by the second look, a run started by the quiet check.
-    const orphans = await removeJobFiles(this.jobsDirectory, (id) => queue.getJob(id) === undefined, fileOptions);
+    // Jobs a restore took out keep their files while its safety backup exists (restoreKeep.ts).
+    const kept = await keptJobIds(this.options.storageDirectory);
+    const orphans = await removeJobFiles(this.jobsDirectory, (id) => queue.getJob(id) === undefined && !kept.has(id), fileOptions);
     for (const id of [...leftovers.busy, ...orphans.busy]) busy.add(id);
 
     const quarantine =

@@ -14,6 +14,7 @@ import type { BackupStoreEntry } from '../storage/durableBackupSource';
 import { StorageError } from '../storage/errors';
 import { fsp as fs } from '../storage/storageFs';
 import type { RuntimeHistory } from './runtimeHistory';
+import { recordKeptJobs } from './restoreKeep';
 
 /** Part names of the sealed archive's files (JobHistory.archiveBackupSource). */
 export const ARCHIVE_PART_PREFIX = 'history-archive.';
@@ -98,13 +99,19 @@ export async function restoreInPlace(deps: RestoreInPlaceDeps, id: string): Prom
   const { restored, safetyBackup } = await manager.restore(id, {
     check,
     safetyParts: async () => (archiveRestored && opened ? opened.archiveBackupSource().snapshotParts() : []),
-    install: async (parts) => {
+    install: async (parts, { safetyBackup }) => {
       await queue.reopenQueue(async (before) => {
         await history.suspend((live) => installHistory(live, parts));
         const others = parts.filter((part) => otherNames.has(part.name));
         if (others.length > 0) await durableBackupSource(deps.otherStores()).installParts(others);
         const queuePart = parts.find((part) => part.name === 'queue');
-        if (queuePart) kept = await installQueue(join(deps.storageDirectory, 'queue'), queuePart, before.jobs, deps);
+        if (queuePart) {
+          const installed = await installQueue(join(deps.storageDirectory, 'queue'), queuePart, before.jobs, deps);
+          kept = installed;
+          // Before the queue opens again (its sweep deletes the files of jobs it does not name).
+          const removed = before.jobs.filter((job) => !installed.restoredIds.has(job.id)).map((job) => job.id);
+          await recordKeptJobs(deps.storageDirectory, safetyBackup.id, removed);
+        }
         deps.onInterrupted?.(kept.interrupted);
       });
       await history.resume();
@@ -148,7 +155,7 @@ async function installQueue(
   part: BackupPart,
   live: readonly Job[],
   deps: RestoreInPlaceDeps,
-): Promise<Pick<RestoreInPlaceResult, 'keptRunning' | 'keptFromLive' | 'interrupted'>> {
+): Promise<Pick<RestoreInPlaceResult, 'keptRunning' | 'keptFromLive' | 'interrupted'> & { restoredIds: ReadonlySet<string> }> {
   const log = new DurableQueueLog({ directory, logger: deps.logger, compaction: false });
   await log.load();
   const store = log.durableStore;
@@ -196,7 +203,7 @@ async function installQueue(
       interrupted.push(lost);
     }
     if (records.length > 0) await store.commit(records);
-    return { keptRunning, keptFromLive, interrupted };
+    return { keptRunning, keptFromLive, interrupted, restoredIds: new Set(store.state.jobs.keys()) };
   } finally {
     await log.close();
   }

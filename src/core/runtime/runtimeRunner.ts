@@ -1,6 +1,7 @@
 import type { JobRunner } from '../queue/jobRunner';
 import { SupervisorRunner } from '../supervisors/supervisorRunner';
 import type { RuntimeContext } from './runtimeContext';
+import { keptJobIds } from './restoreKeep';
 import type { RuntimeEncryption } from './runtimeEncryption';
 import type { RuntimeOptions } from './runtimeOptions';
 
@@ -18,6 +19,7 @@ export function createSupervisorRunner(
     stopWithoutHostAfterMs: options.stopWithoutHostAfterMs,
     killGraceMs: options.killGraceMs,
     separateScope: options.supervisorScope === 'separate',
+    keptJobs: () => keptJobIds(context.storageDirectory),
     logger: context.logger,
   });
 }

@@ -1,18 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import type { Clock } from '../clock';
-import type { Disposable } from '../emitter';
 import { Emitter } from '../emitter';
-import { FencedQueueLog } from './fencedQueueLog';
+import { closeHolderQueue, openHolderQueue } from './holderQueue';
+import type { HolderQueue } from './holderQueue';
 import { performance } from 'node:perf_hooks';
-import { DurableQueueLog } from '../queue/durableQueueLog';
 import { JobError } from '../queue/jobErrors';
 import type { AuditOrigin, CommandResult, Job, QueueCommand, QueueFlags } from '../queue/jobModel';
 import { compareJobs } from '../queue/jobModel';
-import { JobQueue } from '../queue/jobQueue';
+import type { JobQueue } from '../queue/jobQueue';
 import type { QueueEvent } from '../queue/jobQueue';
 import type { JobRunner } from '../queue/jobRunner';
 import type { Lease } from '../../shared/supervisor/node/leaseFile';
@@ -20,7 +19,6 @@ import { readLeaseSync, StalenessObserver } from '../../shared/supervisor/node/l
 import { DEFAULT_LEASE_STALE_AFTER_MS, newLease, readLease, refreshLease, removeLease, takeOverLease, tryCreateLease } from './lease';
 import type { QueueLog } from '../queue/queueLog';
 import { QueueClient } from './queueClient';
-import { QueueServer } from './queueServer';
 import { socketPathFor } from './socketPath';
 import type { SessionServices } from './sessionServices';
 import { ServiceError } from './sessionServices';
@@ -56,13 +54,9 @@ export type SessionRole = 'holder' | 'client' | 'connecting' | 'disposed';
 /** Queue events, plus `reset` when the whole view was replaced (this session changed role). */
 export type SessionEvent = QueueEvent | { readonly type: 'reset' };
 
-interface Holder {
+interface Holder extends HolderQueue {
   readonly lease: Lease;
-  readonly queue: JobQueue;
-  readonly runner: JobRunner;
-  readonly server: QueueServer;
   readonly heartbeat: NodeJS.Timeout;
-  readonly subscription: Disposable;
 }
 
 interface PendingCommand {
@@ -307,33 +301,13 @@ export class QueueSession {
   }
 
   /** Opens the queue, its runner and its socket under `lease`; everything opened is closed again on failure. */
-  private async openQueue(lease: Lease): Promise<Omit<Holder, 'lease' | 'heartbeat'>> {
-    let runner: JobRunner | undefined;
-    let queue: JobQueue | undefined;
-    try {
-      runner = this.options.createRunner();
-      const queueDir = join(this.options.storageDir, 'queue');
-      const inner = this.options.createLog
-        ? this.options.createLog(queueDir)
-        : new DurableQueueLog({ directory: queueDir, logger: this.logger });
-      this.lastBeat = performance.now();
-      const log = new FencedQueueLog(inner, () => this.stillHolder(lease));
-      queue = await JobQueue.open({
-        log,
-        runner,
-        clock: this.options.clock,
-        logger: this.logger,
-        baseDir: this.options.baseDir,
-        random: this.options.random,
-      });
-      const server = await QueueServer.listen(lease.socketPath, lease.token, queue, this.logger, {}, this.options.services);
-      const subscription = queue.onDidChange((event) => this.eventEmitter.fire(event));
-      return { queue, runner, server, subscription };
-    } catch (error) {
-      await queue?.dispose().catch(() => undefined);
-      await runner?.dispose().catch(() => undefined);
-      throw error;
-    }
+  private openQueue(lease: Lease): Promise<HolderQueue> {
+    this.lastBeat = performance.now();
+    return openHolderQueue(this.options, lease, {
+      logger: this.logger,
+      stillHolder: () => this.stillHolder(lease),
+      onEvent: (event) => this.eventEmitter.fire(event),
+    });
   }
 
   /**
@@ -436,9 +410,7 @@ export class QueueSession {
     try {
       // Commands in flight finish first; the stores then have one writer again: `install`.
       await holder.queue.dispose();
-      holder.subscription.dispose();
-      await holder.server.close();
-      await holder.runner.dispose();
+      await closeHolderQueue(holder);
       this.lastJobs = holder.queue.jobs;
       this.lastFlags = holder.queue.flags;
       try {
@@ -485,9 +457,7 @@ export class QueueSession {
     await holder.queue.dispose();
     this.holder = undefined;
     this.localQueueEmitter.fire(undefined);
-    holder.subscription.dispose();
-    await holder.server.close();
-    await holder.runner.dispose();
+    await closeHolderQueue(holder);
     if (release) await removeLease(this.options.storageDir, holder.lease);
   }
 

@@ -78,7 +78,7 @@ export interface RestoreOptions {
   /** Parts added to the safety backup (the archive's files, when the backup restores them). */
   readonly safetyParts?: () => Promise<readonly BackupPart[]>;
   /** Installs the parts instead of the source's installParts (a restore in place that reopens the stores). */
-  readonly install?: (parts: readonly BackupPart[]) => Promise<void>;
+  readonly install?: (parts: readonly BackupPart[], context: { readonly safetyBackup: BackupInfo }) => Promise<void>;
 }
 
 /** A restore whose installParts failed; the state from before it is in `safetyBackupId`. */
@@ -209,7 +209,7 @@ export class BackupManager {
       options.check?.(restored);
       const safetyBackup = await this.createNow('beforeRestore', [], (await options.safetyParts?.()) ?? []);
       try {
-        await (options.install ?? ((parts) => this.options.source.installParts(parts)))(restored.parts);
+        await (options.install ?? ((parts) => this.options.source.installParts(parts)))(restored.parts, { safetyBackup });
       } catch (error) {
         const reason = error instanceof StorageError ? error.reason : 'ioError';
         throw new RestoreError(

@@ -61,6 +61,8 @@ export interface SupervisorRunnerOptions {
   readonly leaseStaleAfterMs?: number;
   /** Start supervisors in their own systemd user scope where that works (SpawnSupervisorOptions.separateScope). @default false */
   readonly separateScope?: boolean;
+  /** Jobs whose files the sweep keeps although the queue does not name them (a restore's safety backup holds them). */
+  readonly keptJobs?: () => Promise<ReadonlySet<string>>;
   readonly logger?: Logger;
 }
 
@@ -303,9 +305,15 @@ export class SupervisorRunner implements JobRunner {
   }
 
   async sweep(isLive: (jobId: string) => boolean): Promise<void> {
-    const deleted = await deleteJobFiles(this.options.jobsDir, (jobId) => !isLive(jobId) && !this.jobs.has(jobId), this.logger, {
-      quietForMs: SWEEP_QUIET_MS,
-    });
+    const kept = (await this.options.keptJobs?.().catch(() => undefined)) ?? new Set<string>();
+    const deleted = await deleteJobFiles(
+      this.options.jobsDir,
+      (jobId) => !isLive(jobId) && !kept.has(jobId) && !this.jobs.has(jobId),
+      this.logger,
+      {
+        quietForMs: SWEEP_QUIET_MS,
+      },
+    );
     if (deleted > 0) this.logger.info(`[supervisors] deleted ${deleted} file(s) of jobs no longer in the queue`);
   }
 

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { HistoryEntry } from '../../../src/core/history/historyEntry';
 import type { Job } from '../../../src/core/queue/jobModel';
@@ -157,6 +157,32 @@ describe('WorkspaceRuntime: restore in place', function () {
     );
     await runtime.close();
     assert.equal(jobOf(runtime, gone.jobId)?.attempts, 1, 'the recovery policy did not resume it on its own');
+  });
+
+  it('keeps the output of jobs a restore took out while its safety backup exists: undoing the restore brings them back with their output', async () => {
+    const runtime = await folders.open({ options: { recoveryPolicy: 'off' } });
+    await runtime.history.whenOpen();
+    const backup = await runtime.createBackup();
+    const later = await runtime.queue.execute({ type: 'enqueue', definition: { name: 'later', command: 'echo output-of-later' } });
+    await until(runtime.queue.onDidChange, () => jobOf(runtime, later.jobId)?.state === 'succeeded', 'the later job ran');
+    const log = runtime.outputLogPath(jobOf(runtime, later.jobId) as Job);
+    assert.ok(log && readFileSync(log, 'utf8').includes('output-of-later'));
+    // Old enough for the sweep when the queue opens again, and for the cleanup: only the record of the restore keeps them.
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (const name of readdirSync(runtime.jobsDirectory)) {
+      if (name.startsWith(encodeURIComponent(String(later.jobId)))) utimesSync(join(runtime.jobsDirectory, name), hourAgo, hourAgo);
+    }
+
+    const result = await runtime.restoreBackup(backup.id);
+    assert.equal(jobOf(runtime, later.jobId), undefined, 'the restore took the job out');
+    await runtime.services.cleanup?.runNow();
+    assert.ok(existsSync(log), 'its output log is still there');
+
+    await runtime.restoreBackup(result.safetyBackup.id);
+    const back = jobOf(runtime, later.jobId);
+    assert.equal(back?.state, 'succeeded');
+    assert.equal(runtime.outputLogPath(back as Job), log);
+    assert.ok(readFileSync(log, 'utf8').includes('output-of-later'), 'undoing the restore brought the job back with its output');
   });
 
   it('refuses a garbage, truncated, tampered or foreign backup with a specific error, and changes nothing', async () => {
