@@ -9,9 +9,6 @@ import type { BackupInfo } from '../core/storage/backupManager';
 import { CommandIds } from '../shared/commandIds';
 import { describeParts, pickBackup } from './backupPicks';
 
-const HOLDER_ONLY =
-  'Lifeline: backups are written and restored by the window that holds the queue (the first window opened on this folder). Run this command there.';
-
 /** What the commands may be given instead of asking (tests, other extensions, keybindings). */
 interface CreateArgs {
   readonly includeArchive?: boolean;
@@ -39,9 +36,10 @@ function failed(logger: Logger, what: string, error: unknown): { readonly error:
 }
 
 /**
- * The five backup commands (docs/backups.md): Create, Restore…, Delete…, Export…, Import…. The
- * ones that write (create, restore, delete, import) run in the window that holds the queue; in
- * another window they say so. Each returns what it did (an id, a result) for tests and callers.
+ * The five backup commands (docs/backups.md): Create, Restore…, Delete…, Export…, Import…. They
+ * work in every window: the writes (create, restore, delete, import) run in the window that holds
+ * the queue, asked over its socket from another. Each returns what it did (an id, a result) for
+ * tests and callers.
  */
 export function registerBackupCommands(
   runtime: () => WorkspaceRuntime | undefined,
@@ -53,18 +51,13 @@ export function registerBackupCommands(
     if (!current) void vscode.window.showWarningMessage(`Lifeline: ${unavailableReason() ?? 'the queue is not open yet.'}`);
     return current;
   };
-  const backupsOf = (current: WorkspaceRuntime, write: boolean): RuntimeBackups | undefined => {
-    if (write && current.queue.role !== 'holder') {
-      void vscode.window.showWarningMessage(HOLDER_ONLY);
-      return undefined;
-    }
-    return current.services.backups;
-  };
+  // Any window: the writes go to the window that holds the queue (WorkspaceRuntime.backups).
+  const backupsOf = (current: WorkspaceRuntime): RuntimeBackups | undefined => current.services.backups;
 
   return [
     vscode.commands.registerCommand(CommandIds.createBackup, async (args?: CreateArgs) => {
       const current = open();
-      const backups = current && backupsOf(current, true);
+      const backups = current && backupsOf(current);
       if (!current || !backups) return undefined;
       let includeArchive = args?.includeArchive;
       if (includeArchive === undefined) {
@@ -91,7 +84,8 @@ export function registerBackupCommands(
           async (_progress, token) => {
             // Nothing is written before this point; once the file is being written it finishes.
             if (token.isCancellationRequested) return undefined;
-            return current.createBackup({ includeArchive });
+            const { id } = await current.backups({ op: 'create', includeArchive: includeArchive ?? false });
+            return (await backups.manager.list()).find((candidate) => candidate.id === id);
           },
         );
         if (!info) return undefined;
@@ -104,7 +98,7 @@ export function registerBackupCommands(
 
     vscode.commands.registerCommand(CommandIds.restoreBackup, async (args?: PickArgs) => {
       const current = open();
-      const backups = current && backupsOf(current, true);
+      const backups = current && backupsOf(current);
       if (!current || !backups) return undefined;
       const info = await chosen(backups, args?.id, {
         title: 'Lifeline: Restore Backup',
@@ -132,16 +126,12 @@ export function registerBackupCommands(
             // Cancellable until here: from now on the safety backup and the stores are written.
             if (token.isCancellationRequested) return undefined;
             progress.report({ message: 'restoring' });
-            const result = await current.restoreBackup(info.id);
+            const result = await current.backups({ op: 'restore', id: info.id });
             const kept = result.keptRunning.length > 0 ? ` ${result.keptRunning.length} running job(s) go on.` : '';
             void vscode.window.showInformationMessage(
               `Lifeline: restored the backup of ${info.createdAt.toLocaleString()}.${kept} The state before it is in an automatic backup.`,
             );
-            return {
-              safetyBackup: result.safetyBackup.id,
-              keptRunning: result.keptRunning,
-              interrupted: result.interrupted.map((job) => job.id),
-            };
+            return result;
           },
         );
       } catch (error) {
@@ -151,7 +141,7 @@ export function registerBackupCommands(
 
     vscode.commands.registerCommand(CommandIds.deleteBackup, async (args?: PickArgs) => {
       const current = open();
-      const backups = current && backupsOf(current, true);
+      const backups = current && backupsOf(current);
       if (!current || !backups) return undefined;
       const info = await chosen(backups, args?.id, { title: 'Lifeline: Delete Backup', placeHolder: 'The backup to delete' });
       if (!info) return undefined;
@@ -164,7 +154,7 @@ export function registerBackupCommands(
         if (answer !== 'Delete') return undefined;
       }
       try {
-        await backups.manager.delete(info.id);
+        await current.backups({ op: 'delete', id: info.id });
         void vscode.window.showInformationMessage('Lifeline: backup deleted.');
         return info.id;
       } catch (error) {
@@ -174,7 +164,7 @@ export function registerBackupCommands(
 
     vscode.commands.registerCommand(CommandIds.exportBackup, async (args?: ExportArgs) => {
       const current = open();
-      const backups = current && backupsOf(current, false);
+      const backups = current && backupsOf(current);
       if (!current || !backups) return undefined;
       const info = await chosen(backups, args?.id, { title: 'Lifeline: Export Backup', placeHolder: 'The backup to export', usable: true });
       if (!info) return undefined;
@@ -204,7 +194,7 @@ export function registerBackupCommands(
 
     vscode.commands.registerCommand(CommandIds.importBackup, async (args?: ImportArgs) => {
       const current = open();
-      const backups = current && backupsOf(current, true);
+      const backups = current && backupsOf(current);
       if (!current || !backups) return undefined;
       const source =
         args?.source ??
@@ -228,7 +218,8 @@ export function registerBackupCommands(
             progress.report({ message: 'verifying' });
             await readBackupFile(source.fsPath);
             if (token.isCancellationRequested) return undefined; // nothing written yet
-            return backups.manager.importFile(source.fsPath);
+            const { id } = await current.backups({ op: 'import', path: source.fsPath });
+            return (await backups.manager.list()).find((candidate) => candidate.id === id);
           },
         );
         if (!info) return undefined;

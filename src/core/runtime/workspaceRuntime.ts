@@ -3,7 +3,6 @@ import type { Disposable } from '../emitter';
 import { Emitter } from '../emitter';
 import { DurableQueueLog } from '../queue/durableQueueLog';
 import type { Job } from '../queue/jobModel';
-import { describeRecovery } from '../queue/jobSummary';
 import type { JobRunner } from '../queue/jobRunner';
 import { QueueSession } from '../session/queueSession';
 import type { DurableStore } from '../storage/durableStore';
@@ -12,7 +11,7 @@ import { jobFilePaths } from '../../shared/supervisor/node/jobFilePaths';
 import { createSupervisorRunner } from './runtimeRunner';
 import { formatBytes, LowDiskMonitor } from './lowDiskMonitor';
 import type { LowDiskChange } from './lowDiskMonitor';
-import { decideRecovery, interruptionKey } from './recoveryPolicy';
+import { RecoveryRunner } from './recoveryRunner';
 import type { RuntimeContext, RuntimeRole } from './runtimeContext';
 import { defaultOrigin } from './runtimeContext';
 import { RuntimeAudit } from './runtimeAudit';
@@ -32,6 +31,8 @@ import { StorageHealthTracker } from './storageHealth';
 import { restoreInPlace } from './runtimeRestore';
 import type { RestoreInPlaceResult } from './runtimeRestore';
 import type { BackupInfo } from '../storage/backupManager';
+import { BACKUP_SERVICE, backupServiceHandler, requestBackupCommand, runBackupCommand, runtimeBackupActions } from './backupService';
+import type { BackupCommand, BackupReplies } from './backupService';
 import type { StorageHealth } from './storageHealth';
 import { logQueueStorageEvent } from './queueStorageLog';
 import { RuntimeEncryption } from './runtimeEncryption';
@@ -76,9 +77,8 @@ export class WorkspaceRuntime {
   readonly history: RuntimeHistory;
   readonly services: RuntimeServices = {};
   private readonly subscriptions: Disposable[];
-  /** Interruptions the recovery policy has handled (`jobId:interruptions`). */
-  private readonly handledInterruptions = new Set<string>();
-  private recovering: Promise<void> = Promise.resolve();
+  /** The recovery policy, run over interrupted jobs while this process holds the queue. */
+  private readonly recovery: RecoveryRunner;
   private closing: Promise<void> | undefined;
   private readonly lowDisk: LowDiskMonitor;
   /**
@@ -105,6 +105,12 @@ export class WorkspaceRuntime {
     this.reportEmitter = reportEmitter;
     this.onDidReport = reportEmitter.event;
     this.onDidChangeStorageHealth = storageHealthTracker.onDidChange;
+    this.recovery = new RecoveryRunner(
+      queue,
+      () => this.current.options.recoveryPolicy,
+      context.logger,
+      (report) => reportEmitter.fire(report),
+    );
     this.lowDisk = new LowDiskMonitor({
       directory: context.storageDirectory,
       minFreeMB: () => this.current.options.storageMinFreeMB,
@@ -162,7 +168,7 @@ export class WorkspaceRuntime {
         if (role !== 'holder') return;
         // The hold lives in the queue's memory: a queue taken over starts without it.
         this.applyLowDiskHold();
-        this.scheduleRecovery();
+        this.recovery.schedule();
         void this.applyConcurrency();
         this.finishPendingEncryption();
       }),
@@ -172,16 +178,11 @@ export class WorkspaceRuntime {
         if (health.state === 'notSaving') void this.lowDisk.check();
       }),
       queue.onDidChange(() => {
-        if (
-          queue.role === 'holder' &&
-          queue.jobs.some((job) => job.state === 'interrupted' && !this.handledInterruptions.has(interruptionKey(job)))
-        ) {
-          this.scheduleRecovery();
-        }
+        if (this.recovery.hasFresh()) this.recovery.schedule();
       }),
     ];
     if (queue.role === 'holder') {
-      this.scheduleRecovery();
+      this.recovery.schedule();
       void this.applyConcurrency();
       this.finishPendingEncryption();
     }
@@ -202,7 +203,7 @@ export class WorkspaceRuntime {
     const jobsDirectory = join(context.storageDirectory, 'jobs');
     // Before the queue opens: a queue whose snapshot is damaged asks it for the newest good backup.
     let queueLog: DurableQueueLog | undefined;
-    const opened: { queue?: QueueSession } = {};
+    const opened: { queue?: QueueSession; runtime?: WorkspaceRuntime } = {};
     const backups = new RuntimeBackups({
       directory: join(context.storageDirectory, 'backups'),
       isHolder: () => opened.queue?.role === 'holder',
@@ -232,7 +233,10 @@ export class WorkspaceRuntime {
       clock: context.clock,
       ...context.overrides?.lease,
       origin: context.origin ?? defaultOrigin(context.role),
-      services: { [STATE_SERVICE]: state.handle },
+      services: {
+        [STATE_SERVICE]: state.handle,
+        [BACKUP_SERVICE]: backupServiceHandler(() => opened.runtime && runtimeBackupActions(opened.runtime)),
+      },
       createLog: (queueDir) =>
         (queueLog = new DurableQueueLog({
           directory: queueDir,
@@ -251,7 +255,7 @@ export class WorkspaceRuntime {
     logger.info(`[queue] opened as ${queue.role} with ${queue.jobs.length} job(s)`);
     logger.info(`[runtime] ${context.workspaceKey} opened by ${context.role}`);
     opened.queue = queue;
-    return new WorkspaceRuntime(
+    return (opened.runtime = new WorkspaceRuntime(
       queue,
       context,
       reportEmitter,
@@ -262,7 +266,7 @@ export class WorkspaceRuntime {
       storageEvents,
       state,
       encryption,
-    );
+    ));
   }
 
   get role(): RuntimeRole {
@@ -396,7 +400,7 @@ export class WorkspaceRuntime {
         clock: this.context.clock ?? systemClock,
         otherStores: () => backups.liveStores().filter((entry) => entry.store.name !== 'queue' && entry.store.name !== 'history'),
         // A run that a backup remembers as running is long gone: a person decides whether to run it again.
-        onInterrupted: (jobs) => jobs.forEach((job) => this.handledInterruptions.add(interruptionKey(job))),
+        onInterrupted: (jobs) => this.recovery.markHandled(jobs),
       },
       id,
     );
@@ -426,6 +430,18 @@ export class WorkspaceRuntime {
       .catch((error: unknown) => this.context.logger.error(`[encryption] could not finish re-sealing the files: ${String(error)}`));
   }
 
+  /**
+   * A write of the backup commands (create, restore, delete, import), run by the process that
+   * holds the queue: here, or over the socket in the holder (backupService.ts).
+   */
+  backups<K extends BackupCommand['op']>(command: Extract<BackupCommand, { op: K }>): Promise<BackupReplies[K]> {
+    const run =
+      this.queue.role === 'holder'
+        ? runBackupCommand(runtimeBackupActions(this), command)
+        : requestBackupCommand((body) => this.queue.request(BACKUP_SERVICE, body), command);
+    return run as Promise<BackupReplies[K]>;
+  }
+
   /** The option is the truth; the queue's flag follows it (written by the holder only). */
   private async applyConcurrency(): Promise<void> {
     const limit = this.current.options.concurrency;
@@ -436,37 +452,6 @@ export class WorkspaceRuntime {
         () => this.context.logger.info(`[queue] concurrency set to ${limit}`),
         (error: unknown) => this.context.logger.warn(`[queue] could not set the concurrency: ${String(error)}`),
       );
-  }
-
-  /** One pass at a time: a pass that resumes jobs must not be overtaken by the next change. */
-  private scheduleRecovery(): void {
-    this.recovering = this.recovering
-      .then(() => this.recover())
-      .catch((error: unknown) => this.context.logger.error(`[recovery] ${String(error)}`));
-  }
-
-  /**
-   * Runs the recovery policy over the interruptions not handled yet by this runtime. Only the
-   * holder decides, so two processes never both ask or both resume.
-   */
-  private async recover(): Promise<void> {
-    if (this.queue.role !== 'holder') return;
-    const policy = this.current.options.recoveryPolicy;
-    const decision = decideRecovery(this.queue.jobs, this.handledInterruptions, policy);
-    for (const job of decision.fresh) this.handledInterruptions.add(interruptionKey(job));
-    if (decision.fresh.length === 0 || policy === 'off') return;
-    const { logger } = this.context;
-    logger.info(
-      `[recovery] ${decision.fresh.length} interrupted job(s), policy ${policy}: ${decision.fresh.map((job) => `"${job.name}" (${describeRecovery(job) || 'from the start'})`).join('; ')}`,
-    );
-    for (const job of decision.resume) {
-      await this.queue.execute({ type: 'resume', jobId: job.id }, undefined, { kind: 'runtime', label: `recovery policy ${policy}` }).then(
-        () => logger.info(`[recovery] resumed "${job.name}" automatically`),
-        (error: unknown) => logger.warn(`[recovery] could not resume "${job.name}": ${String(error)}`),
-      );
-    }
-    // Not awaited by anyone: a question left unanswered must not hold back the next interruption.
-    if (decision.ask.length > 0) this.reportEmitter.fire({ type: 'recoveryNeeded', jobs: decision.ask, question: decision.question });
   }
 
   /**
