@@ -11,6 +11,7 @@ import { readOutputTail } from '../supervisors/outputTail';
 import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
 import type { BackupPart } from '../storage/backupTypes';
+import type { RecordCipher } from '../storage/cipher';
 import { savedSnapshotPart } from './runtimeStores';
 
 /** Idle maintenance (archival, compaction) runs at most this often, and only with no job running. */
@@ -33,6 +34,11 @@ export interface RuntimeHistoryOptions {
   readonly loadFallback?: () => Promise<Uint8Array | undefined>;
   /** The automatic backup before a schema migration, given the history as it was saved; awaited before migrating. */
   readonly beforeMigrate?: (parts: readonly BackupPart[]) => Promise<void>;
+  /**
+   * Opens encrypted output logs for the tail kept in the history (docs/encryption-job-files.md).
+   * Without the log's key the entry is recorded without its tail, as for a missing log. @default no key
+   */
+  readonly outputCipher?: () => RecordCipher | undefined;
 }
 
 /**
@@ -201,7 +207,7 @@ export class RuntimeHistory {
   /** The end of the output log of the job's latest attempt (none before it first ran). */
   private async outputTail(job: Job): Promise<string | undefined> {
     if (job.attempts === 0) return undefined;
-    return readOutputTail(this.options.jobsDirectory, job.id, job.attempts, OUTPUT_TAIL_BYTES);
+    return readOutputTail(this.options.jobsDirectory, job.id, job.attempts, OUTPUT_TAIL_BYTES, this.options.outputCipher?.());
   }
 
   /**
