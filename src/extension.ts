@@ -13,6 +13,7 @@ import { CommandIds } from './shared/commandIds';
 import { registerHistoryCommands } from './vscode/historyCommands';
 import { registerBackupCommands } from './vscode/backupCommands';
 import { registerJobCommands } from './vscode/jobCommands';
+import { registerJobOutputDocuments } from './vscode/jobOutputDocuments';
 import { registerMaintenanceCommands } from './vscode/maintenanceCommands';
 import { createLogChannel } from './vscode/logChannel';
 import { registerHistoryPanel } from './vscode/panels/historyPanel';
@@ -240,6 +241,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     ...registerHistoryCommands(() => session?.history, unavailableReason, logger),
     ...registerMaintenanceCommands(() => session?.runtime, windowOrigin, unavailableReason, logger),
     ...registerBackupCommands(() => session?.runtime, unavailableReason, logger),
+    registerJobOutputDocuments(),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
     { dispose: () => void session?.close() },

@@ -9,6 +9,8 @@ import type { QueueHost } from './queueHost';
 import type { QueueTreeNode } from './queueTreeProvider';
 import type { WorkspaceJobs } from './workspaceJobs';
 import { CommandIds } from '../shared/commandIds';
+import { isKeyError } from '../core/storage/sealedLog';
+import { jobOutputUri } from './jobOutputDocuments';
 
 /** What the commands need from the extension: the queue once it is open, and the definitions. */
 export interface JobCommandContext {
@@ -120,7 +122,16 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       if (!job) return undefined;
       const path = queue.outputLogPath(job);
       if (!path || !existsSync(path)) return void vscode.window.showInformationMessage(`Lifeline: "${job.name}" has no output yet.`);
-      const document = await vscode.workspace.openTextDocument(vscode.Uri.file(path));
+      let document: vscode.TextDocument;
+      try {
+        document = await vscode.workspace.openTextDocument(await jobOutputUri(path));
+      } catch (error) {
+        // A sealed log without its key is locked, not damaged: said, never reported as a fault.
+        if (!isKeyError(error)) throw error;
+        return void vscode.window.showWarningMessage(
+          `Lifeline: the output of "${job.name}" is encrypted and cannot be read: ${error.message}`,
+        );
+      }
       await vscode.window.showTextDocument(document, { preview: true });
       return path;
     }),
