@@ -172,14 +172,14 @@ export class JobExecution {
       }
       this.log = undefined;
     }
+    // The job writes its checkpoint file itself, in plain: with a key, it goes before the exit is on
+    // record, its last content being sealed in the journal (read as each stage ended, awaited).
+    if (this.options.cipher) this.checkpointFile.reset();
     // The output is complete in its file before the exit is on record. A stage's end is queued
     // before it, unawaited, so that both share one write and one sync.
     const exited = this.record({ t: 'exited', ...exit });
     await Promise.allSettled(stageRecords);
     await exited;
-    // The job writes its checkpoint file itself, in plain: with a key, it goes once its last
-    // content is sealed in the journal (read as each stage ended), so no plain copy outlives the run.
-    if (this.options.cipher) this.checkpointFile.reset();
     await journal.close();
     this.ackMark?.close();
   }

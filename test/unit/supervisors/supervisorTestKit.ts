@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job } from '../../../src/core/queue/jobModel';
+import type { RecordCipher } from '../../../src/core/storage/cipher';
 import { JobJournalReader } from '../../../src/core/supervisors/jobJournalReader';
 import { readLease } from '../../../src/core/session/lease';
 import { stopOrphanedGroup } from '../../../src/shared/supervisor/node/processIdentity';
@@ -49,7 +50,7 @@ export function jobRecords(jobsDir: string, jobId: string, attempt = 1): JobReco
  * Teardown: kills every supervisor started for `jobsDir` (found by its socket name on its command
  * line, since it runs in its own session) and every stage process group its journals name.
  */
-export function killSupervisorsOf(jobsDir: string): void {
+export function killSupervisorsOf(jobsDir: string, cipher?: RecordCipher): void {
   const marker = `lifeline-sup-${createHash('sha256').update(jobsDir).digest('hex').slice(0, 12)}`;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -68,7 +69,8 @@ export function killSupervisorsOf(jobsDir: string): void {
     return;
   }
   for (const file of files) {
-    for (const record of JobJournalReader.readAll(join(jobsDir, file))) if (record.t === 'stageStarted') stopOrphanedGroup(record.process);
+    for (const record of JobJournalReader.readAll(join(jobsDir, file), cipher))
+      if (record.t === 'stageStarted') stopOrphanedGroup(record.process);
   }
 }
 
