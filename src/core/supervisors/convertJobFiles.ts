@@ -50,8 +50,9 @@ export async function convertJobFiles(jobsDir: string, options: ConvertJobFilesO
   try {
     names = await fs.readdir(jobsDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       return { journals: 0, logs: 0, checkpointsRemoved: 0, unchanged: 0, failed: [] };
+    }
     throw error;
   }
   let journals = 0;

@@ -69,8 +69,9 @@ export function killSupervisorsOf(jobsDir: string, cipher?: RecordCipher): void 
     return;
   }
   for (const file of files) {
-    for (const record of JobJournalReader.readAll(join(jobsDir, file), cipher))
+    for (const record of JobJournalReader.readAll(join(jobsDir, file), cipher)) {
       if (record.t === 'stageStarted') stopOrphanedGroup(record.process);
+    }
   }
 }
 
