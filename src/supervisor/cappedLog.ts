@@ -19,6 +19,7 @@ export class CappedLog {
   private cut = 0;
   private closed = false;
   private readonly sealer: SealedLogWriter | undefined;
+  private sealedBroken = false;
 
   constructor(path: string, limitBytes: number, cipher?: RecordCipher) {
     this.fd = openSync(path, 'w', 0o600);
@@ -81,11 +82,14 @@ export class CappedLog {
   }
 
   private writeRaw(data: Buffer): void {
+    if (this.sealedBroken) return;
     let offset = 0;
     try {
       while (offset < data.length) offset += writeSync(this.fd, data, offset);
     } catch {
       // The log is best effort (a full disk must not fail the job); its journal is what counts.
+      // A sealed log ends at a frame cut short, read as torn: frames after it would read as damage.
+      if (this.sealer) this.sealedBroken = true;
     }
   }
 }
