@@ -1,6 +1,7 @@
 import { EncryptionLockedError } from './core/runtime/runtimeEncryption';
 import { registerEncryptionCommands } from './vscode/encryptionCommands';
 import { secretKeyStore } from './vscode/secretKeyStore';
+import { readJobOutput } from './core/supervisors/outputTail';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
@@ -16,6 +17,7 @@ import { CommandIds } from './shared/commandIds';
 import { registerHistoryCommands } from './vscode/historyCommands';
 import { registerBackupCommands } from './vscode/backupCommands';
 import { registerJobCommands } from './vscode/jobCommands';
+import { registerJobOutputDocuments } from './vscode/jobOutputDocuments';
 import { registerMaintenanceCommands } from './vscode/maintenanceCommands';
 import { createLogChannel } from './vscode/logChannel';
 import { registerHistoryPanel } from './vscode/panels/historyPanel';
@@ -277,6 +279,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       reopen: async () => (await openSession()) !== undefined,
       logger,
     }),
+    registerJobOutputDocuments((path) => readJobOutput(path, session?.runtime.encryption.cipher)),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
     { dispose: () => void session?.close() },

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { Job } from '../core/queue/jobModel';
 import { BackupManager } from '../core/storage/backupManager';
+import type { RecordCipher } from '../core/storage/cipher';
+import { StorageError } from '../core/storage/errors';
 import type { BackupInfo } from '../core/storage/backupManager';
 import { readJobJournal } from '../core/supervisors/journalCheck';
 import { readLease } from '../core/session/lease';
@@ -44,14 +46,23 @@ export function summarize(stores: StoreSet): StoreSummary {
 /**
  * The journals of runs the queue still waits on (running or interrupted jobs, the next open
  * settles them from it), read as the supervisors' host reads them: a loss is a problem. A torn
- * last write of a run with no exit is not: its supervisor may be writing it now.
+ * last write of a run with no exit is not: its supervisor may be writing it now. An encrypted
+ * journal is read with `cipher` (the recovery key's); without it the StorageError 'missingKey' /
+ * 'wrongKey' goes up (the folder is locked, exit 4); a record that does not open with it is a loss.
  */
-export function journalProblems(jobsDir: string, jobs: Iterable<Job>): Problem[] {
+export function journalProblems(jobsDir: string, jobs: Iterable<Job>, cipher?: RecordCipher): Problem[] {
   const problems: Problem[] = [];
   for (const job of jobs) {
     if ((job.state !== 'running' && job.state !== 'interrupted') || job.attempts === 0) continue;
     const { journalPath } = jobFilePaths(jobsDir, job.id, job.attempts);
-    const read = readJobJournal(journalPath, { jobId: job.id, attempt: job.attempts, queueSawStart: job.pid !== undefined });
+    let read: ReturnType<typeof readJobJournal>;
+    try {
+      read = readJobJournal(journalPath, { jobId: job.id, attempt: job.attempts, queueSawStart: job.pid !== undefined }, cipher);
+    } catch (error) {
+      if (!StorageError.is(error, 'decryptFailed')) throw error;
+      problems.push({ where: `job journal ${journalPath}`, severity: 'lost', detail: `"${job.name}": ${error.message}` });
+      continue;
+    }
     if (read.loss) problems.push({ where: `job journal ${journalPath}`, severity: 'lost', detail: `"${job.name}": ${read.loss.detail}` });
   }
   return problems;
@@ -82,7 +93,7 @@ export async function assess(context: CliContext): Promise<Assessment> {
     summary: summarize(stores),
     problems: [
       ...stores.findings.map(problemOf).filter((problem): problem is Problem => problem !== undefined),
-      ...journalProblems(join(context.directory, JOBS_FOLDER), stores.queue.durableStore?.state.jobs.values() ?? []),
+      ...journalProblems(join(context.directory, JOBS_FOLDER), stores.queue.durableStore?.state.jobs.values() ?? [], context.cipher),
     ],
   }));
   const backups = await backupProblems(context);

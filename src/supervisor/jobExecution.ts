@@ -11,6 +11,7 @@ import type { JobRecord, StopWithoutHost, WireRunRequest } from '../shared/super
 import { stoppedWithoutHostMessage } from '../shared/supervisor/supervisorWire';
 import { fsyncDirectory } from '../core/storage/atomicFile';
 import { AckMark, jobAckMarkPath } from '../core/storage/ackMark';
+import type { RecordCipher } from '../core/storage/cipher';
 import { createJournalFileSync, Journal } from '../core/storage/journal';
 import { CappedLog } from './cappedLog';
 import type { StageShells } from './stageShell';
@@ -35,6 +36,8 @@ export interface ExecutionOptions {
   readonly journalPath: string;
   readonly logPath: string;
   readonly logLimitBytes: number;
+  /** Seals the journal's records and the log's output (docs/encryption-job-files.md); undefined writes them plain. */
+  readonly cipher?: RecordCipher;
   readonly heartbeatMs: number;
   /** How often the job's checkpoint file is looked at. @default CHECKPOINT_POLL_MS */
   readonly checkpointPollMs?: number;
@@ -107,7 +110,7 @@ export class JobExecution {
   async open(): Promise<void> {
     const { request, journalPath } = this.options;
     ensureDirectory(dirname(journalPath));
-    const journal = new Journal(createJournalFileSync(journalPath, 1, undefined), 0, { writeOnCallingThread: true });
+    const journal = new Journal(createJournalFileSync(journalPath, 1, this.options.cipher), 0, { writeOnCallingThread: true });
     this.journal = journal;
     // The acknowledged end, beside the journal: so a cut after the fact is not read as a run that stopped there.
     this.ackMark = new AckMark(
@@ -169,6 +172,9 @@ export class JobExecution {
       }
       this.log = undefined;
     }
+    // The job writes its checkpoint file itself, in plain: with a key, it goes before the exit is on
+    // record, its last content being sealed in the journal (read as each stage ended, awaited).
+    if (this.options.cipher) this.checkpointFile.reset();
     // The output is complete in its file before the exit is on record. A stage's end is queued
     // before it, unawaited, so that both share one write and one sync.
     const exited = this.record({ t: 'exited', ...exit });
@@ -246,7 +252,7 @@ export class JobExecution {
 
   /** The job's log, created by the first stage right after its spawn: file creation can wait on the disk. */
   private openLog(): CappedLog {
-    return (this.log ??= new CappedLog(this.options.logPath, this.options.logLimitBytes));
+    return (this.log ??= new CappedLog(this.options.logPath, this.options.logLimitBytes, this.options.cipher));
   }
 
   /** Resolves at the stage's end, with its `stageFinished` record queued (`recorded`). */

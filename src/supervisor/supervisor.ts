@@ -15,6 +15,7 @@ import { handshakeProof, newNonce, proofMatches } from '../shared/supervisor/nod
 import { identifyProcess } from '../shared/supervisor/node/processIdentity';
 import type { HostMessage, RunMessage, SupervisorMessage } from '../shared/supervisor/supervisorWire';
 import { hostMessageSchema, SUPERVISOR_PROTOCOL_VERSION } from '../shared/supervisor/supervisorWire';
+import { AesGcmCipher } from '../core/storage/aesGcmCipher';
 import { JobExecution } from './jobExecution';
 import { StageShells } from './stageShell';
 
@@ -163,11 +164,20 @@ export class Supervisor {
   private startJob(socket: Socket, message: RunMessage): void {
     const { request } = message;
     let nudging = false;
+    let cipher: AesGcmCipher | undefined;
+    try {
+      // Held in this process's memory only, for this run: never in argv, the environment or a file.
+      cipher = message.encryptionKey === undefined ? undefined : new AesGcmCipher(Buffer.from(message.encryptionKey, 'base64'));
+    } catch (error) {
+      this.send(socket, { ev: 'refused', jobId: request.jobId, error: error instanceof Error ? error.message : String(error) });
+      return;
+    }
     const execution = new JobExecution({
       request: { ...request, checkpoint: request.checkpoint },
       journalPath: message.journalPath,
       logPath: message.logPath,
       logLimitBytes: message.logLimitBytes,
+      ...(cipher ? { cipher } : {}),
       heartbeatMs: message.heartbeatMs,
       socketPath: this.options.socketPath,
       supervisor: this.identity,

@@ -9,6 +9,7 @@ import type { QueueHost } from './queueHost';
 import type { QueueTreeNode } from './queueTreeProvider';
 import type { WorkspaceJobs } from './workspaceJobs';
 import { CommandIds } from '../shared/commandIds';
+import { JOB_OUTPUT_SCHEME, jobOutputUri } from './jobOutputDocuments';
 
 /** What the commands need from the extension: the queue once it is open, and the definitions. */
 export interface JobCommandContext {
@@ -120,7 +121,17 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       if (!job) return undefined;
       const path = queue.outputLogPath(job);
       if (!path || !existsSync(path)) return void vscode.window.showInformationMessage(`Lifeline: "${job.name}" has no output yet.`);
-      const document = await vscode.workspace.openTextDocument(vscode.Uri.file(path));
+      const uri = await jobOutputUri(path);
+      let document: vscode.TextDocument;
+      try {
+        document = await vscode.workspace.openTextDocument(uri);
+      } catch (error) {
+        // A sealed log that does not open (no key, another key, damaged) is locked or damaged, said
+        // rather than thrown. VS Code passes on only the provider's text (after "Detail:"), not its type.
+        if (uri.scheme !== JOB_OUTPUT_SCHEME) throw error;
+        const detail = error instanceof Error ? error.message.replace(/^[\s\S]*Detail: /, '') : String(error);
+        return void vscode.window.showWarningMessage(`Lifeline: the output of "${job.name}" is encrypted and cannot be shown: ${detail}`);
+      }
       await vscode.window.showTextDocument(document, { preview: true });
       return path;
     }),

@@ -41,7 +41,7 @@ function plainHolders(storage: string, text: string): string[] {
       else if (readFileSync(path).includes(text)) found.push(path);
     }
   };
-  for (const folder of ['queue', 'history', 'state']) walk(join(storage, folder));
+  for (const folder of ['queue', 'history', 'state', 'jobs']) walk(join(storage, folder));
   return found;
 }
 

@@ -57,6 +57,11 @@ export interface RekeyResult {
   /** Backup files that could not be read (damaged, another key's) and were left as they were. */
   readonly backupsLeft: number;
   readonly jobFiles: number;
+  /**
+   * Running jobs whose files stay in the old form until they end: encryption.json says
+   * `converting` until then (and a turned-off key is kept), and the re-key runs again when they do.
+   */
+  readonly runningJobsLeft: number;
   readonly durationMs: number;
 }
 
@@ -67,8 +72,11 @@ export interface RekeyTargets {
   readonly stateStore: () => Promise<DurableStore<unknown, unknown> | undefined>;
   readonly history: RuntimeHistory;
   readonly backups: BackupManager;
-  /** Re-seals the jobs' files (journals, logs, checkpoints) of jobs not running; returns files rewritten. */
-  readonly jobFiles?: (ring: KeyRing) => Promise<number>;
+  /**
+   * Re-seals the jobs' files (journals, logs) of runs not running now. Returns the files rewritten
+   * and the running jobs left as they are (their supervisors write on in the old form).
+   */
+  readonly jobFiles?: (ring: KeyRing) => Promise<{ readonly rewritten: number; readonly skipped: number }>;
 }
 
 /**
@@ -181,7 +189,7 @@ export class RuntimeEncryption {
       const fingerprint = keyFingerprint(key);
       await this.writeMarker({ enabled: true, keyFingerprint: fingerprint, converting: true });
       const result = await this.rekeyTo(key, targets);
-      await this.writeMarker({ enabled: true, keyFingerprint: fingerprint, converting: false });
+      await this.writeMarker({ enabled: true, keyFingerprint: fingerprint, converting: result.runningJobsLeft > 0 });
       this.logger.info(`[encryption] turned on (key ${fingerprint}): ${describe(result)}`);
       return result;
     });
@@ -196,6 +204,11 @@ export class RuntimeEncryption {
       const fingerprint = this.cipherValue.keyFingerprint;
       await this.writeMarker({ enabled: false, keyFingerprint: fingerprint, converting: true });
       const result = await this.rekeyTo(undefined, targets);
+      if (result.runningJobsLeft > 0) {
+        // Their files are still sealed with the key: it is kept until they end and are converted.
+        this.logger.info(`[encryption] ${result.runningJobsLeft} running job(s) keep the key until they end`);
+        return result;
+      }
       await this.writeMarker({ enabled: false, converting: false });
       await this.keys?.deleteKey();
       this.logger.info(`[encryption] turned off (key ${fingerprint} forgotten): ${describe(result)}`);
@@ -207,11 +220,19 @@ export class RuntimeEncryption {
   finishPending(): Promise<RekeyResult | undefined> {
     return this.serialize(async () => {
       const targets = this.boundTargets();
-      const ring = this.pendingRing;
       const marker = this.marker;
-      if (!ring || !marker || !targets.isHolder()) return undefined;
-      this.logger.warn(`[encryption] finishing turning encryption ${marker.enabled ? 'on' : 'off'}, which a crash cut short`);
-      const result = marker.enabled ? await rekeyAll(ring, targets) : await this.rekeyTo(undefined, targets);
+      if (!this.pendingRing || !marker || !targets.isHolder()) return undefined;
+      this.logger.info(
+        `[encryption] finishing turning encryption ${marker.enabled ? 'on' : 'off'} (cut short, or waiting for running jobs)`,
+      );
+      let result: RekeyResult;
+      if (marker.enabled) result = await rekeyAll({ from: undefined, to: this.cipherValue }, targets);
+      else {
+        // Files still sealed with the key being turned off (running jobs' files): the key store keeps it until they are converted.
+        const old = this.keyValue ?? (await this.keys?.getKey());
+        result = await this.rekeyTo(undefined, targets, old ? new AesGcmCipher(old) : undefined);
+      }
+      if (result.runningJobsLeft > 0) return result;
       await this.writeMarker({
         enabled: marker.enabled,
         keyFingerprint: marker.enabled ? marker.keyFingerprint : undefined,
@@ -228,9 +249,8 @@ export class RuntimeEncryption {
    * that opens again meanwhile (the history, around its re-key) opens with the new one, as every
    * file it reads then is. If the re-key fails the old key stays, which reads both kinds.
    */
-  private async rekeyTo(key: Uint8Array | undefined, targets: RekeyTargets): Promise<RekeyResult> {
+  private async rekeyTo(key: Uint8Array | undefined, targets: RekeyTargets, from = this.cipherValue): Promise<RekeyResult> {
     const before = this.keyValue;
-    const from = this.cipherValue;
     this.setKey(key);
     try {
       return await rekeyAll({ from, to: this.cipherValue }, targets);
@@ -298,8 +318,16 @@ async function rekeyAll(ring: KeyRing, targets: RekeyTargets): Promise<RekeyResu
   const backups = await targets.backups.rekey(ring.to, async (path) => {
     if (!(await resealBackupFile(path, ring))) backupsLeft++;
   });
-  const jobFiles = (await targets.jobFiles?.(ring)) ?? 0;
-  return { stores, archiveShards, backups: backups - backupsLeft, backupsLeft, jobFiles, durationMs: performance.now() - started };
+  const jobFiles = (await targets.jobFiles?.(ring)) ?? { rewritten: 0, skipped: 0 };
+  return {
+    stores,
+    archiveShards,
+    backups: backups - backupsLeft,
+    backupsLeft,
+    jobFiles: jobFiles.rewritten,
+    runningJobsLeft: jobFiles.skipped,
+    durationMs: performance.now() - started,
+  };
 }
 
 function describe(result: RekeyResult): string {

@@ -9,9 +9,9 @@ import type { JobDefinition } from '../../shared/workspaceConfig';
 import type { QueueSession } from '../session/queueSession';
 import { readOutputTail } from '../supervisors/outputTail';
 import type { RuntimeOptions } from './runtimeOptions';
-import type { RecordCipher } from '../storage/cipher';
 import type { RuntimeReport } from './runtimeReports';
 import type { BackupPart } from '../storage/backupTypes';
+import type { RecordCipher } from '../storage/cipher';
 import { savedSnapshotPart } from './runtimeStores';
 
 /** Idle maintenance (archival, compaction) runs at most this often, and only with no job running. */
@@ -213,7 +213,7 @@ export class RuntimeHistory {
   /** The end of the output log of the job's latest attempt (none before it first ran). */
   private async outputTail(job: Job): Promise<string | undefined> {
     if (job.attempts === 0) return undefined;
-    return readOutputTail(this.options.jobsDirectory, job.id, job.attempts, OUTPUT_TAIL_BYTES);
+    return readOutputTail(this.options.jobsDirectory, job.id, job.attempts, OUTPUT_TAIL_BYTES, this.options.cipher?.());
   }
 
   /**

@@ -5,12 +5,12 @@ import { keptJobIds } from './restoreKeep';
 import type { RuntimeEncryption } from './runtimeEncryption';
 import type { RuntimeOptions } from './runtimeOptions';
 
-/** The detached supervisors that run the workspace's jobs, with the options and the key of when it is made (a takeover). */
+/** The detached supervisors that run the jobs: the options of when it is made (a takeover), the key current at each run's start. */
 export function createSupervisorRunner(
   jobsDir: string,
   context: RuntimeContext,
   options: RuntimeOptions,
-  _encryption: RuntimeEncryption,
+  encryption: RuntimeEncryption,
 ): JobRunner {
   return new SupervisorRunner({
     jobsDir,
@@ -20,6 +20,8 @@ export function createSupervisorRunner(
     killGraceMs: options.killGraceMs,
     separateScope: options.supervisorScope === 'separate',
     keptJobs: () => keptJobIds(context.storageDirectory),
+    // Read at each run's start: a run started after encryption is turned on is sealed (docs/encryption-job-files.md).
+    encryptionKey: () => encryption.key,
     logger: context.logger,
   });
 }

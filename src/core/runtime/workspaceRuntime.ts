@@ -12,6 +12,8 @@ import { createSupervisorRunner } from './runtimeRunner';
 import { formatBytes, LowDiskMonitor } from './lowDiskMonitor';
 import type { LowDiskChange } from './lowDiskMonitor';
 import { RecoveryRunner } from './recoveryRunner';
+import { convertJobFiles } from '../supervisors/convertJobFiles';
+import { cipherFor } from '../storage/reseal';
 import type { RuntimeContext, RuntimeRole } from './runtimeContext';
 import { defaultOrigin } from './runtimeContext';
 import { RuntimeAudit } from './runtimeAudit';
@@ -177,8 +179,12 @@ export class WorkspaceRuntime {
       storageHealthTracker.onDidChange((health) => {
         if (health.state === 'notSaving') void this.lowDisk.check();
       }),
-      queue.onDidChange(() => {
+      queue.onDidChange((event) => {
         if (this.recovery.hasFresh()) this.recovery.schedule();
+        // A run that went on in the old form while encryption was turned on or off: convert it now it ended.
+        if (event.type === 'jobChanged' && event.previousState === 'running' && this.encryption.status.converting) {
+          this.finishPendingEncryption();
+        }
       }),
     ];
     if (queue.role === 'holder') {
@@ -421,6 +427,16 @@ export class WorkspaceRuntime {
       stateStore: async () => (await this.services.stateStore?.whenOpen())?.durable as DurableStore<unknown, unknown> | undefined,
       history: this.history,
       backups: backups.manager,
+      jobFiles: async (ring) => {
+        const running = (id: string): boolean => this.queue.getJob(id)?.state === 'running';
+        const result = await convertJobFiles(this.jobsDirectory, {
+          from: (fingerprint) => cipherFor(ring, fingerprint),
+          to: ring.to,
+          skip: running,
+        });
+        for (const failed of result.failed) this.context.logger.warn(`[encryption] ${failed.file} was left as it is: ${failed.error}`);
+        return { rewritten: result.journals + result.logs, skipped: this.queue.jobs.filter((job) => job.state === 'running').length };
+      },
     };
   }
 

@@ -3,7 +3,8 @@ import { crc32 } from 'node:zlib';
 import { decodeAckMark, jobAckMarkPath } from '../storage/ackMark';
 import { FRAME_HEADER_BYTES, scanJournal } from '../storage/journalFormat';
 import type { JobRecord } from '../../shared/supervisor/supervisorWire';
-import { parseJobRecords } from './jobJournalReader';
+import type { JobFileKey } from '../storage/sealedLog';
+import { openJobRecords, parseJobRecords } from './jobJournalReader';
 
 /** What the queue knows of a run before its journal is read: the journal must agree with it. */
 export interface JournalExpectation {
@@ -48,8 +49,12 @@ const unknown = 'its outcome is unknown';
  *   The queue keeps only whether it saw the start (`queueSawStart`), so these are found only when
  *   `started` itself is gone; the job is then settled interrupted (never success), with the torn
  *   tail named in its reason by checkJobJournal.
+ *
+ * An encrypted journal is read with `cipher`; without its key this throws StorageError
+ * 'missingKey' / 'wrongKey' (the journal is locked, not lost), and 'decryptFailed' for a whole
+ * record that does not open.
  */
-export function readJobJournal(path: string, expected: JournalExpectation): JobJournalRead {
+export function readJobJournal(path: string, expected: JournalExpectation, cipher?: JobFileKey): JobJournalRead {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -72,7 +77,7 @@ export function readJobJournal(path: string, expected: JournalExpectation): JobJ
     const why = scan.header === 'torn' ? 'cut inside its header' : scan.detail;
     return lostAll(`its journal's header is damaged (${why}): ${unknown}`);
   }
-  const records = parseJobRecords(scan.records);
+  const records = parseJobRecords(openJobRecords(scan.header, scan.records, cipher, path));
   const first = records[0];
   if (scan.records.length > 0 && scan.records[0]?.sequence !== 1) {
     return lostAll(`its journal's first records are missing (it begins at record ${scan.records[0]?.sequence}): ${unknown}`);
@@ -134,9 +139,10 @@ export interface JournalCheck {
  * Reads the journal at `path` once and judges it (readJobJournal's rule). A loss is the problem;
  * so is a torn tail in a run with no exit (its outcome may have been in those bytes), and a
  * journal with no `started` at all (the run may have stopped before its supervisor wrote).
+ * Key errors are thrown as readJobJournal throws them.
  */
-export function checkJobJournal(path: string, expected: JournalExpectation): JournalCheck {
-  const read = readJobJournal(path, expected);
+export function checkJobJournal(path: string, expected: JournalExpectation, cipher?: JobFileKey): JournalCheck {
+  const read = readJobJournal(path, expected, cipher);
   const { records } = read;
   if (read.loss) return { records, problem: read.loss.detail };
   if (read.unreadTail !== undefined) {

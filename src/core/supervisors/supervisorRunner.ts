@@ -1,19 +1,18 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Logger } from '../logger';
 import { nullLogger } from '../logger';
 import { Emitter } from '../emitter';
 import type { Disposable } from '../emitter';
 import { deleteJobFiles, SWEEP_QUIET_MS } from './jobFiles';
-import { JobJournalReader } from './jobJournalReader';
-import { checkJobJournal } from './journalCheck';
+import type { JobJournalReader } from './jobJournalReader';
 import type { JobRunner, RecoveredRun, RunEvent, RunRequest } from '../queue/jobRunner';
-import { DEFAULT_LEASE_STALE_AFTER_MS } from '../session/lease';
 import { jobFilePaths } from '../../shared/supervisor/node/jobFilePaths';
 import type { ProcessIdentity } from '../../shared/supervisor/node/processIdentity';
 import { isSameProcessAlive, signalOrphanedGroup, stopOrphanedGroup } from '../../shared/supervisor/node/processIdentity';
 import { DEFAULT_KILL_GRACE_MS } from '../../shared/supervisor/node/processTree';
-import type { JobRecord, RunMessage } from '../../shared/supervisor/supervisorWire';
+import type { JobRecord } from '../../shared/supervisor/supervisorWire';
+import { RunnerKeys } from './runnerKeys';
+import { stopWithoutHostField } from './runMessageFields';
 import { loadSupervisorSecret } from './supervisorAuth';
 import { SupervisorConnection } from './supervisorConnection';
 import { SupervisorPool } from './supervisorPool';
@@ -63,6 +62,8 @@ export interface SupervisorRunnerOptions {
   readonly separateScope?: boolean;
   /** Jobs whose files the sweep keeps although the queue does not name them (a restore's safety backup holds them). */
   readonly keptJobs?: () => Promise<ReadonlySet<string>>;
+  /** The 32-byte key current when a run starts, which seals its journal and log (docs/encryption-job-files.md). @default plain */
+  readonly encryptionKey?: () => Uint8Array | undefined;
   readonly logger?: Logger;
 }
 
@@ -101,9 +102,11 @@ export class SupervisorRunner implements JobRunner {
   private secretValue: Buffer | undefined;
   /** Runs not adopted because their journal lost records, by `jobId:attempt`, until recover() tells the scheduler. */
   private readonly journalProblems = new Map<string, string>();
+  private readonly keys: RunnerKeys;
 
   constructor(private readonly options: SupervisorRunnerOptions) {
     this.logger = options.logger ?? nullLogger;
+    this.keys = new RunnerKeys(options.encryptionKey, this.logger);
     this.poller = setInterval(() => this.pollAll(), options.pollMs ?? 250);
     this.poller.unref();
     this.pool = new SupervisorPool({
@@ -165,7 +168,8 @@ export class SupervisorRunner implements JobRunner {
           logLimitBytes: this.options.logLimitBytes ?? DEFAULT_LOG_LIMIT_BYTES,
           heartbeatMs: this.heartbeatMs,
           killGraceMs: this.killGraceMs,
-          ...this.stopWithoutHost(),
+          ...stopWithoutHostField(this.options),
+          ...this.keys.runKey(),
         });
         // Its `started` record is on disk now: read it, so that the supervisor is watched from here on.
         this.poll(job);
@@ -207,8 +211,13 @@ export class SupervisorRunner implements JobRunner {
     const { journalPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
     if (this.disposed) return false;
     if (!existsSync(journalPath)) return this.noteJournalLoss(request, journalPath);
-    const reader = new JobJournalReader(journalPath);
-    const records = reader.read();
+    const reader = this.keys.reader(journalPath);
+    const records = this.keys.readRecords(request.jobId, reader);
+    // Locked, not lost: followed without its records until its key is given (never settled, never resumed).
+    if (this.keys.isLocked(reader.path)) {
+      this.track(request.jobId, request.attempt, journalPath, reader);
+      return true;
+    }
     const started = records.find((record) => record.t === 'started');
     // The files of an earlier run with the same attempt number: this run never reached a supervisor.
     if (started && request.startedAt !== undefined && started.at < request.startedAt) {
@@ -230,7 +239,7 @@ export class SupervisorRunner implements JobRunner {
     request: { readonly jobId: string; readonly attempt: number; readonly pid: number | undefined },
     path: string,
   ): false {
-    const { problem } = checkJobJournal(path, { ...request, queueSawStart: request.pid !== undefined });
+    const { problem } = this.keys.checkJournal(path, { ...request, queueSawStart: request.pid !== undefined });
     if (problem) {
       this.journalProblems.set(`${request.jobId}:${request.attempt}`, problem);
       this.logger.error(`[supervisors] ${request.jobId} attempt ${request.attempt}: ${problem}`);
@@ -260,8 +269,8 @@ export class SupervisorRunner implements JobRunner {
   }
 
   private followLiveRun(jobId: string, attempt: number, journalPath: string): boolean {
-    const reader = new JobJournalReader(journalPath);
-    const records = reader.read();
+    const reader = this.keys.reader(journalPath);
+    const records = this.keys.readRecords(jobId, reader);
     if (!this.isLive(records)) {
       reader.close();
       if (!records.some((record) => record.t === 'exited')) this.stopLostStage(jobId, records);
@@ -289,7 +298,7 @@ export class SupervisorRunner implements JobRunner {
     const { journalPath } = jobFilePaths(this.options.jobsDir, request.jobId, request.attempt);
     const noted = this.journalProblems.get(`${request.jobId}:${request.attempt}`);
     this.journalProblems.delete(`${request.jobId}:${request.attempt}`);
-    const { records, problem } = checkJobJournal(journalPath, { ...request, queueSawStart: false });
+    const { records, problem } = this.keys.checkJournal(journalPath, { ...request, queueSawStart: false });
     const started = records.find((record) => record.t === 'started');
     if (!started || (request.startedAt !== undefined && started.at < request.startedAt)) {
       return noted ? { stage: undefined, checkpoint: undefined, succeededStages: [], journalProblem: noted } : undefined;
@@ -306,14 +315,8 @@ export class SupervisorRunner implements JobRunner {
 
   async sweep(isLive: (jobId: string) => boolean): Promise<void> {
     const kept = (await this.options.keptJobs?.().catch(() => undefined)) ?? new Set<string>();
-    const deleted = await deleteJobFiles(
-      this.options.jobsDir,
-      (jobId) => !isLive(jobId) && !kept.has(jobId) && !this.jobs.has(jobId),
-      this.logger,
-      {
-        quietForMs: SWEEP_QUIET_MS,
-      },
-    );
+    const gone = (jobId: string): boolean => !isLive(jobId) && !kept.has(jobId) && !this.jobs.has(jobId);
+    const deleted = await deleteJobFiles(this.options.jobsDir, gone, this.logger, { quietForMs: SWEEP_QUIET_MS });
     if (deleted > 0) this.logger.info(`[supervisors] deleted ${deleted} file(s) of jobs no longer in the queue`);
   }
 
@@ -354,23 +357,11 @@ export class SupervisorRunner implements JobRunner {
     this.emitter.dispose();
   }
 
-  private stopWithoutHost(): Pick<RunMessage, 'stopWithoutHost'> {
-    const afterMs = this.options.stopWithoutHostAfterMs;
-    if (afterMs === undefined) return {};
-    return {
-      stopWithoutHost: {
-        afterMs: Math.max(1, Math.round(afterMs)),
-        leaseDir: this.options.leaseDir ?? dirname(this.options.jobsDir),
-        leaseStaleAfterMs: this.options.leaseStaleAfterMs ?? DEFAULT_LEASE_STALE_AFTER_MS,
-      },
-    };
-  }
-
   private get staleAfterMs(): number {
     return this.options.staleAfterMs ?? 3 * this.heartbeatMs;
   }
 
-  private track(jobId: string, attempt: number, journalPath: string, reader = new JobJournalReader(journalPath)): TrackedJob {
+  private track(jobId: string, attempt: number, journalPath: string, reader = this.keys.reader(journalPath)): TrackedJob {
     const previous = this.jobs.get(jobId);
     if (previous) this.untrack(previous);
     const job: TrackedJob = {
@@ -440,7 +431,7 @@ export class SupervisorRunner implements JobRunner {
   }
 
   private poll(job: TrackedJob, checkLiveness = false): void {
-    for (const record of job.reader.read()) this.apply(job, record);
+    for (const record of this.keys.readRecords(job.jobId, job.reader)) this.apply(job, record);
     if (!checkLiveness || this.jobs.get(job.jobId) !== job || !job.supervisor) return;
     const proven = job.supervisor.startTime !== undefined;
     const lost = !isSameProcessAlive(job.supervisor) || (!proven && Date.now() - job.lastRecordAt > this.staleAfterMs);
@@ -454,7 +445,7 @@ export class SupervisorRunner implements JobRunner {
    * went) and stops its stage's orphaned process group. False when those records settled the job.
    */
   private settleLostSupervisor(job: TrackedJob): boolean {
-    for (const record of job.reader.read()) this.apply(job, record);
+    for (const record of this.keys.readRecords(job.jobId, job.reader)) this.apply(job, record);
     if (this.jobs.get(job.jobId) !== job) return false;
     if (stopOrphanedGroup(job.stageProcess)) {
       this.logger.warn(`[supervisors] stopped the orphaned process group ${job.stageProcess?.pid} of ${job.jobId}`);

@@ -20,8 +20,11 @@ import * as z from 'zod/mini';
  *
  * Nothing here may use Node: webviews type-check src/shared (node-using helpers are in ./node).
  */
-/** 2: every connection opens with the handshake of handshake.ts (docs/security.md). */
-export const SUPERVISOR_PROTOCOL_VERSION = 2;
+/**
+ * 2: every connection opens with the handshake of handshake.ts (docs/security.md).
+ * 3: `run` may carry `encryptionKey`; a supervisor of 2 would ignore it and write the run in plain.
+ */
+export const SUPERVISOR_PROTOCOL_VERSION = 3;
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 
@@ -86,6 +89,9 @@ const runMessageSchema = z.object({
   // A stop sends SIGTERM, then SIGKILL after a stage's own grace or this one. Optional: an older
   // supervisor ignores it and kills at once, as it always did; without it, DEFAULT_KILL_GRACE_MS.
   killGraceMs: z.optional(z.int().check(z.nonnegative())),
+  // The 32-byte AES key (base64) that seals this run's journal and log (docs/encryption-job-files.md).
+  // Only ever sent over the authenticated socket; absent: the run is written in plain.
+  encryptionKey: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
 });
 export type RunMessage = z.infer<typeof runMessageSchema>;
 

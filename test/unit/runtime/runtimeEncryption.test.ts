@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { HistoryEntry } from '../../../src/core/history/historyEntry';
+import type { Job } from '../../../src/core/queue/jobModel';
 import { EncryptionLockedError } from '../../../src/core/runtime/runtimeEncryption';
 import type { EncryptionKeyStore } from '../../../src/core/runtime/runtimeEncryption';
 import type { WorkspaceRuntime } from '../../../src/core/runtime/workspaceRuntime';
@@ -43,7 +44,7 @@ function dataFiles(storage: string): Map<string, Buffer> {
       else found.set(relative(storage, path), readFileSync(path));
     }
   };
-  for (const folder of ['queue', 'history', 'state', 'backups']) walk(join(storage, folder));
+  for (const folder of ['queue', 'history', 'state', 'backups', 'jobs']) walk(join(storage, folder));
   return found;
 }
 
@@ -223,6 +224,32 @@ describe('WorkspaceRuntime: encryption at rest', function () {
     assert.deepEqual(plainHolders(storage), [], 'the rest was sealed when the holder finished the re-key');
     assert.equal(reopened.queue.jobs.length, 4);
     assert.equal(await (await reopened.openState('test.ext')).get('note'), `${MARKER}-state`);
+  });
+
+  it('a job running while encryption is turned on goes on in plain, and its files are sealed once it ends', async () => {
+    const keys = new MemoryKeyStore();
+    const runtime = await folders.open({ keyStore: keys, options: { recoveryPolicy: 'off' } });
+    await runtime.history.whenOpen();
+    const go = join(folders.workspace, 'go');
+    const command = `node -e "console.log('${MARKER}-running');const fs=require('fs');setInterval(()=>{if(fs.existsSync('go'))process.exit(0)},20)"`;
+    const { jobId } = await runtime.queue.execute({ type: 'enqueue', definition: { name: 'across', command } });
+    const job = (): Job | undefined => runtime.queue.getJob(String(jobId));
+    await until(
+      runtime.queue.onDidChange,
+      () => job()?.state === 'running' && plainHolders(runtime.storageDirectory).length > 0,
+      'it runs and printed',
+    );
+
+    const result = await runtime.encryption.enable(generateKey());
+    assert.equal(result.runningJobsLeft, 1);
+    assert.equal(runtime.encryption.status.converting, true, 'encryption.json says the re-key waits for the running job');
+
+    writeFileSync(go, '');
+    await until(runtime.queue.onDidChange, () => job()?.state === 'succeeded', 'the job ends with its own exit code');
+    // Queued behind the pass the runtime started when the job left `running` (same event, earlier listener).
+    await runtime.encryption.finishPending();
+    assert.equal(runtime.encryption.status.converting, false);
+    assert.deepEqual(plainHolders(runtime.storageDirectory), [], 'its journal and log are sealed now');
   });
 
   it('refuses to turn encryption on in a process that does not hold the queue', async () => {

@@ -44,7 +44,9 @@ export function useRuntimeFolders(): { readonly workspace: string; open(override
   });
   afterEach(async () => {
     for (const runtime of runtimes) await runtime.close();
-    if (storage) killSupervisorsOf(join(storage, 'jobs'));
+    // The runtimes' keys, for journals a test sealed (they are closed, but remember the key they had).
+    const ciphers = runtimes.map((runtime) => runtime.encryption.cipher).filter((cipher) => cipher !== undefined);
+    if (storage) killSupervisorsOf(join(storage, 'jobs'), (fingerprint) => ciphers.find((cipher) => cipher.keyFingerprint === fingerprint));
     rmSync(root, { recursive: true, force: true });
   });
   return {

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { SUPERVISOR_PROTOCOL_VERSION } from '../../../src/shared/supervisor/supervisorWire';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
@@ -132,7 +133,12 @@ describe('supervisor: the channel is authenticated both ways', function () {
       return new Promise((resolve) => server.listen(socketPath, () => resolve(socketPath)));
     };
     const oldStyle = await forge(() => ({ ev: 'hello', protocol: 2, pid: process.pid, job: null }));
-    const badProof = await forge(() => ({ ev: 'challenge', protocol: 2, nonce: newNonce(), proof: randomBytes(32).toString('hex') }));
+    const badProof = await forge(() => ({
+      ev: 'challenge',
+      protocol: SUPERVISOR_PROTOCOL_VERSION,
+      nonce: newNonce(),
+      proof: randomBytes(32).toString('hex'),
+    }));
     await assert.rejects(SupervisorConnection.connect(oldStyle, { secret }), (error) => JobError.is(error, 'untrustedSupervisor'));
     await assert.rejects(SupervisorConnection.connect(badProof, { secret }), (error) => JobError.is(error, 'untrustedSupervisor'));
 

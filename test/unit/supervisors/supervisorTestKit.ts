@@ -3,6 +3,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Job } from '../../../src/core/queue/jobModel';
+import { isKeyError } from '../../../src/core/storage/sealedLog';
+import type { JobFileKey } from '../../../src/core/storage/sealedLog';
 import { JobJournalReader } from '../../../src/core/supervisors/jobJournalReader';
 import { readLease } from '../../../src/core/session/lease';
 import { stopOrphanedGroup } from '../../../src/shared/supervisor/node/processIdentity';
@@ -49,7 +51,7 @@ export function jobRecords(jobsDir: string, jobId: string, attempt = 1): JobReco
  * Teardown: kills every supervisor started for `jobsDir` (found by its socket name on its command
  * line, since it runs in its own session) and every stage process group its journals name.
  */
-export function killSupervisorsOf(jobsDir: string): void {
+export function killSupervisorsOf(jobsDir: string, cipher?: JobFileKey): void {
   const marker = `lifeline-sup-${createHash('sha256').update(jobsDir).digest('hex').slice(0, 12)}`;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -68,7 +70,15 @@ export function killSupervisorsOf(jobsDir: string): void {
     return;
   }
   for (const file of files) {
-    for (const record of JobJournalReader.readAll(join(jobsDir, file))) if (record.t === 'stageStarted') stopOrphanedGroup(record.process);
+    let records;
+    try {
+      records = JobJournalReader.readAll(join(jobsDir, file), cipher);
+    } catch (error) {
+      // A journal sealed with a key no runtime of the test had any more: its supervisor was killed above.
+      if (isKeyError(error)) continue;
+      throw error;
+    }
+    for (const record of records) if (record.t === 'stageStarted') stopOrphanedGroup(record.process);
   }
 }
 
