@@ -92,8 +92,14 @@ describe('encryption at rest (in a real extension host)', function () {
     assert.match(recoveryKey, /^([0-9A-Z]{8}-){7}[0-9A-Z]{8}$/);
     assert.deepEqual(plainHolders(storage, MARKER), [], 'no store file holds the command in plain');
     const during = await queue.execute({ type: 'enqueue', definition: { name: 'while encrypted', command: `echo ${MARKER}-2` } });
-    await finished(queue, String(during.jobId));
+    const sealedJob = await finished(queue, String(during.jobId));
     assert.deepEqual(plainHolders(storage, MARKER), []);
+    // Show Output of the sealed log: a read-only document, decrypted with the workspace's key.
+    assert.notEqual(await vscode.commands.executeCommand('lifeline.showJobOutput', sealedJob.id), undefined);
+    const shown = vscode.window.activeTextEditor?.document;
+    assert.equal(shown?.uri.scheme, 'lifeline-output');
+    assert.ok(shown?.getText().includes(`${MARKER}-2`), 'the output reads back decrypted');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 
     // A reload with the key in the keychain: everything comes back.
     assert.equal(await testing.reopenQueue(), true);
