@@ -19,7 +19,12 @@ describe('WorkspaceRuntime: backups from a window that does not hold the queue',
     assert.ok(existsSync(join(holder.storageDirectory, 'backups', id)), 'the holder wrote it');
 
     await client.queue.execute({ type: 'enqueue', definition: { name: 'after', command: 'echo after' } });
-    await until(client.queue.onDidChange, () => client.queue.jobs.length === 2, 'the client sees the second job');
+    // Finished: a job still running across a restore is kept (restore-in-place's merge rule).
+    await until(
+      client.queue.onDidChange,
+      () => client.queue.jobs.length === 2 && client.queue.jobs.every((job) => job.state === 'succeeded'),
+      'the client sees the second job finished',
+    );
     const restored = await client.backups({ op: 'restore', id });
     assert.ok(restored.safetyBackup.endsWith('.llbackup'));
     await until(client.queue.onDidChange, () => client.queue.jobs.length === 1, 'the client sees the restored queue');
