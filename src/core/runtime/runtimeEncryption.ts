@@ -182,6 +182,7 @@ export class RuntimeEncryption {
       if (this.marker?.enabled && !this.marker.converting) {
         throw new StorageError('invalidKey', 'Encryption is already on for this workspace.');
       }
+      checkNotConverting(this.marker);
       checkHolder(targets);
       if (!this.keys) throw new StorageError('missingKey', 'This process has nowhere to keep an encryption key.');
       // The key is kept before a single file is sealed with it.
@@ -200,6 +201,7 @@ export class RuntimeEncryption {
     return this.serialize(async () => {
       const targets = this.boundTargets();
       if (!this.cipherValue) throw new StorageError('missingKey', 'Encryption is not on for this workspace.');
+      checkNotConverting(this.marker);
       checkHolder(targets);
       const fingerprint = this.cipherValue.keyFingerprint;
       await this.writeMarker({ enabled: false, keyFingerprint: fingerprint, converting: true });
@@ -274,6 +276,19 @@ export class RuntimeEncryption {
     const run = this.work.then(work);
     this.work = run.catch(() => undefined);
     return run;
+  }
+}
+
+/**
+ * One change at a time: while a turn-on or turn-off waits for running jobs (whose files are still
+ * in the old form, a turned-off key still needed for them), another change would strand them.
+ */
+function checkNotConverting(marker: EncryptionMarker | undefined): void {
+  if (marker?.converting) {
+    throw new StorageError(
+      'locked',
+      `Turning encryption ${marker.enabled ? 'on' : 'off'} is still finishing: it waits for the jobs that were running to end. Try again once they have.`,
+    );
   }
 }
 

@@ -243,6 +243,7 @@ describe('WorkspaceRuntime: encryption at rest', function () {
     const result = await runtime.encryption.enable(generateKey());
     assert.equal(result.runningJobsLeft, 1);
     assert.equal(runtime.encryption.status.converting, true, 'encryption.json says the re-key waits for the running job');
+    await assert.rejects(runtime.encryption.disable(), (error) => StorageError.is(error, 'locked'), 'no second change meanwhile');
 
     writeFileSync(go, '');
     await until(runtime.queue.onDidChange, () => job()?.state === 'succeeded', 'the job ends with its own exit code');
