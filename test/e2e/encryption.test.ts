@@ -1,19 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { remoteUri, workbenchUrl } from '../host/codeServer';
-import { openDevWorkbench } from '../host/devWorkbench';
-import { repoRoot } from '../host/paths';
+import { openDevWorkbench, openDevWorkbenchPage } from '../host/devWorkbench';
 import type { BrowserContext, Page } from '../host/playwright';
-import {
-  answerInputBox,
-  lifelineLogText,
-  pickQuickItem,
-  runCommand,
-  screenshot,
-  showLifelineViews,
-  waitForWorkbench,
-} from '../host/workbench';
+import { answerInputBox, lifelineLogText, pickQuickItem, runCommand, screenshot, showLifelineViews } from '../host/workbench';
 
 /**
  * Encryption at rest through the browser: code-server keeps SecretStorage in the browser, so a
@@ -63,14 +53,7 @@ describe('encryption at rest in the workbench (e2e)', () => {
     // Another browser profile: its SecretStorage does not have the key.
     await browser?.close();
     browser = await launchBrowser(home, 'second-browser');
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(page);
+    page = await openDevWorkbenchPage(browser, server, workspace);
     await showLifelineViews(page);
     const locked = page.locator('.welcome-view-content', { hasText: 'is encrypted' });
     await locked.waitFor({ state: 'visible', timeout: 60_000 });

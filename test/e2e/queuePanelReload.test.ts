@@ -4,8 +4,6 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { remoteUri, workbenchUrl } from '../host/codeServer';
-import { repoRoot } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
 import {
   answerInputBox,
@@ -19,7 +17,7 @@ import {
   waitUntil,
   webviewFrame,
 } from '../host/workbench';
-import { openDevWorkbench } from '../host/devWorkbench';
+import { openDevWorkbench, openDevWorkbenchPage } from '../host/devWorkbench';
 
 describe('Queue dashboard in a real browser (e2e)', () => {
   let server: CodeServer;
@@ -169,14 +167,7 @@ describe('Queue dashboard in a real browser (e2e)', () => {
   it("comes back with its filter and selection in a new browser profile, where VS Code's own webview state is gone", async () => {
     await browser.close();
     browser = await launchBrowser(server.home, 'browser-profile-2');
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(page);
+    page = await openDevWorkbenchPage(browser, server, workspace);
     await runCommand(page, 'Lifeline: Open Queue Dashboard');
     const frame = webviewFrame(page);
     const filter = frame.locator('body[data-ready="true"] #filter');

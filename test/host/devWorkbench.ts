@@ -43,6 +43,16 @@ export async function openDevWorkbench(label: string, options: DevWorkbenchOptio
   }
   const server = await startCodeServer({ home });
   const browser = await launchBrowser(home);
+  const page = await openDevWorkbenchPage(browser, server, workspace);
+  await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'Lifeline to activate and create its storage folder');
+  if (options.waitForQueue ?? true) {
+    await waitUntil(() => /\[queue\] opened as holder/.test(lifelineLogText(server.userDataDir)), 'the queue to open');
+  }
+  return { home, workspace, configPath, server, browser, page };
+}
+
+/** The workbench of `workspace` with this checkout's Lifeline, in a page of `browser` (a browser profile of its own, say). */
+export async function openDevWorkbenchPage(browser: BrowserContext, server: CodeServer, workspace: string): Promise<Page> {
   const page = browser.pages()[0] ?? (await browser.newPage());
   await page.goto(
     workbenchUrl(server, workspace, [
@@ -51,9 +61,5 @@ export async function openDevWorkbench(label: string, options: DevWorkbenchOptio
     ]),
   );
   await waitForWorkbench(page);
-  await waitUntil(() => lifelineStorageFolders(server.userDataDir).length === 1, 'Lifeline to activate and create its storage folder');
-  if (options.waitForQueue ?? true) {
-    await waitUntil(() => /\[queue\] opened as holder/.test(lifelineLogText(server.userDataDir)), 'the queue to open');
-  }
-  return { home, workspace, configPath, server, browser, page };
+  return page;
 }

@@ -5,13 +5,8 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { HistoryEntry } from '../../src/core/history/historyEntry';
 import type { Job } from '../../src/core/queue/jobModel';
-import type { LifelineApi, LifelineHistoryApi, LifelineQueueApi } from '../../src/extension';
-
-async function api(): Promise<LifelineApi> {
-  const extension = vscode.extensions.getExtension<LifelineApi>('lifeline.lifeline');
-  assert.ok(extension);
-  return extension.activate();
-}
+import type { LifelineHistoryApi, LifelineQueueApi } from '../../src/extension';
+import { lifelineApi as api, until } from './integrationKit';
 
 async function ready(): Promise<{ queue: LifelineQueueApi; history: LifelineHistoryApi; backups: string }> {
   const lifeline = await api();
@@ -19,23 +14,6 @@ async function ready(): Promise<{ queue: LifelineQueueApi; history: LifelineHist
   const history = await lifeline.whenHistoryReady();
   assert.ok(queue && history && lifeline.storageDirectory, 'a trusted folder is open and this window holds the queue');
   return { queue, history, backups: join(lifeline.storageDirectory, 'backups') };
-}
-
-/** Resolves once `done` holds, checked now and after every change of `event`. */
-function until(event: vscode.Event<void>, done: () => boolean, what: string, timeoutMs = 45_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (done()) return resolve();
-    const timer = setTimeout(() => {
-      subscription.dispose();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, timeoutMs);
-    const subscription = event(() => {
-      if (!done()) return;
-      clearTimeout(timer);
-      subscription.dispose();
-      resolve();
-    });
-  });
 }
 
 function files(folder: string): string[] {

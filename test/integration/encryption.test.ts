@@ -4,31 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Job } from '../../src/core/queue/jobModel';
-import type { LifelineApi, LifelineQueueApi, LifelineTestingApi } from '../../src/extension';
+import type { LifelineQueueApi, LifelineTestingApi } from '../../src/extension';
+import { lifelineApi as api, until } from './integrationKit';
 
 const MARKER = 'ZQX-encryption-it-marker';
-
-async function api(): Promise<LifelineApi> {
-  const extension = vscode.extensions.getExtension<LifelineApi>('lifeline.lifeline');
-  assert.ok(extension);
-  return extension.activate();
-}
-
-function until(event: vscode.Event<void>, done: () => boolean, what: string, timeoutMs = 45_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (done()) return resolve();
-    const timer = setTimeout(() => {
-      subscription.dispose();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, timeoutMs);
-    const subscription = event(() => {
-      if (!done()) return;
-      clearTimeout(timer);
-      subscription.dispose();
-      resolve();
-    });
-  });
-}
 
 /** Files of the queue, history and state stores holding `text` in plain bytes. */
 function plainHolders(storage: string, text: string): string[] {

@@ -5,16 +5,9 @@ import * as vscode from 'vscode';
 import type { Job } from '../../src/core/queue/jobModel';
 import { AesGcmCipher, generateKey } from '../../src/core/storage/aesGcmCipher';
 import { SealedLogWriter } from '../../src/core/storage/sealedLog';
-import type { LifelineApi, LifelineQueueApi } from '../../src/extension';
+import type { LifelineQueueApi } from '../../src/extension';
 import { JOB_OUTPUT_SCHEME } from '../../src/vscode/jobOutputDocuments';
-
-async function queue(): Promise<LifelineQueueApi> {
-  const extension = vscode.extensions.getExtension<LifelineApi>('lifeline.lifeline');
-  assert.ok(extension);
-  const ready = await (await extension.activate()).whenQueueReady();
-  assert.ok(ready, 'a trusted folder is open, so the queue opens');
-  return ready;
-}
+import { readyQueue as queue } from './integrationKit';
 
 function finished(q: LifelineQueueApi, jobId: string): Promise<Job> {
   return new Promise((resolve, reject) => {

@@ -2,9 +2,9 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { Job } from '../../src/core/queue/jobModel';
 import { retryPolicySchema } from '../../src/core/queue/retryPolicy';
-import type { LifelineApi, LifelineQueueApi } from '../../src/extension';
 import type { QueueTreeNode } from '../../src/vscode/queueTreeProvider';
 import { QueueTreeProvider } from '../../src/vscode/queueTreeProvider';
+import { readyQueue as queue } from './integrationKit';
 
 type TreeChange = QueueTreeNode | QueueTreeNode[] | undefined | void;
 
@@ -62,14 +62,6 @@ function nextChange(provider: QueueTreeProvider): Promise<TreeChange> {
 function description(provider: QueueTreeProvider, node: QueueTreeNode): string | undefined {
   const text = provider.getTreeItem(node).description;
   return typeof text === 'string' ? text : undefined;
-}
-
-async function queue(): Promise<LifelineQueueApi> {
-  const extension = vscode.extensions.getExtension<LifelineApi>('lifeline.lifeline');
-  assert.ok(extension);
-  const ready = await (await extension.activate()).whenQueueReady();
-  assert.ok(ready, 'a trusted folder is open, so the queue opens');
-  return ready;
 }
 
 /** The job of a row; a notice row (not saving, low disk) has none. */

@@ -141,6 +141,11 @@ export function runtimeBackupActions(runtime: WorkspaceRuntime): BackupActions {
       await manager().delete(id);
       return { id };
     },
-    import: async (path) => ({ id: (await manager().importFile(path)).id }),
+    import: async (path) => {
+      const info = await manager().importFile(path);
+      // Imported as it was: with encryption on, a plain backup is sealed like the others.
+      await runtime.encryption.sealImportedBackup(info.path);
+      return { id: info.id };
+    },
   };
 }

@@ -175,6 +175,21 @@ export class RuntimeEncryption {
     await finishArchiveRekey(join(historyDirectory, 'archive'), ring);
   }
 
+  /**
+   * Seals, with the current key, archive files a restore wrote plain (a backup taken before
+   * encryption, or imported): call it with the history closed. Nothing to do without encryption.
+   */
+  async sealRestoredArchive(historyDirectory: string): Promise<void> {
+    const cipher = this.cipherValue;
+    if (cipher) await rekeyArchive(join(historyDirectory, 'archive'), { from: cipher, to: cipher });
+  }
+
+  /** Seals an imported backup file with the current key when it is plain (one sealed with another key stays as it is). */
+  async sealImportedBackup(path: string): Promise<void> {
+    const cipher = this.cipherValue;
+    if (cipher) await resealBackupFile(path, { from: cipher, to: cipher });
+  }
+
   /** Turns encryption on with `key` (already shown to the person as a recovery key). */
   enable(key: Uint8Array): Promise<RekeyResult> {
     return this.serialize(async () => {

@@ -14,6 +14,7 @@ import type { BackupStoreEntry } from '../storage/durableBackupSource';
 import { StorageError } from '../storage/errors';
 import { fsp as fs } from '../storage/storageFs';
 import type { RuntimeHistory } from './runtimeHistory';
+import type { RecordCipher } from '../storage/cipher';
 import { recordKeptJobs } from './restoreKeep';
 
 /** Part names of the sealed archive's files (JobHistory.archiveBackupSource). */
@@ -28,6 +29,10 @@ export interface RestoreInPlaceDeps {
   readonly clock: Clock;
   /** The live stores besides the queue and the history (the state store), restored with replaceWith. */
   readonly otherStores: () => readonly BackupStoreEntry[];
+  /** What the queue's files are sealed with (encryption at rest): the closed queue is opened with it to install. */
+  readonly cipher?: () => RecordCipher | undefined;
+  /** Run with the history closed, after its files were installed (encryption seals archive files restored plain). */
+  readonly afterHistoryInstall?: () => Promise<void>;
   /** Told of the jobs restored as interrupted before the queue opens again, so the recovery policy leaves them alone. */
   readonly onInterrupted?: (jobs: readonly Job[]) => void;
 }
@@ -101,7 +106,10 @@ export async function restoreInPlace(deps: RestoreInPlaceDeps, id: string): Prom
     safetyParts: async () => (archiveRestored && opened ? opened.archiveBackupSource().snapshotParts() : []),
     install: async (parts, { safetyBackup }) => {
       await queue.reopenQueue(async (before) => {
-        await history.suspend((live) => installHistory(live, parts));
+        await history.suspend(async (live) => {
+          await installHistory(live, parts);
+          await deps.afterHistoryInstall?.();
+        });
         const others = parts.filter((part) => otherNames.has(part.name));
         if (others.length > 0) await durableBackupSource(deps.otherStores()).installParts(others);
         const queuePart = parts.find((part) => part.name === 'queue');
@@ -156,7 +164,7 @@ async function installQueue(
   live: readonly Job[],
   deps: RestoreInPlaceDeps,
 ): Promise<Pick<RestoreInPlaceResult, 'keptRunning' | 'keptFromLive' | 'interrupted'> & { restoredIds: ReadonlySet<string> }> {
-  const log = new DurableQueueLog({ directory, logger: deps.logger, compaction: false });
+  const log = new DurableQueueLog({ directory, logger: deps.logger, compaction: false, cipher: deps.cipher?.() });
   await log.load();
   const store = log.durableStore;
   if (!store) throw new StorageError('closed', 'The queue store did not open.');

@@ -407,6 +407,8 @@ export class WorkspaceRuntime {
         otherStores: () => backups.liveStores().filter((entry) => entry.store.name !== 'queue' && entry.store.name !== 'history'),
         // A run that a backup remembers as running is long gone: a person decides whether to run it again.
         onInterrupted: (jobs) => this.recovery.markHandled(jobs),
+        cipher: () => this.encryption.cipher,
+        afterHistoryInstall: () => this.encryption.sealRestoredArchive(this.history.directory),
       },
       id,
     );

@@ -121,6 +121,14 @@ describe('WorkspaceRuntime: encryption at rest', function () {
     assert.equal(history?.active.count, 3);
     assert.equal(history?.archive.count, 2, 'the archived entries read back with the key');
     assert.equal(await (await reopened.openState('test.ext')).get('note'), `${MARKER}-state`);
+    // The backup taken before encryption, re-sealed, restores into the sealed stores.
+    const [sealed] = await reopened.services.backups!.manager.list();
+    await reopened.restoreBackup(sealed?.id ?? '');
+    assert.deepEqual(
+      reopened.queue.jobs.map((job) => job.name),
+      ['job 0', 'job 1', 'job 2', 'job 3'],
+    );
+    assert.deepEqual(plainHolders(storage), []);
   });
 
   it('with the key gone, refuses to open and changes nothing; the recovery key opens it with nothing lost', async () => {
@@ -251,6 +259,33 @@ describe('WorkspaceRuntime: encryption at rest', function () {
     await runtime.encryption.finishPending();
     assert.equal(runtime.encryption.status.converting, false);
     assert.deepEqual(plainHolders(runtime.storageDirectory), [], 'its journal and log are sealed now');
+  });
+
+  it('seals what comes in plain while encryption is on: an imported backup, and the archive of a plain backup restored', async () => {
+    const keys = new MemoryKeyStore();
+    const runtime = await filled(keys);
+    const manager = runtime.services.backups!.manager;
+    const [plain] = await manager.list();
+    assert.ok(plain);
+    const exported = join(folders.workspace, 'exported.llbackup');
+    await manager.exportTo(plain.id, exported);
+    await runtime.encryption.enable(generateKey());
+
+    const { id: imported } = await runtime.backups({ op: 'import', path: exported });
+    await assert.rejects(readBackupFile(join(runtime.storageDirectory, 'backups', imported), {}), (error) =>
+      StorageError.is(error, 'missingKey'),
+    );
+
+    // A plain backup that reached the folder another way (copied in by hand, an older version).
+    const dropped = 'backup-20260101T000000000Z-manual-0badc0de.llbackup';
+    writeFileSync(join(runtime.storageDirectory, 'backups', dropped), readFileSync(exported));
+    await runtime.restoreBackup(dropped);
+    assert.equal((await runtime.history.whenOpen())?.archive.count, 2);
+    assert.deepEqual(
+      plainHolders(runtime.storageDirectory).filter((name) => name !== join('backups', dropped)),
+      [],
+      'the restored stores and archive are sealed',
+    );
   });
 
   it('refuses to turn encryption on in a process that does not hold the queue', async () => {
