@@ -69,6 +69,13 @@ describe('encryption at rest (in a real extension host)', function () {
     assert.equal(enabled?.stores, 3);
     const recoveryKey = readFileSync(keyFile.fsPath, 'utf8').split('\n')[1] ?? '';
     assert.match(recoveryKey, /^([0-9A-Z]{8}-){7}[0-9A-Z]{8}$/);
+    // Export Recovery Key… gives the same key again while it is in the keychain.
+    const exportedFile = vscode.Uri.file(join(scratch, 'exported-key.txt'));
+    const exported = await vscode.commands.executeCommand<{ keyFingerprint: string }>('lifeline.exportRecoveryKey', {
+      saveRecoveryKeyTo: exportedFile,
+    });
+    assert.equal(exported?.keyFingerprint, enabled?.keyFingerprint);
+    assert.equal(readFileSync(exportedFile.fsPath, 'utf8').split('\n')[1], recoveryKey);
     assert.deepEqual(plainHolders(storage, MARKER), [], 'no store file holds the command in plain');
     const during = await queue.execute({ type: 'enqueue', definition: { name: 'while encrypted', command: `echo ${MARKER}-2` } });
     const sealedJob = await finished(queue, String(during.jobId));
