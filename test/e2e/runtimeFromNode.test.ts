@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
+import { newRunHome, startCodeServer } from '../host/codeServer';
+import { openDevWorkbenchPage } from '../host/devWorkbench';
 import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Frame, Page } from '../host/playwright';
-import { lifelineLogText, runCommand, screenshot, showLifelineViews, waitForWorkbench, waitUntil } from '../host/workbench';
+import { lifelineLogText, runCommand, screenshot, showLifelineViews, waitUntil } from '../host/workbench';
 
 const NAME = 'ran from plain node';
 
@@ -65,14 +66,7 @@ describe('a workspace opened from plain Node, then in VS Code (e2e)', () => {
 
     server = await startCodeServer({ home });
     browser = await launchBrowser(home);
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(page);
+    const page = await openDevWorkbenchPage(browser, server, workspace);
     const userDataDir = server.userDataDir;
     await waitUntil(
       () => /\[queue\] opened as holder with 1 job\(s\)/.test(lifelineLogText(userDataDir)),

@@ -3,8 +3,9 @@ import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { extensionHostPids, newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
-import { repoRoot, sampleWorkspace } from '../host/paths';
+import { extensionHostPids, newRunHome, startCodeServer } from '../host/codeServer';
+import { openDevWorkbenchPage } from '../host/devWorkbench';
+import { sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
 import {
   answerInputBox,
@@ -13,7 +14,6 @@ import {
   runCommand,
   screenshot,
   showLifelineViews,
-  waitForWorkbench,
   waitUntil,
 } from '../host/workbench';
 
@@ -29,15 +29,7 @@ describe('two windows on one workspace (e2e)', () => {
     (lifelineLogText(server.userDataDir).match(new RegExp(`\\[queue\\] opened as ${role}`, 'g')) ?? []).length;
 
   async function openWindow(): Promise<Page> {
-    const page = await browser.newPage();
-    await page.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(page);
-    return page;
+    return openDevWorkbenchPage(browser, server, workspace, await browser.newPage());
   }
 
   before(async () => {
@@ -54,14 +46,7 @@ describe('two windows on one workspace (e2e)', () => {
   });
 
   it('the second window is a client of the first: a job it queues runs once and shows in both', async () => {
-    first = browser.pages()[0] ?? (await browser.newPage());
-    await first.goto(
-      workbenchUrl(server, workspace, [
-        ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-        ['skipWelcome', 'true'],
-      ]),
-    );
-    await waitForWorkbench(first);
+    first = await openDevWorkbenchPage(browser, server, workspace);
     await waitUntil(() => opened('holder') === 1, 'the first window to hold the queue');
     second = await openWindow();
     await waitUntil(() => opened('client') === 1, 'the second window to open the queue as a client');

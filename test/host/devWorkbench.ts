@@ -51,9 +51,12 @@ export async function openDevWorkbench(label: string, options: DevWorkbenchOptio
   return { home, workspace, configPath, server, browser, page };
 }
 
-/** The workbench of `workspace` with this checkout's Lifeline, in a page of `browser` (a browser profile of its own, say). */
-export async function openDevWorkbenchPage(browser: BrowserContext, server: CodeServer, workspace: string): Promise<Page> {
-  const page = browser.pages()[0] ?? (await browser.newPage());
+/**
+ * The workbench of `workspace` with this checkout's Lifeline, in `page` (a second window) or the
+ * first page of `browser` (a browser profile of its own, say), once the workbench is up.
+ */
+export async function openDevWorkbenchPage(browser: BrowserContext, server: CodeServer, workspace: string, page?: Page): Promise<Page> {
+  page ??= browser.pages()[0] ?? (await browser.newPage());
   await page.goto(
     workbenchUrl(server, workspace, [
       ['extensionDevelopmentPath', remoteUri(server, repoRoot)],

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { LifelineApi, LifelineQueueApi } from '../../src/extension';
+import { until as waitUntil } from '../kit/until';
 
 /** Lifeline's API in this extension host (activating it if need be). */
 export async function lifelineApi(): Promise<LifelineApi> {
@@ -16,19 +17,7 @@ export async function readyQueue(): Promise<LifelineQueueApi> {
   return ready;
 }
 
-/** Resolves once `done` holds, checked now and after every firing of `event`. */
+/** Resolves once `done()` holds, checked at once and after each firing of `event` (test/kit/until.ts). */
 export function until(event: vscode.Event<unknown>, done: () => boolean, what: string, timeoutMs = 45_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (done()) return resolve();
-    const timer = setTimeout(() => {
-      subscription.dispose();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, timeoutMs);
-    const subscription = event(() => {
-      if (!done()) return;
-      clearTimeout(timer);
-      subscription.dispose();
-      resolve();
-    });
-  });
+  return waitUntil(event, done, what, timeoutMs);
 }

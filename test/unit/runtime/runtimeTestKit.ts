@@ -8,22 +8,11 @@ import { WorkspaceRuntime } from '../../../src/core/runtime/workspaceRuntime';
 import { openWorkspaceDirectory } from '../../../src/core/storage/workspaceDirectory';
 import { wasmPath } from '../history/historyFixtures';
 import { killSupervisorsOf, supervisorScript } from '../supervisors/supervisorTestKit';
+import { until as waitUntil } from '../../kit/until';
 
-/** Resolves once `event` fires and `done()` holds (checked at once, then after each firing). */
+/** Resolves once `done()` holds, checked at once and after each firing of `event` (test/kit/until.ts). */
 export function until(event: Event<unknown>, done: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (done()) return resolve();
-    const timer = setTimeout(() => {
-      subscription.dispose();
-      reject(new Error(`${what}: not so after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const subscription = event(() => {
-      if (!done()) return;
-      clearTimeout(timer);
-      subscription.dispose();
-      resolve();
-    });
-  });
+  return waitUntil(event, done, what, timeoutMs);
 }
 
 /**
