@@ -31,6 +31,7 @@ import { readJobOutput } from './core/supervisors/outputTail';
 import type { StorageNotice } from './shared/queuePanelProtocol';
 import { testStorageFaults } from './vscode/testStorageFaults';
 import { currentWorkspaceKey } from './vscode/workspaceKey';
+import { TerminalAccess } from './vscode/terminalAccess';
 import { WorkspaceSession } from './vscode/workspaceSession';
 
 /** The queue as other extensions (and the integration tests) see it. */
@@ -175,6 +176,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   );
 
   const workspaceKey = currentWorkspaceKey();
+  let terminalAccess: TerminalAccess | undefined;
   const folder = vscode.workspace.workspaceFolders?.[0];
   // Before any await: the key may still say `open` from an extension host that died.
   queueStatus.set(folder && vscode.workspace.isTrusted ? 'opening' : 'unavailable');
@@ -186,6 +188,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       const directory = await openWorkspaceDirectory(context.globalStorageUri.fsPath, workspaceKey);
       storageDirectory = directory.path;
       viewState = new ViewStateFiles(join(directory.path, 'ui'), { logger });
+      terminalAccess = new TerminalAccess({ context, storageDirectory, workspaceKey, folder, version, logger });
+      void terminalAccess.update();
     } catch (error) {
       unavailable = `Lifeline cannot open its storage folder: ${(error as Error).message}`;
       queueStatus.set('unavailable');
@@ -218,6 +222,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       logger,
       origin: windowOrigin,
       keyStore,
+      shareOptions: (options) => terminalAccess?.shareOptions(options),
     }).then(
       async (opened) => {
         unavailable = undefined;
@@ -281,7 +286,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     }),
     registerJobOutputDocuments((path) => readJobOutput(path, session?.runtime.encryption.cipher)),
     // Trust is granted without a reload (and never revoked without one): start running then.
-    vscode.workspace.onDidGrantWorkspaceTrust(() => void openSession()),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      void terminalAccess?.update();
+      void openSession();
+    }),
     { dispose: () => void session?.close() },
   );
 

@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger';
 import type { AuditOrigin } from '../core/queue/jobModel';
 import { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import type { EncryptionKeyStore } from '../core/runtime/runtimeEncryption';
+import type { RuntimeOptions } from '../core/runtime/runtimeOptions';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
@@ -28,16 +29,21 @@ export class WorkspaceSession implements vscode.Disposable {
   private constructor(
     readonly runtime: WorkspaceRuntime,
     readonly jobs: WorkspaceJobs,
+    shareOptions: ((options: RuntimeOptions) => void) | undefined,
   ) {
     this.queue = new QueueHost(runtime);
     this.history = new HistoryHost(runtime.history, () => runtime.queue.role);
     this.disposables.push(
       jobs,
       this.queue.onDidChange(() => this.updateContext()),
-      onDidChangeSettings(Object.keys(SETTING_SPECS) as SettingKey[], () => runtime.updateOptions(readSettings())),
+      onDidChangeSettings(Object.keys(SETTING_SPECS) as SettingKey[], () => {
+        runtime.updateOptions(readSettings());
+        shareOptions?.(runtime.options);
+      }),
       followStorageHealth(runtime.onDidChangeStorageHealth),
     );
     this.updateContext();
+    shareOptions?.(runtime.options);
   }
 
   static async open(options: {
@@ -50,6 +56,8 @@ export class WorkspaceSession implements vscode.Disposable {
     origin?: AuditOrigin;
     /** Where the data key is kept (SecretStorage): encryption at rest. */
     keyStore?: EncryptionKeyStore;
+    /** Told the options now and after each change of the settings (the record `lifeline` reads). */
+    shareOptions?: (options: RuntimeOptions) => void;
   }): Promise<WorkspaceSession> {
     const jobs = new WorkspaceJobs(options.folder, options.logger, options.storageDirectory);
     const recovery = new RecoveryController();
@@ -74,7 +82,7 @@ export class WorkspaceSession implements vscode.Disposable {
         },
         overrides: faults && { freeBytes: faults.freeBytes },
       });
-      const session = new WorkspaceSession(runtime, jobs);
+      const session = new WorkspaceSession(runtime, jobs, options.shareOptions);
       recovery.queue = session.queue;
       return session;
     } catch (error) {

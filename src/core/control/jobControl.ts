@@ -316,11 +316,12 @@ export class JobControl {
 
   private requireJob(id: string): Job {
     const job = this.queue.getJob(id);
-    if (!job)
-      {throw new ControlError(
+    if (!job) {
+      throw new ControlError(
         'unknownJob',
         `No job ${id} in the queue (a finished job leaves it after the retention days; the History panel keeps it).`,
-      );}
+      );
+    }
     return job;
   }
 
