@@ -107,8 +107,9 @@ describe('lifeline in the integrated terminal (e2e)', function () {
             .locator(`.entry[data-job-id^="${id}@"]`)
             .count()
             .catch(() => 0)) > 0
-        )
-          {shown = true;}
+        ) {
+          shown = true;
+        }
       }
       return shown;
     }, 'the History panel to list the job');

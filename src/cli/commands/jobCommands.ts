@@ -40,8 +40,9 @@ export const addCommand: CliCommand = {
   async run(argv, io) {
     const { values, positionals } = parseCommandLine(argv, ADD_OPTIONS, true);
     if (values.help) return help(io, this, ADD_HELP);
-    if (values.job !== undefined && positionals.length > 0)
-      {throw new CommandLineError('usage', 'Give either --job NAME or a command, not both.');}
+    if (values.job !== undefined && positionals.length > 0) {
+      throw new CommandLineError('usage', 'Give either --job NAME or a command, not both.');
+    }
     if (values.job === undefined && positionals.length === 0) throw new CommandLineError('usage', `Nothing to add. Usage: ${this.usage}`);
     // One argument is a command line as typed; several (after --) are words, quoted so each stays one.
     const command = positionals.length === 1 ? positionals[0] : positionals.length > 1 ? positionals.map(shellQuote).join(' ') : undefined;

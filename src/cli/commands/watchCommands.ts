@@ -51,8 +51,9 @@ export const followCommand: CliCommand = {
   usage: 'lifeline follow [--lines N] ID',
   async run(argv, io) {
     const { values, positionals } = parseCommandLine(argv, { lines: { type: 'string', short: 'n' } }, true);
-    if (values.help)
-      {return commandHelp(io, this, "  --lines, -n N          start with the last N lines of output (default: all of the latest attempt's)");}
+    if (values.help) {
+      return commandHelp(io, this, "  --lines, -n N          start with the last N lines of output (default: all of the latest attempt's)");
+    }
     if (positionals.length !== 1) throw new CommandLineError('usage', `Give one job. Usage: ${this.usage}`);
     const fromLines = values.lines === undefined ? undefined : parseInteger(values.lines, '--lines', 0, 1_000_000);
     return withSession(values, io, async (session) => {
