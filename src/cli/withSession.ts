@@ -48,10 +48,38 @@ export async function withSession<T>(
     distDirectory: io.distDirectory,
   });
   try {
-    return await body(session);
+    const result = await body(session);
+    await handOverStarts(session);
+    return result;
   } finally {
     await session.close();
   }
+}
+
+/** How long a holder waits for jobs it started to have their processes before it lets the lease go. */
+const HAND_OVER_MS = 10_000;
+
+/**
+ * While this command holds the queue, a job it started (add, retry, resume, unpause, or the
+ * scheduler on its own) must have its process before the lease goes: the supervisor then owns the
+ * run and the next holder adopts it, where a start still in flight would be found interrupted.
+ */
+async function handOverStarts(session: CliSession): Promise<void> {
+  const queue = session.runtime.queue;
+  if (queue.role !== 'holder') return;
+  const starting = (): boolean => queue.jobs.some((job) => job.state === 'running' && job.pid === undefined);
+  if (!starting()) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, HAND_OVER_MS);
+    const subscription = queue.onDidChange(() => {
+      if (!starting()) done();
+    });
+    function done(): void {
+      clearTimeout(timer);
+      subscription.dispose();
+      resolve();
+    }
+  });
 }
 
 /** The jobs named by full ids or unique prefixes (4 characters or more), in the order given. */

@@ -17,21 +17,13 @@ const ADD_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-/**
- * While this command holds the queue (no window does) a job that started must have its process
- * before the lease is let go: the supervisor then owns it and the next holder adopts the run.
- */
-async function settleStart(session: CliSession, id: string, io: CliIo): Promise<void> {
-  const { runtime, control } = session;
-  const job = runtime.queue.getJob(id);
-  if (runtime.queue.role !== 'holder' || !job) return;
-  if (job.state === 'running') {
-    await control.until(id, (current) => !current || current.state !== 'running' || current.pid !== undefined, io.signal);
-  } else if (job.state === 'queued' || job.state === 'delayed') {
-    io.stderr.write(
-      `lifeline: no VS Code window holds this queue: the job starts when one does, or while a lifeline command (wait, follow) or the MCP server runs.\n`,
-    );
-  }
+/** A job that cannot start now while no window holds the queue waits for the next holder: say so. */
+function noteWaiting(session: CliSession, id: string, io: CliIo): void {
+  const job = session.runtime.queue.getJob(id);
+  if (session.runtime.queue.role !== 'holder' || !job || (job.state !== 'queued' && job.state !== 'delayed')) return;
+  io.stderr.write(
+    `lifeline: no VS Code window holds this queue: the job starts when one does, or while a lifeline command (wait, follow) or the MCP server runs.\n`,
+  );
 }
 
 export const addCommand: CliCommand = {
@@ -60,7 +52,7 @@ export const addCommand: CliCommand = {
     };
     return withSession(values, io, async (session) => {
       const view = await session.control.add(request);
-      if (!values.wait) await settleStart(session, view.id, io);
+      if (!values.wait) noteWaiting(session, view.id, io);
       if (values.wait) {
         const { jobs } = await session.control.wait([view.id], { signal: io.signal });
         io.stdout.write(values.json ? `${JSON.stringify(jobs[0])}\n` : `${view.id}\n${jobs.map(resultLine).join('')}`);
@@ -102,7 +94,7 @@ function jobAction(name: 'cancel' | 'retry' | 'resume', summary: string): CliCom
         for (const id of resolveJobIds(session, positionals)) {
           const view = await session.control[name](id);
           io.stdout.write(values.json ? `${JSON.stringify(view)}\n` : `${shortId(view.id)}  ${view.state}  ${view.name}\n`);
-          if (name !== 'cancel') await settleStart(session, id, io);
+          if (name !== 'cancel') noteWaiting(session, id, io);
         }
         return 0;
       });
