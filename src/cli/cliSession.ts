@@ -50,9 +50,13 @@ function recoveryKeyStore(text: string | undefined): EncryptionKeyStore | undefi
 /**
  * Opens the workspace as every entry point does (WorkspaceRuntime.open): a client of the window
  * that holds the queue, or the holder itself while none does, with the options the extension
- * last ran the workspace with. An encrypted workspace needs its recovery key here.
+ * last ran the workspace with. An encrypted workspace needs its recovery key here; a workspace
+ * VS Code has not trusted is not opened.
  */
 export async function openCliSession(target: CliTarget, options: CliSessionOptions): Promise<CliSession> {
+  // Before anything opens: holding the queue means running it (queued jobs would start), which an
+  // untrusted workspace never does, so nothing of it is opened at all (ControlError 'untrusted').
+  await requireTrustRecord(target.storageDirectory, "open this workspace's queue");
   const keyStore = recoveryKeyStore(options.recoveryKey);
   let runtime: WorkspaceRuntime;
   try {

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { cpSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
@@ -61,6 +62,20 @@ describe('restricted modes (e2e)', () => {
     const [storage] = lifelineStorageFolders(join(home, 'user-data'));
     assert.ok(storage && !existsSync(join(storage, 'queue')), 'the queue stays closed in Restricted Mode');
     assert.ok(!lifelineLogText(join(home, 'user-data')).includes('[queue] opened'));
+    // `lifeline` and agents outside VS Code read the trust VS Code gave: here, none (docs/cli.md).
+    await waitUntil(() => existsSync(join(storage, 'trust.json')), 'the trust record');
+    assert.equal((JSON.parse(readFileSync(join(storage, 'trust.json'), 'utf8')) as { trusted: boolean }).trusted, false);
+    const run = spawnSync(
+      process.execPath,
+      [join(repoRoot, 'dist', 'lifeline.js'), 'add', 'echo never', '--workspace', workspace, '--user-data-dir', join(home, 'user-data')],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, LIFELINE_WORKSPACE_STORAGE: '' },
+      },
+    );
+    assert.equal(run.status, 69, run.stderr);
+    assert.match(run.stderr, /not trusted/);
+    assert.ok(!existsSync(join(storage, 'queue')), 'the command opened no queue either');
     await screenshot(page, 'untrusted-queue-view');
   });
 
