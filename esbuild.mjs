@@ -96,6 +96,17 @@ const builds = [
     mainFields: ['module', 'main'],
     banner: { js: '#!/usr/bin/env node' },
   },
+  {
+    // `lifeline`, the queue from a terminal and the MCP server for agents (docs/cli.md): run with the editor's own runtime.
+    ...common,
+    entryPoints: { lifeline: join(root, 'src/cli/main.ts') },
+    outdir: dist,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    mainFields: ['module', 'main'],
+    banner: { js: '#!/usr/bin/env node' },
+  },
   ...webviews
     .filter((name) => existsSync(join(root, 'media', name, 'main.ts')))
     .map((name) => ({
