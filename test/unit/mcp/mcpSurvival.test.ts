@@ -42,6 +42,33 @@ describe('lifeline mcp: jobs outlive the agent and its server', function () {
     assert.match(textOf(waited), /exit code 3/);
   });
 
+  it('leaves running jobs alone when its client closes it', async () => {
+    const folders = kit.folders();
+    const first = await kit.connect();
+    const started = jobOf(await first.call('run_job', { command: WAITS_THEN_EXITS_3 }));
+    const serverExit = new Promise<number | null>((resolve) => {
+      const pid = first.transport.pid as number;
+      const timer = setInterval(() => {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          clearInterval(timer);
+          resolve(pid);
+        }
+      }, 50);
+    });
+    await first.client.close();
+    await serverExit;
+    assert.match(first.stderr(), /closing \(jobs keep running\)/);
+
+    const next = await kit.connect();
+    const seen = jobOf(await next.call('get_job', { id: started.id }));
+    assert.equal(seen.state, 'running', 'the job still runs after the server that started it closed');
+    writeFileSync(join(folders.workspace, 'go'), '');
+    const waited = await next.call('wait_for_jobs', { ids: [started.id], timeoutSeconds: 60 });
+    assert.equal((waited.structuredContent as { jobs: JobView[] }).jobs[0]?.exitCode, 3);
+  });
+
   it('keeps a run_job task by the job id: tasks/get and tasks/result on a new server after the first died', async () => {
     const folders = kit.folders();
     const { child, line } = await startAgent(folders, { tool: 'run_job', arguments: { command: WAITS_THEN_EXITS_3 }, asTask: true });
