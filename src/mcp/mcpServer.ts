@@ -62,7 +62,10 @@ export function createLifelineMcpServer(options: LifelineMcpServerOptions): Serv
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult | CreateTaskResult> => {
     const { name, arguments: args, task } = request.params;
     const tool = tools.get(name);
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}. The tools are: ${[...tools.keys()].join(', ')}.`);
+    if (!tool) {
+      const known = [...tools.keys()].join(', ');
+      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name.slice(0, 100)}. The tools are: ${known}.`);
+    }
     if (task && tool.taskSupport === undefined) throw new McpError(ErrorCode.MethodNotFound, `The tool ${name} does not run as a task.`);
     const parsed = tool.input.safeParse(args ?? {});
     if (!parsed.success) {
