@@ -91,8 +91,15 @@ export default tseslint.config(
   },
   {
     // The first boundary (docs/architecture.md): the core and the supervisor never import vscode.
-    // src/storeCli (the offline lifeline-store command) runs with plain node: the same rule.
-    files: ['src/core/**/*.ts', 'src/supervisor/**/*.ts', 'src/shared/**/*.ts', 'src/storeCli/**/*.ts', 'test/unit/**/*.ts'],
+    // src/storeCli (the offline lifeline-store command) and src/mcp (`lifeline mcp`) run with plain node: the same rule.
+    files: [
+      'src/core/**/*.ts',
+      'src/supervisor/**/*.ts',
+      'src/shared/**/*.ts',
+      'src/storeCli/**/*.ts',
+      'src/mcp/**/*.ts',
+      'test/unit/**/*.ts',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -8,6 +8,7 @@ import { CommandLineError } from './cliErrors';
 import { addCommand, cancelCommand, resumeCommand, retryCommand } from './commands/jobCommands';
 import { definitionsCommand, pauseQueueCommand, statusCommand, unpauseQueueCommand } from './commands/queueCommands';
 import { followCommand, logCommand, waitCommand } from './commands/watchCommands';
+import { mcpCommand } from '../mcp/mcpCommand';
 
 /**
  * `lifeline`: the workspace's queue from a terminal (docs/cli.md). A client of the VS Code window
@@ -26,6 +27,7 @@ export const commands: Readonly<Record<string, CliCommand>> = {
   pause: pauseQueueCommand,
   unpause: unpauseQueueCommand,
   definitions: definitionsCommand,
+  mcp: mcpCommand,
 };
 
 function usage(): string {
