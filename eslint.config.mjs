@@ -91,12 +91,13 @@ export default tseslint.config(
   },
   {
     // The first boundary (docs/architecture.md): the core and the supervisor never import vscode.
-    // src/storeCli (the offline lifeline-store command) and src/mcp (`lifeline mcp`) run with plain node: the same rule.
+    // src/storeCli (the offline lifeline-store command), src/cli (`lifeline`) and src/mcp (`lifeline mcp`) run with plain node: the same rule.
     files: [
       'src/core/**/*.ts',
       'src/supervisor/**/*.ts',
       'src/shared/**/*.ts',
       'src/storeCli/**/*.ts',
+      'src/cli/**/*.ts',
       'src/mcp/**/*.ts',
       'test/unit/**/*.ts',
     ],

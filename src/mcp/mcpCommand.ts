@@ -125,7 +125,11 @@ async function serve(
       session = workspace.open(client?.name);
       session.then(
         (opened) => logger.info(`[mcp] workspace open (${opened.runtime.queue.role} of the queue)`),
-        (error: unknown) => logger.error(`[mcp] the workspace cannot be opened: ${(error as Error).message}`),
+        (error: unknown) => {
+          logger.error(`[mcp] the workspace cannot be opened: ${(error as Error).message}`);
+          // Asked again at the next call: the workspace may be trusted, or its key given, meanwhile.
+          session = undefined;
+        },
       );
     }
     return session;

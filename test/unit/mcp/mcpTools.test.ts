@@ -201,12 +201,15 @@ describe('lifeline mcp: an untrusted workspace', function () {
     describe(trust === 'none' ? 'with no trust record' : 'with a record of no trust', () => {
       const kit = useMcpKit(trust);
 
-      it('refuses run_job and retry_job, and still lists', async () => {
+      it('lists its tools, and every tool refuses without opening the queue (holding it would run it)', async () => {
         const agent = await kit.connect();
+        const tools = await agent.client.listTools();
+        assert.ok(tools.tools.some((tool) => tool.name === 'run_job'));
+        const reason = trust === 'none' ? /has not told Lifeline/ : /not trusted/;
         const run = await agent.call('run_job', { command: `touch ${join(kit.folders().workspace, 'ran')}` });
         assert.equal(run.isError, true);
-        assert.match(textOf(run), /does not run jobs/);
-        assert.match(textOf(run), trust === 'none' ? /has not told Lifeline/ : /not trusted/);
+        assert.match(textOf(run), /does not open this workspace's queue/);
+        assert.match(textOf(run), reason);
         await assert.rejects(
           agent.client.experimental.tasks
             .callToolStream({ name: 'run_job', arguments: { command: 'true' } }, undefined, { task: { ttl: 1000 } })
@@ -215,17 +218,20 @@ describe('lifeline mcp: an untrusted workspace', function () {
               if (first.value?.type === 'error') throw first.value.error;
               return first;
             }),
-          /does not run jobs/,
+          /does not open this workspace's queue/,
         );
-        const retried = await agent.call('retry_job', { id: 'any', mode: 'resume' });
-        assert.equal(retried.isError, true);
-        assert.match(textOf(retried), /does not run jobs/);
-        const listed = await agent.call('list_jobs');
-        assert.equal(listed.isError, undefined, textOf(listed));
-        assert.equal((listed.structuredContent as { total: number }).total, 0);
-        const definitions = await agent.call('list_job_definitions');
-        assert.equal(definitions.isError, undefined, textOf(definitions));
+        for (const [tool, args] of [
+          ['retry_job', { id: 'any', mode: 'resume' }],
+          ['list_jobs', {}],
+          ['list_job_definitions', {}],
+        ] as const) {
+          const result = await agent.call(tool, args);
+          assert.equal(result.isError, true, tool);
+          assert.match(textOf(result), reason, tool);
+        }
         assert.equal(existsSync(join(kit.folders().workspace, 'ran')), false);
+        assert.equal(existsSync(join(kit.folders().storage, 'queue')), false, 'the queue was never opened');
+        assert.equal(existsSync(join(kit.folders().storage, 'queue.lease')), false);
       });
     });
   }
