@@ -91,7 +91,7 @@ export default tseslint.config(
   },
   {
     // The first boundary (docs/architecture.md): the core and the supervisor never import vscode.
-    // src/storeCli (the offline lifeline-store command), src/cli (`lifeline`) and src/mcp (`lifeline mcp`) run with plain node: the same rule.
+    // src/storeCli (lifeline-store), src/cli (`lifeline`) and src/mcp (`lifeline mcp`) run with plain node: the same rule.
     files: [
       'src/core/**/*.ts',
       'src/supervisor/**/*.ts',
