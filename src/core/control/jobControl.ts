@@ -42,6 +42,13 @@ export interface WaitResult {
   readonly timedOut: boolean;
 }
 
+/** A command's name in the queue: its first line, cut to the 200 characters a name may have. */
+function nameOf(command: string): string {
+  const [first = command] = command.trim().split('\n');
+  const more = first.length < command.trim().length;
+  return first.length > 199 || more ? `${first.slice(0, 199)}…` : first;
+}
+
 /** A job a waiter is done with: finished, or interrupted (it waits for a person's resume). */
 export function isSettled(job: Job | undefined): boolean {
   return job === undefined || ['succeeded', 'failed', 'cancelled', 'interrupted'].includes(job.state);
@@ -120,7 +127,7 @@ export class JobControl {
     };
     if (request.command !== undefined) {
       return {
-        name: request.label ?? request.command.slice(0, 200),
+        name: request.label ?? nameOf(request.command),
         command: request.command,
         ...(request.cwd ? { cwd: request.cwd } : {}),
         ...common,
