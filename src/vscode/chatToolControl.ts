@@ -64,3 +64,11 @@ export class ChatControls {
     return { control: this.current.control, folder: session.jobs.folderPath };
   }
 }
+
+/** An AbortSignal for the core's waits that aborts, with a CancellationError, when chat cancels the call. */
+export function abortSignalOf(token: vscode.CancellationToken): { readonly signal: AbortSignal; dispose(): void } {
+  const abort = new AbortController();
+  if (token.isCancellationRequested) abort.abort(new vscode.CancellationError());
+  const subscription = token.onCancellationRequested(() => abort.abort(new vscode.CancellationError()));
+  return { signal: abort.signal, dispose: () => subscription.dispose() };
+}

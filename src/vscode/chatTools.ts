@@ -6,7 +6,7 @@ import { JOB_VIEW_SCHEMA_VERSION } from '../core/control/jobView';
 import type { JobView } from '../core/control/jobView';
 import { describeIssues } from '../core/queue/jobDefinitions';
 import type { Logger } from '../core/logger';
-import { ChatControls } from './chatToolControl';
+import { abortSignalOf, ChatControls } from './chatToolControl';
 import type { ToolConfirmation } from './chatToolMessages';
 import { cancelConfirmation, jobSummary, resultText, retryConfirmation, runConfirmation } from './chatToolMessages';
 import type { WorkspaceSession } from './workspaceSession';
@@ -170,17 +170,15 @@ export function registerChatTools(options: ChatToolsOptions): vscode.Disposable[
         invoke: (invocation, token) =>
           withQueue(CHAT_TOOLS.waitForJobs, async ({ control }) => {
             const input = parse(waitInputSchema, invocation.input);
-            const abort = new AbortController();
-            const cancelled = token.onCancellationRequested(() => abort.abort(new vscode.CancellationError()));
-            if (token.isCancellationRequested) abort.abort(new vscode.CancellationError());
+            const cancellation = abortSignalOf(token);
             let result;
             try {
               result = await control.wait(input.ids ?? [], {
                 timeoutMs: (input.timeoutSeconds ?? WAIT_DEFAULT_SECONDS) * 1000,
-                signal: abort.signal,
+                signal: cancellation.signal,
               });
             } finally {
-              cancelled.dispose();
+              cancellation.dispose();
             }
             const jobs = await Promise.all(
               result.jobs.map(async (job) => ({ job, outputTail: await tail(control, job, input.tailLines) })),

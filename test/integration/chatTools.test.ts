@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { ControlError } from '../../src/core/control/controlErrors';
 import type { JobView } from '../../src/core/control/jobView';
 import { jobViewSchema } from '../../src/core/control/jobView';
+import { abortSignalOf } from '../../src/vscode/chatToolControl';
 import { CHAT_TOOLS } from '../../src/vscode/chatTools';
 import { codeBlock, retryConfirmation, runConfirmation } from '../../src/vscode/chatToolMessages';
 import { MCP_TESTING_COMMAND } from '../../src/vscode/mcpRegistration';
@@ -95,6 +96,23 @@ describe('chat tools (vscode.lm, in a real extension host)', () => {
     const cancelled = await invoke(CHAT_TOOLS.cancelJob, { id });
     assert.ok(['running', 'cancelled'].includes(jobOf(cancelled.json).state));
     await until(queue.onDidChange, () => queue.getJob(id)?.state === 'cancelled', 'the sleeper to be cancelled');
+  });
+
+  // VS Code itself rejects a cancelled invokeTool at once, so the wait's own end is checked here: the
+  // signal the tool hands JobControl.wait aborts when chat cancels the call.
+  it('turns a cancelled invocation into the abort signal a wait ends on', () => {
+    const source = new vscode.CancellationTokenSource();
+    const { signal, dispose } = abortSignalOf(source.token);
+    assert.equal(signal.aborted, false);
+    source.cancel();
+    assert.equal(signal.aborted, true);
+    assert.ok(signal.reason instanceof vscode.CancellationError);
+    dispose();
+    const cancelled = new vscode.CancellationTokenSource();
+    cancelled.cancel();
+    assert.equal(abortSignalOf(cancelled.token).signal.aborted, true, 'a call cancelled before it started does not wait');
+    source.dispose();
+    cancelled.dispose();
   });
 
   it('refuses malformed input with a message naming the problem, and queues nothing', async () => {
