@@ -60,7 +60,7 @@ describe('chat tools (vscode.lm, in a real extension host)', () => {
     for (const name of names) assert.ok(summary.includes(name), `the summary names ${name}: ${summary}`);
   });
 
-  it('runs a command, gets it, and waits for it: its exit code and output come back', async () => {
+  it('runs a command, gets it, waits for it (its exit code and output come back), and retries it', async () => {
     const queue = await readyQueue();
     const run = await invoke(CHAT_TOOLS.runJob, { command: 'echo "from chat $LIFELINE_JOB_ID"; exit 3', label: 'chat tool run' });
     const queued = jobOf(run.json);
@@ -82,6 +82,14 @@ describe('chat tools (vscode.lm, in a real extension host)', () => {
 
     const tail = await invoke(CHAT_TOOLS.getJob, { id: queued.id, tailLines: 1 });
     assert.equal((tail.json as { outputTail: string }).outputTail, `from chat ${queued.id}\n`);
+
+    const retried = jobOf((await invoke(CHAT_TOOLS.retryJob, { id: queued.id })).json);
+    assert.equal(retried.id, queued.id);
+    assert.equal(retried.finished, false, `queued again: ${retried.state}`);
+    const again = (await invoke(CHAT_TOOLS.waitForJobs, { ids: [queued.id], timeoutSeconds: 120 })).json as { jobs: { job: unknown }[] };
+    const second = jobViewSchema.parse(again.jobs[0]?.job);
+    assert.ok((second.startedAt ?? '') >= (done.finishedAt ?? 'z'), 'the retry ran the job a second time, after the first run');
+    assert.equal(second.exitCode, 3);
   });
 
   it('stops waiting at the timeout without touching the job, and cancels it on request', async () => {
