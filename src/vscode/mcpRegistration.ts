@@ -84,6 +84,16 @@ export function mcpServerLaunch(options: McpRegistrationOptions): McpServerLaunc
 }
 
 /**
+ * Whether this VS Code has the public API (1.101 and later). 1.100 has the function too, as a
+ * proposal: calling it there throws, and the failed call unsettled the workbench in the
+ * integration tests (a panel shown next lost its editor column), so it is not called at all.
+ */
+export function offersMcpRegistration(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map((part) => Number.parseInt(part, 10));
+  return major > 1 || (major === 1 && minor >= 101);
+}
+
+/**
  * Registers Lifeline's MCP server with VS Code's agent mode where the running VS Code can (1.101
  * and later), so agents find it without a `.vscode/mcp.json`. Not in Restricted Mode: the
  * provider offers nothing there, and tells VS Code to ask again when trust is granted.
@@ -95,7 +105,11 @@ export function registerMcpServer(options: McpRegistrationOptions): vscode.Dispo
   let provided: McpServerLaunch[] | undefined;
   let registered = false;
   let failure: string | undefined;
-  if (typeof lm.registerMcpServerDefinitionProvider !== 'function' || typeof Definition !== 'function') {
+  if (
+    !offersMcpRegistration(vscode.version) ||
+    typeof lm.registerMcpServerDefinitionProvider !== 'function' ||
+    typeof Definition !== 'function'
+  ) {
     failure = `VS Code ${vscode.version} has no vscode.lm.registerMcpServerDefinitionProvider (1.101 and later)`;
   } else {
     const changed = new vscode.EventEmitter<void>();
