@@ -12,6 +12,8 @@ import { openWorkspaceDirectory } from './core/storage/workspaceDirectory';
 import { CommandIds } from './shared/commandIds';
 import { registerHistoryCommands } from './vscode/historyCommands';
 import { registerBackupCommands } from './vscode/backupCommands';
+import { registerChatTools } from './vscode/chatTools';
+import { registerMcpServer } from './vscode/mcpRegistration';
 import { registerEncryptionCommands } from './vscode/encryptionCommands';
 import { secretKeyStore } from './vscode/secretKeyStore';
 import { registerJobCommands } from './vscode/jobCommands';
@@ -285,6 +287,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       logger,
     }),
     registerJobOutputDocuments((path) => readJobOutput(path, session?.runtime.encryption.cipher)),
+    ...registerChatTools({ session: () => session, unavailableReason, workspaceKey, logger }),
+    ...registerMcpServer({ context, folder, workspaceKey, storageDirectory: () => storageDirectory, logger }),
     // Trust is granted without a reload (and never revoked without one): start running then.
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
       void terminalAccess?.update();

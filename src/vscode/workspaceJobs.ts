@@ -61,6 +61,11 @@ export class WorkspaceJobs implements vscode.Disposable {
     this.reading = this.safeRead(false);
   }
 
+  /** The workspace folder the definitions belong to (relative job folders resolve against it). */
+  get folderPath(): string {
+    return this.folder.uri.fsPath;
+  }
+
   get uri(): vscode.Uri {
     return vscode.Uri.joinPath(this.folder.uri, WORKSPACE_CONFIG_PATH);
   }
