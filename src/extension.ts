@@ -272,6 +272,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       queue: () => session?.queue,
       workspaceJobs: () => session?.jobs,
       unavailableReason,
+      // The opening in progress (or the last one): commands given meanwhile wait for it.
+      whenOpen: async () => (await opening)?.queue,
       estimateDuration: async (definition) => session?.history.estimateDuration(definition),
       logger,
     }),

@@ -17,6 +17,8 @@ export interface JobCommandContext {
   workspaceJobs(): WorkspaceJobs | undefined;
   /** Why nothing can run now (no folder, Restricted Mode, storage failed), or undefined. */
   unavailableReason(): string | undefined;
+  /** The queue once the opening in progress ends (undefined when it failed). */
+  whenOpen(): Promise<QueueHost | undefined>;
   /** How long the job is likely to take, from earlier runs in the history (undefined without any). */
   estimateDuration(definition: JobDefinition): Promise<number | undefined>;
   readonly logger: Logger;
@@ -28,7 +30,7 @@ type JobArgument = QueueTreeNode | string | undefined;
 export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[] {
   const jobCommand = (id: string, states: readonly JobState[], verb: string, toCommand: (job: Job) => QueueCommand) =>
     vscode.commands.registerCommand(id, async (argument: JobArgument) => {
-      const queue = requireQueue(ctx);
+      const queue = await requireQueue(ctx);
       if (!queue) return undefined;
       const job = await resolveJob(queue, argument, states, verb);
       if (!job) return undefined;
@@ -37,7 +39,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
 
   return [
     vscode.commands.registerCommand(CommandIds.runJob, async (argument?: string | JobDefinition) => {
-      const queue = requireQueue(ctx);
+      const queue = await requireQueue(ctx);
       if (!queue) return undefined;
       const chosen = await chooseDefinition(ctx, argument);
       if (!chosen) return undefined;
@@ -46,7 +48,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       return enqueue(ctx, queue, chosen.definition);
     }),
     vscode.commands.registerCommand(CommandIds.runShellCommand, async (commandLine?: string) => {
-      const queue = requireQueue(ctx);
+      const queue = await requireQueue(ctx);
       if (!queue) return undefined;
       const command =
         commandLine ??
@@ -63,7 +65,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
     jobCommand(CommandIds.retryJob, ACTION_STATES.retry, 'run again', (job) => ({ type: 'retry', jobId: job.id })),
     jobCommand(CommandIds.resumeJob, ACTION_STATES.resume, 'resume', (job) => ({ type: 'resume', jobId: job.id })),
     vscode.commands.registerCommand(CommandIds.discardJob, async (argument: JobArgument) => {
-      const queue = requireQueue(ctx);
+      const queue = await requireQueue(ctx);
       if (!queue) return undefined;
       const job = await resolveJob(queue, argument, ACTION_STATES.discard, 'discard');
       if (!job) return undefined;
@@ -86,7 +88,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
       return run(ctx, queue, { type: 'discard', jobId: job.id });
     }),
     vscode.commands.registerCommand(CommandIds.resumeAllInterrupted, async () => {
-      const queue = requireQueue(ctx);
+      const queue = await requireQueue(ctx);
       if (!queue) return undefined;
       const interrupted = queue.jobs.filter((job) => job.state === 'interrupted');
       if (interrupted.length === 0) {
@@ -159,11 +161,22 @@ const TEMPLATE = `{
 }
 `;
 
-function requireQueue(ctx: JobCommandContext): QueueHost | undefined {
-  const reason = ctx.unavailableReason();
-  const queue = ctx.queue();
+/**
+ * The queue, or undefined after saying why there is none. A command given while the queue is
+ * still opening (activation takes the lease and adopts running supervisors in the background, a
+ * few seconds on a busy machine) waits for it, shown in the status bar, rather than refusing.
+ */
+async function requireQueue(ctx: JobCommandContext): Promise<QueueHost | undefined> {
+  let reason = ctx.unavailableReason();
+  let queue = ctx.queue();
+  if (!reason && !queue) {
+    queue = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Lifeline: opening the queue' }, () =>
+      ctx.whenOpen(),
+    );
+    reason = ctx.unavailableReason();
+  }
   if (reason || !queue) {
-    const message = `Lifeline: ${reason ?? 'the queue is still opening; try again in a moment.'}`;
+    const message = `Lifeline: ${reason ?? 'the queue could not be opened; see the log.'}`;
     if (reason && !vscode.workspace.isTrusted) {
       void vscode.window.showWarningMessage(message, 'Manage Workspace Trust').then((choice) => {
         if (choice) void vscode.commands.executeCommand('workbench.trust.manage');
@@ -175,7 +188,7 @@ function requireQueue(ctx: JobCommandContext): QueueHost | undefined {
 }
 
 async function withQueue<T>(ctx: JobCommandContext, action: (queue: QueueHost) => Promise<T>): Promise<T | undefined> {
-  const queue = requireQueue(ctx);
+  const queue = await requireQueue(ctx);
   return queue ? action(queue) : undefined;
 }
 
