@@ -2,15 +2,13 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Folders } from '../storeCli/storeCliTestKit';
+import type { ProcessRun } from '../../kit/processRun';
+import { collect } from '../../kit/processRun';
 
 /** The built command, as `npm run build` writes it: the tests run the bundle, as a terminal would. */
 export const lifelinePath = join(__dirname, '..', '..', '..', '..', 'dist', 'lifeline.js');
 
-export interface LifelineRun {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type LifelineRun = ProcessRun;
 
 /** `lifeline ...args` on the test's workspace, as a plain shell outside VS Code runs it (`--workspace`, `--user-data-dir`). */
 export function lifelineArgs(folders: Folders, args: readonly string[]): string[] {
@@ -26,13 +24,5 @@ export function spawnLifeline(folders: Folders, args: readonly string[], env: No
 
 /** Runs it to the end (asynchronously: a runtime in this process keeps beating meanwhile). */
 export function runLifeline(folders: Folders, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<LifelineRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawnLifeline(folders, args, env);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return collect(spawnLifeline(folders, args, env));
 }

@@ -4,18 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lifelinePath } from './mcpTestKit';
+import type { ProcessRun } from '../../kit/processRun';
+import { collect } from '../../kit/processRun';
 
-function runMcp(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [lifelinePath, 'mcp', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end();
-  });
+function runMcp(args: readonly string[]): Promise<ProcessRun> {
+  const child = spawn(process.execPath, [lifelinePath, 'mcp', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end();
+  return collect(child);
 }
 
 describe('lifeline mcp: its command line', function () {

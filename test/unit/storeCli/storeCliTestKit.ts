@@ -12,28 +12,18 @@ import type { RuntimeContext } from '../../../src/core/runtime/runtimeContext';
 import { WorkspaceRuntime } from '../../../src/core/runtime/workspaceRuntime';
 import { wasmPath } from '../history/historyFixtures';
 import { until } from '../runtime/runtimeTestKit';
+import type { ProcessRun } from '../../kit/processRun';
+import { collect } from '../../kit/processRun';
 import { killSupervisorsOf, supervisorScript } from '../supervisors/supervisorTestKit';
 
 /** The built command, as `npm run build` writes it (the tests run the bundle, as a person would). */
 export const cliPath = join(__dirname, '..', '..', '..', '..', 'dist', 'lifeline-store.js');
 
-export interface CliRun {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CliRun = ProcessRun;
 
 /** Runs `node dist/lifeline-store.js ...args` as a child process (asynchronously: a runtime in this process keeps beating). */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, LIFELINE_RECOVERY_KEY: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return collect(spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, LIFELINE_RECOVERY_KEY: '', ...env } }));
 }
 
 /** Every file under `directory` with the sha256 of its bytes: equal before and after means nothing changed. */
