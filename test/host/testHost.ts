@@ -24,7 +24,17 @@ export interface TestHost {
   /** code-server's version (4.139.1) and the VS Code it holds (1.139.1). */
   readonly codeServerVersion: string;
   readonly vscodeVersion: string;
+  /**
+   * Whether the web workbench loads the extension under development named in the URL's payload
+   * (extensionDevelopmentPath, extensionTestsPath). A built VS Code 1.139 reads them only when its
+   * server runs with --enable-smoke-test-driver, which also hides notification toasts; 1.100 reads
+   * them always. Read from the host's workbench, so a version between the two is judged by what it does.
+   */
+  readonly payloadNeedsSmokeTestDriver: boolean;
 }
+
+/** The condition that guards the payload's development options in a workbench that needs the smoke-test driver. */
+const PAYLOAD_GATE = '!this.isBuilt||this.enableSmokeTestDriver';
 
 export function testHostName(value = process.env.LIFELINE_TEST_HOST): TestHostName {
   const name = (value ?? '').trim() || 'oldest';
@@ -55,6 +65,10 @@ export function testHost(name: TestHostName = testHostName()): TestHost {
     entry: join(codeServer, 'out', 'node', 'entry.js'),
     codeServerVersion: versionOf(join(codeServer, 'package.json')),
     vscodeVersion: versionOf(join(codeServer, 'lib', 'vscode', 'package.json')),
+    payloadNeedsSmokeTestDriver: readFileSync(
+      join(codeServer, 'lib', 'vscode', 'out', 'vs', 'code', 'browser', 'workbench', 'workbench.js'),
+      'utf8',
+    ).includes(PAYLOAD_GATE),
   };
   cache.set(name, host);
   return host;

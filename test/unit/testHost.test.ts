@@ -18,6 +18,7 @@ const host = (vscodeVersion: string): TestHost => ({
   entry: '',
   codeServerVersion: '',
   vscodeVersion,
+  payloadNeedsSmokeTestDriver: false,
 });
 
 describe('the test hosts (scripts/setupTestHost.mjs, test/host/testHost.ts)', () => {
