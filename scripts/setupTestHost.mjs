@@ -151,7 +151,11 @@ function installNpmPackages(name) {
   const install = ['install', '--unsafe-perm=true', '--foreground-scripts'];
   let result;
   if (!host.node) {
-    log(`installing ${Object.entries(dependenciesOf(name)).map(([p, v]) => `${p}@${v}`).join(' and ')} (about a minute)`);
+    log(
+      `installing ${Object.entries(dependenciesOf(name))
+        .map(([p, v]) => `${p}@${v}`)
+        .join(' and ')} (about a minute)`,
+    );
     result = npm(name, install, env, `npm install of the ${name} test host`);
   } else {
     // code-server's postinstall refuses any Node but the one it was built for (it reads the
@@ -165,7 +169,12 @@ function installNpmPackages(name) {
       PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}`,
       npm_config_nodedir: nodeDir,
     };
-    result = npm(name, ['rebuild', 'code-server', '--unsafe-perm=true', '--foreground-scripts'], nodeEnv, `code-server's postinstall on Node ${host.node}`);
+    result = npm(
+      name,
+      ['rebuild', 'code-server', '--unsafe-perm=true', '--foreground-scripts'],
+      nodeEnv,
+      `code-server's postinstall on Node ${host.node}`,
+    );
   }
   // npm 11 may skip install scripts silently: check that code-server's postinstall really ran.
   const vscodeModules = join(dir, 'node_modules', 'code-server', 'lib', 'vscode', 'node_modules');

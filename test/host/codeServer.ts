@@ -7,10 +7,11 @@ import { runsDir } from './paths';
 import { testHost, testHostEnv } from './testHost';
 
 /**
- * Starts a real VS Code (the code-server of the test host this process runs on, test/host/testHost.ts) the way docs/platform.md (the test hosts) describes:
- * in its own session (so the whole tree, extension host included, stops with one kill), with
- * TMPDIR and XDG_* pointed at a scratch folder, stdio to a file (a detached child that inherits
- * the test runner's pipes keeps CI waiting), and the settings that keep focus on the workbench.
+ * Starts a real VS Code (the code-server of the test host this process runs on, see
+ * test/host/testHost.ts) the way docs/platform.md (the test hosts) describes: in its own session
+ * (so the whole tree, extension host included, stops with one kill), with TMPDIR and XDG_*
+ * pointed at a scratch folder, stdio to a file (a detached child that inherits the test runner's
+ * pipes keeps CI waiting), and the settings that keep focus on the workbench.
  */
 export interface CodeServerOptions {
   /** A folder for this server's user data, extensions, scratch and log. Reuse it to restart. */
