@@ -3,11 +3,14 @@
 // VS Code extension host, e2e through a real browser driving the real workbench) and prints
 // `N passed, N failed` summed over all tiers as the very last line. Exits non-zero when anything
 // failed or when a tier ran no test. `npm test -- unit e2e` runs only the named tiers.
+// The integration and e2e tiers run once per test host (the oldest and the newest VS Code, see
+// scripts/setupTestHost.mjs), each reported as `<tier>@<code-server version>`;
+// LIFELINE_TEST_HOSTS=oldest|newest|both (default both) picks the hosts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureTestHost } from './setupTestHost.mjs';
+import { ensureTestHost, selectedHostNames, TEST_HOSTS } from './setupTestHost.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const allTiers = ['unit', 'integration', 'e2e'];
@@ -21,10 +24,12 @@ function step(title, command, args) {
 }
 
 const results = [];
+let hosts;
 try {
+  hosts = selectedHostNames();
   step('build', process.execPath, ['esbuild.mjs']);
   step('compile tests', process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json']);
-  if (selected.some((tier) => tier !== 'unit')) ensureTestHost();
+  if (selected.some((tier) => tier !== 'unit')) ensureTestHost(hosts);
 } catch (error) {
   process.stdout.write(`${error.message}\n\n0 passed, 1 failed\n`);
   process.exit(1);
@@ -33,16 +38,20 @@ try {
 const resultsDir = join(root, 'out', 'tier-results');
 rmSync(resultsDir, { recursive: true, force: true });
 mkdirSync(resultsDir, { recursive: true });
-for (const tier of selected) {
-  const resultFile = join(resultsDir, `${tier}.json`);
+const runs = selected.flatMap((tier) => (tier === 'unit' ? [{ tier }] : hosts.map((host) => ({ tier, host }))));
+for (const { tier, host } of runs) {
+  const label = host ? `${tier}@${TEST_HOSTS[host].codeServer}` : tier;
+  const resultFile = join(resultsDir, `${label}.json`);
   const script = tier === 'integration' ? 'runIntegration.js' : 'runTier.js';
   const args = tier === 'integration' ? [resultFile] : [tier, resultFile];
-  process.stdout.write(`\n> ${tier} tests\n`);
-  const run = spawnSync(process.execPath, [join(root, 'out', 'test', 'host', script), ...args], { cwd: root, stdio: 'inherit' });
+  process.stdout.write(`\n> ${label} tests${host ? ` (${host} VS Code: code-server ${TEST_HOSTS[host].codeServer})` : ''}\n`);
+  const started = Date.now();
+  const env = host ? { ...process.env, LIFELINE_TEST_HOST: host } : process.env;
+  const run = spawnSync(process.execPath, [join(root, 'out', 'test', 'host', script), ...args], { cwd: root, stdio: 'inherit', env });
   let result;
   if (existsSync(resultFile)) result = JSON.parse(readFileSync(resultFile, 'utf8'));
-  else result = { tier, passed: 0, failed: 1, failures: [`the ${tier} tier reported nothing (exit code ${run.status ?? run.signal})`] };
-  results.push(result);
+  else result = { passed: 0, failed: 1, failures: [`the ${label} tier reported nothing (exit code ${run.status ?? run.signal})`] };
+  results.push({ ...result, tier: label, seconds: Math.round((Date.now() - started) / 1000) });
 }
 
 process.stdout.write('\nSummary\n');
@@ -54,7 +63,7 @@ for (const result of results) {
   failed += result.failed;
   if (result.passed + result.failed === 0) empty = true;
   process.stdout.write(
-    `  ${result.tier.padEnd(12)} ${result.passed} passed, ${result.failed} failed${result.passed + result.failed === 0 ? '  (ran no test)' : ''}\n`,
+    `  ${result.tier.padEnd(20)} ${result.passed} passed, ${result.failed} failed${result.passed + result.failed === 0 ? '  (ran no test)' : ''}  (${result.seconds} s)\n`,
   );
   for (const failure of result.failures) process.stdout.write(`    ✗ ${failure}\n`);
 }

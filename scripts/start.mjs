@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm start [-- --port 8080]`: builds Lifeline, starts a real VS Code (code-server 4.100.3) on
-// 127.0.0.1 with Lifeline loaded on the sample workspace, and prints the URL to open.
+// `npm start [-- --port 8080]`: builds Lifeline, starts a real VS Code (code-server 4.100.3, or the
+// newest test host with LIFELINE_TEST_HOST=newest) on 127.0.0.1 with Lifeline loaded on the sample
+// workspace, and prints the URL to open.
 // Ctrl+C stops everything it started. State (user data, browser-side storage aside) is kept in
 // .vscode-test/start/, so a restart finds the queue and history where they were.
 import { spawnSync } from 'node:child_process';
@@ -25,13 +26,14 @@ step('build', ['esbuild.mjs']);
 // The code-server launcher is shared with the tests (test/host/codeServer.ts).
 step('compile the host helpers', [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json']);
 try {
-  ensureTestHost();
+  ensureTestHost([process.env.LIFELINE_TEST_HOST || 'oldest']);
 } catch (error) {
   console.error(error.message);
   process.exit(1);
 }
 
-const { startCodeServer, workbenchUrl, remoteUri, freePort } = require(join(root, 'out', 'test', 'host', 'codeServer.js'));
+const { startCodeServer, workbenchUrl, freePort } = require(join(root, 'out', 'test', 'host', 'codeServer.js'));
+const { developmentPayload } = require(join(root, 'out', 'test', 'host', 'devWorkbench.js'));
 const home = process.env.LIFELINE_START_HOME ?? join(root, '.vscode-test', 'start');
 mkdirSync(home, { recursive: true });
 const probe = await freePort();
@@ -47,7 +49,7 @@ try {
   process.exit(1);
 }
 const workspace = join(root, 'samples', 'demo-workspace');
-const url = workbenchUrl(server, workspace, [['extensionDevelopmentPath', remoteUri(server, root)]]);
+const url = workbenchUrl(server, workspace, developmentPayload(server));
 console.log(`\nLifeline is loaded in a real VS Code (code-server) on the sample workspace. Open:\n\n  ${url}\n`);
 console.log(`Server log: ${server.logFile} (code-server pid ${server.pid}, its own process group)`);
 console.log('After `npm run watch` rebuilds, run "Developer: Reload Window". Press Ctrl+C to stop.');

@@ -4,8 +4,8 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { extensionHostPids, newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
-import { codeServerBin, repoRoot, sampleWorkspace } from '../host/paths';
+import { extensionHostPids, installVsix, newRunHome, startCodeServer, workbenchUrl } from '../host/codeServer';
+import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Frame, Page } from '../host/playwright';
 import {
   answerInputBox,
@@ -114,14 +114,7 @@ describe('Lifeline panels come back live after reloads and extension-host crashe
       cwd: repoRoot,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    execFileSync(
-      codeServerBin,
-      ['--install-extension', vsix, '--extensions-dir', join(home, 'extensions'), '--user-data-dir', join(home, 'user-data')],
-      {
-        env: scratchEnv(home),
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    installVsix(home, vsix);
     const workspace = join(home, 'workspace');
     cpSync(sampleWorkspace, workspace, { recursive: true });
     server = await startCodeServer({ home });

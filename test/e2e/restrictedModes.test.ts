@@ -4,8 +4,9 @@ import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { newRunHome, remoteUri, startCodeServer, workbenchUrl } from '../host/codeServer';
-import { repoRoot, sampleWorkspace } from '../host/paths';
+import { newRunHome, startCodeServer, workbenchUrl } from '../host/codeServer';
+import { developmentPayload } from '../host/devWorkbench';
+import { sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
 import {
   lifelineLogText,
@@ -32,10 +33,7 @@ describe('restricted modes (e2e)', () => {
     server = await startCodeServer({ home, workspaceTrust });
     browser = await launchBrowser(home);
     const page = browser.pages()[0] ?? (await browser.newPage());
-    const payload: [string, string][] = [
-      ['extensionDevelopmentPath', remoteUri(server, repoRoot)],
-      ['skipWelcome', 'true'],
-    ];
+    const payload = developmentPayload(server);
     const url = folder
       ? workbenchUrl(server, folder, payload)
       : `http://127.0.0.1:${server.port}/?ew=true&payload=${encodeURIComponent(JSON.stringify(payload))}`;

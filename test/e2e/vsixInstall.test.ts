@@ -4,8 +4,8 @@ import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
-import { extensionHostPids, newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
-import { codeServerBin, repoRoot, sampleWorkspace } from '../host/paths';
+import { extensionHostPids, installVsix, newRunHome, scratchEnv, startCodeServer, workbenchUrl } from '../host/codeServer';
+import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
 import {
   lifelineLogText,
@@ -41,15 +41,7 @@ describe('the packaged .vsix (e2e)', () => {
       cwd: repoRoot,
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const extensionsDir = join(home, 'extensions');
-    execFileSync(
-      codeServerBin,
-      ['--install-extension', vsix, '--extensions-dir', extensionsDir, '--user-data-dir', join(home, 'user-data')],
-      {
-        env: scratchEnv(home),
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    installVsix(home, vsix);
   });
 
   after(async () => {

@@ -1,15 +1,17 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { codeServerBin, runsDir } from './paths';
+import { runsDir } from './paths';
+import { testHost, testHostEnv } from './testHost';
 
 /**
- * Starts a real VS Code (code-server 4.100.3) the way docs/platform.md (the test hosts) describes:
- * in its own session (so the whole tree, extension host included, stops with one kill), with
- * TMPDIR and XDG_* pointed at a scratch folder, stdio to a file (a detached child that inherits
- * the test runner's pipes keeps CI waiting), and the settings that keep focus on the workbench.
+ * Starts a real VS Code (the code-server of the test host this process runs on, see
+ * test/host/testHost.ts) the way docs/platform.md (the test hosts) describes: in its own session
+ * (so the whole tree, extension host included, stops with one kill), with TMPDIR and XDG_*
+ * pointed at a scratch folder, stdio to a file (a detached child that inherits the test runner's
+ * pipes keeps CI waiting), and the settings that keep focus on the workbench.
  */
 export interface CodeServerOptions {
   /** A folder for this server's user data, extensions, scratch and log. Reuse it to restart. */
@@ -120,10 +122,11 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
     extensionsDir,
   ];
   if (!options.workspaceTrust) args.push('--disable-workspace-trust');
-  const child = spawn(codeServerBin, args, {
+  const host = testHost();
+  const child = spawn(host.node, [host.entry, ...args], {
     detached: true,
     stdio: ['ignore', out, out],
-    env: { ...scratchEnv(options.home), ...options.env },
+    env: { ...scratchEnv(options.home), ...testHostEnv(host), ...options.env },
   });
   closeSync(out);
   child.unref();
@@ -195,6 +198,16 @@ async function waitForHttp(url: string, timeoutMs: number, hasExited: () => bool
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Installs a .vsix into a run folder's extensions with the test host's `code-server --install-extension`. */
+export function installVsix(home: string, vsix: string): void {
+  const host = testHost();
+  execFileSync(
+    host.node,
+    [host.entry, '--install-extension', vsix, '--extensions-dir', join(home, 'extensions'), '--user-data-dir', join(home, 'user-data')],
+    { env: scratchEnv(home), stdio: ['ignore', 'ignore', 'inherit'] },
+  );
 }
 
 /** Stops every server this process started; the global teardown of every tier that uses one. */

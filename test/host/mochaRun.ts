@@ -34,7 +34,7 @@ export async function runMocha(
   options: { timeout: number; afterAll?: () => Promise<void>; grep?: string },
 ): Promise<TierResult> {
   // mocha 12 is ESM-only; require() of ESM works on Node 20.19 and later, which the
-  // extension host of code-server 4.100.3 runs.
+  // extension hosts of both test hosts run (the project's Node for 4.100.3, Node 24 for 4.139.1).
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
   const loaded = require('mocha') as MochaConstructor | { default: MochaConstructor };
   const Mocha = 'default' in loaded ? loaded.default : loaded;

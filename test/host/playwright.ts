@@ -65,6 +65,8 @@ export interface Page {
   waitForEvent(event: 'framenavigated', options: { predicate: (frame: Frame) => boolean; timeout?: number }): Promise<Frame>;
   url(): string;
   close(): Promise<void>;
+  /** Runs a script in every frame before the page's own scripts. */
+  addInitScript(script: string): Promise<void>;
 }
 export interface BrowserContext {
   pages(): Page[];

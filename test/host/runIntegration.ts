@@ -4,6 +4,8 @@ import { format } from 'node:util';
 import { closeAllBrowsers, launchBrowser } from './browser';
 import { newRunHome, remoteUri, startCodeServer, stopAllCodeServers, workbenchUrl } from './codeServer';
 import { repoRoot, sampleWorkspace } from './paths';
+import type { Page } from './playwright';
+import { testHost } from './testHost';
 import type { TierResult } from './tierResult';
 import { writeTierResult } from './tierResult';
 
@@ -30,6 +32,7 @@ async function main(resultFile: string): Promise<number> {
   });
   const context = await launchBrowser(home);
   const page = context.pages()[0] ?? (await context.newPage());
+  if (testHost().payloadNeedsSmokeTestDriver) await withSmokeTestDriver(page);
   const exitCode = new Promise<number>((resolve) => {
     void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code));
   });
@@ -64,6 +67,27 @@ async function main(resultFile: string): Promise<number> {
   writeTierResult(resultFile, { ...result, tier: 'integration' });
   if (code === 0 && result.failed === 0) rmSync(home, { recursive: true, force: true });
   return code === 0 ? 0 : 1;
+}
+
+/**
+ * VS Code 1.139's built workbench reads the payload's extension under development and its tests
+ * only under the smoke-test driver, which code-server's command line does not pass on
+ * (`--enable-smoke-test-driver` is an unknown option there): the workbench's configuration gets
+ * it in the page instead, as VS Code's own server writes it for that flag (the page's meta
+ * element is read once, through getAttribute, when the workbench starts). The driver also hides
+ * notification toasts, which no integration test looks at (the e2e tier does, and runs without it).
+ */
+async function withSmokeTestDriver(page: Page): Promise<void> {
+  await page.addInitScript(`{
+    const getAttribute = Element.prototype.getAttribute;
+    Element.prototype.getAttribute = function (name) {
+      const value = getAttribute.call(this, name);
+      if (this.id !== 'vscode-workbench-web-configuration' || name !== 'data-settings' || !value) return value;
+      const settings = JSON.parse(value);
+      settings.developmentOptions = { ...settings.developmentOptions, enableSmokeTestDriver: true };
+      return JSON.stringify(settings);
+    };
+  }`);
 }
 
 main(process.argv[2] ?? join(repoRoot, 'out', 'integration-result.json')).then(

@@ -61,7 +61,13 @@ export async function showLifelineViews(page: Page): Promise<void> {
 export async function answerInputBox(page: Page, text: string, title: string): Promise<void> {
   const input = page.locator('.quick-input-widget .quick-input-box input');
   // The palette's widget is reused: wait for the command's own box (its title), not the palette.
-  await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout: 10_000 });
+  await page
+    .locator('.quick-input-widget .quick-input-title', { hasText: title })
+    .waitFor({ state: 'visible', timeout: 10_000 })
+    .catch(async (error: unknown) => {
+      await screenshot(page, `input-box-failed-${title.replace(/\W+/g, '-')}`);
+      throw error;
+    });
   await input.fill(text);
   await page.keyboard.press('Enter');
   await input.waitFor({ state: 'hidden', timeout: 10_000 });
