@@ -6,7 +6,7 @@ import { launchBrowser } from '../host/browser';
 import type { CodeServer } from '../host/codeServer';
 import { newRunHome, startCodeServer, workbenchUrl } from '../host/codeServer';
 import { developmentPayload } from '../host/devWorkbench';
-import { sampleWorkspace } from '../host/paths';
+import { repoRoot, sampleWorkspace } from '../host/paths';
 import type { BrowserContext, Page } from '../host/playwright';
 import {
   lifelineLogText,
