@@ -54,7 +54,22 @@ export async function runCommand(page: Page, title: string, options: { opensQuic
 /** Opens the Lifeline side bar, unless it is open: a click on an active container would close it. */
 export async function showLifelineViews(page: Page): Promise<void> {
   const item = page.locator('.part.activitybar li.action-item:has(a[aria-label^="Lifeline"])');
-  if (!((await item.getAttribute('class')) ?? '').includes('checked')) await item.locator('a').click();
+  const sideBar = page.locator('.part.sidebar .composite.title', { hasText: 'Lifeline' });
+  // Right after a reload the workbench may still be restoring its layout (VS Code 1.139 closes the
+  // side bar again after an early click): click until the side bar shows Lifeline's views.
+  let clickedAt = 0;
+  await waitUntil(
+    async () => {
+      if (await sideBar.isVisible()) return true;
+      if (Date.now() - clickedAt > 2_000) {
+        await item.locator('a').click();
+        clickedAt = Date.now();
+      }
+      return false;
+    },
+    "Lifeline's views in the side bar",
+    30_000,
+  );
 }
 
 /** Answers the input box a command opened (after `runCommand(..., { opensQuickPick: true })`). */
