@@ -1,3 +1,5 @@
+// Must stay first: it answers zod's eval probe before any schema is built (see the module).
+import './vscode/zodProbe';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
