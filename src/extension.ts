@@ -30,6 +30,7 @@ import { LifelineStatusBar, showSavingStatus } from './vscode/statusBar';
 import { registerStorageHealth } from './vscode/storageHealthReport';
 import { QueueTreeProvider } from './vscode/queueTreeProvider';
 import type { StorageHealth } from './core/runtime/storageHealth';
+import type { WindowPresence } from './core/runtime/windowHandOver';
 import { EncryptionLockedError } from './core/runtime/runtimeEncryption';
 import { readJobOutput } from './core/supervisors/outputTail';
 import type { StorageNotice } from './shared/queuePanelProtocol';
@@ -212,6 +213,30 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
   let lockedFingerprint: string | undefined;
   let opening: Promise<WorkspaceSession | undefined> = Promise.resolve(undefined);
   let openStarted = false;
+  /** Closes the open queue (the lease goes to whoever waits for it), so that openSession may open it again. */
+  const closeSession = async (): Promise<void> => {
+    const closing = session;
+    session = undefined;
+    statusBar?.attach(undefined);
+    await closing?.close();
+    openStarted = false;
+  };
+  // Another window that opens as a client asks whether this one is still there (windowHandOver.ts).
+  const windowPresence: WindowPresence = {
+    // A round trip to this window's renderer: it stays pending while the window is gone.
+    answers: () => Promise.resolve(vscode.commands.getCommands(false)).then(() => undefined),
+    handOver: () => {
+      void (async () => {
+        await closeSession();
+        queueStatus.set('unavailable');
+        unavailable = 'the queue was handed to another window of this workspace while this one did not answer';
+        queueChanged.fire();
+        // Should this window come back, it opens the queue again: a client of the one that took it.
+        await windowPresence.answers();
+        if (!deactivated && !session) void openSession();
+      })();
+    },
+  };
   const openSession = (): Promise<WorkspaceSession | undefined> => {
     // Once per activation: trust granted while the queue opens must not open a second one.
     if (!storageDirectory || !folder || workspaceKey === undefined || openStarted) return opening;
@@ -227,6 +252,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
       origin: windowOrigin,
       keyStore,
       shareOptions: (options) => terminalAccess?.shareOptions(options),
+      windowPresence,
     }).then(
       async (opened) => {
         unavailable = undefined;
@@ -324,12 +350,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     testing: testingApi({
       unavailableReason,
       reopen: async (forgetKey) => {
-        const closing = session;
-        session = undefined;
-        statusBar?.attach(undefined);
-        await closing?.close();
+        await closeSession();
         if (forgetKey) await keyStore?.deleteKey();
-        openStarted = false;
         return (await openSession()) !== undefined;
       },
     }),

@@ -4,6 +4,8 @@ import type { AuditOrigin } from '../core/queue/jobModel';
 import { WorkspaceRuntime } from '../core/runtime/workspaceRuntime';
 import type { EncryptionKeyStore } from '../core/runtime/runtimeEncryption';
 import type { RuntimeOptions } from '../core/runtime/runtimeOptions';
+import type { WindowPresence } from '../core/runtime/windowHandOver';
+import { askHolderForItsWindow } from '../core/runtime/windowHandOver';
 import { HistoryHost } from './historyHost';
 import { QueueHost } from './queueHost';
 import { RecoveryController } from './recovery';
@@ -58,6 +60,8 @@ export class WorkspaceSession implements vscode.Disposable {
     keyStore?: EncryptionKeyStore;
     /** Told the options now and after each change of the settings (the record `lifeline` reads). */
     shareOptions?: (options: RuntimeOptions) => void;
+    /** This window, for another window that opens as a client and asks whether it is still there. */
+    windowPresence?: WindowPresence;
   }): Promise<WorkspaceSession> {
     const jobs = new WorkspaceJobs(options.folder, options.logger, options.storageDirectory);
     const recovery = new RecoveryController();
@@ -81,7 +85,11 @@ export class WorkspaceSession implements vscode.Disposable {
           recovery.handle(report);
         },
         overrides: faults && { freeBytes: faults.freeBytes },
+        windowPresence: options.windowPresence,
       });
+      // A client: is the holder's window still there? One that is gone hands the queue over.
+      if (runtime.queue.role === 'client')
+        void askHolderForItsWindow((service, body) => runtime.queue.request(service, body), options.logger);
       const session = new WorkspaceSession(runtime, jobs, options.shareOptions);
       recovery.queue = session.queue;
       return session;

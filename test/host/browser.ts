@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext } from './playwright';
@@ -55,4 +55,24 @@ export async function launchBrowser(home: string, profile = 'browser-profile'): 
 
 export async function closeAllBrowsers(): Promise<void> {
   await Promise.all([...contexts].map((context) => context.close().catch(() => undefined)));
+}
+
+/**
+ * Kills a browser launched with `profile` as a crash would (SIGKILL to every process of it): its
+ * pages say nothing to the servers they were connected to.
+ */
+export function killBrowser(home: string, profile = 'browser-profile'): number {
+  const flag = `--user-data-dir=${join(home, profile)}`;
+  let killed = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(flag)) continue;
+      process.kill(Number(entry), 'SIGKILL');
+      killed++;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return killed;
 }

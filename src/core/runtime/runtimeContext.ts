@@ -8,6 +8,7 @@ import type { FreeSpaceProbe } from './lowDiskMonitor';
 import type { RuntimeOptions } from './runtimeOptions';
 import type { RuntimeReport } from './runtimeReports';
 import type { EncryptionKeyStore } from './runtimeEncryption';
+import type { WindowPresence } from './windowHandOver';
 
 /** Who opened a runtime: named in its log lines. */
 export type RuntimeRole = 'extension' | 'cli' | 'mcp' | 'test' | 'bench';
@@ -52,6 +53,11 @@ export interface RuntimeContext {
    * about jobs found interrupted, reach it (`onDidReport` is there for later listeners).
    */
   readonly onDidReport?: Listener<RuntimeReport>;
+  /**
+   * This process's window (the extension's): a window that opens as a client asks whether it is
+   * still there, and one that is gone hands the queue over (windowHandOver.ts). @default none
+   */
+  readonly windowPresence?: WindowPresence;
   /** For benchmarks and tests only; the product never sets it. */
   readonly overrides?: RuntimeOverrides;
 }

@@ -26,6 +26,7 @@ import { RuntimeBackups } from './runtimeBackups';
 import { ReportedEventLog } from './reportedEvents';
 import { liveStores } from './runtimeStores';
 import { RuntimeState } from './runtimeState';
+import { WINDOW_SERVICE, windowServiceHandler } from './windowHandOver';
 import { STATE_SERVICE } from '../state/stateProtocol';
 import { openStateNamespace } from '../state/extensionState';
 import type { ExtensionState, StateNamespaceOptions } from '../state/extensionState';
@@ -242,6 +243,7 @@ export class WorkspaceRuntime {
       services: {
         [STATE_SERVICE]: state.handle,
         [BACKUP_SERVICE]: backupServiceHandler(() => opened.runtime && runtimeBackupActions(opened.runtime)),
+        [WINDOW_SERVICE]: windowServiceHandler(context.windowPresence, logger),
       },
       createLog: (queueDir) =>
         (queueLog = new DurableQueueLog({
