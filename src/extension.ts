@@ -104,6 +104,8 @@ let statusBar: LifelineStatusBar | undefined;
 let viewState: ViewStateFiles | undefined;
 /** The queue opening in the background, which `deactivate` waits for. */
 let pendingOpen: Promise<unknown> = Promise.resolve();
+/** A close of the queue in flight (a hand-over to another window), which `deactivate` waits for too. */
+let pendingClose: Promise<unknown> = Promise.resolve();
 let deactivated = false;
 
 export async function activate(context: vscode.ExtensionContext): Promise<LifelineApi> {
@@ -218,7 +220,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     const closing = session;
     session = undefined;
     statusBar?.attach(undefined);
-    await closing?.close();
+    // deactivate waits for it: the lease must be released before the extension host exits.
+    pendingClose = closing?.close() ?? Promise.resolve();
+    await pendingClose;
     openStarted = false;
   };
   // Another window that opens as a client asks whether this one is still there (windowHandOver.ts).
@@ -438,5 +442,5 @@ export async function deactivate(): Promise<void> {
   const closing = session;
   session = undefined;
   statusBar?.attach(undefined);
-  await Promise.all([closing?.close(), viewState?.flush()]);
+  await Promise.all([closing?.close(), pendingClose.catch(() => undefined), viewState?.flush()]);
 }

@@ -119,8 +119,9 @@ describe('two windows on one workspace (e2e)', () => {
               .locator('.entry', { hasText: 'echo after the takeover' })
               .count()
               .catch(() => 0)) > 0
-          )
-            {return true;}
+          ) {
+            return true;
+          }
         }
         return false;
       },
@@ -133,6 +134,20 @@ describe('two windows on one workspace (e2e)', () => {
     await third
       .locator('.monaco-list-row[aria-label^="echo after the hand-over, succeeded"]')
       .waitFor({ state: 'visible', timeout: 30_000 });
+    // The open History panel adds the run, and its summary line counts it.
+    await waitUntil(
+      async () => {
+        for (const frame of third.frames()) {
+          const node = frame.locator('#summary');
+          // textContent() would wait for a frame without one (the workbench's own) for 30 s.
+          const summary = (await node.count().catch(() => 0)) > 0 ? await node.textContent().catch(() => null) : null;
+          if (summary?.includes('Last 30 days: 3 runs')) return true;
+        }
+        return false;
+      },
+      "the History panel's summary to count the new run",
+      30_000,
+    );
     await screenshot(third, 'two-windows-after-hand-over');
   });
 });

@@ -39,6 +39,7 @@ const definition: PanelDefinition<HistoryPanelState, HistoryPanelCommand> = {
 
 const PAGE_SIZE = 50;
 const SUMMARY_DAYS = 30;
+const SUMMARY_REFRESH_MS = 1_000;
 
 /** Registers the History panel: restored after a reload with the search, filters, loaded pages, scroll and selection it had. */
 export function registerHistoryPanel(services: PanelServices, source: HistorySource): RegisteredPanel<HistoryPanel> {
@@ -60,7 +61,12 @@ export class HistoryPanel extends WebviewPanelBase<HistoryPanelState, HistoryPan
   ) {
     super(panel, definition, services, initialState);
     this.register(source.onDidChangeHost(() => this.followHost()));
-    this.register({ dispose: () => this.hostSubscription?.dispose() });
+    this.register({
+      dispose: () => {
+        this.hostSubscription?.dispose();
+        clearTimeout(this.summaryTimer);
+      },
+    });
     this.followHost();
   }
 
@@ -72,10 +78,27 @@ export class HistoryPanel extends WebviewPanelBase<HistoryPanelState, HistoryPan
       const open = host.history !== undefined;
       // Opening or closing changes what can be shown; a recorded job only adds a row.
       if (open !== wasOpen) void this.postStatus();
-      else void this.post({ type: 'changed' });
+      else {
+        void this.post({ type: 'changed' });
+        this.refreshSummarySoon();
+      }
       wasOpen = open;
     });
     void this.postStatus();
+  }
+
+  private summaryTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * The summary line counts the runs too: recompute it after recorded jobs, at most once a second
+   * (a burst of small jobs records many in a row, and each count runs over 30 days of the history).
+   */
+  private refreshSummarySoon(): void {
+    if (this.summaryTimer) return;
+    this.summaryTimer = setTimeout(() => {
+      this.summaryTimer = undefined;
+      void this.postStatus();
+    }, SUMMARY_REFRESH_MS);
   }
 
   protected async onReady(): Promise<void> {
