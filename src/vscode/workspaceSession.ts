@@ -88,8 +88,9 @@ export class WorkspaceSession implements vscode.Disposable {
         windowPresence: options.windowPresence,
       });
       // A client: is the holder's window still there? One that is gone hands the queue over.
-      if (runtime.queue.role === 'client')
+      if (runtime.queue.role === 'client') {
         void askHolderForItsWindow((service, body) => runtime.queue.request(service, body), options.logger);
+      }
       const session = new WorkspaceSession(runtime, jobs, options.shareOptions);
       recovery.queue = session.queue;
       return session;

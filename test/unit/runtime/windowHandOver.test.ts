@@ -70,14 +70,13 @@ describe('window hand-over: a holder whose window is gone gives the queue to a w
 
     it('a client asks; the holder whose window is gone closes and the client takes the queue and the history, with the job it ran', async function () {
       this.timeout(30_000);
-      let first: Awaited<ReturnType<typeof folders.open>> | undefined;
       const gone: WindowPresence = {
         answers: () => new Promise<void>(() => undefined),
-        handOver: () => void first?.close(),
+        handOver: () => void first.close(),
       };
-      first = await folders.open({ windowPresence: gone, options: { concurrency: 1 } });
+      const first = await folders.open({ windowPresence: gone, options: { concurrency: 1 } });
       const { jobId } = await first.queue.execute({ type: 'enqueue', definition: { name: 'long', command: 'sleep 3; echo done' } });
-      await until(first.queue.onDidChange, () => first?.queue.getJob(jobId as string)?.pid !== undefined, 'the job to run');
+      await until(first.queue.onDidChange, () => first.queue.getJob(jobId as string)?.pid !== undefined, 'the job to run');
       const second = await folders.open({ windowPresence: presence(true) });
       assert.equal(second.queue.role, 'client');
       await askHolderForItsWindow((service, body) => second.queue.request(service, body), nullLogger);
