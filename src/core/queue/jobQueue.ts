@@ -283,6 +283,9 @@ export class JobQueue {
    */
   async retrySaving(): Promise<void> {
     if (this.failure || this.disposed) return;
+    // A compaction in flight may have begun while the disk was full, and fail: a try of its own
+    // comes after it, so that Retry never ends on an attempt made before the disk was fixed.
+    if (this.compacting) await this.compacting;
     if (this.unsaved.size > 0) {
       this.writeUnsaved();
       await this.whenIdle();

@@ -74,6 +74,34 @@ describe('runtime: storage health (is the queue saving?)', () => {
     assert.equal(tracker.health.state, 'saved');
   });
 
+  it('Retry while a compaction begun on the full disk is still in flight waits for it and tries again', async () => {
+    await h.queue.command({ type: 'setPaused', paused: true });
+    const log = h.log as MemoryQueueLog;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The first compaction starts while the disk is full and fails once it is let go.
+    const compact = log.compact.bind(log);
+    let compactions = 0;
+    log.compact = async (snapshot) => {
+      if (++compactions === 1) {
+        await held;
+        throw enospc();
+      }
+      return compact(snapshot);
+    };
+    log.failNext = enospc();
+    await assert.rejects(h.queue.enqueue(define('a')));
+    assert.equal(tracker.health.state, 'notSaving');
+    const inFlight = h.queue.compact();
+    // The disk is fixed and Retry is pressed while that compaction still runs.
+    const retried = h.queue.retrySaving();
+    release();
+    await inFlight;
+    await retried;
+    assert.equal(compactions, 2, 'Retry made an attempt of its own after the failed one');
+    assert.equal(tracker.health.state, 'saved');
+  });
+
   it('is saved in a client (no queue of its own), and follows the queue a takeover brings', async () => {
     (h.log as MemoryQueueLog).failNext = enospc();
     await assert.rejects(h.queue.enqueue(define('a')));
