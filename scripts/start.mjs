@@ -10,11 +10,16 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestHost } from './setupTestHost.mjs';
+import { startPort } from './startPort.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const portArg = process.argv.indexOf('--port');
-const port = Number(portArg > 0 ? process.argv[portArg + 1] : (process.env.LIFELINE_PORT ?? 8080));
+const chosen = startPort(process.argv.slice(2));
+if ('error' in chosen) {
+  console.error(chosen.error);
+  process.exit(2);
+}
+const { port } = chosen;
 
 function step(title, args) {
   console.log(`> ${title}`);
@@ -32,20 +37,17 @@ try {
   process.exit(1);
 }
 
-const { startCodeServer, workbenchUrl, freePort } = require(join(root, 'out', 'test', 'host', 'codeServer.js'));
+const { startCodeServer, workbenchUrl, freePort, CodeServerStartError } = require(join(root, 'out', 'test', 'host', 'codeServer.js'));
 const { developmentPayload } = require(join(root, 'out', 'test', 'host', 'devWorkbench.js'));
 const home = process.env.LIFELINE_START_HOME ?? join(root, '.vscode-test', 'start');
 mkdirSync(home, { recursive: true });
-const probe = await freePort();
-if (!Number.isInteger(port) || port <= 0) {
-  console.error(`Not a port: ${port}. Try: npm start -- --port ${probe}`);
-  process.exit(2);
-}
 let server;
 try {
-  server = await startCodeServer({ home, port });
+  // The settings.json of .vscode-test/start is the developer's: written once, then left alone.
+  server = await startCodeServer({ home, port, keepUserSettings: true });
 } catch (error) {
-  console.error(`${error.message}\nIs port ${port} taken? Try: npm start -- --port ${probe}`);
+  const hint = error instanceof CodeServerStartError && error.reason === 'portInUse' ? ` Try: npm start -- --port ${await freePort()}` : '';
+  console.error(`${error.message}.${hint}`);
   process.exit(1);
 }
 const workspace = join(root, 'samples', 'demo-workspace');

@@ -220,6 +220,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Lifeli
     const closing = session;
     session = undefined;
     statusBar?.attach(undefined);
+    queueStatus.follow(undefined);
     // deactivate waits for it: the lease must be released before the extension host exits.
     pendingClose = closing?.close() ?? Promise.resolve();
     await pendingClose;

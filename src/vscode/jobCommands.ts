@@ -119,6 +119,7 @@ export function registerJobCommands(ctx: JobCommandContext): vscode.Disposable[]
         argument,
         ['running', 'succeeded', 'failed', 'cancelled', 'interrupted', 'queued'],
         'show the output of',
+        'Lifeline: Show Job Output',
       );
       if (!job) return undefined;
       const path = queue.outputLogPath(job);
@@ -289,7 +290,14 @@ async function chooseDefinition(
   return picked?.definition && { definition: picked.definition, fromFile: true };
 }
 
-async function resolveJob(queue: QueueHost, argument: JobArgument, states: readonly JobState[], verb: string): Promise<Job | undefined> {
+/** `title` is the picker's, the command's own title ("Lifeline: Cancel Job" from the verb when not given). */
+async function resolveJob(
+  queue: QueueHost,
+  argument: JobArgument,
+  states: readonly JobState[],
+  verb: string,
+  title = `Lifeline: ${verb[0]?.toUpperCase()}${verb.slice(1)} Job`,
+): Promise<Job | undefined> {
   if (typeof argument === 'string') {
     const job = queue.getJob(argument);
     if (!job) void vscode.window.showErrorMessage(`Lifeline: there is no job ${argument} in the queue.`);
@@ -308,7 +316,7 @@ async function resolveJob(queue: QueueHost, argument: JobArgument, states: reado
       detail: job.state === 'interrupted' ? describeRecovery(job) : undefined,
       job,
     })),
-    { title: `Lifeline: ${verb[0]?.toUpperCase()}${verb.slice(1)} Job`, placeHolder: `Pick a job to ${verb}` },
+    { title, placeHolder: `Pick a job to ${verb}` },
   );
   return picked?.job;
 }

@@ -26,6 +26,17 @@ export const queueListedContextKey = 'lifeline.queueListed';
 export const WAITING_FOR_HOLDER = 'Waiting for the queue’s holder… The jobs shown are as last seen.';
 export const OPENING_QUEUE = 'Opening the queue…';
 
+/** Above the Queue view's rows while the queue starts no job on its own. */
+export const PAUSED_MESSAGE = 'Paused: queued jobs wait until you resume the queue.';
+
+/** What {@link QueueStatusIndicator.follow} reads of the open queue (a QueueHost). */
+export interface FollowedQueue {
+  readonly role: SessionRole;
+  readonly onDidChangeRole: vscode.Event<SessionRole>;
+  readonly flags: { readonly paused: boolean } | undefined;
+  readonly onDidChange: vscode.Event<unknown>;
+}
+
 export function statusOfRole(role: SessionRole): QueueStatus {
   switch (role) {
     case 'holder':
@@ -64,17 +75,47 @@ export class QueueStatusIndicator implements vscode.Disposable {
     this.current = status;
     void vscode.commands.executeCommand('setContext', queueStatusContextKey, status);
     // A message hides the welcome content, so it is set only when rows may be listed under it.
-    for (const view of this.views) view.message = status === 'waiting' ? WAITING_FOR_HOLDER : undefined;
+    this.showMessages();
   }
 
-  /** Follows the open queue's role until the next call. */
-  follow(queue: { readonly role: SessionRole; readonly onDidChangeRole: vscode.Event<SessionRole> } | undefined): void {
+  /**
+   * Follows the open queue's role until the next call, and whether it is paused: the first view
+   * (the Queue view) says so above its rows, where the title's icons alone did not show it.
+   */
+  follow(queue: FollowedQueue | undefined): void {
     this.roleSubscription?.dispose();
+    this.flagsSubscription?.dispose();
     this.roleSubscription = queue?.onDidChangeRole((role) => this.set(statusOfRole(role)));
+    this.flagsSubscription = queue?.onDidChange(() => this.showPaused(queue.flags?.paused === true));
     if (queue) this.set(statusOfRole(queue.role));
+    this.showPaused(queue?.flags?.paused === true);
+  }
+
+  private flagsSubscription: vscode.Disposable | undefined;
+
+  private paused = false;
+
+  private showPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    this.showMessages();
+  }
+
+  /**
+   * A message above the rows: waiting for the holder (every view), else paused (the Queue view).
+   * Not the view's description or title: while the Queue view is its container's only visible
+   * view, VS Code shows no description, and cuts the title short behind the title's icons.
+   */
+  private showMessages(): void {
+    this.views.forEach((view, index) => {
+      const message =
+        this.current === 'waiting' ? WAITING_FOR_HOLDER : index === 0 && this.current === 'open' && this.paused ? PAUSED_MESSAGE : undefined;
+      if (view.message !== message) view.message = message;
+    });
   }
 
   dispose(): void {
     this.roleSubscription?.dispose();
+    this.flagsSubscription?.dispose();
   }
 }

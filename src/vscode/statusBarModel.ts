@@ -46,7 +46,7 @@ export function statusBarModel(input: StatusBarInput): StatusBarModel {
     spoken.push(`${input.queued} queued`);
   }
   if (input.paused) {
-    parts.push('$(debug-pause) paused');
+    parts.push('$(circle-slash) paused');
     spoken.push('queue paused');
   }
   const saving = savingText(input);

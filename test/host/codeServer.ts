@@ -1,5 +1,16 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -22,6 +33,22 @@ export interface CodeServerOptions {
   readonly extraSettings?: Record<string, unknown>;
   /** Extra environment for the server, which its extension host inherits. */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Leave a settings.json the user data already has as it is (npm start, whose user data is the
+   * developer's to change) instead of writing the test settings over it. @default false
+   */
+  readonly keepUserSettings?: boolean;
+}
+
+/** Why a code-server could not be started: `portInUse` names the port, so the caller can suggest another. */
+export class CodeServerStartError extends Error {
+  constructor(
+    readonly reason: 'portInUse' | 'exited' | 'noAnswer',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CodeServerStartError';
+  }
 }
 
 export interface CodeServer {
@@ -67,6 +94,15 @@ export function scratchEnv(home: string): NodeJS.ProcessEnv {
   };
 }
 
+/** Whether nothing listens on 127.0.0.1:`port` (binding it succeeds). */
+export function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -76,6 +112,12 @@ export async function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** Writes the test settings, unless `keepExisting` and the user data already has a settings.json. */
+export function prepareUserSettings(userDataDir: string, extra?: Record<string, unknown>, keepExisting = false): void {
+  if (keepExisting && existsSync(join(userDataDir, 'User', 'settings.json'))) return;
+  writeUserSettings(userDataDir, extra);
 }
 
 export function writeUserSettings(userDataDir: string, extra: Record<string, unknown> = {}): void {
@@ -102,10 +144,13 @@ export function writeUserSettings(userDataDir: string, extra: Record<string, unk
 
 export async function startCodeServer(options: CodeServerOptions): Promise<CodeServer> {
   const port = options.port ?? (await freePort());
+  // Another server on the port would answer the health check below in place of ours (which quits
+  // with EADDRINUSE): make sure the port is free before starting.
+  if (!(await portIsFree(port))) throw new CodeServerStartError('portInUse', `port ${port} on 127.0.0.1 is already in use`);
   const userDataDir = join(options.home, 'user-data');
   const extensionsDir = join(options.home, 'extensions');
   mkdirSync(extensionsDir, { recursive: true });
-  writeUserSettings(userDataDir, options.extraSettings);
+  prepareUserSettings(userDataDir, options.extraSettings, options.keepUserSettings);
   const logFile = join(options.home, 'code-server.log');
   const out = openSync(logFile, 'a');
   const args = [
@@ -181,19 +226,32 @@ export function groupAlive(pgid: number): boolean {
   }
 }
 
-async function waitForHttp(url: string, timeoutMs: number, hasExited: () => boolean, logFile: string): Promise<void> {
+/**
+ * Polls `url` until it answers OK. Each request has its own timeout: something that accepts the
+ * connection and never answers must not hold the wait past its deadline.
+ */
+export async function waitForHttp(
+  url: string,
+  timeoutMs: number,
+  hasExited: () => boolean,
+  logFile: string,
+  requestTimeoutMs = 2_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
   while (Date.now() < deadline) {
-    if (hasExited()) throw new Error(`code-server exited before it served ${url}; see ${logFile}`);
+    if (hasExited()) throw new CodeServerStartError('exited', `code-server exited before it served ${url}; see ${logFile}`);
     try {
-      const response = await fetch(url);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
+      const response = await fetch(url, { signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, deadline - Date.now()))) });
+      // Ours, still running: a server that quit after another began to answer would be no good.
+      if (response.ok && !hasExited()) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${requestTimeoutMs} ms` : 'not listening';
     }
     await delay(200);
   }
-  throw new Error(`code-server did not serve ${url} within ${timeoutMs} ms; see ${logFile}`);
+  throw new CodeServerStartError('noAnswer', `code-server did not serve ${url} within ${timeoutMs} ms (last: ${last}); see ${logFile}`);
 }
 
 export function delay(ms: number): Promise<void> {

@@ -21,6 +21,7 @@ export interface Locator {
   last(): Locator;
   nth(index: number): Locator;
   isVisible(): Promise<boolean>;
+  hover(options?: { timeout?: number }): Promise<void>;
   evaluate<R>(fn: (element: HTMLElementLike) => R): Promise<R>;
   locator(selector: string, options?: LocatorOptions): Locator;
   getAttribute(name: string): Promise<string | null>;

@@ -77,7 +77,7 @@ describe('status bar and Storage Health (in a real extension host)', () => {
     await q.execute({ type: 'enqueue', definition: { name: 'waits while paused 1', command: 'true' } });
     await q.execute({ type: 'enqueue', definition: { name: 'waits while paused 2', command: 'true' } });
     const paused = await until((bar) => bar.text.includes('$(clock) 2') && bar.text.includes('paused'), 'two queued, paused');
-    assert.match(paused.text, /\$\(sync~spin\) 1 {2}\$\(clock\) 2 {2}\$\(debug-pause\) paused/);
+    assert.match(paused.text, /\$\(sync~spin\) 1 {2}\$\(clock\) 2 {2}\$\(circle-slash\) paused/);
     assert.match(paused.tooltip, /1 running, 2 queued \(the queue is paused/);
 
     testing!.setDiskFull(true);
