@@ -109,7 +109,11 @@ export class QueueStatusIndicator implements vscode.Disposable {
   private showMessages(): void {
     this.views.forEach((view, index) => {
       const message =
-        this.current === 'waiting' ? WAITING_FOR_HOLDER : index === 0 && this.current === 'open' && this.paused ? PAUSED_MESSAGE : undefined;
+        this.current === 'waiting'
+          ? WAITING_FOR_HOLDER
+          : index === 0 && this.current === 'open' && this.paused
+            ? PAUSED_MESSAGE
+            : undefined;
       if (view.message !== message) view.message = message;
     });
   }
