@@ -89,6 +89,11 @@ describe('the packaged .vsix (e2e)', () => {
     await runCommand(page, 'Lifeline: Show Log');
     // Monaco renders spaces as no-break spaces.
     const lines = page.locator('.part.panel .view-lines').first();
+    // The Output view's first opening can take long on a loaded machine (VS Code 1.139 in CI).
+    await lines.waitFor({ state: 'visible', timeout: 60_000 }).catch(async (error: unknown) => {
+      await screenshot(page, 'vsix-show-log-failed');
+      throw error;
+    });
     const logText = async () => (await lines.innerText()).replace(/\u00a0/g, ' ');
     // The panel follows the end of the log and draws only the lines in view: the activation line,
     // the first, is scrolled out once start-up has logged a screenful, so go to the top first.
